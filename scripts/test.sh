@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up (without running the demo), lint, then run the test suite.
+# Usage: bash scripts/test.sh [pytest args...]
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh --no-run
+
+echo "[test] ruff check src tests benchmarks"
+.venv/bin/ruff check src tests benchmarks
+echo "[test] ruff format --check src tests benchmarks"
+.venv/bin/ruff format --check src tests benchmarks
+
+echo "[test] pytest $*"
+rc=0
+.venv/bin/python -m pytest "$@" || rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "[test] ERROR: pytest collected no tests (exit code 5)" >&2
+fi
+exit "$rc"

@@ -1,0 +1,14 @@
+"""metaparity: meta-analysis pooling that agrees with R's metafor, number by number.
+
+>>> import metaparity as mp
+>>> dat = mp.escalc("PR", xi=[2, 16], ni=[122, 78])
+>>> res = mp.rma(data=dat, method="DL")
+>>> round(res.b, 4)  # metafor: rma(measure="PR", xi=c(2,16), ni=c(122,78), method="DL")
+0.1056
+"""
+
+from .escalc import MEASURES, escalc
+from .rma import BatchResult, RmaResult, rma, rma_batch
+
+__all__ = ["escalc", "rma", "rma_batch", "RmaResult", "BatchResult", "MEASURES", "__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,86 @@
+"""Command line: thin wrapper over the library (parse, call, print)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _fmt(t: tuple[float, float, float] | None) -> str:
+    if t is None:
+        return "-"
+    return f"{t[0]:6.2f} [{t[1]:6.2f}, {t[2]:6.2f}]"
+
+
+def _paper(t: tuple[float, float, float]) -> str:
+    return f"{t[0]:3.0f} [{t[1]:3.0f}, {t[2]:3.0f}]"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import selinexor_demo
+    from .rbridge import RUnavailable, get_bridge
+
+    bridge = None
+    try:
+        bridge = get_bridge()
+        v = bridge.versions()
+        print(f"metafor {v['metafor']} on {v['R']} (live, through rpy2)")
+    except RUnavailable as err:
+        print(f"R/metafor unavailable -- showing metaparity only. Reason: {err}")
+    rows = selinexor_demo(bridge)
+    print(
+        "\nSelinexor meta-analysis (Tao, Zhou & Niu 2021): raw proportions (PR), "
+        "DL random effects or EE where the paper pooled with a fixed effect; percent [95% CI]\n"
+    )
+    head = (
+        f"{'outcome':26s} {'subgroup':11s} {'model':5s} {'k':>2s}  {'metaparity':24s} "
+        f"{'metafor':24s} {'max rel diff':>12s}  {'paper':15s} status"
+    )
+    print(head)
+    print("-" * len(head))
+    bad = 0
+    for r in rows:
+        name = r.outcome + ("" if r.grade == "na" else f" ({r.grade})")
+        agree = r.agrees
+        status = "-" if agree is None else ("agrees" if agree else "DIFFERS")
+        if agree is False:
+            bad += 1
+        rounded = tuple(round(x) for x in r.ours)
+        note = "" if rounded == tuple(round(x) for x in r.paper) else "  (paper differs at whole %)"
+        print(
+            f"{name:26s} {r.subgroup:11s} {r.method:5s} {r.k:2d}  {_fmt(r.ours):24s} "
+            f"{_fmt(r.metafor):24s} {r.max_rel:12.1e}  {_paper(r.paper):15s} {status}{note}"
+        )
+    n_cmp = sum(len(r.comparisons) for r in rows)
+    if bridge is not None:
+        print(
+            f"\n{len(rows)} analyses, {n_cmp} quantities compared with metafor: "
+            f"{'all agree' if bad == 0 else f'{bad} analyses differ'}"
+        )
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="metaparity", description="Meta-analysis pooling that agrees with R's metafor."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="pool the bundled selinexor data next to live metafor")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("version", help="print versions (metaparity, and R/metafor if reachable)")
+    p.set_defaults(func=cmd_version)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    from . import __version__
+    from .rbridge import r_status
+
+    ok, why = r_status()
+    print(f"metaparity {__version__}; R: {why if ok else 'unavailable (' + why + ')'}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

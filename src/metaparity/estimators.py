@@ -1,0 +1,379 @@
+"""tau^2 estimators, vectorised over many meta-analyses at once.
+
+Every function here works on 2-D arrays shaped ``(n, k)``: ``n`` meta-analyses
+(rows) of up to ``k`` studies each.  Ragged sets are padded; ``m`` is a float
+mask (1 = study present, 0 = padding), padded ``y`` are 0 and padded ``v`` are 1
+so that no arithmetic on padding can produce NaN or warnings.
+
+The estimators follow the definitions given in the metafor 3.8 documentation
+(``?rma.uni``) and the methods papers it cites:
+
+* EE/FE -- tau^2 = 0 (equal-/fixed-effects model).
+* DL, HE, GENQ -- generalised method-of-moments estimators
+  (DerSimonian & Kacker 2007): weights ``a`` = 1/v (DL), 1 (HE), user (GENQ).
+* HS, HSk -- Hunter-Schmidt, and with the k/(k-1) correction (Brannick et al. 2019).
+* SJ -- Sidik & Jonkman (2005), started at the unweighted variance.
+* ML, REML -- maximum / restricted maximum likelihood (Viechtbauer 2005).
+* EB, PM, SJIT -- the Paule-Mandel root of Q(tau^2) = k - 1 (the empirical Bayes
+  estimator and the iterated SJ estimator converge to the same value).
+* PMM -- median-unbiased Paule-Mandel: Q(tau^2) = median of chi^2_{k-1}.
+* DLIT -- iterated DL as metafor 3.8 runs it: the fixed point of
+  tau^2 <- max(0, (Q_a - (k-1)) / (sum a - sum a^2 / sum a)) with
+  a = 1/(v + tau^2).
+
+Iterative estimators are solved to the root (bracketed Newton/bisection to
+machine precision on tau^2), not to a loose stopping rule; each row carries its
+own convergence flag.  Standard errors of tau^2 are those metafor reports
+(derived from the variance of the estimating equation at the estimate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["TauFit", "estimate_tau2", "q_gen", "mom_tau2"]
+
+_EPS = 1e-15  # relative convergence target on tau^2
+_MAXIT = 200
+_MAXIT_FS = 100  # Fisher-scoring iterations (ML/REML) before polishing the root
+
+
+@dataclass(frozen=True)
+class TauFit:
+    """tau^2 estimates for a batch (all arrays shaped ``(n,)``)."""
+
+    tau2: np.ndarray
+    se_tau2: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+
+
+def _sums(y: np.ndarray, m: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted mean ``b``, residuals ``r`` (0 on padding) and ``sum a`` for weights ``a``."""
+    sa = a.sum(-1)
+    b = (a * y).sum(-1) / sa
+    r = (y - b[:, None]) * m
+    return b, r, sa
+
+
+def q_gen(
+    y: np.ndarray, v: np.ndarray, m: np.ndarray, tau2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised Q statistic ``sum w (y - b_w)^2`` with ``w = 1/(v + tau2)``.
+
+    Returns ``(Q, dQ/dtau2)``; Q is decreasing in tau2.
+    """
+    w = m / (v + tau2[:, None])
+    _, r, _ = _sums(y, m, w)
+    wr2 = w * r * r
+    return wr2.sum(-1), -(w * wr2).sum(-1)
+
+
+def _mom_parts(v: np.ndarray, m: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tr(P_a) and tr(P_a V) for the generalised Q with weights ``a``."""
+    sa = a.sum(-1)
+    sa2 = (a * a).sum(-1)
+    trp = sa - sa2 / sa
+    trpv = (a * v * m).sum(-1) - (a * a * v).sum(-1) / sa
+    return trp, trpv
+
+
+def _var_qa(v: np.ndarray, m: np.ndarray, a: np.ndarray, tau2: np.ndarray) -> np.ndarray:
+    """Var(Q_a) = 2 tr(P_a S P_a S) with S = diag(v + tau2), under the RE model."""
+    s = (v + tau2[:, None]) * m
+    sa = a.sum(-1)
+    as_ = a * s
+    t = (as_ * as_).sum(-1) - 2.0 * (a * as_ * as_).sum(-1) / sa + ((a * as_).sum(-1) / sa) ** 2
+    return 2.0 * t
+
+
+def mom_tau2(
+    y: np.ndarray, v: np.ndarray, m: np.ndarray, a: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Generalised method-of-moments estimate with weights ``a`` (untruncated).
+
+    Returns ``(tau2_raw, trP_a, Q_a)``.
+    """
+    _, r, _ = _sums(y, m, a)
+    qa = (a * r * r).sum(-1)
+    trp, trpv = _mom_parts(v, m, a)
+    return (qa - trpv) / trp, trp, qa
+
+
+def _solve_decreasing(
+    f, lo: np.ndarray, active: np.ndarray, fprime=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Find the root of a decreasing function ``f(x) = 0`` on ``[lo, inf)`` per row.
+
+    ``f(x, sel)`` evaluates the rows selected by the boolean mask ``sel`` and
+    returns ``(f, f')`` (``f'`` may be None).  Rows with ``f(lo) <= 0`` return
+    ``lo``.  A bracket is grown geometrically, then :func:`_refine` runs.
+    Returns ``(root, converged, iters)``.
+    """
+    n = lo.shape[0]
+    x = lo.copy()
+    conv = np.ones(n, dtype=bool)
+    iters = np.zeros(n, dtype=np.int64)
+    f_lo = np.full(n, -np.inf)
+    if active.any():
+        f_lo[active] = f(lo[active], active)[0]
+    todo = active & (f_lo > 0)
+    if not todo.any():
+        return x, conv, iters
+    idx = np.flatnonzero(todo)
+    a = lo[idx].copy()
+    step = np.maximum(1.0, np.abs(a))
+    b = a + step
+    sel = _sel(n, idx)
+    for _ in range(2000):  # grow the upper end until f(b) <= 0
+        grow = f(b, sel)[0] > 0
+        if not grow.any():
+            break
+        a = np.where(grow, b, a)
+        step = np.where(grow, step * 4.0, step)
+        b = np.where(grow, b + step, b)
+    x[idx], conv[idx], iters[idx] = _refine(f, a, b, sel, fprime is not None)
+    return x, conv, iters
+
+
+def _refine(f, a: np.ndarray, b: np.ndarray, sel: np.ndarray, newton: bool):
+    """Shrink brackets with ``f(a) > 0 >= f(b)`` to machine precision.
+
+    Safeguarded Newton (when ``newton``; the step must stay inside the bracket)
+    falling back to bisection.  Stops when the bracket or the step is a few ulp
+    of the root, relative to its size (so small tau^2 scales are solved as
+    precisely as large ones).
+    """
+    x = 0.5 * (a + b)
+    done = np.zeros(a.size, dtype=bool)
+    it = np.zeros(a.size, dtype=np.int64)
+    for _ in range(_MAXIT):
+        fx, dfx = f(x, sel)
+        it += ~done
+        upd = ~done
+        pos = fx > 0
+        a = np.where(upd & pos, x, a)
+        b = np.where(upd & ~pos, x, b)
+        if newton and dfx is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nx = x - fx / dfx
+            nxt = np.where(np.isfinite(nx) & (nx > a) & (nx < b), nx, 0.5 * (a + b))
+        else:
+            nxt = 0.5 * (a + b)
+        scale = np.maximum(np.abs(b), 1e-300)
+        small = (b - a) <= 4 * _EPS * scale
+        stalled = np.abs(nxt - x) <= _EPS * scale
+        newly = upd & (small | stalled | (fx == 0))
+        x = np.where(upd & ~(fx == 0), nxt, x)
+        done |= newly
+        if done.all():
+            break
+    return x, done, it
+
+
+def _sel(n: int, idx: np.ndarray) -> np.ndarray:
+    s = np.zeros(n, dtype=bool)
+    s[idx] = True
+    return s
+
+
+def estimate_tau2(
+    method: str,
+    y: np.ndarray,
+    v: np.ndarray,
+    m: np.ndarray,
+    k: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> TauFit:
+    """Estimate tau^2 for every row with estimator ``method`` (metafor name).
+
+    Rows with k = 1 get tau^2 = 0 and SE NaN (metafor); the arithmetic for them
+    divides by k - 1 = 0, whose results are discarded, so those warnings are off.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _estimate(method, y, v, m, k, weights)
+
+
+def _estimate(method, y, v, m, k, weights):
+    n = y.shape[0]
+    zero = np.zeros(n)
+    conv = np.ones(n, dtype=bool)
+    iters = np.zeros(n, dtype=np.int64)
+    kf = k.astype(float)
+    one = k <= 1  # metafor: tau^2 cannot be estimated from one study -> 0
+    wfe = m / v
+
+    if method in ("EE", "FE"):
+        return TauFit(zero, np.full(n, np.nan), conv, iters)
+
+    if method in ("DL", "HE", "GENQ"):
+        if method == "DL":
+            a = wfe
+        elif method == "HE":
+            a = m.copy()
+        else:
+            if weights is None:
+                raise ValueError("method='GENQ' needs weights= (the a_i of the generalised Q)")
+            a = weights * m
+        raw, trp, _ = mom_tau2(y, v, m, a)
+        tau2 = np.where(one, 0.0, np.maximum(raw, 0.0))
+        se = np.sqrt(_var_qa(v, m, a, tau2)) / trp
+        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+
+    if method in ("HS", "HSk"):
+        _, r, sw = _sums(y, m, wfe)
+        q = (wfe * r * r).sum(-1)
+        raw = (q - kf) / sw
+        scale = np.ones(n)
+        if method == "HSk":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = kf / (kf - 1.0)
+            raw = (q * scale - kf) / sw
+        tau2 = np.where(one, 0.0, np.maximum(raw, 0.0))
+        se = np.sqrt(_var_qa(v, m, wfe, tau2)) * scale / sw
+        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+
+    if method == "SJ":
+        _, r0, _ = _sums(y, m, m)
+        tau0 = (r0 * r0).sum(-1) / kf
+        a = m / (v + tau0[:, None])
+        _, r, _ = _sums(y, m, a)
+        qa = (a * r * r).sum(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau2 = tau0 * qa / (kf - 1.0)
+            se = tau0 * np.sqrt(_var_qa(v, m, a, tau2)) / (kf - 1.0)
+        tau2 = np.where(one, 0.0, tau2)
+        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+
+    if method in ("PM", "EB", "SJIT", "PMM"):
+        df = kf - 1.0
+        target = df if method != "PMM" else stats.chi2.ppf(0.5, np.maximum(df, 1.0))
+
+        def f(t, sel):
+            q, dq = q_gen(y[sel], v[sel], m[sel], t)
+            return q - target[sel], dq
+
+        tau2, conv, iters = _solve_decreasing(f, zero.copy(), ~one, fprime=True)
+        tau2 = np.where(one, 0.0, tau2)
+        se = _se_pm(y, v, m, tau2)
+        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+
+    if method == "DLIT":
+
+        def g(t, sel):
+            a = m[sel] / (v[sel] + t[:, None])
+            _, r, _ = _sums(y[sel], m[sel], a)
+            qa = (a * r * r).sum(-1)
+            trp, _ = _mom_parts(v[sel], m[sel], a)
+            return (qa - (kf[sel] - 1.0)) / trp - t, None
+
+        tau2, conv, iters = _solve_decreasing(g, zero.copy(), ~one)
+        tau2 = np.where(one, 0.0, tau2)
+        se = _se_dl_form(v, m, m / (v + tau2[:, None]), tau2)
+        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+
+    if method in ("ML", "REML"):
+        return _likelihood(method, y, v, m, k)
+
+    raise ValueError(f"unknown method {method!r}")
+
+
+def _se_pm(y, v, m, tau2):
+    """SE that metafor reports for the PM/EB/PMM/SJIT estimates.
+
+    ``k * sqrt(2 / (k - 1)) / sum(w)`` with ``w = 1/(v + tau2)``: the
+    empirical-Bayes information evaluated at the estimate (matches metafor 3.8
+    to machine precision, see tests/test_goldens.py).
+    """
+    w = m / (v + tau2[:, None])
+    kf = m.sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return kf * np.sqrt(2.0 / (kf - 1.0)) / w.sum(-1)
+
+
+def _se_dl_form(v, m, a, tau2):
+    """``sqrt(2(k-1) + 4 tau2 trP + 2 tau2^2 tr(PP)) / trP`` with P built from ``a``.
+
+    The DL variance formula, which treats ``a`` as the inverse variances;
+    metafor reports it for DLIT with ``a = 1/(v + tau2)``.
+    """
+    sa = a.sum(-1)
+    sa2 = (a * a).sum(-1)
+    trp = sa - sa2 / sa
+    trpp = sa2 - 2.0 * (a * a * a).sum(-1) / sa + (sa2 / sa) ** 2
+    kf = m.sum(-1)
+    return np.sqrt(2.0 * (kf - 1.0) + 4.0 * tau2 * trp + 2.0 * tau2 * tau2 * trpp) / trp
+
+
+def _likelihood(method, y, v, m, k):
+    """ML / REML by Fisher scoring from the HE estimate, as metafor iterates.
+
+    The (restricted) likelihood of tau^2 can have more than one local maximum;
+    starting where metafor starts (max(0, HE)) and taking Fisher-scoring steps,
+    truncated at 0, lands on the same local maximum.  Iteration continues until
+    the step is at machine precision (not metafor's default 1e-5 threshold).
+    """
+    n = y.shape[0]
+    one = k <= 1
+    raw, _, _ = mom_tau2(y, v, m, m.copy())  # HE
+    tau2 = np.where(one, 0.0, np.maximum(np.nan_to_num(raw, nan=0.0), 0.0))
+
+    def score_info(t, sel):
+        mm = m[sel]
+        w = mm / (v[sel] + t[:, None])
+        sw = w.sum(-1)
+        b = (w * y[sel]).sum(-1) / sw
+        r = (y[sel] - b[:, None]) * mm
+        w2 = w * w
+        sw2 = w2.sum(-1)
+        if method == "ML":
+            return (w2 * r * r).sum(-1) - sw, sw2
+        trp = sw - sw2 / sw
+        info = sw2 - 2 * (w2 * w).sum(-1) / sw + (sw2 / sw) ** 2
+        return (w2 * r * r).sum(-1) - trp, info
+
+    # Fisher scoring, as metafor, so that the same local maximum is reached ...
+    active = ~one
+    conv = one.copy()
+    iters = np.zeros(n, dtype=np.int64)
+    for _ in range(_MAXIT_FS):
+        idx = np.flatnonzero(active & ~conv)
+        if idx.size == 0:
+            break
+        s_, info = score_info(tau2[idx], _sel(n, idx))
+        new = np.maximum(tau2[idx] + s_ / info, 0.0)
+        iters[idx] += 1
+        step = np.abs(new - tau2[idx])
+        conv[idx] = (step <= 1e-10 * np.maximum(new, 1e-300)) | ((new == 0) & (tau2[idx] == 0))
+        tau2[idx] = new
+    # ... then the root of the score next to that point, to machine precision
+    idx = np.flatnonzero(active)
+    if idx.size:
+        sel = _sel(n, idx)
+        t = tau2[idx]
+        s0 = score_info(t, sel)[0]
+        scale = np.maximum(t, 1e-12 * (v[idx] * m[idx]).sum(-1) / k[idx])
+        delta = 1e-6 * scale
+        a = np.where(s0 > 0, t, np.maximum(t - delta, 0.0))
+        b = np.where(s0 > 0, t + delta, t)
+        for _ in range(200):
+            fa = score_info(a, sel)[0]
+            fb = score_info(b, sel)[0]
+            need_a = (fa <= 0) & (a > 0)
+            need_b = fb > 0
+            if not (need_a | need_b).any():
+                break
+            delta = delta * 4.0
+            a = np.where(need_a, np.maximum(a - delta, 0.0), a)
+            b = np.where(need_b, b + delta, b)
+        at_zero = (score_info(a, sel)[0] <= 0) & (a == 0)
+        root, ok, it = _refine(lambda x, s: score_info(x, s), a, b, sel, newton=False)
+        tau2[idx] = np.where(at_zero, 0.0, root)
+        conv[idx] = ok | at_zero
+        iters[idx] += it
+    _, info = score_info(tau2, np.ones(n, dtype=bool))
+    se = np.sqrt(2.0 / info)
+    return TauFit(tau2, np.where(one, np.nan, se), conv, iters)

@@ -1,0 +1,93 @@
+"""Compare a metaparity analysis with metafor's, quantity by quantity.
+
+The reference is a dict shaped like the output of ``mp_rma()`` in
+``metaparity/r/metaparity.R`` -- either read from a golden file or returned live
+by :mod:`metaparity.rbridge`.  Both paths go through :func:`compare_fit`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .tolerances import Comparison, compare_values
+
+__all__ = ["compare_fit", "fit_like", "FIT_FIELDS", "summarise"]
+
+FIT_FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k".split()
+PRED_FIELDS = "pred se ci_lb ci_ub pi_lb pi_ub".split()
+CONFINT_FIELDS = "tau2_lb tau2_ub I2_lb I2_ub H2_lb H2_ub".split()
+
+
+def _vec(x: Any) -> np.ndarray:
+    return np.atleast_1d(np.asarray(x, dtype=float))
+
+
+def fit_like(ref: dict[str, Any]):
+    """Run metaparity on the inputs recorded in ``ref`` (yi, vi, method, test, ...)."""
+    from .rma import rma
+
+    weights = _vec(ref["ni"]) if ref.get("weights") == "ni" else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # k = 1 -> test "z", as metafor warns
+        res = rma(
+            _vec(ref["yi"]),
+            _vec(ref["vi"]),
+            method=ref["method"],
+            test=ref["test"],
+            level=ref.get("level", 95),
+            weights=weights,
+        )
+    if ref.get("ni") is not None:
+        object.__setattr__(res, "ni", _vec(ref["ni"]))
+    object.__setattr__(res, "measure", ref.get("measure", "GEN"))
+    return res
+
+
+def compare_fit(ref: dict[str, Any]) -> list[Comparison]:
+    """All comparisons for one recorded metafor fit (fit, predict, transf, confint)."""
+    res = fit_like(ref)
+    method = ref["method"]
+    out: list[Comparison] = []
+    fit = ref["fit"]
+    for q in FIT_FIELDS:
+        if method in ("EE", "FE") and q == "se_tau2":
+            continue  # metafor: NA for EE models; ours NaN as well (checked in unit tests)
+        out.append(compare_values(q, getattr(res, q), fit.get(q), method))
+    p = res.predict()
+    for q in PRED_FIELDS:
+        ref_v = ref["predict"].get(q)
+        if q in ("pi_lb", "pi_ub") and ref_v is None:
+            continue  # metafor 3.8 reports no PI for EE models
+        out.append(compare_values(f"predict_{q}", getattr(p, q), ref_v, method))
+    tr = ref.get("predict_transf")
+    if tr:
+        pt = res.predict(transf=tr["transf"])
+        for q in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
+            if q in ("pi_lb", "pi_ub") and tr.get(q) is None:
+                continue
+            out.append(compare_values(f"t_{q}", getattr(pt, q), tr.get(q), method))
+    ci = ref.get("confint")
+    if ci:
+        c = res.confint()
+        for q in CONFINT_FIELDS:
+            out.append(compare_values(q, getattr(c, q), ci.get(q), method))
+    return out
+
+
+def summarise(rows: Iterable[tuple[str, Comparison]]) -> dict[str, dict[str, float]]:
+    """Per-method count of comparisons and largest relative difference."""
+    stats: dict[str, dict[str, float]] = {}
+    for method, c in rows:
+        s = stats.setdefault(method, {"n": 0, "max_rel": 0.0, "max_abs": 0.0, "failed": 0})
+        s["n"] += 1
+        if not c.ok:
+            s["failed"] += 1
+        if np.isfinite(c.rel_diff):
+            s["max_rel"] = max(s["max_rel"], c.rel_diff if c.ref != 0 else 0.0)
+        if np.isfinite(c.abs_diff):
+            s["max_abs"] = max(s["max_abs"], c.abs_diff)
+    return stats

@@ -1,0 +1,91 @@
+# metaparity's R side: one definition of "run this analysis in metafor and return
+# the fields metaparity reports". Sourced by r_scripts/goldens.R (golden files) and
+# by the rpy2 bridge (live parity), so both ask metafor the same question.
+suppressPackageStartupMessages({
+  library(metafor)
+})
+
+# Tight stopping rules so that iterative estimators are compared at their root
+# rather than at metafor's default thresholds (1e-5 / uniroot tol ~1.2e-4).
+# metafor's thresholds are absolute in tau^2 units, so they are scaled with the
+# sampling variances (proportions have vi ~ 1e-4): 1e-14 * min(1, median(vi)).
+mp_control_for <- function(vi) {
+  s <- min(1, stats::median(vi))
+  list(threshold = 1e-14 * s, maxiter = 10000L, tol = 1e-15 * s)
+}
+# tau2.max: metafor's default search limit (100) is a cap, not a bound; lift it so
+# that confint() reports the actual Q-profile bound.
+mp_confint_control <- list(tol = 1e-15, maxiter = 10000L, tau2.max = 1e6)
+
+mp_versions <- function() {
+  list(R = R.version.string, metafor = as.character(packageVersion("metafor")),
+       metadat = tryCatch(as.character(packageVersion("metadat")), error = function(e) NA_character_),
+       platform = R.version$platform)
+}
+
+# rma + predict (+ transformed predict) + confint; errors and warnings captured.
+mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "GEN",
+                   ni = NULL, transf = NULL) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    args <- list(yi = yi, vi = vi, method = method, test = test, level = level,
+                 control = mp_control_for(vi))
+    if (!is.null(weights)) args$weights <- weights
+    res <- do.call(rma, args)
+    fields <- list(b = as.numeric(res$beta), se = res$se, zval = res$zval, pval = res$pval,
+                   ci_lb = res$ci.lb, ci_ub = res$ci.ub, tau2 = res$tau2,
+                   se_tau2 = if (is.null(res$se.tau2)) NA_real_ else res$se.tau2,
+                   I2 = res$I2, H2 = res$H2, QE = res$QE, QEp = res$QEp, k = res$k)
+    p <- predict(res)
+    pred <- list(pred = p$pred, se = p$se, ci_lb = p$ci.lb, ci_ub = p$ci.ub,
+                 pi_lb = if (is.null(p$pi.lb)) NA_real_ else p$pi.lb,
+                 pi_ub = if (is.null(p$pi.ub)) NA_real_ else p$pi.ub)
+    ptr <- NULL
+    if (!is.null(transf)) {
+      f <- switch(transf, ilogit = transf.ilogit, iarcsin = transf.iarcsin, exp = exp,
+                  ztor = transf.ztor, ipft.hm = transf.ipft.hm)
+      pt <- if (transf == "ipft.hm") predict(res, transf = f, targs = list(ni = ni))
+            else predict(res, transf = f)
+      ptr <- list(transf = transf, pred = pt$pred, ci_lb = pt$ci.lb, ci_ub = pt$ci.ub,
+                  pi_lb = if (is.null(pt$pi.lb)) NA_real_ else pt$pi.lb,
+                  pi_ub = if (is.null(pt$pi.ub)) NA_real_ else pt$pi.ub)
+    }
+    ci <- NULL
+    if (!(method %in% c("EE", "FE")) && is.null(weights) && res$k > 1) {
+      cr <- tryCatch(confint(res, control = mp_confint_control), error = function(e) NULL)
+      if (!is.null(cr)) {
+        rr <- cr$random
+        ci <- list(tau2_lb = rr["tau^2", "ci.lb"], tau2_ub = rr["tau^2", "ci.ub"],
+                   I2_lb = rr["I^2(%)", "ci.lb"], I2_ub = rr["I^2(%)", "ci.ub"],
+                   H2_lb = rr["H^2", "ci.lb"], H2_ub = rr["H^2", "ci.ub"])
+      }
+    }
+    list(ok = TRUE, control = mp_control_for(vi), fit = fields, predict = pred, predict_transf = ptr, confint = ci)
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  out$warnings <- warns
+  out
+}
+
+# escalc returning plain vectors
+mp_escalc <- function(measure, args, add = 0.5, to = "only0", drop00 = FALSE) {
+  args$measure <- measure; args$add <- add; args$to <- to; args$drop00 <- drop00
+  e <- do.call(escalc, args)
+  list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
+}
+
+# JSON at %.17g: numbers are written by sprintf, never rounded by the serializer.
+mp_json_num <- function(x) {
+  f <- function(v) if (is.na(v) || !is.finite(v)) "null" else sprintf("%.17g", v)
+  if (length(x) == 1) structure(f(x), class = "json")
+  else structure(paste0("[", paste(vapply(x, f, ""), collapse = ","), "]"), class = "json")
+}
+mp_json_prep <- function(obj) {
+  if (is.list(obj)) return(lapply(obj, mp_json_prep))
+  if (is.numeric(obj)) return(mp_json_num(obj))
+  obj
+}
+mp_to_json <- function(obj) {
+  jsonlite::toJSON(mp_json_prep(obj), auto_unbox = TRUE, json_verbatim = TRUE,
+                   null = "null", na = "null", pretty = FALSE)
+}

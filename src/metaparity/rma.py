@@ -1,0 +1,459 @@
+"""Random-/equal-effects pooling: ``rma`` (one meta-analysis) and ``rma_batch`` (many).
+
+There is one implementation, :func:`_fit`, working on ``(n, k)`` arrays.
+``rma()`` validates its inputs, calls it with one row and wraps the row in an
+:class:`RmaResult`.  ``rma_batch()`` calls it with all rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from ._names import METHODS, TESTS, check_choice
+from ._validate import as_float_array, check_same_length, check_yi_vi
+from .estimators import estimate_tau2
+
+__all__ = ["rma", "rma_batch", "RmaResult", "BatchResult"]
+
+
+# --------------------------------------------------------------------------- #
+# the engine
+# --------------------------------------------------------------------------- #
+def _prepare(Y: np.ndarray, V: np.ndarray, W: np.ndarray | None):
+    """Flatten ``(..., k)`` to ``(n, k)``, build the mask, neutralise padding."""
+    lead = Y.shape[:-1]
+    k = Y.shape[-1]
+    y = Y.reshape(-1, k)
+    v = V.reshape(-1, k)
+    present = np.isfinite(y) & np.isfinite(v)
+    m = present.astype(float)
+    y = np.where(present, y, 0.0)
+    v = np.where(present, v, 1.0)
+    w = None
+    if W is not None:
+        w = np.where(present, W.reshape(-1, k), 0.0)
+    return lead, y, v, m, w
+
+
+def _fit(
+    y: np.ndarray,
+    v: np.ndarray,
+    m: np.ndarray,
+    *,
+    method: str,
+    test: str,
+    level: float,
+    weights: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Fit every row of ``(n, k)`` arrays; returns a dict of ``(n,)`` arrays."""
+    k = m.sum(-1).astype(np.int64)
+    kf = k.astype(float)
+    fit = estimate_tau2(method, y, v, m, k, weights=weights)
+    tau2 = fit.tau2
+
+    # pooled estimate: inverse-variance weights, or the user's weights
+    wre = m / (v + tau2[:, None])
+    a = wre if weights is None else weights
+    sa = a.sum(-1)
+    b = (a * y).sum(-1) / sa
+    r = (y - b[:, None]) * m
+    if weights is None:
+        vb = 1.0 / sa
+    else:
+        vb = (a * a * (v + tau2[:, None]) * m).sum(-1) / (sa * sa)
+
+    df = kf - 1.0
+    if test in ("knha", "adhoc"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2 = (wre * r * r).sum(-1) / df
+            if weights is not None:
+                rw = (y - ((wre * y).sum(-1) / wre.sum(-1))[:, None]) * m
+                s2 = (wre * rw * rw).sum(-1) / df
+        s2 = np.where(k > 1, s2, 1.0)
+        if test == "adhoc":
+            s2 = np.maximum(s2, 1.0)
+        vb = vb * s2
+    se = np.sqrt(vb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = b / se  # se = 0 (identical yi under knha): Inf or NaN, as metafor
+    alpha = 1.0 - level / 100.0
+    # metafor: with k = 1 the test is set to "z" (there are no df for a t-test)
+    use_z = np.full(b.shape, test == "z") | (k <= 1)
+    dft = np.maximum(df, 1.0)
+    pval = np.where(use_z, 2.0 * stats.norm.sf(np.abs(zval)), 2.0 * stats.t.sf(np.abs(zval), dft))
+    crit = np.where(use_z, stats.norm.isf(alpha / 2.0), stats.t.isf(alpha / 2.0, dft))
+    dfs = np.where(use_z, np.nan, df)
+
+    # heterogeneity (always from the equal-effects fit, as metafor)
+    wfe = m / v
+    swf = wfe.sum(-1)
+    bfe = (wfe * y).sum(-1) / swf
+    rfe = (y - bfe[:, None]) * m
+    qe = (wfe * rfe * rfe).sum(-1)
+    qe = np.where(k > 1, qe, 0.0)
+    qep = np.where(k > 1, stats.chi2.sf(qe, np.maximum(df, 1.0)), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2typ = df * swf / (swf * swf - (wfe * wfe).sum(-1))
+        if method in ("EE", "FE"):
+            i2 = np.where(qe > 0, np.maximum(0.0, 100.0 * (qe - df) / qe), 0.0)
+            h2 = qe / df
+        else:
+            i2 = 100.0 * tau2 / (tau2 + s2typ)
+            h2 = (tau2 + s2typ) / s2typ
+    single = k <= 1
+    i2 = np.where(single, 0.0, i2)
+    h2 = np.where(single, 1.0, h2)
+
+    return dict(
+        b=b,
+        se=se,
+        zval=zval,
+        pval=pval,
+        ci_lb=b - crit * se,
+        ci_ub=b + crit * se,
+        tau2=tau2,
+        se_tau2=fit.se_tau2,
+        I2=i2,
+        H2=h2,
+        QE=qe,
+        QEp=qep,
+        k=k,
+        dfs=dfs,
+        crit=crit,
+        s2typ=np.where(single, np.nan, s2typ),
+        converged=fit.converged,
+        iterations=fit.iterations,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# batch API
+# --------------------------------------------------------------------------- #
+_BATCH_FIELDS = (
+    "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k dfs converged iterations"
+).split()
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Results of :func:`rma_batch`: every field is an array shaped like ``Y.shape[:-1]``."""
+
+    b: np.ndarray
+    se: np.ndarray
+    zval: np.ndarray
+    pval: np.ndarray
+    ci_lb: np.ndarray
+    ci_ub: np.ndarray
+    tau2: np.ndarray
+    se_tau2: np.ndarray
+    I2: np.ndarray
+    H2: np.ndarray
+    QE: np.ndarray
+    QEp: np.ndarray
+    k: np.ndarray
+    dfs: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    method: str
+    test: str
+    level: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Fields as a plain dict (arrays stay arrays)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def to_frame(self):
+        """Fields as a pandas DataFrame, one row per meta-analysis (flattened)."""
+        import pandas as pd
+
+        return pd.DataFrame({n: np.ravel(getattr(self, n)) for n in _BATCH_FIELDS})
+
+
+def rma_batch(
+    Y: Any,
+    V: Any,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    weights: Any = None,
+) -> BatchResult:
+    """Fit many meta-analyses at once.
+
+    Parameters
+    ----------
+    Y, V : array_like, shape (..., k)
+        Effect sizes and sampling variances; studies on the last axis.  NaN in
+        ``Y`` or ``V`` marks padding (ragged sets); every other ``V`` must be > 0.
+    method, test, level, weights
+        As in :func:`rma`.
+
+    Returns
+    -------
+    BatchResult
+        Arrays shaped ``Y.shape[:-1]``, plus per-row ``converged`` flags.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = rma_batch([[0.1, 0.3, 0.5], [0.2, 0.2, np.nan]],
+    ...                 [[0.01, 0.02, 0.03], [0.01, 0.01, np.nan]], method="DL")
+    >>> res.k.tolist()
+    [3, 2]
+    """
+    method = check_choice("method", method, METHODS)
+    test = check_choice("test", test, TESTS)
+    level = _check_level(level)
+    Yf = as_float_array("Y", Y)
+    Vf = as_float_array("V", V)
+    if Yf.ndim == 0 or Yf.shape != Vf.shape:
+        raise ValueError(
+            f"Y and V must be arrays of the same shape (..., k); got {Yf.shape} and {Vf.shape}"
+        )
+    Wf = None
+    if weights is not None:
+        Wf = np.broadcast_to(as_float_array("weights", weights), Yf.shape)
+    lead, y, v, m, w = _prepare(Yf, Vf, Wf)
+    bad = (m > 0) & ~(v > 0)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f"V[{row}, {col}] = {float(Vf.reshape(-1, Vf.shape[-1])[row, col]):g} <= 0 (meta-analysis {row}, study {col}); "
+            "sampling variances must be positive; use NaN to mark padding"
+        )
+    empty = m.sum(-1) == 0
+    if empty.any():
+        raise ValueError(
+            f"meta-analysis {int(np.flatnonzero(empty)[0])} has no studies (k = 0); "
+            "remove the all-NaN row"
+        )
+    if method == "GENQ" and w is None:
+        raise ValueError("method='GENQ' needs weights= (the weights of the generalised Q)")
+    out = _fit(y, v, m, method=method, test=test, level=level, weights=w)
+    arrays = {n: out[n].reshape(lead) for n in _BATCH_FIELDS}
+    return BatchResult(**arrays, method=method, test=test, level=float(level))
+
+
+def _check_level(level: float) -> float:
+    lv = float(level)
+    if 0 < lv < 1:
+        lv *= 100.0  # metafor accepts 0.95 as 95
+    if not 0 < lv < 100:
+        raise ValueError(f"level={level!r} must be a percentage in (0, 100), e.g. 95")
+    return lv
+
+
+# --------------------------------------------------------------------------- #
+# single meta-analysis
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class RmaResult:
+    """One fitted model (``metafor::rma.uni`` with intercept only)."""
+
+    b: float
+    se: float
+    zval: float
+    pval: float
+    ci_lb: float
+    ci_ub: float
+    tau2: float
+    se_tau2: float
+    I2: float
+    H2: float
+    QE: float
+    QEp: float
+    k: int
+    method: str
+    test: str
+    level: float
+    dfs: float
+    converged: bool
+    yi: np.ndarray = field(repr=False)
+    vi: np.ndarray = field(repr=False)
+    weights: np.ndarray | None = field(repr=False, default=None)
+    slab: tuple | None = field(repr=False, default=None)
+    measure: str = field(repr=False, default="GEN")
+    ni: np.ndarray | None = field(repr=False, default=None)
+    s2typ: float = field(repr=False, default=float("nan"))
+
+    @property
+    def tau(self) -> float:
+        return float(np.sqrt(self.tau2))
+
+    @property
+    def beta(self) -> float:
+        """Alias of ``b`` (metafor's ``beta``)."""
+        return self.b
+
+    def to_dict(self) -> dict[str, Any]:
+        """The numeric results and settings as a JSON-ready dict."""
+        keys = ("b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k method test level").split()
+        return {k: getattr(self, k) for k in keys}
+
+    def predict(self, transf: Any = None, level: float | None = None):
+        """Pooled estimate with CI and prediction interval (``metafor::predict.rma``)."""
+        from .predict import predict
+
+        return predict(self, transf=transf, level=level)
+
+    def confint(self, level: float | None = None):
+        """Q-profile CI for tau^2, tau, I^2, H^2 (``metafor::confint.rma.uni``)."""
+        from .confint import confint
+
+        return confint(self, level=level)
+
+    def summary(self) -> str:
+        """A printout laid out like metafor's ``print.rma.uni``."""
+        from .summary import format_summary
+
+        return format_summary(self)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def rma(
+    yi: Any = None,
+    vi: Any = None,
+    *,
+    sei: Any = None,
+    weights: Any = None,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    data: Any = None,
+    slab: Any = None,
+) -> RmaResult:
+    """Fit an equal- or random-effects model (intercept only).
+
+    Equivalent to ``metafor::rma(yi, vi, method=, test=, level=)``.
+
+    Parameters
+    ----------
+    yi, vi : array_like or str
+        Effect sizes and sampling variances (or column names in ``data``).
+        When ``data`` is the output of :func:`metaparity.escalc` they default to
+        its ``yi``/``vi`` columns.
+    sei : array_like or str, optional
+        Standard errors, used when ``vi`` is not given (``vi = sei**2``).
+    weights : array_like or str, optional
+        User weights for the pooled estimate (and the weights of ``GENQ``).
+    method : str
+        tau^2 estimator: EE (alias FE), DL, DLIT, HE, HS, HSk, SJ, SJIT, ML,
+        REML (default), EB, PM, PMM, GENQ.
+    test : {"z", "t", "knha", "adhoc"}
+        Inference for the pooled estimate.
+    level : float
+        Confidence level in percent.
+    data : pandas.DataFrame, optional
+    slab : array_like or str, optional
+        Study labels (used in messages and printouts).
+
+    Examples
+    --------
+    >>> # metafor: rma(c(.1,.3,.5,.2), c(.01,.02,.03,.015), method="DL") -> 0.2365, 0.0079
+    >>> res = rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015], method="DL")
+    >>> round(res.b, 4), round(res.tau2, 4)
+    (0.2365, 0.0079)
+    """
+    method = check_choice("method", method, METHODS)
+    test = check_choice("test", test, TESTS)
+    level = _check_level(level)
+    measure = "GEN"
+    ni = None
+    if data is not None:
+        attrs = getattr(data, "attrs", {}) or {}
+        measure = attrs.get("measure", "GEN")
+        if yi is None:
+            yi = "yi"
+        if vi is None and sei is None:
+            vi = "vi"
+        if "ni" in attrs and attrs["ni"] is not None:
+            ni = np.asarray(attrs["ni"], dtype=float)
+
+    def col(name: str, x: Any) -> Any:
+        if isinstance(x, str):
+            if data is None:
+                raise ValueError(f"{name}={x!r} names a column, but no data= was given")
+            if x not in data.columns:
+                raise ValueError(
+                    f"{name}={x!r} is not a column of data (columns: {', '.join(map(str, data.columns))})"
+                )
+            return data[x].to_numpy()
+        return x
+
+    yi, vi, sei, weights, slab = (
+        col("yi", yi),
+        col("vi", vi),
+        col("sei", sei),
+        col("weights", weights),
+        col("slab", slab),
+    )
+    if yi is None or (vi is None and sei is None):
+        raise ValueError("give yi and vi (or sei), or data= from escalc()")
+    y = np.atleast_1d(as_float_array("yi", yi)).ravel()
+    if vi is None:
+        s = np.atleast_1d(as_float_array("sei", sei)).ravel()
+        check_same_length(yi=y, sei=s)
+        v = s * s
+    else:
+        v = np.atleast_1d(as_float_array("vi", vi)).ravel()
+    w = None if weights is None else np.atleast_1d(as_float_array("weights", weights)).ravel()
+    labels = None if slab is None else tuple(np.asarray(slab, dtype=object).ravel().tolist())
+    check_same_length(yi=y, vi=v, weights=w, slab=None if labels is None else np.asarray(labels))
+    check_yi_vi(y, v, labels)
+    if w is not None:
+        for i, wi in enumerate(w):
+            if not np.isfinite(wi) or wi <= 0:
+                from ._validate import study_label
+
+                raise ValueError(
+                    f"{study_label(i, labels)} has weight {float(wi):g}; weights must be positive and finite"
+                )
+    if method == "GENQ" and w is None:
+        raise ValueError("method='GENQ' needs weights= (the weights of the generalised Q)")
+    if y.size == 1 and test != "z":
+        warnings.warn('Setting test="z" since k=1 (as metafor does).', UserWarning, stacklevel=2)
+        test = "z"
+    out = _fit(
+        y[None, :],
+        v[None, :],
+        np.ones((1, y.size)),
+        method=method,
+        test=test,
+        level=level,
+        weights=None if w is None else w[None, :],
+    )
+    g = {n: out[n][0] for n in out}
+    return RmaResult(
+        b=float(g["b"]),
+        se=float(g["se"]),
+        zval=float(g["zval"]),
+        pval=float(g["pval"]),
+        ci_lb=float(g["ci_lb"]),
+        ci_ub=float(g["ci_ub"]),
+        tau2=float(g["tau2"]),
+        se_tau2=float(g["se_tau2"]),
+        I2=float(g["I2"]),
+        H2=float(g["H2"]),
+        QE=float(g["QE"]),
+        QEp=float(g["QEp"]),
+        k=int(g["k"]),
+        method=method,
+        test=test,
+        level=level,
+        dfs=float(g["dfs"]),
+        converged=bool(g["converged"]),
+        yi=y,
+        vi=v,
+        weights=w,
+        slab=labels,
+        measure=measure,
+        ni=ni,
+        s2typ=float(g["s2typ"]),
+    )

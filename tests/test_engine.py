@@ -1,0 +1,156 @@
+"""Engine properties: one implementation (batch == loop), invariances, bounds."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from metaparity import rma, rma_batch
+from metaparity._names import METHODS, TESTS
+
+ITER_OK = [m for m in METHODS if m != "GENQ"]
+FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp".split()
+
+
+@st.composite
+def meta_data(draw, min_k=2, max_k=12):
+    k = draw(st.integers(min_k, max_k))
+    yi = draw(st.lists(st.floats(-3, 3, allow_nan=False), min_size=k, max_size=k))
+    vi = draw(st.lists(st.floats(0.001, 2.0), min_size=k, max_size=k))
+    return np.array(yi), np.array(vi)
+
+
+def _single(y, v, method, test="z"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return rma(y, v, method=method, test=test)
+
+
+@pytest.mark.parametrize("method", ITER_OK)
+@pytest.mark.parametrize("test", TESTS)
+def test_batch_equals_loop_ragged(method, test):
+    rng = np.random.default_rng(1)
+    sets = [(rng.normal(0, 0.5, k), rng.uniform(0.01, 0.3, k)) for k in (2, 3, 5, 8, 13, 1)]
+    K = max(len(y) for y, _ in sets)
+    Y = np.full((len(sets), K), np.nan)
+    V = np.full((len(sets), K), np.nan)
+    for i, (y, v) in enumerate(sets):
+        Y[i, : len(y)], V[i, : len(v)] = y, v
+    # the last set has k = 1: metafor switches to test "z" there; so does the batch
+    batch = rma_batch(Y, V, method=method, test=test)
+    for i, (y, v) in enumerate(sets):
+        one = _single(y, v, method, test)
+        for f in FIELDS:
+            a, b = getattr(batch, f)[i], getattr(one, f)
+            # same code path; padding only changes the order of floating-point sums
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15, err_msg=f"{f} row {i}")
+        assert batch.k[i] == len(y)
+        assert batch.converged[i]
+
+
+def test_batch_keeps_leading_shape():
+    Y = np.random.default_rng(2).normal(size=(3, 4, 6))
+    V = np.full((3, 4, 6), 0.1)
+    res = rma_batch(Y, V, method="DL")
+    assert res.b.shape == (3, 4) and res.tau2.shape == (3, 4)
+    assert res.to_frame().shape[0] == 12
+
+
+@settings(max_examples=60, deadline=None)
+@given(meta_data(), st.sampled_from(ITER_OK), st.floats(-5, 5))
+def test_shift_equivariance(data, method, c):
+    y, v = data
+    a, b = _single(y, v, method), _single(y + c, v, method)
+    assert b.b == pytest.approx(a.b + c, abs=1e-8)
+    assert b.tau2 == pytest.approx(a.tau2, rel=1e-7, abs=1e-9)
+    assert b.QE == pytest.approx(a.QE, rel=1e-7, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(meta_data(), st.sampled_from(ITER_OK), st.floats(0.1, 10))
+def test_scale_equivariance(data, method, c):
+    y, v = data
+    a, b = _single(y, v, method), _single(c * y, c * c * v, method)
+    assert b.b == pytest.approx(c * a.b, rel=1e-7, abs=1e-9)
+    assert b.tau2 == pytest.approx(c * c * a.tau2, rel=1e-6, abs=1e-9)
+    assert b.I2 == pytest.approx(a.I2, rel=1e-6, abs=1e-7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(meta_data(), st.sampled_from(ITER_OK), st.randoms())
+def test_permutation_invariance(data, method, rnd):
+    y, v = data
+    idx = list(range(len(y)))
+    rnd.shuffle(idx)
+    a, b = _single(y, v, method), _single(y[idx], v[idx], method)
+    for f in ("b", "tau2", "QE", "I2", "se"):
+        assert getattr(b, f) == pytest.approx(getattr(a, f), rel=1e-8, abs=1e-10)
+
+
+@settings(max_examples=80, deadline=None)
+@given(meta_data(), st.sampled_from(ITER_OK), st.sampled_from(TESTS))
+@example((np.array([0.1, 0.1]), np.array([0.01, 0.02])), "SJ", "knha")
+def test_bounds_and_duality(data, method, test):
+    y, v = data
+    r = _single(y, v, method, test)
+    assert r.tau2 >= 0
+    assert 0 <= r.I2 <= 100
+    assert r.QEp >= 0 and r.QEp <= 1
+    # p-value / CI duality
+    if np.isfinite(r.pval) and abs(r.pval - 0.05) > 1e-9:
+        assert (r.pval < 0.05) == (r.ci_lb > 0 or r.ci_ub < 0)
+    p = r.predict()
+    assert p.pi_lb <= p.ci_lb + 1e-12 and p.pi_ub >= p.ci_ub - 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(meta_data())
+def test_dl_equals_ee_when_q_small(data):
+    y, v = data
+    dl, ee = _single(y, v, "DL"), _single(y, v, "EE")
+    if ee.QE <= len(y) - 1:
+        assert dl.tau2 == 0
+        assert dl.b == pytest.approx(ee.b, rel=1e-12, abs=1e-14)
+
+
+def test_k1_and_k2_behaviour():
+    with pytest.warns(UserWarning, match='test="z" since k=1'):
+        r = rma([0.3], [0.04], method="REML", test="knha")
+    assert r.test == "z" and r.tau2 == 0 and r.QE == 0 and r.QEp == 1
+    assert r.I2 == 0 and r.H2 == 1 and np.isnan(r.se_tau2)
+    assert r.se == pytest.approx(0.2)
+    r2 = rma([0.1, 0.5], [0.04, 0.05], method="REML")
+    assert r2.tau2 == pytest.approx(
+        0.035, rel=1e-10
+    )  # metafor 3.8: 0.035 (R call in test_goldens grid)
+
+
+def test_summary_looks_like_metafor():
+    r = rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015], method="DL", slab=list("abcd"))
+    s = r.summary()
+    assert "Random-Effects Model (k = 4; tau^2 estimator: DL)" in s
+    assert "Test for Heterogeneity:" in s and "estimate" in s
+    assert set(r.to_dict()) >= {"b", "se", "tau2", "I2", "QE", "k", "method"}
+
+
+def test_confint_rejects_ee():
+    r = rma([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="EE")
+    with pytest.raises(ValueError, match="random-effects"):
+        r.confint()
+
+
+def test_predict_back_transforms():
+    from metaparity import escalc
+
+    dat = escalc("PFT", xi=[5, 10, 20], ni=[30, 40, 50])
+    r = rma(data=dat, method="DL")
+    p = r.predict(transf=True)
+    assert 0 < p.ci_lb < p.pred < p.ci_ub < 1 and np.isnan(p.se)
+    assert p.transf == "ipft.hm"
+    dat = escalc("PLO", xi=[5, 10, 20], ni=[30, 40, 50])
+    p = rma(data=dat, method="DL").predict(transf="ilogit")
+    assert 0 < p.pi_lb < p.pred < p.pi_ub < 1
