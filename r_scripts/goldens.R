@@ -35,10 +35,16 @@ add_set("dat.bcg[1:3] level=90", c("OR"), list(ai = b$tpos[1:3], bi = b$tneg[1:3
         (b$tpos + b$tneg + b$cpos + b$cneg)[1:3], level = 90)
 p <- dat.pritz1997
 add_set("dat.pritz1997", c("PR", "PLN", "PLO", "PAS", "PFT"), list(xi = p$xi, ni = p$ni), p$ni)
+add_set("dat.pritz1997[1:6]", c("PAS", "PFT", "PLN"), list(xi = p$xi[1:6], ni = p$ni[1:6]), p$ni[1:6])
+add_set("dat.pritz1997 add=0.5", c("PAS", "PFT"), list(xi = p$xi, ni = p$ni), p$ni, escalc_opts = list(add = 0.5))
 nd <- dat.normand1999
 add_set("dat.normand1999", c("MD", "SMD", "ROM"),
         list(m1i = nd$m1i, sd1i = nd$sd1i, n1i = nd$n1i, m2i = nd$m2i, sd2i = nd$sd2i, n2i = nd$n2i),
         nd$n1i + nd$n2i)
+cu <- dat.curtis1998  # k = 102
+add_set("dat.curtis1998", c("MD", "SMD", "ROM"),
+        list(m1i = cu$m1i, sd1i = cu$sd1i, n1i = cu$n1i, m2i = cu$m2i, sd2i = cu$sd2i, n2i = cu$n2i),
+        cu$n1i + cu$n2i)
 mo <- dat.molloy2014
 add_set("dat.molloy2014", c("ZCOR", "COR"), list(ri = mo$ri, ni = mo$ni), mo$ni)
 # zero cells: continuity correction variants
@@ -83,12 +89,13 @@ for (st in sets) {
                      MD = , SMD = , ROM = c("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
                      ZCOR = , COR = c("ri", "ni"))
       inp_used <- inp[keep]
-      opts <- modifyList(list(add = 0.5, to = "only0", drop00 = FALSE), st$escalc_opts)
+      opts <- modifyList(list(to = "only0", drop00 = FALSE), st$escalc_opts)
       e <- mp_escalc(ms, inp_used, add = opts$add, to = opts$to, drop00 = opts$drop00)
     }
-    opts <- modifyList(list(add = 0.5, to = "only0", drop00 = FALSE), st$escalc_opts)
+    opts <- modifyList(list(to = "only0", drop00 = FALSE), st$escalc_opts)
     ni <- if (ms %in% c("PR", "PLN", "PLO", "PAS", "PFT")) inp_used$ni else st$ni
-    esc[[length(esc) + 1]] <- list(dataset = st$id, measure = ms, inputs = inp_used, add = opts$add,
+    esc[[length(esc) + 1]] <- list(dataset = st$id, measure = ms, inputs = inp_used,
+                                   add = if (is.null(opts$add)) NA_real_ else opts$add,
                                    to = opts$to, drop00 = opts$drop00, yi = e$yi, vi = e$vi)
     ok <- is.finite(e$yi) & is.finite(e$vi)
     yi <- e$yi[ok]; vi <- e$vi[ok]; nk <- ni[ok]
@@ -105,7 +112,7 @@ for (st in sets) {
 prov <- c(mp_versions(), list(
   generated_by = "r_scripts/goldens.R", date = format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"),
   r_call = "rma(yi, vi, method=<method>, test=<test>, level=<level>, weights=<ni for GENQ>, control=mp_control_for(vi)); predict(res[, transf=..., targs=list(ni=ni)]); confint(res, control=mp_confint_control); escalc(measure, ..., add=, to=, drop00=)",
-  control = "mp_control_for(vi): threshold = 1e-14 * min(1, median(vi)), maxiter = 10000, tol = 1e-15 * min(1, median(vi)) (per fit in fit$control)", confint_control = mp_confint_control,
+  control = "mp_control_for(vi): threshold = 1e-14 * min(1, median(vi)) (x100, x1e4 only when metafor reports non-convergence at the tighter one), maxiter = 10000, tol = 1e-15 * min(1, median(vi)); the control used is stored with each fit", confint_control = mp_confint_control,
   seconds = as.numeric(difftime(Sys.time(), t0, units = "secs"))))
 dir.create(dirname(out_file), showWarnings = FALSE, recursive = TRUE)
 writeLines(mp_to_json(list(provenance = prov, escalc = esc, rma = fits)), out_file)

@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "fixtures" / "goldens" / "rma_grid.json"
 
 
+pytest_plugins = ["pytester"]
+
+
 def load_golden() -> dict:
     with GOLDEN.open() as fh:
         return json.load(fh)

@@ -14,6 +14,20 @@ def study_label(i: int, slab: Sequence[object] | None) -> str:
     return f"study in row {i + 1}"
 
 
+def column(name: str, x: object, data: object) -> object:
+    """Resolve ``x``: a column name of ``data`` (a DataFrame) or the values themselves."""
+    if not isinstance(x, str):
+        return x
+    if data is None:
+        raise ValueError(f"{name}={x!r} names a column, but no data= was given")
+    cols = list(data.columns)  # type: ignore[attr-defined]
+    if x not in cols:
+        raise ValueError(
+            f"{name}={x!r} is not a column of data (columns: {', '.join(map(str, cols))})"
+        )
+    return data[x].to_numpy()  # type: ignore[index]
+
+
 def as_float_array(name: str, x: object) -> np.ndarray:
     """Convert ``x`` to a float array or explain which entry is not numeric."""
     try:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ._validate import as_float_array, study_label
+from ._validate import as_float_array, column, study_label
 
 __all__ = ["escalc", "MEASURES"]
 
@@ -59,18 +59,10 @@ _CORR = ("ZCOR", "COR")
 _TO = ("only0", "all", "if0all", "none")
 
 
-def _get(name: str, x: Any, data: pd.DataFrame | None, k: int | None = None) -> np.ndarray | None:
+def _get(name: str, x: Any, data: pd.DataFrame | None) -> np.ndarray | None:
     if x is None:
         return None
-    if isinstance(x, str):
-        if data is None:
-            raise ValueError(f"{name}={x!r} names a column, but no data= was given")
-        if x not in data.columns:
-            raise ValueError(
-                f"{name}={x!r} is not a column of data (columns: {', '.join(map(str, data.columns))})"
-            )
-        x = data[x].to_numpy()
-    return np.atleast_1d(as_float_array(name, x)).ravel()
+    return np.atleast_1d(as_float_array(name, column(name, x, data))).ravel()
 
 
 def _need(measure: str, **args: np.ndarray | None) -> None:
@@ -139,7 +131,7 @@ def escalc(
     *,
     data: pd.DataFrame | None = None,
     slab: Any = None,
-    add: float = 0.5,
+    add: float | None = None,
     to: str = "only0",
     drop00: bool = False,
     vtype: str = "LS",
@@ -147,6 +139,8 @@ def escalc(
     """Compute effect sizes ``yi`` and sampling variances ``vi``.
 
     Equivalent to ``metafor::escalc(measure, ..., add=1/2, to="only0", drop00=FALSE)``.
+    As in metafor, leaving ``add`` unset means 1/2, except for PAS and PFT, where
+    it means 0 (an explicit ``add`` applies to them as well).
     Arguments may be arrays or names of columns in ``data``.  The result is a
     DataFrame with the columns of ``data`` (if given) followed by ``yi`` and
     ``vi``; ``attrs["measure"]`` and ``attrs["ni"]`` (total sample sizes) are set
@@ -165,7 +159,9 @@ def escalc(
         raise ValueError(f"to={to!r} is not one of {', '.join(_TO)}")
     if vtype != "LS":
         raise ValueError(f"vtype={vtype!r} is not supported yet; only 'LS' (metafor's default)")
-    add = float(add)
+    # metafor: add=1/2 by default, but a *missing* add means 0 for PAS and PFT
+    # (variance-stabilised; defined at 0 and n); given explicitly, it applies to them too
+    add = (0.0 if measure in ("PAS", "PFT") else 0.5) if add is None else float(add)
     if not np.isfinite(add) or add < 0:
         raise ValueError(f"add={add!r} must be a non-negative number (metafor's default is 0.5)")
 
@@ -184,10 +180,7 @@ def escalc(
             + ", ".join(f"{n} has {s}" for n, s in lengths.items())
             + "); give one value per study"
         )
-    if isinstance(slab, str):
-        if data is None or slab not in data.columns:
-            raise ValueError(f"slab={slab!r} is not a column of data")
-        slab = data[slab].tolist()
+    slab = column("slab", slab, data)
     labels = None if slab is None else list(slab)
     k = next(iter(lengths.values())) if lengths else 0
     if k == 0:
@@ -228,11 +221,10 @@ def _one_group(measure, g, slab, add, to):
     _check_counts(slab, xi=x, ni=n)
     _check_events(slab, x, n, "xi", "ni")
     ntot = n.copy()
-    if measure in ("PR", "PLN", "PLO"):
-        zero = (x == 0) | (x == n)
-        cc = _cc_mask(zero, to, add)
-        x = np.where(cc, x + add, x)
-        n = np.where(cc, n + 2 * add, n)
+    # continuity correction (add = 0 for PAS/PFT unless given: see escalc)
+    cc = _cc_mask((x == 0) | (x == n), to, add)
+    x = np.where(cc, x + add, x)
+    n = np.where(cc, n + 2 * add, n)
     p = x / n
     if measure == "PR":
         return p, p * (1 - p) / n, ntot

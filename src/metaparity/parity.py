@@ -41,9 +41,6 @@ def fit_like(ref: dict[str, Any]):
             level=ref.get("level", 95),
             weights=weights,
         )
-    if ref.get("ni") is not None:
-        object.__setattr__(res, "ni", _vec(ref["ni"]))
-    object.__setattr__(res, "measure", ref.get("measure", "GEN"))
     return res
 
 
@@ -65,7 +62,8 @@ def compare_fit(ref: dict[str, Any]) -> list[Comparison]:
         out.append(compare_values(f"predict_{q}", getattr(p, q), ref_v, method))
     tr = ref.get("predict_transf")
     if tr:
-        pt = res.predict(transf=tr["transf"])
+        ni = ref.get("ni")
+        pt = res.predict(transf=tr["transf"], targs=None if ni is None else {"ni": _vec(ni)})
         for q in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
             if q in ("pi_lb", "pi_ub") and tr.get(q) is None:
                 continue
@@ -79,7 +77,12 @@ def compare_fit(ref: dict[str, Any]) -> list[Comparison]:
 
 
 def summarise(rows: Iterable[tuple[str, Comparison]]) -> dict[str, dict[str, float]]:
-    """Per-method count of comparisons and largest relative difference."""
+    """Per-method count of comparisons, failures, largest relative and absolute difference.
+
+    ``max_rel`` is taken over reference values with ``|ref| >= 1e-8`` (a relative
+    difference against a value that is 0 up to metafor's stopping rule says
+    nothing); ``max_abs`` over all.
+    """
     stats: dict[str, dict[str, float]] = {}
     for method, c in rows:
         s = stats.setdefault(method, {"n": 0, "max_rel": 0.0, "max_abs": 0.0, "failed": 0})
@@ -87,7 +90,8 @@ def summarise(rows: Iterable[tuple[str, Comparison]]) -> dict[str, dict[str, flo
         if not c.ok:
             s["failed"] += 1
         if np.isfinite(c.rel_diff):
-            s["max_rel"] = max(s["max_rel"], c.rel_diff if c.ref != 0 else 0.0)
+            if abs(c.ref) >= 1e-8:
+                s["max_rel"] = max(s["max_rel"], c.rel_diff)
         if np.isfinite(c.abs_diff):
             s["max_abs"] = max(s["max_abs"], c.abs_diff)
     return stats

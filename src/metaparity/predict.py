@@ -32,14 +32,18 @@ class Prediction:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def predict(res: RmaResult, transf: Any = None, level: float | None = None) -> Prediction:
+def predict(
+    res: RmaResult, transf: Any = None, level: float | None = None, targs: dict | None = None
+) -> Prediction:
     """Predicted pooled value, CI and prediction interval.
 
     The prediction interval is ``b +/- crit * sqrt(se^2 + tau2)`` with ``crit``
     from the normal distribution for ``test="z"`` and from t with k-1 df
     otherwise (metafor 3.8).  ``transf`` (a callable, a name such as
     ``"ilogit"``/``"ipft.hm"``/``"exp"``, or ``True`` for the measure's natural
-    back-transform) is applied to the bounds, never to the SE.
+    back-transform) is applied to the bounds, never to the SE.  ``targs`` passes
+    arguments to the transform, as in metafor: ``targs={"ni": n}`` gives
+    ``ipft.hm`` the study sizes when the model was not fitted on escalc() output.
 
     Equivalent to ``metafor::predict(res, transf=...)``.
     """
@@ -55,7 +59,8 @@ def predict(res: RmaResult, transf: Any = None, level: float | None = None) -> P
     ci = (res.b - crit * se, res.b + crit * se)
     spi = np.sqrt(se * se + res.tau2)
     pi = (res.b - crit * spi, res.b + crit * spi)
-    f = resolve(transf, res.measure, res.ni)
+    ni = res.ni if not targs or targs.get("ni") is None else np.asarray(targs["ni"], float)
+    f = resolve(transf, res.measure, ni)
     if f is None:
         return Prediction(res.b, se, *ci, *pi)
     vals = [float(np.asarray(f(np.asarray(x, dtype=float)))) for x in (res.b, *ci, *pi)]

@@ -182,7 +182,7 @@ class MetaforBridge:
         self,
         measure: str,
         *,
-        add: float = 0.5,
+        add: float | None = None,
         to: str = "only0",
         drop00: bool = False,
         **inputs: Any,
@@ -190,7 +190,8 @@ class MetaforBridge:
         """``metafor::escalc`` on numeric inputs; returns ``(yi, vi)``."""
         ro = self._ro
         args = ro.ListVector({k: self._vec(v) for k, v in inputs.items()})
-        out = _to_py(ro.r["mp_escalc"](measure, args, add=float(add), to=to, drop00=bool(drop00)))
+        r_add = ro.NULL if add is None else float(add)  # None: metafor's default for the measure
+        out = _to_py(ro.r["mp_escalc"](measure, args, add=r_add, to=to, drop00=bool(drop00)))
         return np.atleast_1d(np.asarray(out["yi"], dtype=float)), np.atleast_1d(
             np.asarray(out["vi"], dtype=float)
         )

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from ._names import METHODS, TESTS, check_choice
-from ._validate import as_float_array, check_same_length, check_yi_vi
+from ._validate import as_float_array, check_same_length, check_yi_vi, column, study_label
 from .estimators import estimate_tau2
 
 __all__ = ["rma", "rma_batch", "RmaResult", "BatchResult"]
@@ -248,6 +248,9 @@ def _check_level(level: float) -> float:
     return lv
 
 
+_SCALAR_FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp dfs s2typ".split()
+
+
 # --------------------------------------------------------------------------- #
 # single meta-analysis
 # --------------------------------------------------------------------------- #
@@ -295,11 +298,11 @@ class RmaResult:
         keys = ("b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k method test level").split()
         return {k: getattr(self, k) for k in keys}
 
-    def predict(self, transf: Any = None, level: float | None = None):
+    def predict(self, transf: Any = None, level: float | None = None, targs: dict | None = None):
         """Pooled estimate with CI and prediction interval (``metafor::predict.rma``)."""
         from .predict import predict
 
-        return predict(self, transf=transf, level=level)
+        return predict(self, transf=transf, level=level, targs=targs)
 
     def confint(self, level: float | None = None):
         """Q-profile CI for tau^2, tau, I^2, H^2 (``metafor::confint.rma.uni``)."""
@@ -376,23 +379,9 @@ def rma(
         if "ni" in attrs and attrs["ni"] is not None:
             ni = np.asarray(attrs["ni"], dtype=float)
 
-    def col(name: str, x: Any) -> Any:
-        if isinstance(x, str):
-            if data is None:
-                raise ValueError(f"{name}={x!r} names a column, but no data= was given")
-            if x not in data.columns:
-                raise ValueError(
-                    f"{name}={x!r} is not a column of data (columns: {', '.join(map(str, data.columns))})"
-                )
-            return data[x].to_numpy()
-        return x
-
     yi, vi, sei, weights, slab = (
-        col("yi", yi),
-        col("vi", vi),
-        col("sei", sei),
-        col("weights", weights),
-        col("slab", slab),
+        column(n, x, data)
+        for n, x in (("yi", yi), ("vi", vi), ("sei", sei), ("weights", weights), ("slab", slab))
     )
     if yi is None or (vi is None and sei is None):
         raise ValueError("give yi and vi (or sei), or data= from escalc()")
@@ -410,8 +399,6 @@ def rma(
     if w is not None:
         for i, wi in enumerate(w):
             if not np.isfinite(wi) or wi <= 0:
-                from ._validate import study_label
-
                 raise ValueError(
                     f"{study_label(i, labels)} has weight {float(wi):g}; weights must be positive and finite"
                 )
@@ -429,25 +416,14 @@ def rma(
         level=level,
         weights=None if w is None else w[None, :],
     )
-    g = {n: out[n][0] for n in out}
+    g = {n: out[n][0].item() for n in out}
+    nums = {f: float(g[f]) for f in _SCALAR_FIELDS}
     return RmaResult(
-        b=float(g["b"]),
-        se=float(g["se"]),
-        zval=float(g["zval"]),
-        pval=float(g["pval"]),
-        ci_lb=float(g["ci_lb"]),
-        ci_ub=float(g["ci_ub"]),
-        tau2=float(g["tau2"]),
-        se_tau2=float(g["se_tau2"]),
-        I2=float(g["I2"]),
-        H2=float(g["H2"]),
-        QE=float(g["QE"]),
-        QEp=float(g["QEp"]),
+        **nums,
         k=int(g["k"]),
         method=method,
         test=test,
         level=level,
-        dfs=float(g["dfs"]),
         converged=bool(g["converged"]),
         yi=y,
         vi=v,
@@ -455,5 +431,4 @@ def rma(
         slab=labels,
         measure=measure,
         ni=ni,
-        s2typ=float(g["s2typ"]),
     )

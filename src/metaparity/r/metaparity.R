@@ -9,9 +9,9 @@ suppressPackageStartupMessages({
 # rather than at metafor's default thresholds (1e-5 / uniroot tol ~1.2e-4).
 # metafor's thresholds are absolute in tau^2 units, so they are scaled with the
 # sampling variances (proportions have vi ~ 1e-4): 1e-14 * min(1, median(vi)).
-mp_control_for <- function(vi) {
+mp_control_for <- function(vi, relax = 1) {
   s <- min(1, stats::median(vi))
-  list(threshold = 1e-14 * s, maxiter = 10000L, tol = 1e-15 * s)
+  list(threshold = 1e-14 * s * relax, maxiter = 10000L, tol = 1e-15 * s)
 }
 # tau2.max: metafor's default search limit (100) is a cap, not a bound; lift it so
 # that confint() reports the actual Q-profile bound.
@@ -28,10 +28,17 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
                    ni = NULL, transf = NULL) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
-    args <- list(yi = yi, vi = vi, method = method, test = test, level = level,
-                 control = mp_control_for(vi))
+    args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
     if (!is.null(weights)) args$weights <- weights
-    res <- do.call(rma, args)
+    # Tightest threshold metafor's iteration can reach: when rounding noise keeps
+    # the steps above it ("did not converge"), relax by 100x, at most twice.
+    res <- NULL
+    for (relax in c(1, 100, 10000)) {
+      ctl <- mp_control_for(vi, relax)
+      res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
+      if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
+    }
+    if (inherits(res, "error")) stop(res)
     fields <- list(b = as.numeric(res$beta), se = res$se, zval = res$zval, pval = res$pval,
                    ci_lb = res$ci.lb, ci_ub = res$ci.ub, tau2 = res$tau2,
                    se_tau2 = if (is.null(res$se.tau2)) NA_real_ else res$se.tau2,
@@ -60,7 +67,7 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
                    H2_lb = rr["H^2", "ci.lb"], H2_ub = rr["H^2", "ci.ub"])
       }
     }
-    list(ok = TRUE, control = mp_control_for(vi), fit = fields, predict = pred, predict_transf = ptr, confint = ci)
+    list(ok = TRUE, control = ctl, fit = fields, predict = pred, predict_transf = ptr, confint = ci)
   }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
   warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
   out$warnings <- warns
@@ -68,15 +75,21 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
 }
 
 # escalc returning plain vectors
-mp_escalc <- function(measure, args, add = 0.5, to = "only0", drop00 = FALSE) {
-  args$measure <- measure; args$add <- add; args$to <- to; args$drop00 <- drop00
+# add = NULL leaves escalc's add missing (metafor's per-measure default)
+mp_escalc <- function(measure, args, add = NULL, to = "only0", drop00 = FALSE) {
+  args$measure <- measure; args$to <- to; args$drop00 <- drop00
+  if (!is.null(add)) args$add <- add
   e <- do.call(escalc, args)
   list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 }
 
 # JSON at %.17g: numbers are written by sprintf, never rounded by the serializer.
 mp_json_num <- function(x) {
-  f <- function(v) if (is.na(v) || !is.finite(v)) "null" else sprintf("%.17g", v)
+  # NA -> null; NaN/Inf -> NaN/Infinity (read by Python's json module)
+  f <- function(v) {
+    if (is.nan(v)) "NaN" else if (is.na(v)) "null" else if (is.infinite(v))
+      (if (v > 0) "Infinity" else "-Infinity") else sprintf("%.17g", v)
+  }
   if (length(x) == 1) structure(f(x), class = "json")
   else structure(paste0("[", paste(vapply(x, f, ""), collapse = ","), "]"), class = "json")
 }
