@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-run
 
 echo "[test] ruff check src tests benchmarks"
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks scripts
 echo "[test] ruff format --check src tests benchmarks"
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks scripts
 
 echo "[test] pytest $*"
 rc=0

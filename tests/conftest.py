@@ -6,6 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+from metaparity.pytest_plugin import r_required
+
+# CI runs the same examples every time (a red CI must be reproducible); laptops explore.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if r_required():
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "fixtures" / "goldens" / "rma_grid.json"

@@ -154,3 +154,31 @@ def test_predict_back_transforms():
     dat = escalc("PLO", xi=[5, 10, 20], ni=[30, 40, 50])
     p = rma(data=dat, method="DL").predict(transf="ilogit")
     assert 0 < p.pi_lb < p.pred < p.pi_ub < 1
+
+
+def test_rma_reads_escalc_data_and_columns():
+    import pandas as pd
+
+    from metaparity import escalc
+
+    d = pd.DataFrame({"study": ["A", "B", "C"], "x": [5, 10, 20], "n": [30, 40, 50]})
+    dat = escalc("PLO", xi="x", ni="n", data=d, slab="study")
+    assert list(dat.columns) == ["study", "x", "n", "yi", "vi"]
+    r1 = rma(data=dat, method="DL", slab="study")
+    r2 = rma("yi", "vi", data=dat, method="DL")
+    r3 = rma(dat["yi"], sei=np.sqrt(dat["vi"]), method="DL")
+    assert r1.b == r2.b == pytest.approx(r3.b, rel=1e-15)
+    assert r1.slab == ("A", "B", "C") and r1.measure == "PLO"
+    # the measure travels with escalc output: transf=True picks its back-transform
+    assert r1.predict(transf=True).pred == pytest.approx(r1.predict(transf="ilogit").pred)
+
+
+def test_ipft_hm_needs_sizes_or_targs():
+    from metaparity import escalc
+
+    dat = escalc("PFT", xi=[5, 10, 20], ni=[30, 40, 50])
+    bare = rma(dat["yi"], dat["vi"], method="DL")
+    with pytest.raises(ValueError, match="ipft.hm' needs the study sizes"):
+        bare.predict(transf="ipft.hm")
+    p = bare.predict(transf="ipft.hm", targs={"ni": [30, 40, 50]})
+    assert p.pred == pytest.approx(rma(data=dat, method="DL").predict(transf=True).pred)

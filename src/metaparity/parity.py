@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .tolerances import Comparison, compare_values
+from .tolerances import Comparison, compare_values, pvalue_condition
 
 __all__ = ["compare_fit", "fit_like", "FIT_FIELDS", "summarise"]
 
@@ -50,10 +50,15 @@ def compare_fit(ref: dict[str, Any]) -> list[Comparison]:
     method = ref["method"]
     out: list[Comparison] = []
     fit = ref["fit"]
+    dist = "z" if res.test == "z" else "t"
+    cond = {
+        "pval": pvalue_condition(res.zval, dist, res.dfs),
+        "QEp": pvalue_condition(res.QE, "chi2", max(res.k - 1, 1)),
+    }
     for q in FIT_FIELDS:
         if method in ("EE", "FE") and q == "se_tau2":
             continue  # metafor: NA for EE models; ours NaN as well (checked in unit tests)
-        out.append(compare_values(q, getattr(res, q), fit.get(q), method))
+        out.append(compare_values(q, getattr(res, q), fit.get(q), method, cond.get(q, 1.0)))
     p = res.predict()
     for q in PRED_FIELDS:
         ref_v = ref["predict"].get(q)

@@ -97,7 +97,7 @@ def _fit(
     qe = (wfe * rfe * rfe).sum(-1)
     qe = np.where(k > 1, qe, 0.0)
     qep = np.where(k > 1, stats.chi2.sf(qe, np.maximum(df, 1.0)), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # QE ~ 0: I2 -> 0
         s2typ = df * swf / (swf * swf - (wfe * wfe).sum(-1))
         if method in ("EE", "FE"):
             i2 = np.where(qe > 0, np.maximum(0.0, 100.0 * (qe - df) / qe), 0.0)

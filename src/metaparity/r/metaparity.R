@@ -11,7 +11,8 @@ suppressPackageStartupMessages({
 # sampling variances (proportions have vi ~ 1e-4): 1e-14 * min(1, median(vi)).
 mp_control_for <- function(vi, relax = 1) {
   s <- min(1, stats::median(vi))
-  list(threshold = 1e-14 * s * relax, maxiter = 10000L, tol = 1e-15 * s)
+  # tau2.max: PM/PMM search [0, tau2.max] (default 100 is too low for raw mean differences)
+  list(threshold = 1e-14 * s * relax, maxiter = 10000L, tol = 1e-15 * s, tau2.max = 1e8)
 }
 # tau2.max: metafor's default search limit (100) is a cap, not a bound; lift it so
 # that confint() reports the actual Q-profile bound.
