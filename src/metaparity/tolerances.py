@@ -98,6 +98,8 @@ def pvalue_condition(stat: float, dist: str, df: float = float("nan")) -> float:
         lp, lpdf = stats.t.logsf(s, df), stats.t.logpdf(s, df)
     else:
         lp, lpdf = stats.chi2.logsf(s, df), stats.chi2.logpdf(s, df)
+    if not (math.isfinite(lp) and math.isfinite(lpdf)):
+        return 1.0  # p underflows to 0 on both sides: compared exactly
     return float(s * math.exp(lpdf - lp))
 
 
