@@ -58,6 +58,14 @@ add_set("zero-cells add=0.25", c("OR", "PR"), list(ai = z$ai, n1i = z$n1i, ci = 
 # homogeneous set (tau^2 estimates truncated at 0) and directly given yi/sei
 add_set("homogeneous", c("GEN"), list(yi = c(0.10, 0.12, 0.09, 0.11, 0.10, 0.13), sei = sqrt(c(0.010, 0.020, 0.015, 0.012, 0.030, 0.025))),
         c(100, 50, 70, 80, 35, 40))
+# ML: Fisher scoring from HE reaches a local maximum below the likelihood at tau^2 = 0;
+# metafor then sets tau^2 = 0 (simulated: benchmarks/bench_batch.py simulate(1000, 10), row 400)
+add_set("ML local maximum", c("GEN"), list(
+  yi = c(-0.53871232305966976, 0.066764550439771531, 0.94176453356444179, 0.68131406649966753, 0.42750385138040681,
+         0.30033964093005883, 0.54130283828350334, -0.27684793855374917, -0.31208623278591358, 0.35544736924490222),
+  sei = sqrt(c(0.14089789595026617, 0.11100235758391963, 0.15109429475359443, 0.18054406557035471, 0.096985930801406772,
+               0.016228192925132782, 0.15571080039929083, 0.09721281762710772, 0.15868854726177811, 0.17217639485648653))),
+  rep(50, 10))
 add_set("identical yi", c("GEN"), list(yi = c(0.1, 0.1, 0.1), sei = sqrt(c(0.01, 0.02, 0.03))), c(50, 40, 30))
 # selinexor (Tao, Zhou & Niu 2021): every outcome/grade/subgroup with known counts, and overall
 sx <- read.csv(file.path(root, "fixtures", "selinexor", "selinexor_counts.csv"), stringsAsFactors = FALSE)

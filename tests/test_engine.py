@@ -182,3 +182,18 @@ def test_ipft_hm_needs_sizes_or_targs():
         bare.predict(transf="ipft.hm")
     p = bare.predict(transf="ipft.hm", targs={"ni": [30, 40, 50]})
     assert p.pred == pytest.approx(rma(data=dat, method="DL").predict(transf=True).pred)
+
+
+def test_ml_local_maximum_below_zero_boundary_is_set_to_zero():
+    """metafor 3.8: 'Fisher scoring algorithm may have gotten stuck at a local maximum.
+    Setting tau^2 = 0.' (rma(yi, vi, method="ML") on these data gives tau2 = 0)."""
+    yi = [-0.53871232305966976, 0.066764550439771531, 0.94176453356444179, 0.68131406649966753,
+          0.42750385138040681, 0.30033964093005883, 0.54130283828350334, -0.27684793855374917,
+          -0.31208623278591358, 0.35544736924490222]  # fmt: skip
+    vi = [0.14089789595026617, 0.11100235758391963, 0.15109429475359443, 0.18054406557035471,
+          0.096985930801406772, 0.016228192925132782, 0.15571080039929083, 0.09721281762710772,
+          0.15868854726177811, 0.17217639485648653]  # fmt: skip
+    with pytest.warns(UserWarning, match="local maximum"):
+        r = rma(yi, vi, method="ML")
+    assert r.tau2 == 0
+    assert rma_batch([yi], [vi], method="ML").tau2[0] == 0

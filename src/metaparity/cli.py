@@ -60,6 +60,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise ValueError(f"{flag} {it!r}: expected NAME=VALUE")
+        k, v = it.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    from . import reports
+    from ._io import InputError, atomic_write
+    from .harness import compare
+    from .rbridge import RUnavailable, get_bridge
+
+    try:
+        bridge = None
+        try:
+            bridge = get_bridge(args.backend)
+        except RUnavailable as err:
+            if not args.golden:
+                print(f"metaparity parity: R/metafor unavailable: {err}", file=sys.stderr)
+                return 2
+            print(
+                f"R/metafor unavailable ({err}); comparing with results recorded in {args.golden}"
+            )
+        rep = compare(
+            args.file,
+            measure=args.measure,
+            method=args.method,
+            test=args.test,
+            level=args.level,
+            by=args.by,
+            columns=_pairs(args.col, "--col"),
+            slab=args.slab,
+            filters=_pairs(args.filter, "--filter"),
+            bridge=bridge,
+            golden_dir=args.golden,
+        )
+    except (InputError, ValueError, RUnavailable) as err:
+        print(f"metaparity parity: {err}", file=sys.stderr)
+        return 2
+    print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=args.verbose))
+    outputs = [
+        (args.json, reports.to_json),
+        (args.junit, reports.to_junit),
+        (args.markdown, reports.to_markdown),
+    ]
+    for path, render in outputs:
+        if path:
+            text = render(rep)  # rendered in full before anything is written
+            atomic_write(path, lambda fh, text=text: fh.write(text))
+    return rep.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="metaparity", description="Meta-analysis pooling that agrees with R's metafor."
@@ -67,6 +123,31 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="pool the bundled selinexor data next to live metafor")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser(
+        "parity",
+        help="compare metaparity with metafor on your data, quantity by quantity",
+        description="Pool FILE (CSV/TSV, one row per study) in metaparity and in metafor and "
+        "compare every quantity. Exit 0: all agree; 1: something differs; 2: bad input or R failure.",
+    )
+    p.add_argument("file", help="CSV/TSV with one row per study")
+    p.add_argument("--measure", required=True, help="metafor measure: PR, OR, SMD, GEN, ...")
+    p.add_argument("--method", default="REML", help="estimator(s): DL,REML,PM or 'all'")
+    p.add_argument("--test", default="z", help="z, t, knha or adhoc")
+    p.add_argument("--level", type=float, default=95)
+    p.add_argument("--by", help="column defining subgroups")
+    p.add_argument("--slab", help="column with study labels (default: 'study' if present)")
+    p.add_argument("--col", action="append", default=[], metavar="ARG=COLUMN",
+                   help="map a metafor argument to a column, e.g. --col xi=events")  # fmt: skip
+    p.add_argument("--filter", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="keep only rows where COLUMN equals VALUE (repeatable)")  # fmt: skip
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--junit", metavar="FILE")
+    p.add_argument("--markdown", metavar="FILE")
+    p.add_argument("--golden", metavar="DIR",
+                   help="record metafor's results in DIR (with R) or compare against them (without)")  # fmt: skip
+    p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
+    p.add_argument("--verbose", "-v", action="store_true", help="show every quantity")
+    p.set_defaults(func=cmd_parity)
     p = sub.add_parser("version", help="print versions (metaparity, and R/metafor if reachable)")
     p.set_defaults(func=cmd_version)
     args = parser.parse_args(argv)

@@ -49,6 +49,8 @@ class TauFit:
     se_tau2: np.ndarray
     converged: np.ndarray
     iterations: np.ndarray
+    #: ML/REML rows where a local maximum was replaced by tau^2 = 0 (metafor warns)
+    set_to_zero: np.ndarray | None = None
 
 
 def _sums(y: np.ndarray, m: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,32 +147,36 @@ def _refine(f, a: np.ndarray, b: np.ndarray, sel: np.ndarray, newton: bool):
     Safeguarded Newton (when ``newton``; the step must stay inside the bracket)
     falling back to bisection.  Stops when the bracket or the step is a few ulp
     of the root, relative to its size (so small tau^2 scales are solved as
-    precisely as large ones).
+    precisely as large ones).  Converged rows drop out: each iteration
+    evaluates ``f`` only on the rows still running.
     """
+    n = sel.size
+    rows = np.flatnonzero(sel)
     x = 0.5 * (a + b)
     done = np.zeros(a.size, dtype=bool)
     it = np.zeros(a.size, dtype=np.int64)
     for _ in range(_MAXIT):
-        fx, dfx = f(x, sel)
-        it += ~done
-        upd = ~done
+        run = np.flatnonzero(~done)
+        if run.size == 0:
+            break
+        xr, ar, br = x[run], a[run], b[run]
+        fx, dfx = f(xr, _sel(n, rows[run]))
+        it[run] += 1
         pos = fx > 0
-        a = np.where(upd & pos, x, a)
-        b = np.where(upd & ~pos, x, b)
+        ar = np.where(pos, xr, ar)
+        br = np.where(pos, br, xr)
         if newton and dfx is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                nx = x - fx / dfx
-            nxt = np.where(np.isfinite(nx) & (nx > a) & (nx < b), nx, 0.5 * (a + b))
+                nx = xr - fx / dfx
+            nxt = np.where(np.isfinite(nx) & (nx > ar) & (nx < br), nx, 0.5 * (ar + br))
         else:
-            nxt = 0.5 * (a + b)
-        scale = np.maximum(np.abs(b), 1e-300)
-        small = (b - a) <= 4 * _EPS * scale
-        stalled = np.abs(nxt - x) <= _EPS * scale
-        newly = upd & (small | stalled | (fx == 0))
-        x = np.where(upd & ~(fx == 0), nxt, x)
-        done |= newly
-        if done.all():
-            break
+            nxt = 0.5 * (ar + br)
+        scale = np.maximum(np.abs(br), 1e-300)
+        exact = fx == 0
+        fin = exact | ((br - ar) <= 4 * _EPS * scale) | (np.abs(nxt - xr) <= _EPS * scale)
+        x[run] = np.where(exact, xr, nxt)
+        a[run], b[run] = ar, br
+        done[run] = fin
     return x, done, it
 
 
@@ -374,6 +380,24 @@ def _likelihood(method, y, v, m, k):
         tau2[idx] = np.where(at_zero, 0.0, root)
         conv[idx] = ok | at_zero
         iters[idx] += it
+    # metafor: a local maximum below the likelihood at tau^2 = 0 is replaced by 0
+    # ("Fisher scoring algorithm may have gotten stuck at a local maximum")
+    pos = tau2 > 0
+    switched = pos & (_loglik(method, y, v, m, np.zeros(n)) > _loglik(method, y, v, m, tau2))
+    tau2 = np.where(switched, 0.0, tau2)
     _, info = score_info(tau2, np.ones(n, dtype=bool))
     se = np.sqrt(2.0 / info)
-    return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+    return TauFit(tau2, np.where(one, np.nan, se), conv, iters, switched)
+
+
+def _loglik(method, y, v, m, tau2):
+    """(Restricted) log-likelihood of tau^2 up to a constant."""
+    s = (v + tau2[:, None]) * m + (1 - m)  # padding contributes log(1) = 0
+    w = m / s
+    sw = w.sum(-1)
+    b = (w * y).sum(-1) / sw
+    r = (y - b[:, None]) * m
+    ll = -0.5 * np.log(s).sum(-1) - 0.5 * (w * r * r).sum(-1)
+    if method == "REML":
+        ll -= 0.5 * np.log(sw)
+    return ll

@@ -15,7 +15,7 @@ import numpy as np
 
 from .tolerances import Comparison, compare_values, pvalue_condition
 
-__all__ = ["compare_fit", "fit_like", "FIT_FIELDS", "summarise"]
+__all__ = ["compare_fit", "compare_result", "fit_like", "FIT_FIELDS", "summarise"]
 
 FIT_FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k".split()
 PRED_FIELDS = "pred se ci_lb ci_ub pi_lb pi_ub".split()
@@ -45,8 +45,14 @@ def fit_like(ref: dict[str, Any]):
 
 
 def compare_fit(ref: dict[str, Any]) -> list[Comparison]:
-    """All comparisons for one recorded metafor fit (fit, predict, transf, confint)."""
-    res = fit_like(ref)
+    """All comparisons for one recorded metafor fit (fit, predict, transf, confint),
+    with metaparity run on the same yi/vi."""
+    return compare_result(fit_like(ref), ref)
+
+
+def compare_result(res, ref: dict[str, Any]) -> list[Comparison]:
+    """Compare a metaparity :class:`~metaparity.rma.RmaResult` with a metafor record
+    (``ref`` as returned by the bridge or stored in a golden file)."""
     method = ref["method"]
     out: list[Comparison] = []
     fit = ref["fit"]

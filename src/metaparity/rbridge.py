@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RUnavailable", "r_status", "get_bridge", "MetaforBridge", "rpy2_spec_for"]
+__all__ = [
+    "RUnavailable",
+    "r_status",
+    "get_bridge",
+    "MetaforBridge",
+    "RscriptBridge",
+    "rpy2_spec_for",
+]
 
 
 class RUnavailable(RuntimeError):
@@ -61,12 +68,6 @@ def r_status() -> tuple[bool, str]:
     return True, f"{v['R']}, metafor {v['metafor']}"
 
 
-@functools.lru_cache(maxsize=1)
-def get_bridge() -> MetaforBridge:
-    """The session-wide bridge (R can be embedded once per process)."""
-    return MetaforBridge()
-
-
 def _to_py(obj: Any) -> Any:
     """Convert an rpy2 object (named list / vector / NULL) to plain Python."""
     from rpy2 import rinterface as ri
@@ -96,16 +97,107 @@ def _to_py(obj: Any) -> Any:
     return obj
 
 
-class MetaforBridge:
-    """In-process metafor (rpy2)."""
+def _no_r_message() -> str:
+    return (
+        "R is not installed (Rscript not on PATH): run `bash scripts/setup.sh`, which "
+        "installs r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite"
+    )
+
+
+def _no_metafor_message(rver: str) -> str:
+    return (
+        f"R {rver} is present but the R package metafor is not: "
+        "`apt-get install r-cran-metafor r-cran-metadat r-cran-jsonlite` "
+        "(or install.packages('metafor'))"
+    )
+
+
+def _normalise(res: dict[str, Any]) -> dict[str, Any]:
+    w = res.get("warnings")
+    res["warnings"] = [] if w is None else ([w] if isinstance(w, str) else list(w))
+    return res
+
+
+def _rma_call(yi, vi, method, test, level, weights, measure, ni, transf) -> dict[str, Any]:
+    def vec(x: Any) -> list[float] | None:
+        return None if x is None else np.asarray(x, dtype=float).ravel().tolist()
+
+    return dict(
+        fn="rma", yi=vec(yi), vi=vec(vi), method=method, test=test, level=float(level),
+        weights=vec(weights), measure=measure, ni=vec(ni), transf=transf,
+    )  # fmt: skip
+
+
+class _Bridge:
+    """What both backends offer: the same R code (``mp_rma``/``mp_escalc``), same answers."""
+
+    backend = "?"
+
+    def versions(self) -> dict[str, str]:
+        """R and metafor versions of the R behind this bridge."""
+        return dict(self._versions)  # type: ignore[attr-defined]
+
+    def rma(
+        self,
+        yi: Any,
+        vi: Any,
+        *,
+        method: str = "REML",
+        test: str = "z",
+        level: float = 95,
+        weights: Any = None,
+        measure: str = "GEN",
+        ni: Any = None,
+        transf: str | None = None,
+    ) -> dict[str, Any]:
+        """``metafor::rma`` (+ predict, transformed predict, confint) with tight control.
+
+        Returns a dict shaped like a golden record: ``ok``, ``fit``, ``predict``,
+        ``predict_transf``, ``confint``, ``control``, ``warnings`` (or ``error``):
+        R errors and warnings come back as text, never as an R traceback.
+        """
+        call = _rma_call(yi, vi, method, test, level, weights, measure, ni, transf)
+        return self.run([call])[0]
+
+    def escalc(
+        self,
+        measure: str,
+        *,
+        add: float | None = None,
+        to: str = "only0",
+        drop00: bool = False,
+        **inputs: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``metafor::escalc`` on numeric inputs; returns ``(yi, vi)``.
+
+        ``add=None`` leaves metafor's per-measure default in force.
+        """
+        call = dict(
+            fn="escalc", measure=measure, to=to, drop00=bool(drop00),
+            add=None if add is None else float(add),
+            inputs={k: np.asarray(v, dtype=float).ravel().tolist() for k, v in inputs.items()},
+        )  # fmt: skip
+        out = self.run([call])[0]
+        if out.get("ok") is False:
+            raise RuntimeError(f"metafor::escalc failed: {out.get('error')}")
+        return (
+            np.atleast_1d(np.asarray(out["yi"], dtype=float)),
+            np.atleast_1d(np.asarray(out["vi"], dtype=float)),
+        )
+
+    def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class MetaforBridge(_Bridge):
+    """In-process metafor (rpy2): fast per call; needs an rpy2 built for this R."""
+
+    backend = "rpy2"
 
     def __init__(self) -> None:
         rver = _r_version_from_rscript()
         if rver is None:
-            raise RUnavailable(
-                "R is not installed (Rscript not on PATH): run `bash scripts/setup.sh`, which "
-                "installs r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite"
-            )
+            raise RUnavailable(_no_r_message())
         try:
             import rpy2.robjects as ro
         except ImportError as err:
@@ -127,71 +219,104 @@ class MetaforBridge:
         self._ro = ro
         ok = bool(ro.r('isTRUE(suppressWarnings(requireNamespace("metafor", quietly = TRUE)))')[0])
         if not ok:
-            raise RUnavailable(
-                f"R {rver} is present but the R package metafor is not: "
-                "`apt-get install r-cran-metafor r-cran-metadat` (or install.packages('metafor'))"
-            )
+            raise RUnavailable(_no_metafor_message(rver))
         lib = resources.files("metaparity") / "r" / "metaparity.R"
         with resources.as_file(lib) as path:
             ro.r["source"](str(path))
         self._versions = _to_py(ro.r["mp_versions"]())
 
-    def versions(self) -> dict[str, str]:
-        """R and metafor versions of the embedded R."""
-        return dict(self._versions)
-
     def _vec(self, x: Any):
+        if x is None:
+            return self._ro.NULL
         return self._ro.FloatVector(np.asarray(x, dtype=float).ravel().tolist())
 
-    def rma(
-        self,
-        yi: Any,
-        vi: Any,
-        *,
-        method: str = "REML",
-        test: str = "z",
-        level: float = 95,
-        weights: Any = None,
-        measure: str = "GEN",
-        ni: Any = None,
-        transf: str | None = None,
-    ) -> dict[str, Any]:
-        """``metafor::rma`` (+ predict, transformed predict, confint) with tight control.
-
-        Returns a dict shaped like a golden record: ``ok``, ``fit``, ``predict``,
-        ``predict_transf``, ``confint``, ``warnings`` (or ``error``).
-        """
+    def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run calls in the embedded R, one after another."""
         ro = self._ro
-        out = ro.r["mp_rma"](
-            self._vec(yi),
-            self._vec(vi),
-            method,
-            test,
-            level=float(level),
-            weights=ro.NULL if weights is None else self._vec(weights),
-            measure=measure,
-            ni=ro.NULL if ni is None else self._vec(ni),
-            transf=ro.NULL if transf is None else transf,
-        )
-        res = _to_py(out)
-        w = res.get("warnings")
-        res["warnings"] = [] if w is None else ([w] if isinstance(w, str) else list(w))
-        return res
+        out = []
+        for c in calls:
+            if c["fn"] == "rma":
+                res = ro.r["mp_rma"](
+                    self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
+                    level=c["level"], weights=self._vec(c["weights"]), measure=c["measure"],
+                    ni=self._vec(c["ni"]), transf=ro.NULL if c["transf"] is None else c["transf"],
+                )  # fmt: skip
+                out.append(_normalise(_to_py(res)))
+            elif c["fn"] == "escalc":
+                args = ro.ListVector({k: self._vec(v) for k, v in c["inputs"].items()})
+                add = ro.NULL if c["add"] is None else c["add"]
+                res = ro.r["mp_escalc"](c["measure"], args, add=add, to=c["to"], drop00=c["drop00"])
+                out.append(_to_py(res))
+            else:
+                out.append(_to_py(ro.r["mp_versions"]()))
+        return out
 
-    def escalc(
-        self,
-        measure: str,
-        *,
-        add: float | None = None,
-        to: str = "only0",
-        drop00: bool = False,
-        **inputs: Any,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``metafor::escalc`` on numeric inputs; returns ``(yi, vi)``."""
-        ro = self._ro
-        args = ro.ListVector({k: self._vec(v) for k, v in inputs.items()})
-        r_add = ro.NULL if add is None else float(add)  # None: metafor's default for the measure
-        out = _to_py(ro.r["mp_escalc"](measure, args, add=r_add, to=to, drop00=bool(drop00)))
-        return np.atleast_1d(np.asarray(out["yi"], dtype=float)), np.atleast_1d(
-            np.asarray(out["vi"], dtype=float)
-        )
+
+class RscriptBridge(_Bridge):
+    """metafor in an ``Rscript`` subprocess, exchanging JSON files.
+
+    Robust where rpy2 does not match the installed R; each :meth:`run` starts R
+    once, so batch many calls into one ``run`` to amortise the start-up.
+    """
+
+    backend = "rscript"
+
+    def __init__(self, timeout: float = 3600.0) -> None:
+        exe = shutil.which("Rscript")
+        if exe is None:
+            raise RUnavailable(_no_r_message())
+        self._exe = exe
+        self._timeout = timeout
+        rver = _r_version_from_rscript() or "?"
+        ok = subprocess.run(
+            [exe, "-e", 'quit(status = !requireNamespace("metafor", quietly = TRUE) || '
+             '!requireNamespace("jsonlite", quietly = TRUE))'],
+            capture_output=True, timeout=120,
+        )  # fmt: skip
+        if ok.returncode != 0:
+            raise RUnavailable(_no_metafor_message(rver))
+        self._versions = self.run([{"fn": "versions"}])[0]
+
+    def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run all calls in one Rscript process."""
+        import json
+        import tempfile
+        from pathlib import Path
+
+        pkg = resources.files("metaparity") / "r"
+        with (
+            resources.as_file(pkg / "metaparity.R") as lib,
+            resources.as_file(pkg / "driver.R") as driver,
+            tempfile.TemporaryDirectory(prefix="metaparity-") as tmp,
+        ):
+            req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
+            req.write_text(json.dumps(calls))
+            proc = subprocess.run(
+                [self._exe, "--vanilla", str(driver), str(lib), str(req), str(res)],
+                capture_output=True, text=True, timeout=self._timeout,
+            )  # fmt: skip
+            if proc.returncode != 0 or not res.exists():
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                raise RUnavailable(f"Rscript failed (exit {proc.returncode}): {' | '.join(tail)}")
+            out = json.loads(res.read_text())
+        return [_normalise(o) if c["fn"] == "rma" else o for c, o in zip(calls, out, strict=True)]
+
+
+BACKENDS = {"rpy2": MetaforBridge, "rscript": RscriptBridge}
+
+
+@functools.lru_cache(maxsize=4)
+def get_bridge(backend: str = "auto") -> _Bridge:
+    """The session-wide bridge: ``"rpy2"``, ``"rscript"`` or ``"auto"`` (rpy2 when it loads,
+    else Rscript).  R can be embedded once per process, so bridges are cached."""
+    if backend == "auto":
+        try:
+            return get_bridge("rpy2")
+        except RUnavailable as first:
+            try:
+                return get_bridge("rscript")
+            except RUnavailable:
+                raise first from None
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose auto, rpy2 or rscript")
+    return BACKENDS[backend]()

@@ -128,6 +128,7 @@ def _fit(
         s2typ=np.where(single, np.nan, s2typ),
         converged=fit.converged,
         iterations=fit.iterations,
+        set_to_zero=np.zeros(b.shape, bool) if fit.set_to_zero is None else fit.set_to_zero,
     )
 
 
@@ -417,6 +418,13 @@ def rma(
         weights=None if w is None else w[None, :],
     )
     g = {n: out[n][0].item() for n in out}
+    if g["set_to_zero"]:
+        warnings.warn(
+            "Fisher scoring reached a local maximum whose likelihood is below the one at "
+            "tau^2 = 0; setting tau^2 = 0 (as metafor does)",
+            UserWarning,
+            stacklevel=2,
+        )
     nums = {f: float(g[f]) for f in _SCALAR_FIELDS}
     return RmaResult(
         **nums,

@@ -1,0 +1,16 @@
+#!/usr/bin/env Rscript
+# Export metadat data sets used by the parity CLI tests to CSV (fixtures/metadat/).
+#   Rscript r_scripts/export_metadat.R [OUT_DIR]
+args <- commandArgs(trailingOnly = TRUE)
+out <- if (length(args) >= 1) args[1] else "fixtures/metadat"
+suppressPackageStartupMessages(library(metadat))
+dir.create(out, showWarnings = FALSE, recursive = TRUE)
+bcg <- dat.bcg
+bcg$study <- paste(bcg$author, bcg$year)
+write.csv(bcg[, c("study", "trial", "year", "tpos", "tneg", "cpos", "cneg", "ablat", "alloc")],
+          file.path(out, "dat.bcg.csv"), row.names = FALSE)
+nd <- dat.normand1999
+nd$study <- paste(nd$study, nd$source)
+write.csv(nd[, c("study", "source", "n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i")],
+          file.path(out, "dat.normand1999.csv"), row.names = FALSE)
+cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))

@@ -1,0 +1,108 @@
+"""Reading per-study tables (CSV/TSV) with errors that name file, line and column,
+and writing report files atomically (no partial file is ever left behind)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["InputError", "read_table", "atomic_write", "numeric_columns"]
+
+
+class InputError(ValueError):
+    """Bad input data: the message names the file, the line/row and the column."""
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV or TSV file (delimiter sniffed; Excel-exported CSV with BOM accepted)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    raw = p.read_bytes()
+    if not raw.strip():
+        raise InputError(f"{p}: the file is empty; expected a header line and one row per study")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError(
+            f"{p}: line {line} is not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset "
+            f"{err.start}); save the file as UTF-8 (Excel: 'CSV UTF-8')"
+        ) from None
+    first = text.splitlines()[0]
+    if p.suffix.lower() in (".tsv", ".tab"):
+        sep = "\t"
+    else:
+        try:
+            sep = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
+        except csv.Error:
+            sep = ","
+    from io import StringIO
+
+    try:
+        df = pd.read_csv(StringIO(text), sep=sep, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"{p}: cannot parse as a table: {err}") from None
+    if df.empty:
+        raise InputError(f"{p}: has a header but no data rows")
+    df.columns = [str(c).strip() for c in df.columns]
+    df.attrs["source"] = str(p)
+    return df
+
+
+def numeric_columns(df: pd.DataFrame, columns: dict[str, str], where: str) -> dict[str, Any]:
+    """Columns as float arrays; a non-number names the file line and the column.
+
+    ``columns`` maps argument names (``xi``) to column names (``events``).
+    Line numbers count the header as line 1, as an editor shows them.
+    """
+    out = {}
+    for arg, col in columns.items():
+        if col not in df.columns:
+            raise InputError(
+                f"{where}: column {col!r} (for {arg}) is missing; columns present: "
+                f"{', '.join(map(str, df.columns))} -- map another with --col {arg}=NAME"
+            )
+        vals = pd.to_numeric(df[col], errors="coerce")
+        bad = vals.isna() & df[col].notna()
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"{where}: line {_line(df, i)}, column {col!r}: {df[col].iloc[i]!r} is not a number"
+            )
+        if vals.isna().any():
+            i = int(vals.isna().to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"{where}: line {_line(df, i)}, column {col!r} is empty; fill it in or drop the "
+                "row (e.g. --filter) -- an unknown count cannot be pooled"
+            )
+        out[arg] = vals.to_numpy(dtype=float)
+    return out
+
+
+def _line(df: pd.DataFrame, i: int) -> int:
+    idx = df.index[i]
+    return int(idx) + 2 if isinstance(idx, int | float) else i + 2
+
+
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[Any], None], mode: str = "w"
+) -> None:
+    """Write through a temporary file in the same folder, then rename: all or nothing."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            write(fh)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,23 @@
+# Rscript backend of the metaparity bridge:
+#   Rscript driver.R LIB.R REQUEST.json RESULT.json
+# REQUEST is a JSON list of calls {"fn": "rma"|"escalc"|"versions", ...args}; RESULT is the
+# list of their results, written by mp_to_json (numbers at %.17g). Errors inside a call are
+# returned as {"ok": false, "error": ...}; a failure of the driver itself exits non-zero.
+args <- commandArgs(trailingOnly = TRUE)
+source(args[1])
+reqs <- jsonlite::read_json(args[2], simplifyVector = TRUE, simplifyDataFrame = FALSE)
+num <- function(x) if (is.null(x)) NULL else as.numeric(unlist(x))
+out <- lapply(reqs, function(r) {
+  tryCatch(switch(r$fn,
+    versions = mp_versions(),
+    rma = mp_rma(num(r$yi), num(r$vi), r$method, r$test, level = as.numeric(r$level),
+                 weights = num(r$weights), measure = if (is.null(r$measure)) "GEN" else r$measure,
+                 ni = num(r$ni), transf = r$transf),
+    escalc = {
+      inputs <- lapply(r$inputs, num)
+      mp_escalc(r$measure, inputs, add = num(r$add), to = r$to, drop00 = isTRUE(r$drop00))
+    },
+    stop("unknown call ", r$fn)),
+  error = function(e) list(ok = FALSE, error = conditionMessage(e)))
+})
+writeLines(mp_to_json(out), args[3])

@@ -1,0 +1,187 @@
+"""`metaparity parity`: the harness as a command (exit codes, reports, bad input) and both
+bridge backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metaparity import rma
+from metaparity.cli import main
+from metaparity.testing import assert_agrees_with_metafor
+
+ROOT = Path(__file__).resolve().parents[1]
+SELINEXOR = ROOT / "fixtures" / "selinexor" / "selinexor_counts.csv"
+BCG = ROOT / "fixtures" / "metadat" / "dat.bcg.csv"
+NORMAND = ROOT / "fixtures" / "metadat" / "dat.normand1999.csv"
+XSD = ROOT / "tests" / "data" / "junit.xsd"
+
+SEL_ARGS = ["--col", "xi=events", "--col", "ni=n", "--filter", "outcome=sCR", "--by", "subgroup"]
+
+
+def _run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# ---------------------------------------------------------------- bad input (no R needed)
+def _bad(tmp_path, capsys, content: bytes, *extra, measure="PR"):
+    f = tmp_path / "data.csv"
+    f.write_bytes(content)
+    reports = [tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.md"]
+    code, out, err = _run(
+        capsys, "parity", f, "--measure", measure, "--json", reports[0], "--junit", reports[1],
+        "--markdown", reports[2], "--golden", tmp_path / "none", *extra,
+    )  # fmt: skip
+    assert code == 2, (out, err)
+    assert not any(p.exists() for p in reports), "no partial report files"
+    return err
+
+
+@pytest.mark.parametrize(
+    "content,extra,match",
+    [
+        (b"", [], "the file is empty"),
+        (b"study,xi,ni\n", [], "has a header but no data rows"),
+        (b"study,events,n\nA,3,10\nB,4,12\n", [], r"needs columns \(xi, ni\) or \(xi, mi\)"),
+        (b"study,xi,ni\nA,3,10\nB,four,12\n", [], r"line 3, column 'xi': 'four' is not a number"),
+        (b"study,xi,ni\nA,3,10\nB,,12\n", [], r"line 3, column 'xi' is empty"),
+        (b"study,xi,ni\nA,3,10\nA,4,12\n", [], r"study label 'A' appears twice \(lines 2 and 3\)"),
+        (b"study,xi,ni\nA,3,10\nB,14,12\n", [], r"study 'B' \(row 2\) has xi=14 > ni=12"),
+        (b"study,xi,ni,g\nA,3,10,x\nB,4,12,x\nC,5,9,y\n", ["--by", "g"],
+         r"subgroup g='y' has a single study \(line 4\)"),
+        (b"study,xi,ni\nA,3,10\n\xff\xfe,4,12\n", [], r"line 3 is not valid UTF-8"),
+        (b"study,xi,ni\nA,3,10\nB,4,12\n", ["--method", "REMLX"], r"unknown method 'REMLX'"),
+        (b"study,xi,ni\nA,3,10\nB,4,12\n", ["--col", "xi"], r"--col 'xi': expected NAME=VALUE"),
+    ],
+)  # fmt: skip
+def test_bad_input_exit_2_names_the_problem(tmp_path, capsys, content, extra, match):
+    import re
+
+    err = _bad(tmp_path, capsys, content, *extra)
+    assert re.search(match, err), err
+    assert "Traceback" not in err
+
+
+def test_missing_file(tmp_path, capsys):
+    code, _, err = _run(capsys, "parity", tmp_path / "nope.csv", "--measure", "PR")
+    assert code == 2 and "no such file" in err
+
+
+# ---------------------------------------------------------------- live metafor
+@pytest.mark.r
+@pytest.mark.parametrize(
+    "path,args",
+    [
+        (SELINEXOR, ["--measure", "PR", *SEL_ARGS]),
+        (BCG, ["--measure", "RR", "--col", "ai=tpos", "--col", "bi=tneg", "--col", "ci=cpos",
+               "--col", "di=cneg", "--by", "alloc"]),
+        (NORMAND, ["--measure", "SMD"]),
+    ],
+    ids=["selinexor", "dat.bcg", "dat.normand1999"],
+)  # fmt: skip
+def test_parity_cli_agrees_for_every_estimator(metafor, tmp_path, capsys, path, args):
+    import xmlschema
+
+    methods = "EE,DL,HE,HS,HSk,SJ,SJIT,ML,REML,EB,PM,PMM"  # DLIT: metafor often fails to converge
+    j, x, m = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.md"
+    code, out, err = _run(
+        capsys, "parity", path, *args, "--method", methods, "--test", "knha",
+        "--json", j, "--junit", x, "--markdown", m,
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert "all agree" in out
+    rep = json.loads(j.read_text())
+    assert rep["ok"] and rep["failed"] == 0 and rep["quantities"] > 100
+    assert {a["method"] for a in rep["analyses"]} == set(methods.split(","))
+    xmlschema.XMLSchema(XSD).validate(x)  # the JUnit file is valid JUnit XML
+    assert m.read_text().startswith("# metaparity parity report")
+
+
+@pytest.mark.r
+def test_differences_give_exit_1_and_junit_failures(metafor, tmp_path, capsys, monkeypatch):
+    """A deliberately wrong engine (b shifted by 1e-6) must be caught, quantity by quantity."""
+    import xmlschema
+
+    import metaparity.harness as h
+
+    real = h.rma
+
+    def skewed(*a, **k):
+        res = real(*a, **k)
+        import dataclasses
+
+        return dataclasses.replace(res, b=res.b + 1e-6)
+
+    monkeypatch.setattr(h, "rma", skewed)
+    x = tmp_path / "r.xml"
+    code, out, _ = _run(capsys, "parity", SELINEXOR, "--measure", "PR", *SEL_ARGS,
+                        "--method", "DL", "--junit", x)  # fmt: skip
+    assert code == 1
+    assert "DIFFERS" in out and "b " in out
+    xmlschema.XMLSchema(XSD).validate(x)
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(x).getroot()
+    failed = {tc.get("name") for tc in root.iter("testcase") if tc.find("failure") is not None}
+    assert {"b", "predict_pred"} <= failed and "tau2" not in failed
+    assert int(root.get("failures")) == 3 * len(failed)  # the same quantities in 3 analyses
+
+
+@pytest.mark.r
+def test_golden_dir_records_then_replays_without_r(metafor, tmp_path, capsys, monkeypatch):
+    g = tmp_path / "gold"
+    args = [
+        "parity",
+        SELINEXOR,
+        "--measure",
+        "PLO",
+        *SEL_ARGS,
+        "--method",
+        "DL,REML",
+        "--golden",
+        g,
+    ]
+    code, out, _ = _run(capsys, *args)
+    assert code == 0 and (g / "parity-PLO.json").exists()
+    from metaparity import rbridge
+
+    def unavailable(backend="auto"):
+        raise rbridge.RUnavailable("R is not installed (test)")
+
+    monkeypatch.setattr(rbridge, "get_bridge", unavailable)
+    code, out2, _ = _run(capsys, *args)
+    assert code == 0 and "recorded metafor" in out2 and "all agree" in out2
+
+
+@pytest.mark.r
+def test_backends_give_identical_results(metafor):
+    from metaparity.rbridge import get_bridge
+
+    a, b = get_bridge("rpy2"), get_bridge("rscript")
+    assert a.versions() == b.versions()
+    y, v = [0.1, 0.3, 0.5, 0.2, -0.1], [0.01, 0.02, 0.03, 0.015, 0.02]
+    from metaparity.rbridge import _rma_call
+
+    calls = [_rma_call(y, v, m, t, 95, None, "PLO", None, "ilogit")
+             for m in ("DL", "REML", "PM", "SJ") for t in ("z", "knha")]  # fmt: skip
+    assert a.run(calls) == b.run(calls)  # numbers cross as %.17g text: bit-identical
+    assert np.array_equal(a.escalc("PR", xi=[0, 5], ni=[10, 10])[0],
+                          b.escalc("PR", xi=[0, 5], ni=[10, 10])[0])  # fmt: skip
+    bad = b.rma([0.1, 0.2], [0.01, 0.0], method="DL")
+    assert bad["ok"] is False and "non-positive" in bad["error"]
+
+
+@pytest.mark.r
+def test_assert_agrees_with_metafor(metafor):
+    res = rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015], method="PM", test="knha")
+    cmps = assert_agrees_with_metafor(res, bridge=metafor)
+    assert len(cmps) > 20
+    import dataclasses
+
+    with pytest.raises(AssertionError, match=r"tau2: metaparity"):
+        assert_agrees_with_metafor(dataclasses.replace(res, tau2=res.tau2 * 1.001), bridge=metafor)
