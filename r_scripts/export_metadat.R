@@ -7,7 +7,8 @@ suppressPackageStartupMessages(library(metadat))
 dir.create(out, showWarnings = FALSE, recursive = TRUE)
 bcg <- dat.bcg
 bcg$study <- paste(bcg$author, bcg$year)
-write.csv(bcg[, c("study", "trial", "year", "tpos", "tneg", "cpos", "cneg", "ablat", "alloc")],
+bcg$n <- bcg$tpos + bcg$tneg + bcg$cpos + bcg$cneg  # total size: weights for GENQ
+write.csv(bcg[, c("study", "trial", "year", "tpos", "tneg", "cpos", "cneg", "n", "ablat", "alloc")],
           file.path(out, "dat.bcg.csv"), row.names = FALSE)
 nd <- dat.normand1999
 nd$study <- paste(nd$study, nd$source)

@@ -11,6 +11,7 @@ import pytest
 
 from metaparity import rma
 from metaparity.cli import main
+from metaparity.harness import ALL_METHODS
 from metaparity.testing import assert_agrees_with_metafor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,31 +76,48 @@ def test_missing_file(tmp_path, capsys):
 # ---------------------------------------------------------------- live metafor
 @pytest.mark.r
 @pytest.mark.parametrize(
-    "path,args",
+    "path,args,methods",
     [
-        (SELINEXOR, ["--measure", "PR", *SEL_ARGS]),
+        (SELINEXOR, ["--measure", "PLO", "--col", "xi=events", "--col", "ni=n", "--filter",
+                     "outcome=CR", "--by", "subgroup"], ALL_METHODS),
         (BCG, ["--measure", "RR", "--col", "ai=tpos", "--col", "bi=tneg", "--col", "ci=cpos",
-               "--col", "di=cneg", "--by", "alloc"]),
-        (NORMAND, ["--measure", "SMD"]),
+               "--col", "di=cneg", "--weights", "n"], (*ALL_METHODS, "GENQ")),
+        (NORMAND, ["--measure", "SMD"], ALL_METHODS),
     ],
     ids=["selinexor", "dat.bcg", "dat.normand1999"],
 )  # fmt: skip
-def test_parity_cli_agrees_for_every_estimator(metafor, tmp_path, capsys, path, args):
+@pytest.mark.parametrize("test", ["z", "knha"])
+def test_parity_cli_agrees_for_every_estimator(
+    metafor, tmp_path, capsys, path, args, methods, test
+):
     import xmlschema
 
-    methods = "EE,DL,HE,HS,HSk,SJ,SJIT,ML,REML,EB,PM,PMM"  # DLIT: metafor often fails to converge
     j, x, m = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.md"
     code, out, err = _run(
-        capsys, "parity", path, *args, "--method", methods, "--test", "knha",
+        capsys, "parity", path, *args, "--method", "all", "--test", test,
         "--json", j, "--junit", x, "--markdown", m,
     )  # fmt: skip
     assert code == 0, out + err
     assert "all agree" in out
     rep = json.loads(j.read_text())
     assert rep["ok"] and rep["failed"] == 0 and rep["quantities"] > 100
-    assert {a["method"] for a in rep["analyses"]} == set(methods.split(","))
+    assert {a["method"] for a in rep["analyses"]} == set(methods)
     xmlschema.XMLSchema(XSD).validate(x)  # the JUnit file is valid JUnit XML
     assert m.read_text().startswith("# metaparity parity report")
+
+
+@pytest.mark.r
+def test_metafor_failure_is_exit_2_and_junit_error(metafor, tmp_path, capsys):
+    """metafor 3.8's DLIT does not converge on these data: reported, not hidden, exit 2."""
+    import xmlschema
+
+    x = tmp_path / "r.xml"
+    code, out, _ = _run(capsys, "parity", SELINEXOR, "--measure", "PR", *SEL_ARGS,
+                        "--method", "DL,DLIT", "--junit", x)  # fmt: skip
+    assert code == 2
+    assert "metafor error: Iterative DL estimator did not converge" in out
+    xmlschema.XMLSchema(XSD).validate(x)
+    assert 'errors="1"' in x.read_text()
 
 
 @pytest.mark.r

@@ -97,6 +97,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
             columns=_pairs(args.col, "--col"),
             slab=args.slab,
             filters=_pairs(args.filter, "--filter"),
+            weights=args.weights,
             bridge=bridge,
             golden_dir=args.golden,
         )
@@ -114,6 +115,41 @@ def cmd_parity(args: argparse.Namespace) -> int:
             text = render(rep)  # rendered in full before anything is written
             atomic_write(path, lambda fh, text=text: fh.write(text))
     return rep.exit_code
+
+
+def cmd_goldens_regenerate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .goldens import regenerate
+
+    root = Path(args.root).resolve()
+    if not (root / "r_scripts").is_dir():
+        print(f"metaparity goldens: {root} has no r_scripts/ (use --root REPO)", file=sys.stderr)
+        return 2
+    try:
+        drifts = regenerate(root, accept=args.accept, only=args.only)
+    except RuntimeError as err:
+        print(f"metaparity goldens: {err}", file=sys.stderr)
+        return 2
+    moved = False
+    for d in drifts:
+        for path, old, new in d.provenance:
+            print(f"{d.target}: provenance {path}: {old} -> {new}")
+        if d.clean:
+            print(f"{d.target}: no value moved (rtol 1e-10)")
+            continue
+        moved = True
+        print(f"{d.target}: {len(d.moved)} values moved")
+        for path, old, new in d.moved[:20]:
+            print(f"   {path}: {old!r} -> {new!r}")
+        if len(d.moved) > 20:
+            print(f"   ... and {len(d.moved) - 20} more")
+    if moved and not args.accept:
+        print("recorded files left unchanged; rerun with --accept to replace them")
+        return 1
+    if args.accept:
+        print("recorded files replaced where anything changed")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="map a metafor argument to a column, e.g. --col xi=events")  # fmt: skip
     p.add_argument("--filter", action="append", default=[], metavar="COLUMN=VALUE",
                    help="keep only rows where COLUMN equals VALUE (repeatable)")  # fmt: skip
+    p.add_argument("--weights", metavar="COLUMN",
+                   help="user weights (metafor weights=); needed for --method GENQ")  # fmt: skip
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--junit", metavar="FILE")
     p.add_argument("--markdown", metavar="FILE")
@@ -148,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
     p.add_argument("--verbose", "-v", action="store_true", help="show every quantity")
     p.set_defaults(func=cmd_parity)
+    p = sub.add_parser("goldens", help="golden files recorded with metafor")
+    gsub = p.add_subparsers(dest="goldens_command", required=True)
+    g = gsub.add_parser(
+        "regenerate",
+        help="re-run r_scripts/ producers and report what moved (write only with --accept)",
+    )
+    g.add_argument("--accept", action="store_true", help="replace the recorded files")
+    g.add_argument("--only", action="append", help="only producers whose path contains this")
+    g.add_argument("--root", default=".", help="repository root (default: current folder)")
+    g.set_defaults(func=cmd_goldens_regenerate)
     p = sub.add_parser("version", help="print versions (metaparity, and R/metafor if reachable)")
     p.set_defaults(func=cmd_version)
     args = parser.parse_args(argv)

@@ -33,7 +33,7 @@ from .transforms import BACK_TRANSFORMS
 
 __all__ = ["compare", "ParityReport", "Analysis", "required_columns", "ALL_METHODS"]
 
-#: ``--method all``: every estimator except the FE alias and GENQ (which needs weights)
+#: ``--method all``: every estimator except the FE alias (and GENQ unless weights are given)
 ALL_METHODS = tuple(m for m in METHODS if m not in ("FE", "GENQ"))
 
 _COLUMNS: dict[str, list[list[str]]] = {
@@ -192,6 +192,7 @@ def compare(
     columns: dict[str, str] | None = None,
     slab: str | None = None,
     filters: dict[str, str] | None = None,
+    weights: str | None = None,
     bridge: Any = None,
     golden_dir: str | Path | None = None,
 ) -> ParityReport:
@@ -206,6 +207,8 @@ def compare(
     columns : map from metafor argument names to column names, e.g. ``{"xi": "events"}``.
     slab : column with study labels (default ``study`` when present); labels must be unique.
     filters : keep rows where ``str(column) == value`` for each item.
+    weights : column of user weights (metafor's ``weights=``): they weight the pooled
+        estimate for every estimator and are the weights of GENQ's generalised Q.
     bridge : a metafor bridge (:func:`metaparity.rbridge.get_bridge`); None uses the
         recordings in ``golden_dir``.
     golden_dir : with a bridge, record metafor's results there (JSON with provenance);
@@ -213,7 +216,7 @@ def compare(
     """
     measure = check_choice("measure", measure, MEASURES)
     test = check_choice("test", test, TESTS)
-    methods = _methods(method)
+    methods = _methods(method, weights is not None)
     if isinstance(data, str | Path):
         df = read_table(data)
         where = str(data)
@@ -234,6 +237,16 @@ def compare(
     prepared = []
     for gname, sub in _groups(df, by, where):
         inputs = numeric_columns(sub, colmap, where)
+        w = (
+            None
+            if weights is None
+            else numeric_columns(sub, {"weights": weights}, where)["weights"]
+        )
+        if w is not None and not (w > 0).all():
+            i = int((w <= 0).nonzero()[0][0])
+            raise InputError(
+                f"{where}: line {int(sub.index[i]) + 2}, column {weights!r}: weights must be > 0"
+            )
         labels = sub[slab_col].astype(str).tolist() if slab_col else None
         if labels is not None:
             seen: dict[str, int] = {}
@@ -249,6 +262,7 @@ def compare(
             esc = escalc(measure, **inputs, slab=labels)
         except ValueError as err:
             raise InputError(f"{where} ({gname}): {err}") from None
+        esc.attrs["weights"] = w
         prepared.append((gname, inputs, esc))
 
     refs, reference, versions = _references(
@@ -272,23 +286,30 @@ def compare(
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
-                    res = rma(data=esc, method=m, test=test, level=level)
+                    res = rma(
+                        data=esc, method=m, test=test, level=level, weights=esc.attrs["weights"]
+                    )
                 a.comparisons += compare_result(res, dict(ref, method=m))
             analyses.append(a)
     return ParityReport(where, measure, test, float(level), reference, versions, analyses)
 
 
-def _methods(method: str | list[str]) -> list[str]:
+def _methods(method: str | list[str], have_weights: bool) -> list[str]:
     if isinstance(method, str):
-        method = (
-            ALL_METHODS if method == "all" else [m.strip() for m in method.split(",") if m.strip()]
-        )
+        if method == "all":
+            method = [*ALL_METHODS, "GENQ"] if have_weights else list(ALL_METHODS)
+        else:
+            method = [m.strip() for m in method.split(",") if m.strip()]
     out = [check_choice("method", m, METHODS) for m in method]
-    if "GENQ" in out:
+    if "GENQ" in out and not have_weights:
         raise InputError(
-            "method GENQ needs study weights, which the parity harness does not take yet"
+            "method GENQ needs the weights of its generalised Q: give --weights COLUMN"
         )
     return out
+
+
+def _list(x: Any) -> list[float] | None:
+    return None if x is None else np.asarray(x, dtype=float).tolist()
 
 
 def _key(measure: str, test: str, level: float, gname: str, what: str) -> str:
@@ -330,7 +351,7 @@ def _references(prepared, measure, methods, test, level, bridge, golden_dir):
         for m in methods:
             rcalls.append(dict(fn="rma", yi=np.atleast_1d(e["yi"]).tolist(),
                                vi=np.atleast_1d(e["vi"]).tolist(), method=m, test=test,
-                               level=float(level), weights=None, measure=measure,
+                               level=float(level), measure=measure, weights=_list(esc.attrs["weights"]),
                                ni=None if ni is None else np.asarray(ni, float).tolist(),
                                transf=BACK_TRANSFORMS.get(measure)))  # fmt: skip
             keys.append((m, gname))
