@@ -75,21 +75,48 @@ def q_gen(
 
 
 def _mom_parts(v: np.ndarray, m: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """tr(P_a) and tr(P_a V) for the generalised Q with weights ``a``."""
-    sa = a.sum(-1)
-    sa2 = (a * a).sum(-1)
-    trp = sa - sa2 / sa
-    trpv = (a * v * m).sum(-1) - (a * a * v).sum(-1) / sa
-    return trp, trpv
+    """tr(P_a) and tr(P_a V) for the generalised Q with weights ``a`` (no cancellation)."""
+    a = a * m
+    d = a * _others(a) / a.sum(-1, keepdims=True)  # diagonal of P_a
+    return d.sum(-1), (d * v).sum(-1)
+
+
+def _others(x: np.ndarray) -> np.ndarray:
+    """``sum_{j != i} x_j`` for each i, from exclusive prefix and suffix sums.
+
+    For non-negative x this never subtracts, so a dominant term (a weight 1e4
+    times the others) does not wipe out the digits of the rest.
+    """
+    pre = np.concatenate([np.zeros_like(x[..., :1]), np.cumsum(x, axis=-1)[..., :-1]], axis=-1)
+    rev = x[..., ::-1]
+    suf = np.concatenate([np.zeros_like(rev[..., :1]), np.cumsum(rev, axis=-1)[..., :-1]], axis=-1)
+    return pre + suf[..., ::-1]
+
+
+def _traces(v: np.ndarray, m: np.ndarray, a: np.ndarray):
+    """tr(P), tr(PP), tr(PVP), tr(PVPV) for P = A - a a'/sum(a), computed entrywise.
+
+    ``P_ij = a_i d_ij - a_i a_j / S``: the diagonal entries ``a_i (S - a_i)/S`` and
+    the sums over ``i != j`` are formed from sums of the *other* studies
+    (:func:`_others`), never as a difference of large sums, so a dominant study
+    (vi ratios of 1e4 and more) does not cancel digits away.
+    """
+    a = a * m
+    S = a.sum(-1, keepdims=True)
+    d = a * _others(a) / S  # diagonal of P
+    a2 = a * a
+    S2 = S[..., 0] ** 2
+    trp = d.sum(-1)
+    trpp = (d * d).sum(-1) + (a2 * _others(a2)).sum(-1) / S2
+    trpvp = (d * d * v).sum(-1) + (a2 * _others(a2 * v)).sum(-1) / S2
+    trpvpv = (d * d * v * v).sum(-1) + (a2 * v * _others(a2 * v)).sum(-1) / S2
+    return trp, trpp, trpvp, trpvpv
 
 
 def _var_qa(v: np.ndarray, m: np.ndarray, a: np.ndarray, tau2: np.ndarray) -> np.ndarray:
-    """Var(Q_a) = 2 tr(P_a S P_a S) with S = diag(v + tau2), under the RE model."""
-    s = (v + tau2[:, None]) * m
-    sa = a.sum(-1)
-    as_ = a * s
-    t = (as_ * as_).sum(-1) - 2.0 * (a * as_ * as_).sum(-1) / sa + ((a * as_).sum(-1) / sa) ** 2
-    return 2.0 * t
+    """Var(Q_a) = 2 tr(P_a S P_a S), S = V + tau2 I, under the random-effects model."""
+    _, trpp, trpvp, trpvpv = _traces(v, m, a)
+    return 2.0 * (trpvpv + 2.0 * tau2 * trpvp + tau2 * tau2 * trpp)
 
 
 def mom_tau2(
@@ -226,7 +253,10 @@ def _estimate(method, y, v, m, k, weights):
             a = weights * m
         raw, trp, _ = mom_tau2(y, v, m, a)
         tau2 = np.where(one, 0.0, np.maximum(raw, 0.0))
-        se = np.sqrt(_var_qa(v, m, a, tau2)) / trp
+        if method == "DL":
+            se = _se_dl_form(v, m, a, tau2)
+        else:
+            se = np.sqrt(_var_qa(v, m, a, tau2)) / trp
         return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
 
     if method in ("HS", "HSk"):
@@ -239,7 +269,7 @@ def _estimate(method, y, v, m, k, weights):
                 scale = kf / (kf - 1.0)
             raw = (q * scale - kf) / sw
         tau2 = np.where(one, 0.0, np.maximum(raw, 0.0))
-        se = np.sqrt(_var_qa(v, m, wfe, tau2)) * scale / sw
+        se = _se_dl_form(v, m, wfe, tau2) * _traces(v, m, wfe)[0] * scale / sw
         return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
 
     if method == "SJ":
@@ -303,13 +333,10 @@ def _se_pm(y, v, m, tau2):
 def _se_dl_form(v, m, a, tau2):
     """``sqrt(2(k-1) + 4 tau2 trP + 2 tau2^2 tr(PP)) / trP`` with P built from ``a``.
 
-    The DL variance formula, which treats ``a`` as the inverse variances;
-    metafor reports it for DLIT with ``a = 1/(v + tau2)``.
+    The DL variance formula, which treats ``a`` as the inverse variances (so that
+    PVP = P); metafor reports it for DL (a = 1/v) and DLIT (a = 1/(v + tau2)).
     """
-    sa = a.sum(-1)
-    sa2 = (a * a).sum(-1)
-    trp = sa - sa2 / sa
-    trpp = sa2 - 2.0 * (a * a * a).sum(-1) / sa + (sa2 / sa) ** 2
+    trp, trpp, _, _ = _traces(v, m, a)
     kf = m.sum(-1)
     return np.sqrt(2.0 * (kf - 1.0) + 4.0 * tau2 * trp + 2.0 * tau2 * tau2 * trpp) / trp
 
@@ -337,8 +364,7 @@ def _likelihood(method, y, v, m, k):
         sw2 = w2.sum(-1)
         if method == "ML":
             return (w2 * r * r).sum(-1) - sw, sw2
-        trp = sw - sw2 / sw
-        info = sw2 - 2 * (w2 * w).sum(-1) / sw + (sw2 / sw) ** 2
+        trp, info, _, _ = _traces(v[sel], mm, w)  # tr(P), tr(PP) without cancellation
         return (w2 * r * r).sum(-1) - trp, info
 
     # Fisher scoring, as metafor, so that the same local maximum is reached ...

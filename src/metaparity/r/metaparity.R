@@ -12,11 +12,14 @@ suppressPackageStartupMessages({
 mp_control_for <- function(vi, relax = 1) {
   s <- min(1, stats::median(vi))
   # tau2.max: PM/PMM search [0, tau2.max] (default 100 is too low for raw mean differences)
-  list(threshold = 1e-14 * s * relax, maxiter = 10000L, tol = 1e-15 * s, tau2.max = 1e8)
+  list(threshold = 1e-14 * s * relax, maxiter = 10000L, tol = 1e-15 * s,
+       tau2.max = 1e8 * max(1, max(vi)))
 }
-# tau2.max: metafor's default search limit (100) is a cap, not a bound; lift it so
-# that confint() reports the actual Q-profile bound.
-mp_confint_control <- list(tol = 1e-15, maxiter = 10000L, tau2.max = 1e6)
+# tau2.max: metafor's default search limit (100) is a cap, not a bound; lift it (in
+# the units of the data) so that confint() reports the actual Q-profile bound.
+mp_confint_control_for <- function(vi) {
+  list(tol = 1e-15, maxiter = 10000L, tau2.max = 1e8 * max(1, max(vi)))
+}
 
 mp_versions <- function() {
   list(R = R.version.string, metafor = as.character(packageVersion("metafor")),
@@ -60,7 +63,7 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
     }
     ci <- NULL
     if (!(method %in% c("EE", "FE")) && is.null(weights) && res$k > 1) {
-      cr <- tryCatch(confint(res, control = mp_confint_control), error = function(e) NULL)
+      cr <- tryCatch(confint(res, control = mp_confint_control_for(vi)), error = function(e) NULL)
       if (!is.null(cr)) {
         rr <- cr$random
         ci <- list(tau2_lb = rr["tau^2", "ci.lb"], tau2_ub = rr["tau^2", "ci.ub"],
