@@ -120,7 +120,7 @@ for (st in sets) {
 prov <- c(mp_versions(), list(
   generated_by = "r_scripts/goldens.R", date = format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"),
   r_call = "rma(yi, vi, method=<method>, test=<test>, level=<level>, weights=<ni for GENQ>, control=mp_control_for(vi)); predict(res[, transf=..., targs=list(ni=ni)]); confint(res, control=mp_confint_control_for(vi)); escalc(measure, ..., add=, to=, drop00=)",
-  control = "mp_control_for(vi): threshold = 1e-14 * min(1, median(vi)) (x100, x1e4 only when metafor reports non-convergence at the tighter one), maxiter = 10000, tol = 1e-15 * min(1, median(vi)), tau2.max = 1e8 * max(1, max(vi)); the control used is stored with each fit", confint_control = "mp_confint_control_for(vi): tol = 1e-15, maxiter = 10000, tau2.max = 1e8 * max(1, max(vi))",
+  control = "mp_control_for(vi): threshold = 1e-14 * min(1, median(vi)) (x100, x1e4 only when metafor reports non-convergence at the tighter one), maxiter = 10000, tol = 1e-15 * min(1, median(vi)), tau2.max = 1e8 * max(1, max(vi)); the control used is stored with each fit", confint_control = "mp_confint_control_for(vi): tol = 1e-15 * min(1, median(vi)), maxiter = 10000, tau2.max = 1e8 * max(1, max(vi))",
   seconds = as.numeric(difftime(Sys.time(), t0, units = "secs"))))
 dir.create(dirname(out_file), showWarnings = FALSE, recursive = TRUE)
 writeLines(mp_to_json(list(provenance = prov, escalc = esc, rma = fits)), out_file)

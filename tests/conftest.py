@@ -11,7 +11,7 @@ from hypothesis import settings
 from metaparity.pytest_plugin import r_required
 
 # CI runs the same examples every time (a red CI must be reproducible); laptops explore.
-settings.register_profile("ci", derandomize=True, print_blob=True, max_examples=300)
+settings.register_profile("ci", derandomize=True, print_blob=True, max_examples=60)
 # a longer search: pytest --hypothesis-profile=deep
 settings.register_profile("deep", max_examples=3000, print_blob=True)
 if r_required():

@@ -69,11 +69,15 @@ def _fit(
 
     df = kf - 1.0
     if test in ("knha", "adhoc"):
+        rr = r
+        if weights is not None:
+            rr = (y - ((wre * y).sum(-1) / wre.sum(-1))[:, None]) * m
+        rss = (wre * rr * rr).sum(-1)
+        # metafor 3.8 treats a weighted residual sum of squares below machine epsilon
+        # as 0 (identical studies up to rounding): the SE becomes 0, z = Inf
+        rss = np.where(rss < np.finfo(float).eps, 0.0, rss)
         with np.errstate(divide="ignore", invalid="ignore"):
-            s2 = (wre * r * r).sum(-1) / df
-            if weights is not None:
-                rw = (y - ((wre * y).sum(-1) / wre.sum(-1))[:, None]) * m
-                s2 = (wre * rw * rw).sum(-1) / df
+            s2 = rss / df
         s2 = np.where(k > 1, s2, 1.0)
         if test == "adhoc":
             s2 = np.maximum(s2, 1.0)

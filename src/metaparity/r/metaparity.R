@@ -18,7 +18,7 @@ mp_control_for <- function(vi, relax = 1) {
 # tau2.max: metafor's default search limit (100) is a cap, not a bound; lift it (in
 # the units of the data) so that confint() reports the actual Q-profile bound.
 mp_confint_control_for <- function(vi) {
-  list(tol = 1e-15, maxiter = 10000L, tau2.max = 1e8 * max(1, max(vi)))
+  list(tol = 1e-15 * min(1, stats::median(vi)), maxiter = 10000L, tau2.max = 1e8 * max(1, max(vi)))
 }
 
 mp_versions <- function() {
