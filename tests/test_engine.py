@@ -11,17 +11,15 @@ from hypothesis import strategies as st
 
 from metaparity import rma, rma_batch
 from metaparity._names import METHODS, TESTS
+from metaparity.strategies import meta_analyses
 
 ITER_OK = [m for m in METHODS if m != "GENQ"]
 FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp".split()
 
 
-@st.composite
-def meta_data(draw, min_k=2, max_k=12):
-    k = draw(st.integers(min_k, max_k))
-    yi = draw(st.lists(st.floats(-3, 3, allow_nan=False), min_size=k, max_size=k))
-    vi = draw(st.lists(st.floats(0.001, 2.0), min_size=k, max_size=k))
-    return np.array(yi), np.array(vi)
+def meta_data(min_k=2, max_k=12):
+    """(yi, vi) from the public strategy (metaparity.strategies.meta_analyses)."""
+    return meta_analyses(min_k=min_k, max_k=max_k).map(lambda ma: (ma.yi, ma.vi))
 
 
 def _single(y, v, method, test="z"):

@@ -104,7 +104,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     except (InputError, ValueError, RUnavailable) as err:
         print(f"metaparity parity: {err}", file=sys.stderr)
         return 2
-    print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=args.verbose))
+    print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=not args.brief))
     outputs = [
         (args.json, reports.to_json),
         (args.junit, reports.to_junit),
@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--golden", metavar="DIR",
                    help="record metafor's results in DIR (with R) or compare against them (without)")  # fmt: skip
     p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
-    p.add_argument("--verbose", "-v", action="store_true", help="show every quantity")
+    p.add_argument("--brief", action="store_true",
+                   help="tables only for analyses that differ (default: every quantity)")  # fmt: skip
     p.set_defaults(func=cmd_parity)
     p = sub.add_parser("goldens", help="golden files recorded with metafor")
     gsub = p.add_subparsers(dest="goldens_command", required=True)

@@ -89,7 +89,7 @@ def _fit(
     # metafor: with k = 1 the test is set to "z" (there are no df for a t-test)
     use_z = np.full(b.shape, test == "z") | (k <= 1)
     dft = np.maximum(df, 1.0)
-    pval = np.where(use_z, 2.0 * stats.norm.sf(np.abs(zval)), 2.0 * stats.t.sf(np.abs(zval), dft))
+    pval = np.where(use_z, 2.0 * stats.norm.sf(np.abs(zval)), _t_two_sided(zval, dft))
     crit = np.where(use_z, stats.norm.isf(alpha / 2.0), stats.t.isf(alpha / 2.0, dft))
     dfs = np.where(use_z, np.nan, df)
 
@@ -134,6 +134,23 @@ def _fit(
         iterations=fit.iterations,
         set_to_zero=np.zeros(b.shape, bool) if fit.set_to_zero is None else fit.set_to_zero,
     )
+
+
+def _t_two_sided(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided t p-value ``P(|T_df| > |t|)`` from the regularised incomplete beta.
+
+    ``2 * scipy.stats.t.sf`` loses digits near p = 1 for df = 1 (3.8e-10 relative at
+    t = 3.6e-8, found by the differential tests against R's ``pt``); the beta forms
+    are accurate on both sides of t^2 = df.
+    """
+    from scipy import special
+
+    t2 = np.asarray(t, dtype=float) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        small = 1.0 - special.betainc(0.5, df / 2.0, t2 / (df + t2))
+        large = special.betainc(df / 2.0, 0.5, df / (df + t2))
+    out = np.where(t2 < df, small, large)
+    return np.where(np.isinf(t2), 0.0, out)
 
 
 # --------------------------------------------------------------------------- #
