@@ -195,3 +195,19 @@ def test_ml_local_maximum_below_zero_boundary_is_set_to_zero():
         r = rma(yi, vi, method="ML")
     assert r.tau2 == 0
     assert rma_batch([yi], [vi], method="ML").tau2[0] == 0
+
+
+def test_two_sided_t_pvalues_are_accurate_everywhere():
+    from scipy import stats
+
+    from metaparity.rma import _t_two_sided
+
+    # df = 1 is the Cauchy distribution: p = 1 - 2 atan(|t|) / pi, exactly
+    for t in (3.6e-8, 1e-5, 0.3, 3.0, 30.0, 1e6):
+        exact = 1 - 2 * np.arctan(t) / np.pi if t < 1 else 2 * np.arctan(1 / t) / np.pi
+        assert _t_two_sided(np.array([t]), np.array([1.0]))[0] == pytest.approx(exact, rel=1e-14)
+    # tails for larger df agree with scipy's survival function (accurate there)
+    for df in (2.0, 5.0, 101.0):
+        for t in (0.5, 3.0, 9.5, 40.0):
+            ref = 2 * stats.t.sf(t, df)
+            assert _t_two_sided(np.array([t]), np.array([df]))[0] == pytest.approx(ref, rel=1e-12)

@@ -71,7 +71,7 @@ def qprofile_tau2(
             q, dq = q_gen(y[sel], v[sel], m[sel], t)
             return q - target[sel], dq
 
-        root, _, _ = _solve_decreasing(f, np.zeros(y.shape[0]), active, fprime=True)
+        root, _, _ = _solve_decreasing(f, np.zeros(y.shape[0]), active, newton=True)
         out.append(np.where(active, root, np.nan))
     return out[0], out[1]
 

@@ -133,12 +133,12 @@ def mom_tau2(
 
 
 def _solve_decreasing(
-    f, lo: np.ndarray, active: np.ndarray, fprime=None
+    f, lo: np.ndarray, active: np.ndarray, newton: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Find the root of a decreasing function ``f(x) = 0`` on ``[lo, inf)`` per row.
 
     ``f(x, sel)`` evaluates the rows selected by the boolean mask ``sel`` and
-    returns ``(f, f')`` (``f'`` may be None).  Rows with ``f(lo) <= 0`` return
+    returns ``(f, f')`` (``f'`` may be None; used when ``newton``).  Rows with ``f(lo) <= 0`` return
     ``lo``.  A bracket is grown geometrically, then :func:`_refine` runs.
     Returns ``(root, converged, iters)``.
     """
@@ -164,7 +164,7 @@ def _solve_decreasing(
         a = np.where(grow, b, a)
         step = np.where(grow, step * 4.0, step)
         b = np.where(grow, b + step, b)
-    x[idx], conv[idx], iters[idx] = _refine(f, a, b, sel, fprime is not None)
+    x[idx], conv[idx], iters[idx] = _refine(f, a, b, sel, newton)
     return x, conv, iters
 
 
@@ -292,7 +292,7 @@ def _estimate(method, y, v, m, k, weights):
             q, dq = q_gen(y[sel], v[sel], m[sel], t)
             return q - target[sel], dq
 
-        tau2, conv, iters = _solve_decreasing(f, zero.copy(), ~one, fprime=True)
+        tau2, conv, iters = _solve_decreasing(f, zero.copy(), ~one, newton=True)
         tau2 = np.where(one, 0.0, tau2)
         se = _se_pm(y, v, m, tau2)
         return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
