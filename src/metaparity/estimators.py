@@ -354,7 +354,7 @@ def _likelihood(method, y, v, m, k):
     raw, _, _ = mom_tau2(y, v, m, m.copy())  # HE
     tau2 = np.where(one, 0.0, np.maximum(np.nan_to_num(raw, nan=0.0), 0.0))
 
-    def score_info(t, sel):
+    def score_info(t, sel, exact=True):
         mm = m[sel]
         w = mm / (v[sel] + t[:, None])
         sw = w.sum(-1)
@@ -364,7 +364,11 @@ def _likelihood(method, y, v, m, k):
         sw2 = w2.sum(-1)
         if method == "ML":
             return (w2 * r * r).sum(-1) - sw, sw2
-        trp, info, _, _ = _traces(v[sel], mm, w)  # tr(P), tr(PP) without cancellation
+        if exact:  # tr(P), tr(PP) without cancellation, for the root itself
+            trp, info, _, _ = _traces(v[sel], mm, w)
+        else:  # cheap forms for the Fisher-scoring approach
+            trp = sw - sw2 / sw
+            info = sw2 - 2 * (w2 * w).sum(-1) / sw + (sw2 / sw) ** 2
         return (w2 * r * r).sum(-1) - trp, info
 
     # Fisher scoring, as metafor, so that the same local maximum is reached ...
@@ -375,7 +379,7 @@ def _likelihood(method, y, v, m, k):
         idx = np.flatnonzero(active & ~conv)
         if idx.size == 0:
             break
-        s_, info = score_info(tau2[idx], _sel(n, idx))
+        s_, info = score_info(tau2[idx], _sel(n, idx), exact=False)
         new = np.maximum(tau2[idx] + s_ / info, 0.0)
         iters[idx] += 1
         step = np.abs(new - tau2[idx])

@@ -10,7 +10,7 @@ counterexamples (few studies, round numbers, no heterogeneity).
 >>> @settings(max_examples=20, derandomize=True)
 ... @given(meta_analyses(min_k=2, max_k=8))
 ... def test_tau2_nonnegative(ma):
-...     assert rma(ma.yi, ma.vi, method="REML").tau2 >= 0
+...     assert rma(ma.yi, ma.vi, method="DL").tau2 >= 0
 >>> test_tau2_nonnegative()
 
 Requires ``hypothesis`` (a test dependency of metaparity).
