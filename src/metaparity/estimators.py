@@ -294,7 +294,7 @@ def _estimate(method, y, v, m, k, weights):
 
         tau2, conv, iters = _solve_decreasing(f, zero.copy(), ~one, newton=True)
         tau2 = np.where(one, 0.0, tau2)
-        se = _se_pm(y, v, m, tau2)
+        se = _se_pm(v, m, tau2)
         return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
 
     if method == "DLIT":
@@ -317,7 +317,7 @@ def _estimate(method, y, v, m, k, weights):
     raise ValueError(f"unknown method {method!r}")
 
 
-def _se_pm(y, v, m, tau2):
+def _se_pm(v, m, tau2):
     """SE that metafor reports for the PM/EB/PMM/SJIT estimates.
 
     ``k * sqrt(2 / (k - 1)) / sum(w)`` with ``w = 1/(v + tau2)``: the

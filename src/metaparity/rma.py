@@ -128,7 +128,6 @@ def _fit(
         QEp=qep,
         k=k,
         dfs=dfs,
-        crit=crit,
         s2typ=np.where(single, np.nan, s2typ),
         converged=fit.converged,
         iterations=fit.iterations,
