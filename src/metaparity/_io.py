@@ -19,8 +19,11 @@ class InputError(ValueError):
     """Bad input data: the message names the file, the line/row and the column."""
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a CSV or TSV file (delimiter sniffed; Excel-exported CSV with BOM accepted)."""
+def read_table(path: str | os.PathLike[str], *, as_text: bool = False) -> pd.DataFrame:
+    """Read a CSV or TSV file (delimiter sniffed; Excel-exported CSV with BOM accepted).
+
+    ``as_text=True`` keeps every cell as the text written (empty cells as ``""``), for
+    figures whose printed rounding matters."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
@@ -46,7 +49,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     from io import StringIO
 
     try:
-        df = pd.read_csv(StringIO(text), sep=sep, skipinitialspace=True)
+        kw: dict[str, Any] = {"dtype": str, "keep_default_na": False} if as_text else {}
+        df = pd.read_csv(StringIO(text), sep=sep, skipinitialspace=True, **kw)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(f"{p}: cannot parse as a table: {err}") from None
     if df.empty:
@@ -101,6 +105,9 @@ def atomic_write(
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             write(fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):

@@ -60,6 +60,77 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+class _Progress:
+    """A one-line progress indicator on stderr (redrawn on a terminal, a line per 10 % else)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.tty = sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, i: int, n: int, label: str) -> None:
+        pct = 100 * i // max(n, 1)
+        if self.tty:
+            bar = "#" * (pct // 5)
+            sys.stderr.write(f"\r{self.what} [{bar:20s}] {i}/{n} {label[:40]:40s}")
+            if i >= n:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif pct // 10 != self.last // 10 or i >= n:
+            print(f"{self.what}: {i}/{n} ({pct}%) {label}", file=sys.stderr, flush=True)
+        self.last = pct
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from ._io import InputError
+    from .rbridge import RUnavailable, get_bridge
+    from .reproduce import ZeroEvents, reproduce
+    from .reproduce_report import write_report
+
+    if (args.data is None) != (args.published is None):
+        print("metaparity reproduce: give both --data and --published (or neither, for the "
+              "bundled selinexor case)", file=sys.stderr)  # fmt: skip
+        return 2
+    bridge = None
+    if not args.no_r:
+        try:
+            bridge = get_bridge(args.backend)
+        except RUnavailable as err:
+            if args.require_r:
+                print(f"metaparity reproduce: R/metafor unavailable: {err}", file=sys.stderr)
+                return 2
+            print(f"R/metafor unavailable -- metaparity only. Reason: {err}", file=sys.stderr)
+    try:
+        rep = reproduce(
+            args.data, args.published, measure=args.measure, policy=args.policy,
+            zero=ZeroEvents(args.zero, args.add), bridge=bridge,
+            progress=_Progress("asking metafor"), claims=args.claims,
+        )  # fmt: skip
+        paths = write_report(rep, args.out, figures=not args.no_figures)
+    except (InputError, ValueError) as err:
+        print(f"metaparity reproduce: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        print(f"metaparity reproduce: {err} (or run with --no-figures)", file=sys.stderr)
+        return 2
+    from .reproduce_report import _header_lines
+
+    print(f"Reproduction: {rep.title}")
+    for k, v in _header_lines(rep):
+        print(f"  {k:18s} {v}")
+    flagged = [f for f in rep.figures if f.verdict.kind == "discrepancy"]
+    if flagged:
+        print("\nDiscrepancies (likely cause):")
+        for f in flagged:
+            name = f.outcome + ("" if f.grade == "na" else f" ({f.grade})")
+            print(
+                f"  line {f.line:3d}  {name[:34]:34s} {f.subgroup[:11]:11s} {f.verdict.cause[:150]}"
+            )
+    print("\nReport: " + ", ".join(str(p) for p in paths.values()))
+    n, bad, _ = rep.parity
+    return 1 if bad else 0
+
+
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
     out = {}
     for it in items:
@@ -159,6 +230,42 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="pool the bundled selinexor data next to live metafor")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce a published meta-analysis figure by figure (default: the selinexor paper)",
+        description="Pool every analysis a paper reports (each subgroup and all studies), test "
+        "subgroup differences as RevMan does, ask live metafor the same, and give every printed "
+        "figure a verdict: reproduced, within rounding, discrepancy (likely cause) or not "
+        "reproducible (which data are missing). Writes report.md, report.html (self-contained), "
+        "report.json and figures/*.png. Exit 0: done, every metafor comparison agrees; 1: a "
+        "quantity differs from metafor; 2: bad input or R required but missing.",
+    )
+    p.add_argument("--data", metavar="FILE",
+                   help="per-study counts: study, outcome, events, n [, subgroup, grade, source, "
+                        "note, included]; empty events = unknown")  # fmt: skip
+    p.add_argument("--published", metavar="FILE",
+                   help="printed figures: outcome, subgroup ('overall' for all studies), "
+                        "estimate_pct, ci_low_pct, ci_high_pct [, grade, k_studies, model, "
+                        "p_subgroup_diff, location, typo_note]")  # fmt: skip
+    p.add_argument("--claims", metavar="FILE",
+                   help="optional 'a vs b' pairs quoted in the text: outcome, grade, first, "
+                        "second, p, first_group, second_group, location, quote")  # fmt: skip
+    p.add_argument("--out", default="reproduction", metavar="DIR",
+                   help="output folder (default: ./reproduction)")  # fmt: skip
+    p.add_argument("--measure", default="PR", help="PR (default), PLO, PAS, PFT or PLN")
+    p.add_argument("--policy", default="i2>50",
+                   help="model rule: 'i2>50' (default: DL if I2 > 50%%, else EE, decided on all "
+                        "studies of the outcome), 'i2>50:analysis', 'stated', or an estimator")  # fmt: skip
+    p.add_argument("--zero", default="drop", choices=["drop", "cc"],
+                   help="studies with 0 (or all) events: drop them (default; what reproduces the "
+                        "seed) or add a continuity correction; the other is shown alongside")  # fmt: skip
+    p.add_argument("--add", type=float, default=0.5, help="continuity correction (default 0.5)")
+    p.add_argument("--no-r", action="store_true", help="do not call R (metaparity only)")
+    p.add_argument("--require-r", action="store_true",
+                   help="fail (exit 2) when R/metafor is unavailable")  # fmt: skip
+    p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser(
         "parity",
         help="compare metaparity with metafor on your data, quantity by quantity",

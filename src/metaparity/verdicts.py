@@ -1,0 +1,339 @@
+"""Verdicts on published figures: equal at the paper's rounding, within rounding, a
+discrepancy (with its likely cause), or not reproducible.
+
+Everything here works on *printed* values: the text of a number as the paper
+prints it (``"43"``, ``"0.0008"``, ``"<0.00001"``), so the rounding a figure was
+printed at is known from the figure itself.  The checks that need no data
+(:func:`consistency_flags`) look for the typos a careful reader finds by eye: a
+Wald CI that is not symmetric about its estimate (a lost minus sign), an upper
+bound equal to the estimate, a row identical to another outcome's row (a copy
+error), an overall estimate outside every subgroup's CI, impossible study counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+__all__ = [
+    "Printed",
+    "parse_printed",
+    "at_rounding",
+    "within_rounding",
+    "Flag",
+    "Verdict",
+    "VERDICTS",
+    "compare_triple",
+    "consistency_flags",
+]
+
+#: the verdict kinds, in the order reports list them
+VERDICTS = ("reproduced", "within rounding", "discrepancy", "not reproducible")
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A number as printed: its value, the decimals it was printed with, and a relation
+    (``"="``, or ``"<"``/``">"`` for figures printed as bounds such as ``p < 0.00001``)."""
+
+    text: str
+    value: float
+    decimals: int
+    op: str = "="
+
+    @property
+    def unit(self) -> float:
+        """One unit in the last printed place."""
+        return 10.0 ** (-self.decimals)
+
+
+def parse_printed(text: object) -> Printed | None:
+    """Parse a printed figure; ``None`` for an empty cell.
+
+    >>> parse_printed("0.0008")
+    Printed(text='0.0008', value=0.0008, decimals=4, op='=')
+    >>> parse_printed("<0.00001").op
+    '<'
+    >>> parse_printed("-2").value
+    -2.0
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    s = str(text).strip().replace("\u2212", "-").replace("%", "")
+    if not s or s.lower() == "nan":
+        return None
+    op = "="
+    if s[0] in "<>":
+        op, s = s[0], s[1:].strip()
+        if s.startswith("="):
+            s = s[1:].strip()
+    try:
+        d = Decimal(s)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not d.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    exp = d.as_tuple().exponent
+    decimals = max(0, -int(exp)) if isinstance(exp, int) else 0
+    return Printed(str(text).strip(), float(d), decimals, op)
+
+
+def _round(x: float, decimals: int) -> Decimal:
+    q = Decimal(1).scaleb(-decimals)
+    r = Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP)
+    return r if r != 0 else abs(r)  # -0 == 0
+
+
+def at_rounding(ours: float, printed: Printed) -> bool:
+    """``ours`` printed the paper's way gives the printed figure (round half up).
+
+    >>> at_rounding(23.49, parse_printed("23")), at_rounding(-0.4, parse_printed("0"))
+    (True, True)
+    >>> at_rounding(3e-6, parse_printed("<0.00001"))
+    True
+    """
+    if not math.isfinite(ours):
+        return False
+    if printed.op == "<":
+        return ours < printed.value
+    if printed.op == ">":
+        return ours > printed.value
+    return _round(ours, printed.decimals) == _round(printed.value, printed.decimals)
+
+
+def within_rounding(ours: float, printed: Printed) -> bool:
+    """Less than one unit in the last printed place away (e.g. truncated, not rounded).
+
+    >>> within_rounding(23.7, parse_printed("23")), within_rounding(24.6, parse_printed("23"))
+    (True, False)
+    """
+    if not math.isfinite(ours):
+        return False
+    if printed.op != "=":
+        return at_rounding(ours, printed)
+    return abs(ours - printed.value) < printed.unit * (1 + 1e-9)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A likely typo found without data: ``kind`` (e.g. ``"lost minus sign"``) and the why."""
+
+    kind: str
+    text: str
+
+
+@dataclass
+class Verdict:
+    """The verdict on one published figure."""
+
+    kind: str  # one of VERDICTS
+    cause: str = ""  # the likely cause of a discrepancy, or what is missing
+    flags: list[Flag] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.kind not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.kind!r}; expected one of {VERDICTS}")
+
+    @property
+    def label(self) -> str:
+        return self.kind + (f": {self.cause}" if self.cause else "")
+
+
+Triple = tuple[float, float, float]
+PrintedTriple = tuple[Printed | None, Printed | None, Printed | None]
+_PARTS = ("estimate", "lower bound", "upper bound")
+
+
+def compare_triple(
+    ours: Triple, printed: PrintedTriple, *, others: dict[str, Triple] | None = None
+) -> Verdict:
+    """Verdict on a printed estimate with its CI against our (estimate, lower, upper).
+
+    ``others`` maps other analyses' names (e.g. the other subgroup) to their computed
+    triples, so a figure printed under the wrong subgroup is recognised.
+
+    >>> P = parse_printed
+    >>> compare_triple((2.0, -0.6, 3.9), (P("2"), P("1"), P("4"))).label
+    'discrepancy: lost minus sign in the lower bound (printed 1, the data give -0.6)'
+    """
+    pairs = [(o, p) for o, p in zip(ours, printed, strict=True) if p is not None]
+    if not pairs:
+        return Verdict("not reproducible", "the paper prints no figure here")
+    if all(at_rounding(o, p) for o, p in pairs):
+        return Verdict("reproduced")
+    if all(within_rounding(o, p) for o, p in pairs):
+        worst = max(abs(o - p.value) / p.unit for o, p in pairs)
+        return Verdict("within rounding", f"off by {worst:.2f} of the last printed digit")
+    # a lost minus sign: a printed non-negative bound whose negative is what the data give
+    for i in (1, 2):
+        p = printed[i]
+        if p is None or p.value <= 0:
+            continue
+        flipped = Printed("-" + p.text, -p.value, p.decimals)
+        rest_ok = all(
+            within_rounding(ours[j], printed[j]) for j in range(3) if j != i and printed[j]
+        )
+        if rest_ok and within_rounding(ours[i], flipped):
+            return Verdict(
+                "discrepancy",
+                f"lost minus sign in the {_PARTS[i]} (printed {p.text}, the data give "
+                f"{_fmt(ours[i], p.decimals + 1)})",
+            )
+    for name, tri in (others or {}).items():
+        if all(within_rounding(o, p) for o, p in zip(tri, printed, strict=True) if p is not None):
+            return Verdict(
+                "discrepancy",
+                f"swapped: the printed figure is what the data give for {name} "
+                f"({_fmt_triple(tri)})",
+            )
+    worst = max(pairs, key=lambda op: abs(op[0] - op[1].value))
+    return Verdict(
+        "discrepancy",
+        f"unexplained: data give {_fmt_triple(ours)}, printed "
+        f"{' / '.join(p.text if p else '-' for p in printed)} "
+        f"(largest gap {abs(worst[0] - worst[1].value):.2f})",
+    )
+
+
+def _fmt(x: float, d: int = 1) -> str:
+    return f"{x:.{max(d, 1)}f}"
+
+
+def _fmt_triple(t: Triple) -> str:
+    return f"{t[0]:.1f} ({t[1]:.1f} to {t[2]:.1f})"
+
+
+# --------------------------------------------------------------------------- #
+# checks that need no data
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class PublishedRow:
+    """What :func:`consistency_flags` needs to know of one published row."""
+
+    key: tuple[str, str, str]  # outcome, grade, subgroup ("overall" for all studies)
+    est: Printed | None
+    lb: Printed | None
+    ub: Printed | None
+    k: int | None = None
+
+
+def consistency_flags(
+    rows: list[PublishedRow],
+    *,
+    symmetric: bool = True,
+    subgroup_sizes: dict[str, int] | None = None,
+) -> dict[tuple[str, str, str], list[Flag]]:
+    """Typos detectable from the printed figures alone.
+
+    ``symmetric`` says the CIs are Wald intervals on the printed scale (raw
+    proportions), hence symmetric about the estimate up to rounding.
+    ``subgroup_sizes`` gives how many studies each subgroup has, to catch study
+    counts no analysis could have.
+    """
+    out: dict[tuple[str, str, str], list[Flag]] = {}
+
+    def add(key, kind, text):
+        out.setdefault(key, []).append(Flag(kind, text))
+
+    by_key = {r.key: r for r in rows}
+    for r in rows:
+        if r.est is None or r.lb is None or r.ub is None:
+            continue
+        e, lo, hi = r.est.value, r.lb.value, r.ub.value
+        unit = max(r.est.unit, r.lb.unit, r.ub.unit)
+        if hi == e and lo < e:
+            add(r.key, "garbled row", f"upper bound {r.ub.text} equals the estimate {r.est.text}")
+        elif not lo <= e <= hi:
+            add(
+                r.key,
+                "garbled row",
+                f"estimate {r.est.text} outside its CI {r.lb.text} to {r.ub.text}",
+            )
+        elif symmetric:
+            # each printed value is off by <= unit/2, so 2e - lo - hi by <= 2 units
+            asym = 2 * e - lo - hi
+            if abs(asym) > 2 * unit * (1 + 1e-9):
+                fixed = [
+                    (name, flo if name == "lower" else fhi)
+                    for name, flo, fhi, val in (("lower", -lo, hi, lo), ("upper", lo, -hi, hi))
+                    if val > 0 and flo <= e <= fhi and abs(2 * e - flo - fhi) <= 2 * unit
+                ]
+                if fixed:
+                    name, alt = fixed[0]
+                    add(
+                        r.key,
+                        "lost minus sign",
+                        f"CI {r.lb.text} to {r.ub.text} is not symmetric about {r.est.text} (a Wald "
+                        f"interval is); a {name} bound of {alt:g} makes it symmetric",
+                    )
+                else:
+                    add(
+                        r.key,
+                        "garbled row",
+                        f"CI {r.lb.text} to {r.ub.text} is not symmetric about {r.est.text} "
+                        "(a Wald interval on this scale is)",
+                    )
+    # rows identical to another outcome's row (same subgroup and grade)
+    seen: dict[tuple, list[tuple[str, str, str]]] = {}
+    for r in rows:
+        if r.est is None or r.lb is None or r.ub is None:
+            continue
+        sig = (r.key[1], r.key[2], r.est.text, r.lb.text, r.ub.text)
+        seen.setdefault(sig, []).append(r.key)
+    for keys in seen.values():
+        outcomes = {k[0] for k in keys}
+        if len(outcomes) > 1:
+            for k in keys:
+                twins = ", ".join(sorted(o for o in outcomes if o != k[0]))
+                add(k, "copy error", f"identical to the {twins} row (same subgroup and grade)")
+    # an overall estimate outside every subgroup's CI range cannot come from pooling them
+    groups: dict[tuple[str, str], list[PublishedRow]] = {}
+    for r in rows:
+        groups.setdefault(r.key[:2], []).append(r)
+    for (outcome, grade), rs in groups.items():
+        overall = by_key.get((outcome, grade, "overall"))
+        subs = [r for r in rs if r.key[2] != "overall" and r.lb is not None and r.ub is not None]
+        if overall is None or overall.est is None or len(subs) < 2:
+            continue
+        lo = min(r.lb.value for r in subs)  # type: ignore[union-attr]
+        hi = max(r.ub.value for r in subs)  # type: ignore[union-attr]
+        if not lo <= overall.est.value <= hi:
+            add(
+                overall.key,
+                "impossible value",
+                f"overall estimate {overall.est.text} lies outside every subgroup's CI "
+                f"({lo:g} to {hi:g}); a pooled estimate cannot",
+            )
+        # study counts
+        if subgroup_sizes:
+            bad = [r for r in subs if r.k is not None and r.k > subgroup_sizes.get(r.key[2], 10**9)]
+            for r in bad:
+                others = [s for s in subs if s is not r and s.k is not None]
+                swap = [
+                    s
+                    for s in others
+                    if s.k <= subgroup_sizes.get(r.key[2], 0)  # type: ignore[operator]
+                    and r.k <= subgroup_sizes.get(s.key[2], 0)  # type: ignore[operator]
+                ]
+                how = (
+                    f"; swapping with {swap[0].key[2]} (k = {swap[0].k}) makes both possible"
+                    if swap
+                    else ""
+                )
+                for row in [r, *swap[:1]]:
+                    add(
+                        row.key,
+                        "impossible study count",
+                        f"{r.key[2]} is printed with k = {r.k} but has only "
+                        f"{subgroup_sizes[r.key[2]]} studies{how}",
+                    )
+            if overall.k is not None and all(r.k is not None for r in subs):
+                total = sum(r.k for r in subs)  # type: ignore[misc]
+                if total != overall.k:
+                    add(
+                        overall.key,
+                        "study count",
+                        f"overall k = {overall.k} but the subgroups' k add up to {total}",
+                    )
+    return out
