@@ -79,7 +79,9 @@ def _figure_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[s
     rows, kinds = [], []
     for f in rep.figures:
         a = f.analysis
-        flags = "; ".join(f"⚑ {x.kind}: {x.text}" for x in f.verdict.flags)
+        flags = "; ".join(
+            f"⚑ {x.kind}: {x.text}" for x in f.verdict.flags if x.text not in f.verdict.cause
+        )
         why = f.verdict.cause + (("; " if f.verdict.cause and flags else "") + flags)
         model = _method(a) + (f" — {a.reason}" if a is not None and a.reason else "")
         if a is not None and a.dropped and rep.zero.mode == "drop" and a.result is not None:
