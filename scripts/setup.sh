@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything metaparity needs, then run the demo.
+# Set up everything metaparity needs, then run the main job (the selinexor reproduction).
 #
 # Usage: bash scripts/setup.sh [--no-run]
 #
@@ -7,7 +7,8 @@
 #      we continue in Python-only mode and the R tests are skipped).
 #   2. A project virtualenv at ./.venv with `pip install -e ".[test]"` plus the
 #      rpy2 version that matches the R found (3.5.17 for R < 4.4, 3.6.x for R >= 4.4).
-#   3. Unless --no-run: `.venv/bin/metaparity demo`.
+#   3. Unless --no-run: `.venv/bin/metaparity reproduce` (the selinexor reproduction,
+#      report in ./reproduction/).
 #
 # Idempotent: a stamp file (.venv/.metaparity-stamp) records a hash of
 # pyproject.toml + rpy2 spec + Python version; when it matches and the imports
@@ -147,7 +148,11 @@ fi
 # e. main job
 # ---------------------------------------------------------------------------
 if [ "$RUN_DEMO" -eq 1 ]; then
-    log "running: $VENV/bin/metaparity demo"
-    exec "$VENV/bin/metaparity" demo
+    # the selinexor reproduction: every printed figure of Tao, Zhou & Niu (2021) with a
+    # verdict, metaparity next to live metafor; report in ./reproduction/
+    REQ=""
+    [ "$HAVE_R" -eq 1 ] && REQ="--require-r"
+    log "running: $VENV/bin/metaparity reproduce --out reproduction $REQ"
+    exec "$VENV/bin/metaparity" reproduce --out reproduction $REQ
 fi
-log "done (--no-run: demo not run)"
+log "done (--no-run: main job not run)"

@@ -275,6 +275,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:14
 dt{font-weight:600}figure{display:inline-block;margin:8px;vertical-align:top}
 figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:12px;color:#555}
 .small{font-size:12px;color:#555}
+td:nth-child(8){min-width:230px}td:nth-child(11),td:nth-child(12){min-width:200px}
 """
 
 
@@ -494,7 +495,12 @@ def _forest_inputs(rep: Reproduction, outcome: str, grade: str):
                 continue
             p = r.events / r.n
             se = math.sqrt(p * (1 - p) / r.n)
-            note = "" if r.study in pooled else "0 or all events: not pooled"
+            if r.study in pooled:
+                note = ""
+            elif a.missing:
+                note = "not pooled: other counts of this subgroup unknown"
+            else:
+                note = "0 or all events: not pooled"
             studies.append(
                 ForestStudy(
                     r.study,
