@@ -4,7 +4,6 @@ bad input, and live metafor parity of every pooled analysis and subgroup test.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -86,6 +85,7 @@ def test_consistency_flags_find_the_typo_kinds():
         _row(("NonHem", "ge3", "overall"), "30", "23", "36", 5),  # outside the subgroups
     ]
     fl = consistency_flags(rows, subgroup_sizes={"A": 4, "B": 2})
+    assert all(isinstance(k, tuple) for k in fl)  # keyed by row key unless an id is given
     kinds = {k: [f.kind for f in v] for k, v in fl.items()}
     assert kinds[("PD", "na", "A")] == ["lost minus sign"]
     assert ("PD", "na", "B") not in kinds and ("PD", "na", "overall") not in kinds
@@ -124,15 +124,14 @@ def bundled():
 
 
 def _fig(rep, outcome, grade, subgroup):
-    return next(
-        f for f in rep.figures if (f.outcome, f.grade, f.subgroup) == (outcome, grade, subgroup)
-    )
+    return next(f for f in rep.figures if f.key() == (outcome, grade, subgroup))
 
 
 def test_every_published_figure_has_a_verdict(bundled):
-    assert len(bundled.figures) == 116
+    # the curated 116 rows plus the sCR overall figure as the Results text prints it
+    assert len(bundled.figures) == 117
     counts = bundled.verdict_counts()
-    assert sum(counts.values()) == 116
+    assert sum(counts.values()) == 117
     # what reproduces from sourced counts (shared/data/README.md)
     assert counts["reproduced"] == 19
 
@@ -167,6 +166,9 @@ def test_model_rule_as_the_paper(bundled):
 def test_known_typos_are_flagged(bundled):
     f = _fig(bundled, "sCR", "na", "SEL+DEX")
     assert f.verdict.kind == "discrepancy" and "lost minus sign" in f.verdict.cause
+    abstract, results = (f for f in bundled.figures if f.key() == ("sCR", "na", "overall"))
+    assert abstract.verdict.kind == "reproduced"  # abstract: 5 (-2 to 13)
+    assert "lost minus sign in the lower bound (printed 2" in results.verdict.cause
     f = _fig(bundled, "PD", "na", "SEL+DEX+PI")
     assert f.verdict.kind == "discrepancy" and "lost minus sign" in f.verdict.cause
     assert "counts missing" in f.verdict.cause
@@ -175,7 +177,7 @@ def test_known_typos_are_flagged(bundled):
     for outcome in ("Hematological (composite)", "Non-hematological (composite)"):
         assert "copy error" in _fig(bundled, outcome, "all", "SEL+DEX+PI").verdict.cause
     f = _fig(bundled, "Non-hematological (composite)", "ge3", "overall")
-    assert "impossible value" in [x.kind for x in f.verdict.flags]
+    assert f.verdict.cause.startswith("impossible value")
     for g in ("SEL+DEX", "SEL+DEX+PI"):
         f = _fig(bundled, "Diarrhea", "ge3", g)
         assert "impossible study count" in f.verdict.cause and "swapping" in f.verdict.cause
@@ -233,7 +235,7 @@ def test_report_files(bundled, tmp_path):
     html = paths["report.html"].read_text()
     assert html.count("data:image/png;base64,") >= 10 and "<script" not in html
     doc = json.loads(paths["report.json"].read_text())
-    assert len(doc["figures"]) == 116 and doc["verdict_counts"]["reproduced"] == 19
+    assert len(doc["figures"]) == 117 and doc["verdict_counts"]["reproduced"] == 19
     pngs = sorted(p.name for p in paths["figures"].glob("*.png"))
     assert "forest_scr-na.png" in pngs and any(p.startswith("galbraith_") for p in pngs)
     assert not list((tmp_path / "out").glob(".*")), "no temporary files left behind"
@@ -354,4 +356,4 @@ def test_cli_live(tmp_path, capsys):
     code = main(["reproduce", "--out", str(tmp_path / "rep"), "--require-r", "--no-figures"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "0 outside tolerance" in out and "116: 19 reproduced" in out
+    assert "0 outside tolerance" in out and "117: 19 reproduced" in out

@@ -368,6 +368,9 @@ class FigureRow:
     verdict: Verdict
     scale: float = 100.0
 
+    def key(self) -> tuple[str, str, str]:
+        return (self.outcome, self.grade, self.subgroup)
+
     @property
     def ours(self):
         return None if self.analysis is None else self.analysis.triple(self.scale)
@@ -688,7 +691,9 @@ def _ask_metafor(analyses, tests, bridge, measure, progress) -> None:
 def _verdicts(pub, analyses, tests, counts, subgroups, measure):
     sizes = {g: int(counts.loc[counts.subgroup == g, "study"].nunique()) for g in subgroups}
     prow = [
-        PublishedRow((r.outcome, r.grade, r.subgroup), r.est, r.lb, r.ub, _int_or_none(r.k))
+        PublishedRow(
+            (r.outcome, r.grade, r.subgroup), r.est, r.lb, r.ub, _int_or_none(r.k), id=r.line
+        )
         for _, r in pub.iterrows()
     ]
     flags = consistency_flags(prow, symmetric=measure == "PR", subgroup_sizes=sizes)
@@ -696,7 +701,7 @@ def _verdicts(pub, analyses, tests, counts, subgroups, measure):
     for _, r in pub.iterrows():
         key = (r.outcome, r.grade, r.subgroup)
         a = analyses.get(key)
-        fl = list(flags.get(key, []))
+        fl = list(flags.get(r.line, []))
         printed = (r.est, r.lb, r.ub)
         scale = float(r.scale)
         v = _figure_verdict(a, printed, fl, analyses, subgroups, scale, r)
@@ -758,6 +763,16 @@ def _int_or_none(x: Any) -> int | None:
 _NO_DATA_KINDS = ("copy error", "garbled row", "lost minus sign")
 
 
+_PRIORITY = ("impossible value", "impossible study count", "lost minus sign", "garbled row",
+             "copy error", "study count")  # fmt: skip
+
+
+def _flag_text(flags: list[Flag]) -> str:
+    """The flags, most telling first, as one cause."""
+    order = sorted(flags, key=lambda f: _PRIORITY.index(f.kind) if f.kind in _PRIORITY else 99)
+    return "; ".join(f"{f.kind} ({f.text})" for f in order)
+
+
 def _figure_verdict(a, printed, fl, analyses, subgroups, scale, r) -> Verdict:
     if all(p is None for p in printed):
         if a is not None and a.computable and not a.studies:
@@ -772,7 +787,7 @@ def _figure_verdict(a, printed, fl, analyses, subgroups, scale, r) -> Verdict:
     if not a.computable:
         miss = f"counts missing for {', '.join(a.missing)}"
         if fl:
-            return Verdict("discrepancy", f"{fl[0].kind} ({fl[0].text}); {miss}", fl)
+            return Verdict("discrepancy", f"{_flag_text(fl)}; {miss}", fl)
         return Verdict("not reproducible", miss, fl)
     ours = a.triple(scale)
     if ours is None:
@@ -799,5 +814,5 @@ def _figure_verdict(a, printed, fl, analyses, subgroups, scale, r) -> Verdict:
             )
     v.flags = fl
     if v.kind == "discrepancy" and v.cause.startswith("unexplained") and fl:
-        v.cause = f"{fl[0].kind} ({fl[0].text}); {v.cause}"
+        v.cause = f"{_flag_text(fl)}; {v.cause}"
     return v

@@ -216,6 +216,11 @@ class PublishedRow:
     lb: Printed | None
     ub: Printed | None
     k: int | None = None
+    id: object = None  # what flags are keyed by (default: key); e.g. the file line
+
+    @property
+    def ident(self) -> object:
+        return self.key if self.id is None else self.id
 
 
 def consistency_flags(
@@ -223,7 +228,7 @@ def consistency_flags(
     *,
     symmetric: bool = True,
     subgroup_sizes: dict[str, int] | None = None,
-) -> dict[tuple[str, str, str], list[Flag]]:
+) -> dict[object, list[Flag]]:
     """Typos detectable from the printed figures alone.
 
     ``symmetric`` says the CIs are Wald intervals on the printed scale (raw
@@ -231,19 +236,18 @@ def consistency_flags(
     ``subgroup_sizes`` gives how many studies each subgroup has, to catch study
     counts no analysis could have.
     """
-    out: dict[tuple[str, str, str], list[Flag]] = {}
+    out: dict[object, list[Flag]] = {}
 
-    def add(key, kind, text):
-        out.setdefault(key, []).append(Flag(kind, text))
+    def add(row, kind, text):
+        out.setdefault(row.ident, []).append(Flag(kind, text))
 
-    by_key = {r.key: r for r in rows}
     for r in rows:
         if r.est is None or r.lb is None or r.ub is None:
             continue
         e, lo, hi = r.est.value, r.lb.value, r.ub.value
         unit = max(r.est.unit, r.lb.unit, r.ub.unit)
         if hi == e and lo < e:
-            add(r.key, "garbled row", f"upper bound {r.ub.text} equals the estimate {r.est.text}")
+            add(r, "garbled row", f"upper bound {r.ub.text} equals the estimate {r.est.text}")
         elif not lo <= e <= hi:
             add(
                 r.key,
@@ -262,45 +266,47 @@ def consistency_flags(
                 if fixed:
                     name, alt = fixed[0]
                     add(
-                        r.key,
+                        r,
                         "lost minus sign",
                         f"CI {r.lb.text} to {r.ub.text} is not symmetric about {r.est.text} (a Wald "
                         f"interval is); a {name} bound of {alt:g} makes it symmetric",
                     )
                 else:
                     add(
-                        r.key,
+                        r,
                         "garbled row",
                         f"CI {r.lb.text} to {r.ub.text} is not symmetric about {r.est.text} "
                         "(a Wald interval on this scale is)",
                     )
     # rows identical to another outcome's row (same subgroup and grade)
-    seen: dict[tuple, list[tuple[str, str, str]]] = {}
+    seen: dict[tuple, list[PublishedRow]] = {}
     for r in rows:
         if r.est is None or r.lb is None or r.ub is None:
             continue
         sig = (r.key[1], r.key[2], r.est.text, r.lb.text, r.ub.text)
-        seen.setdefault(sig, []).append(r.key)
-    for keys in seen.values():
-        outcomes = {k[0] for k in keys}
+        seen.setdefault(sig, []).append(r)
+    for same in seen.values():
+        outcomes = {r.key[0] for r in same}
         if len(outcomes) > 1:
-            for k in keys:
-                twins = ", ".join(sorted(o for o in outcomes if o != k[0]))
-                add(k, "copy error", f"identical to the {twins} row (same subgroup and grade)")
+            for r in same:
+                twins = ", ".join(sorted(o for o in outcomes if o != r.key[0]))
+                add(r, "copy error", f"identical to the {twins} row (same subgroup and grade)")
     # an overall estimate outside every subgroup's CI range cannot come from pooling them
     groups: dict[tuple[str, str], list[PublishedRow]] = {}
     for r in rows:
         groups.setdefault(r.key[:2], []).append(r)
-    for (outcome, grade), rs in groups.items():
-        overall = by_key.get((outcome, grade, "overall"))
+    for rs in groups.values():
+        overalls = [r for r in rs if r.key[2] == "overall" and r.est is not None]
         subs = [r for r in rs if r.key[2] != "overall" and r.lb is not None and r.ub is not None]
-        if overall is None or overall.est is None or len(subs) < 2:
+        if not overalls or len(subs) < 2:
             continue
         lo = min(r.lb.value for r in subs)  # type: ignore[union-attr]
         hi = max(r.ub.value for r in subs)  # type: ignore[union-attr]
-        if not lo <= overall.est.value <= hi:
+        for overall in overalls:
+            if lo <= overall.est.value <= hi:  # type: ignore[union-attr]
+                continue
             add(
-                overall.key,
+                overall,
                 "impossible value",
                 f"overall estimate {overall.est.text} lies outside every subgroup's CI "
                 f"({lo:g} to {hi:g}); a pooled estimate cannot",
@@ -323,16 +329,17 @@ def consistency_flags(
                 )
                 for row in [r, *swap[:1]]:
                     add(
-                        row.key,
+                        row,
                         "impossible study count",
                         f"{r.key[2]} is printed with k = {r.k} but has only "
                         f"{subgroup_sizes[r.key[2]]} studies{how}",
                     )
-            if overall.k is not None and all(r.k is not None for r in subs):
-                total = sum(r.k for r in subs)  # type: ignore[misc]
-                if total != overall.k:
+        if all(r.k is not None for r in subs):
+            total = sum(r.k for r in subs)  # type: ignore[misc]
+            for overall in overalls:
+                if overall.k is not None and total != overall.k:
                     add(
-                        overall.key,
+                        overall,
                         "study count",
                         f"overall k = {overall.k} but the subgroups' k add up to {total}",
                     )
