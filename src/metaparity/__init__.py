@@ -8,7 +8,11 @@
 """
 
 from .escalc import MEASURES, escalc
+from .metareg import RmaModsResult, rma_mods
 from .rma import BatchResult, RmaResult, rma, rma_batch
 
-__all__ = ["escalc", "rma", "rma_batch", "RmaResult", "BatchResult", "MEASURES", "__version__"]
+__all__ = [
+    "escalc", "rma", "rma_batch", "rma_mods", "RmaResult", "RmaModsResult", "BatchResult",
+    "MEASURES", "__version__",
+]  # fmt: skip
 __version__ = "0.1.0"

@@ -15,7 +15,15 @@ import numpy as np
 
 from .tolerances import Comparison, compare_values, pvalue_condition
 
-__all__ = ["compare_fit", "compare_result", "fit_like", "FIT_FIELDS", "summarise"]
+__all__ = [
+    "compare_fit",
+    "compare_result",
+    "compare_mods",
+    "fit_like",
+    "FIT_FIELDS",
+    "MODS_FIELDS",
+    "summarise",
+]
 
 FIT_FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k".split()
 PRED_FIELDS = "pred se ci_lb ci_ub pi_lb pi_ub".split()
@@ -84,6 +92,51 @@ def compare_result(res, ref: dict[str, Any]) -> list[Comparison]:
         c = res.confint()
         for q in CONFINT_FIELDS:
             out.append(compare_values(q, getattr(c, q), ci.get(q), method))
+    return out
+
+
+MODS_VEC_FIELDS = "b se zval pval ci_lb ci_ub".split()
+MODS_FIELDS = MODS_VEC_FIELDS + "tau2 se_tau2 I2 H2 R2 QE QEp QM QMp k p".split()
+
+
+def compare_mods(res, ref: dict[str, Any]) -> list[Comparison]:
+    """Compare a :class:`~metaparity.metareg.RmaModsResult` with metafor's meta-regression.
+
+    ``ref`` is the dict returned by ``bridge.rma_mods`` (``ref["fit"]`` holds the
+    fields).  Per-coefficient quantities are compared one by one (``b[2]``, ...);
+    p-values get the condition-number allowance of the tolerance table.  Skipped,
+    with the reason: ``se_tau2`` of EE models (NA in metafor, NaN here), and ``R2``
+    for DLIT where metafor reports NA because its own intercept-only DLIT fit did not
+    converge (metaparity returns the fixed point; README).
+    """
+    method = res.method
+    fit = ref["fit"]
+    out: list[Comparison] = []
+    df = res.k - res.p
+    zdist = "z" if res.test == "z" else "t"
+    for q in MODS_VEC_FIELDS:
+        refv = np.atleast_1d(np.asarray(fit.get(q), dtype=float))
+        ours = np.atleast_1d(getattr(res, q))
+        if refv.size != ours.size:
+            raise ValueError(f"{q}: metafor has {refv.size} coefficients, metaparity {ours.size}")
+        for j in range(ours.size):
+            cond = pvalue_condition(res.zval[j], zdist, df) if q == "pval" else 1.0
+            out.append(compare_values(f"{q}[{j + 1}]", ours[j], refv[j], method, cond))
+    m = res.QMdf[0]
+    cond = {
+        "QEp": pvalue_condition(res.QE, "chi2", max(df, 1)),
+        "QMp": (
+            pvalue_condition(res.QM, "chi2", m)
+            if res.test == "z"
+            else pvalue_condition(res.QM, "F", m, max(df, 1))
+        ),
+    }
+    for q in MODS_FIELDS[len(MODS_VEC_FIELDS) :]:
+        if q == "se_tau2" and method in ("EE", "FE"):
+            continue
+        if q == "R2" and method == "DLIT" and fit.get("R2") is None:
+            continue
+        out.append(compare_values(q, getattr(res, q), fit.get(q), method, cond.get(q, 1.0)))
     return out
 
 

@@ -159,6 +159,80 @@ class _Bridge:
         call = _rma_call(yi, vi, method, test, level, weights, measure, ni, transf)
         return self.run([call])[0]
 
+    def rma_mods(
+        self,
+        yi: Any,
+        vi: Any,
+        X: Any,
+        *,
+        method: str = "REML",
+        test: str = "z",
+        level: float = 95,
+        colnames: Any = None,
+    ) -> dict[str, Any]:
+        """``metafor::rma(yi, vi, mods=...)`` (meta-regression) with tight control.
+
+        ``X`` is the full design matrix (k x p, intercept column included when the
+        model has one).  An all-ones first column is passed to metafor as its own
+        intercept (``mods = X[, -1]``, ``intercept = TRUE``), so that ``QM`` and
+        ``R2`` are those of the call a user writes.  Returns ``ok``, ``fit`` (``b``,
+        ``se``, ... as 1-D lists; ``tau2``, ``se_tau2``, ``I2``, ``H2``, ``R2``,
+        ``QE``, ``QEp``, ``QM``, ``QMp``, ``QMdf``, ``k``, ``p``), ``control``,
+        ``warnings`` (or ``error``).
+        """
+        Xa = np.asarray(X, dtype=float)
+        if Xa.ndim == 1:
+            Xa = Xa[:, None]
+        names = (
+            [f"X{j + 1}" for j in range(Xa.shape[1])]
+            if colnames is None
+            else [str(c) for c in colnames]
+        )
+        call = dict(
+            fn="rma_mods", yi=np.asarray(yi, dtype=float).ravel().tolist(),
+            vi=np.asarray(vi, dtype=float).ravel().tolist(),
+            X=Xa.ravel(order="F").tolist(), nrow=int(Xa.shape[0]), colnames=names,
+            method=method, test=test, level=float(level),
+        )  # fmt: skip
+        out = self.run([call])[0]
+        fit = out.get("fit")
+        if fit:
+            for q in ("b", "se", "zval", "pval", "ci_lb", "ci_ub"):
+                fit[q] = np.atleast_1d(np.asarray(fit[q], dtype=float))
+            fit["QMdf"] = tuple(np.atleast_1d(np.asarray(fit["QMdf"], dtype=float)).tolist())
+            cn = fit.get("coef_names")
+            fit["coef_names"] = (cn,) if isinstance(cn, str) else tuple(cn or ())
+        return out
+
+    def influence(
+        self, yi: Any, vi: Any, *, method: str = "REML", test: str = "z", level: float = 95
+    ) -> dict[str, Any]:
+        """metafor's case diagnostics of ``rma(yi, vi)`` (tight control, as :meth:`rma`).
+
+        Returns ``ok``, ``fit`` (``b``, ``tau2``, ``k``), ``control``, ``warnings`` and
+        the parts ``leave1out``, ``influence`` (``rstudent`` ... ``weight``, ``inf``
+        as bools, ``dfbs``), ``rstudent``, ``rstandard``, ``cumul``, ``baujat``, each
+        a dict of 1-D arrays under metafor's names (``ci.lb``, ``cook.d``, ...), or
+        ``{"error": msg}`` where metafor stopped (e.g. ``"Stopped because k = 1."``).
+        """
+        call = dict(
+            fn="influence", yi=np.asarray(yi, dtype=float).ravel().tolist(),
+            vi=np.asarray(vi, dtype=float).ravel().tolist(), method=method, test=test,
+            level=float(level),
+        )  # fmt: skip
+        out = _normalise(self.run([call])[0])
+        for name in ("leave1out", "influence", "rstudent", "rstandard", "cumul", "baujat"):
+            part = out.get(name)
+            if not isinstance(part, dict) or "error" in part:
+                continue
+            for q, val in part.items():
+                vals = np.atleast_1d(np.asarray(val, dtype=object))
+                if q == "inf":
+                    part[q] = np.array([bool(x) for x in vals])
+                else:
+                    part[q] = np.array([np.nan if x is None else float(x) for x in vals])
+        return out
+
     def escalc(
         self,
         measure: str,
@@ -242,6 +316,27 @@ class MetaforBridge(_Bridge):
                     ni=self._vec(c["ni"]), transf=ro.NULL if c["transf"] is None else c["transf"],
                 )  # fmt: skip
                 out.append(_normalise(_to_py(res)))
+            elif c["fn"] == "rma_mods":
+                X = ro.r["matrix"](self._vec(c["X"]), nrow=c["nrow"])
+                X = ro.r["colnames<-"](X, ro.StrVector(c["colnames"]))
+                res = ro.r["mp_rma_mods"](
+                    self._vec(c["yi"]),
+                    self._vec(c["vi"]),
+                    X,
+                    c["method"],
+                    c["test"],
+                    level=c["level"],
+                )
+                out.append(_normalise(_to_py(res)))
+            elif c["fn"] == "influence":
+                res = ro.r["mp_influence"](
+                    self._vec(c["yi"]),
+                    self._vec(c["vi"]),
+                    c["method"],
+                    c["test"],
+                    level=c["level"],
+                )
+                out.append(_to_py(res))
             elif c["fn"] == "escalc":
                 args = ro.ListVector({k: self._vec(v) for k, v in c["inputs"].items()})
                 add = ro.NULL if c["add"] is None else c["add"]
@@ -299,7 +394,10 @@ class RscriptBridge(_Bridge):
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
                 raise RUnavailable(f"Rscript failed (exit {proc.returncode}): {' | '.join(tail)}")
             out = json.loads(res.read_text())
-        return [_normalise(o) if c["fn"] == "rma" else o for c, o in zip(calls, out, strict=True)]
+        return [
+            _normalise(o) if c["fn"] in ("rma", "rma_mods") else o
+            for c, o in zip(calls, out, strict=True)
+        ]
 
 
 BACKENDS = {"rpy2": MetaforBridge, "rscript": RscriptBridge}

@@ -352,8 +352,13 @@ def rma(
     level: float = 95,
     data: Any = None,
     slab: Any = None,
+    mods: Any = None,
 ) -> RmaResult:
     """Fit an equal- or random-effects model (intercept only).
+
+    With ``mods=`` (a formula such as ``"~ ablat"`` or moderator values) this is a
+    meta-regression: the call is passed to :func:`metaparity.metareg.rma_mods` and
+    returns its :class:`~metaparity.metareg.RmaModsResult`.
 
     Equivalent to ``metafor::rma(yi, vi, method=, test=, level=)``.
 
@@ -377,6 +382,8 @@ def rma(
     data : pandas.DataFrame, optional
     slab : array_like or str, optional
         Study labels (used in messages and printouts).
+    mods : str, DataFrame, Series or array_like, optional
+        Moderators (meta-regression, see :func:`metaparity.metareg.rma_mods`).
 
     Examples
     --------
@@ -385,6 +392,13 @@ def rma(
     >>> round(res.b, 4), round(res.tau2, 4)
     (0.2365, 0.0079)
     """
+    if mods is not None:
+        if sei is not None or weights is not None:
+            raise ValueError("mods= does not take sei= or weights=; give vi")
+        from .metareg import rma_mods
+
+        return rma_mods(yi, vi, mods, data=data, method=method, test=test, level=level,
+                        slab=slab)  # fmt: skip
     method = check_choice("method", method, METHODS)
     test = check_choice("test", test, TESTS)
     level = _check_level(level)

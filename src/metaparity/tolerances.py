@@ -46,8 +46,8 @@ _PVAL = Tolerance(
 _HET_NEAR_ZERO = Tolerance(
     1e-10,
     1e-10,
-    "I2 (percent) and H2 are ratios of tau2; when tau2 = 0 metafor's iteration may stop at "
-    "~1e-14 instead of 0, which moves I2 by up to ~1e-11 percentage points",
+    "I2 (percent), H2 and R2 (percent) are ratios of tau2; when tau2 = 0 metafor's iteration "
+    "may stop at ~1e-14 instead of 0, which moves I2 by up to ~1e-11 percentage points",
 )
 
 #: (quantity, family) -> Tolerance.  ``family`` is "closed" or "iterative".
@@ -57,9 +57,11 @@ for _fam, _tol in (("closed", _CLOSED), ("iterative", _ITER)):
         "b se zval ci_lb ci_ub tau2 se_tau2 QE k pred pi_lb pi_ub tau2_lb tau2_ub yi vi"
     ).split():
         TOLERANCES[(_q, _fam)] = _tol
-    for _q in ("pval", "QEp"):
+    for _q in ("pval", "QEp", "QMp"):
         TOLERANCES[(_q, _fam)] = _PVAL
-    for _q in ("I2", "H2", "I2_lb", "I2_ub", "H2_lb", "H2_ub"):
+    # meta-regression: the omnibus statistic is a closed-form function of b and vb
+    TOLERANCES[("QM", _fam)] = _tol
+    for _q in ("I2", "H2", "R2", "I2_lb", "I2_ub", "H2_lb", "H2_ub"):
         TOLERANCES[(_q, _fam)] = _HET_NEAR_ZERO if _fam == "iterative" else _CLOSED
 
 
@@ -80,11 +82,13 @@ class Comparison:
     ok: bool
 
 
-def pvalue_condition(stat: float, dist: str, df: float = float("nan")) -> float:
+def pvalue_condition(
+    stat: float, dist: str, df: float = float("nan"), df2: float = float("nan")
+) -> float:
     """Condition number ``|s p'(s) / p(s)|`` of a p-value as a function of its statistic.
 
     ``dist`` is ``"z"`` (two-sided normal), ``"t"`` (two-sided t, ``df``) or
-    ``"chi2"`` (upper tail, ``df``).  A relative error ``e`` in the statistic
+    ``"chi2"`` (upper tail, ``df``) or ``"F"`` (upper tail, ``df``, ``df2``).  A relative error ``e`` in the statistic
     becomes ``kappa * e`` in the p-value.
     """
     from scipy import stats
@@ -96,6 +100,8 @@ def pvalue_condition(stat: float, dist: str, df: float = float("nan")) -> float:
         lp, lpdf = stats.norm.logsf(s), stats.norm.logpdf(s)
     elif dist == "t":
         lp, lpdf = stats.t.logsf(s, df), stats.t.logpdf(s, df)
+    elif dist == "F":
+        lp, lpdf = stats.f.logsf(s, df, df2), stats.f.logpdf(s, df, df2)
     else:
         lp, lpdf = stats.chi2.logsf(s, df), stats.chi2.logpdf(s, df)
     if not (math.isfinite(lp) and math.isfinite(lpdf)):

@@ -1,6 +1,6 @@
 # Rscript backend of the metaparity bridge:
 #   Rscript driver.R LIB.R REQUEST.json RESULT.json
-# REQUEST is a JSON list of calls {"fn": "rma"|"escalc"|"versions", ...args}; RESULT is the
+# REQUEST is a JSON list of calls {"fn": "rma"|"rma_mods"|"influence"|"escalc"|"versions", ...args}; RESULT is the
 # list of their results, written by mp_to_json (numbers at %.17g). Errors inside a call are
 # returned as {"ok": false, "error": ...}; a failure of the driver itself exits non-zero.
 args <- commandArgs(trailingOnly = TRUE)
@@ -13,6 +13,12 @@ out <- lapply(reqs, function(r) {
     rma = mp_rma(num(r$yi), num(r$vi), r$method, r$test, level = as.numeric(r$level),
                  weights = num(r$weights), measure = if (is.null(r$measure)) "GEN" else r$measure,
                  ni = num(r$ni), transf = r$transf),
+    rma_mods = mp_rma_mods(num(r$yi), num(r$vi),
+                           matrix(num(r$X), nrow = as.integer(r$nrow),
+                                  dimnames = list(NULL, unlist(r$colnames))),
+                           r$method, r$test, level = as.numeric(r$level)),
+    influence = mp_influence(num(r$yi), num(r$vi), r$method, r$test,
+                             level = as.numeric(r$level)),
     escalc = {
       inputs <- lapply(r$inputs, num)
       mp_escalc(r$measure, inputs, add = num(r$add), to = r$to, drop00 = isTRUE(r$drop00))

@@ -78,6 +78,102 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
   out
 }
 
+# Meta-regression: rma(yi, vi, mods = ...) with the same tight control as mp_rma.
+# X is the full design matrix (k x p). When its first column is all 1 it is the
+# intercept: the call is rma(yi, vi, mods = X[, -1], intercept = TRUE), the call a
+# user writes, so that QM (btt) and R2 (vs the intercept-only fit) are metafor's.
+# An X of only the intercept column is fitted as rma(yi, vi) (no moderators).
+mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95) {
+  warns <- character(0)
+  X <- as.matrix(X)
+  if (is.null(colnames(X))) colnames(X) <- paste0("X", seq_len(ncol(X)))
+  has_int <- all(X[, 1] == 1)
+  out <- withCallingHandlers(tryCatch({
+    args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
+    if (has_int) {
+      if (ncol(X) > 1) args$mods <- X[, -1, drop = FALSE]
+    } else {
+      args$mods <- X
+      args$intercept <- FALSE
+    }
+    res <- NULL
+    for (relax in c(1, 100, 10000)) {
+      ctl <- mp_control_for(vi, relax)
+      res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
+      if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
+    }
+    if (inherits(res, "error")) stop(res)
+    nul <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)
+    list(ok = TRUE, control = ctl, intercept = has_int,
+         fit = list(b = as.numeric(res$beta), se = as.numeric(res$se),
+                    zval = as.numeric(res$zval), pval = as.numeric(res$pval),
+                    ci_lb = as.numeric(res$ci.lb), ci_ub = as.numeric(res$ci.ub),
+                    tau2 = res$tau2, se_tau2 = nul(res$se.tau2), I2 = nul(res$I2),
+                    H2 = nul(res$H2), R2 = nul(res$R2), QE = res$QE, QEp = res$QEp,
+                    QM = nul(res$QM), QMp = nul(res$QMp), QMdf = as.numeric(res$QMdf),
+                    k = res$k, p = res$p, coef_names = rownames(res$beta)))
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  out$warnings <- warns
+  out
+}
+
+# Case diagnostics of rma(yi, vi) fitted with the same tight control as mp_rma:
+# leave1out, influence (all columns, the is.infl flags and dfbs), rstudent, rstandard,
+# cumul (data order) and baujat values. metafor refits the deleted/cumulative models
+# with the model's control, so they are solved as tightly as the full fit. Each part is
+# computed on its own: an error in one (e.g. "Stopped because k = 1.") is returned as
+# list(error = msg) and does not hide the others. Names are metafor's (ci.lb, cook.d, ...);
+# the t statistic is returned as zval whatever the test, cumul's p-values as pval.
+mp_influence <- function(yi, vi, method, test = "z", level = 95) {
+  warns <- character(0)
+  part <- function(expr) tryCatch(expr, error = function(e) list(error = conditionMessage(e)))
+  lr <- function(x) {
+    z <- if (!is.null(x$zval)) x$zval else x$tval
+    p <- if (!is.null(x$pval)) x$pval else x$pvals
+    list(estimate = as.numeric(x$estimate), se = as.numeric(x$se), zval = as.numeric(z),
+         pval = as.numeric(p), ci.lb = as.numeric(x$ci.lb), ci.ub = as.numeric(x$ci.ub),
+         Q = as.numeric(x$Q), Qp = as.numeric(x$Qp), tau2 = as.numeric(x$tau2),
+         I2 = as.numeric(x$I2), H2 = as.numeric(x$H2))
+  }
+  out <- withCallingHandlers(tryCatch({
+    args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
+    res <- NULL
+    for (relax in c(1, 100, 10000)) {
+      ctl <- mp_control_for(vi, relax)
+      res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
+      if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
+    }
+    if (inherits(res, "error")) stop(res)
+    l1o <- part(lr(leave1out(res)))
+    inf <- part({
+      i <- influence(res)
+      f <- i$inf
+      list(rstudent = as.numeric(f$rstudent), dffits = as.numeric(f$dffits),
+           cook.d = as.numeric(f$cook.d), cov.r = as.numeric(f$cov.r),
+           tau2.del = as.numeric(f$tau2.del), QE.del = as.numeric(f$QE.del),
+           hat = as.numeric(f$hat), weight = as.numeric(f$weight),
+           inf = as.logical(i$is.infl), dfbs = as.numeric(i$dfbs[[1]]))
+    })
+    rs <- function(x) list(resid = as.numeric(x$resid), se = as.numeric(x$se), z = as.numeric(x$z))
+    rstu <- part(rs(rstudent(res)))
+    rsta <- part(rs(rstandard(res)))
+    cml <- part(lr(cumul(res)))
+    bj <- part({
+      grDevices::pdf(NULL)
+      on.exit(grDevices::dev.off(), add = TRUE)
+      b <- baujat(res)
+      list(x = as.numeric(b$x), y = as.numeric(b$y))
+    })
+    list(ok = TRUE, control = ctl, fit = list(b = as.numeric(res$beta), tau2 = res$tau2, k = res$k),
+         leave1out = l1o, influence = inf, rstudent = rstu, rstandard = rsta, cumul = cml,
+         baujat = bj)
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  out$warnings <- warns
+  out
+}
+
 # escalc returning plain vectors
 # add = NULL leaves escalc's add missing (metafor's per-measure default)
 mp_escalc <- function(measure, args, add = NULL, to = "only0", drop00 = FALSE) {
