@@ -14,4 +14,9 @@ nd <- dat.normand1999
 nd$study <- paste(nd$study, nd$source)
 write.csv(nd[, c("study", "source", "n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i")],
           file.path(out, "dat.normand1999.csv"), row.names = FALSE)
+# proportions (events xi of ni) for the binomial-normal GLMM tests (tests/test_glmm.py)
+pr <- dat.pritz1997
+pr$study <- paste(pr$study, pr$authors)
+write.csv(pr[, c("study", "authors", "xi", "ni")], file.path(out, "dat.pritz1997.csv"),
+          row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))

@@ -357,3 +357,37 @@ def test_cli_live(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "0 outside tolerance" in out and "117: 19 reproduced" in out
+
+
+def test_glmm_sensitivity_column(bundled):
+    # the binomial-normal GLMM on every included study (docs/glmm.md)
+    f = _fig(bundled, "ORR", "na", "SEL+DEX")
+    assert tuple(round(x, 1) for x in f.glmm) == (24.0, 18.6, 30.4)
+    g = _fig(bundled, "sCR", "na", "overall")  # zero-event studies included, not dropped
+    assert bundled.analyses[("sCR", "na", "overall")].glmm.k == 6
+    assert g.glmm[0] < 1.0 < g.ours[0]
+    assert _fig(bundled, "Lymphopenia", "all", "SEL+DEX+PI").glmm is None  # k = 1
+
+
+@pytest.mark.r
+def test_subgroup_tests_live_on_user_data(metafor):
+    d = pd.read_csv(pd.io.common.StringIO(DATA))
+    pub = pd.DataFrame(
+        {"outcome": ["resp"], "subgroup": ["overall"], "estimate_pct": ["30"],
+         "ci_low_pct": ["10"], "ci_high_pct": ["50"], "p_subgroup_diff": ["0.01"]}
+    )  # fmt: skip
+    rep = reproduce(d, pub, bridge=metafor)
+    t = rep.tests[("resp", "na")]
+    # RevMan Q-between checked as metafor's QE of the subgroup estimates, and metafor's QM
+    # from rma(yi, vi, mods = ~ subgroup) compared field by field (b, se, tau2, QM, QMp, ...)
+    names = {c.quantity for c in t.comparisons}
+    assert {"QE", "QEp", "QM", "QMp", "b[2]", "tau2"} <= names
+    assert all(c.ok for c in t.comparisons), [c for c in t.comparisons if not c.ok]
+    assert rep.parity[1] == 0
+
+
+@pytest.mark.r
+def test_qm_refused_like_metafor_when_k_equals_p(metafor):
+    rep = reproduce(bridge=metafor)
+    t = rep.tests[("sCR", "na")]  # two pooled studies, two coefficients
+    assert t.mods is None and "metafor refuses too" in t.qm_note

@@ -16,3 +16,12 @@ __all__ = [
     "MEASURES", "__version__",
 ]  # fmt: skip
 __version__ = "0.1.0"
+from .diagnostics import baujat, cumul, influence, leave1out, leave1out_batch, rstandard, rstudent  # noqa: E402, I001
+
+__all__ += ["leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat"]
+from .glmm import GlmmResult, rma_glmm  # noqa: E402, I001
+
+__all__ += ["rma_glmm", "GlmmResult"]
+from .bias import fsn, ranktest, regtest, trimfill  # noqa: E402, I001
+
+__all__ += ["ranktest", "regtest", "trimfill", "fsn"]

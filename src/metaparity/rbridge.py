@@ -233,6 +233,89 @@ class _Bridge:
                     part[q] = np.array([np.nan if x is None else float(x) for x in vals])
         return out
 
+    def bias(
+        self,
+        yi: Any,
+        vi: Any,
+        *,
+        method: str = "REML",
+        test: str = "z",
+        ni: Any = None,
+        level: float = 95,
+    ) -> dict[str, Any]:
+        """metafor's small-study / publication-bias methods on ``rma(yi, vi)`` (tight control).
+
+        Returns ``ok``, ``fit`` (``b``, ``tau2``, ``k``), ``control``, ``warnings`` and
+        ``ranktest`` (``tau``, ``pval``); ``regtest``: a dict keyed ``"rma_sei"``,
+        ``"lm_vi"``, ... (``model_predictor``; the ``ni`` predictors only when ``ni`` is
+        given) of ``zval``, ``pval``, ``dfs``, ``est``, ``ci_lb``, ``ci_ub``, ``b``, ``tau2``;
+        ``trimfill``: keyed ``"L0"``, ``"R0"`` (side chosen by metafor) and ``"L0_left"``,
+        ``"L0_right"``, ``"R0_left"``, ``"R0_right"`` of ``k0``, ``side``, ``se_k0``,
+        ``p_k0``, ``yi``, ``vi``, ``fill`` and the refit ``b``, ``se``, ``zval``, ``pval``,
+        ``ci_lb``, ``ci_ub``, ``tau2``, ``k``; ``fsn``: keyed ``"Rosenthal"``, ``"Orwin"``,
+        ``"Orwin_weighted"``, ``"Rosenberg"``, ``"Rosenthal_01"``, ``"Rosenberg_01"``
+        (alpha .01) of ``fsnum``, ``pval``, ``meanes``, ``target``, ``alpha``.  A part
+        metafor stopped on is ``{"error": msg}``; NA is NaN.
+        """
+        call = dict(
+            fn="bias", yi=np.asarray(yi, dtype=float).ravel().tolist(),
+            vi=np.asarray(vi, dtype=float).ravel().tolist(), method=method, test=test,
+            ni=None if ni is None else np.asarray(ni, dtype=float).ravel().tolist(),
+            level=float(level),
+        )  # fmt: skip
+        out = _normalise(self.run([call])[0])
+
+        def num(x: Any) -> Any:
+            if isinstance(x, list):
+                return np.array([np.nan if e is None else float(e) for e in x])
+            return np.nan if x is None else x
+
+        for name in ("ranktest", "regtest", "trimfill", "fsn"):
+            part = out.get(name)
+            if not isinstance(part, dict):
+                continue
+            subs = [part] if name == "ranktest" else list(part.values())
+            for sub in subs:
+                if not isinstance(sub, dict) or "error" in sub:
+                    continue
+                for q, val in sub.items():
+                    if q in ("yi", "vi") or (q == "b" and name == "regtest"):
+                        sub[q] = np.atleast_1d(num(val if isinstance(val, list) else [val]))
+                    elif q == "fill":
+                        sub[q] = np.atleast_1d(np.asarray(val, dtype=bool))
+                    elif q != "side":
+                        sub[q] = num(val)
+        return out
+
+    def rma_glmm(
+        self,
+        xi: Any,
+        ni: Any,
+        *,
+        nAGQ: int = 7,
+        level: float = 95,
+        test: str = "z",
+        at: Any = None,
+        tight: bool = True,
+    ) -> dict[str, Any]:
+        """``metafor::rma.glmm(measure="PLO", xi, ni, nAGQ)`` (lme4::glmer) with tight control.
+
+        ``tight`` asks lme4 for bobyqa with ``rhoend=1e-12`` and PIRLS ``tolPwrss=1e-13``
+        (relaxed to 1e-10 / lme4's default when PIRLS cannot reach it); ``tight=False`` is
+        rma.glmm's defaults.  Returns ``ok``, ``fit`` (``b se zval pval ci_lb ci_ub tau2 I2
+        H2 vt QE_Wld QEp_Wld QE_LRT QEp_LRT logLik deviance AIC BIC AICc k``), ``predict``,
+        ``predict_transf`` (ilogit), ``lme4`` (``ll_marg_fit``: lme4's marginal AGQ
+        log-likelihood at metafor's optimum; ``ll_marg_at``: at ``at = (mu, tau2)``;
+        ``ll_sat``), ``control``, ``warnings`` (or ``error``).
+        """
+        call = dict(
+            fn="rma_glmm", xi=np.asarray(xi, dtype=float).ravel().tolist(),
+            ni=np.asarray(ni, dtype=float).ravel().tolist(), nAGQ=int(nAGQ),
+            level=float(level), test=test, tight=bool(tight),
+            at=None if at is None else [float(a) for a in at],
+        )  # fmt: skip
+        return _normalise(self.run([call])[0])
+
     def escalc(
         self,
         measure: str,
@@ -337,6 +420,23 @@ class MetaforBridge(_Bridge):
                     level=c["level"],
                 )
                 out.append(_to_py(res))
+            elif c["fn"] == "bias":
+                res = ro.r["mp_bias"](
+                    self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
+                    ni=self._vec(c["ni"]), level=c["level"],
+                )  # fmt: skip
+                out.append(_to_py(res))
+            elif c["fn"] == "rma_glmm":
+                res = ro.r["mp_rma_glmm"](
+                    self._vec(c["xi"]),
+                    self._vec(c["ni"]),
+                    nAGQ=c["nAGQ"],
+                    level=c["level"],
+                    test=c["test"],
+                    at=self._vec(c["at"]),
+                    tight=c["tight"],
+                )
+                out.append(_normalise(_to_py(res)))
             elif c["fn"] == "escalc":
                 args = ro.ListVector({k: self._vec(v) for k, v in c["inputs"].items()})
                 add = ro.NULL if c["add"] is None else c["add"]

@@ -208,6 +208,7 @@ class Analysis:
     result: RmaResult | None = None
     alt: RmaResult | None = None  # the other zero-event handling
     alt_data: pd.DataFrame | None = None
+    glmm: Any = None  # binomial-normal GLMM on every included study (a sensitivity analysis)
     i2_fe: float | None = None  # I^2 from the fixed-effect Q (what a model rule looks at)
     metafor: dict[str, Any] | None = None
     comparisons: list[Comparison] = field(default_factory=list)
@@ -225,6 +226,12 @@ class Analysis:
         if self.result is None:
             return None
         return self._tri(self.result, scale)
+
+    def glmm_triple(self, scale: float = 100.0) -> tuple[float, float, float] | None:
+        if self.glmm is None:
+            return None
+        p = self.glmm.predict(transf=True)
+        return (scale * p.pred, scale * p.ci_lb, scale * p.ci_ub)
 
     def alt_triple(self, scale: float = 100.0) -> tuple[float, float, float] | None:
         return None if self.alt is None else self._tri(self.alt, scale)
@@ -265,6 +272,24 @@ def _fit(rows: pd.DataFrame, method: str, measure: str, add: float | None):
         res = rma(data=dat, method=method, slab=list(rows["study"]))
     pooled = rows.assign(yi=dat["yi"].to_numpy(), vi=dat["vi"].to_numpy())
     return res, pooled
+
+
+def _glmm(rows: pd.DataFrame):
+    """The binomial-normal GLMM (metafor ``rma.glmm(measure="PLO")``) on every included
+    study -- zero-event ones too: it needs no continuity correction.  ``None`` where it
+    does not exist (k < 2, or no events / only events in every study)."""
+    from .glmm import rma_glmm
+
+    inc = rows[rows["included"]]
+    ev, n = inc["events"], inc["n"]
+    if len(inc) < 2 or ev.isna().any() or (ev == 0).all() or (ev == n).all():
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return rma_glmm(ev.to_numpy(), n.to_numpy(), slab=list(inc["study"]))
+    except ValueError:
+        return None
 
 
 def _i2_fe(rows: pd.DataFrame, measure: str) -> float | None:
@@ -331,6 +356,8 @@ class SubgroupTest:
     note: str = ""
     metafor: dict[str, Any] | None = None  # rma(theta_g, se_g^2, method="EE") QE/QEp
     metafor_qm: dict[str, Any] | None = None
+    mods: Any = None  # the RmaModsResult behind QM
+    qm_note: str = ""  # why QM is missing
     comparisons: list[Comparison] = field(default_factory=list)
 
     @property
@@ -378,6 +405,10 @@ class FigureRow:
     @property
     def metafor(self):
         return None if self.analysis is None else self.analysis.metafor_triple(self.scale)
+
+    @property
+    def glmm(self):
+        return None if self.analysis is None else self.analysis.glmm_triple(self.scale)
 
     @property
     def alt(self):
@@ -555,6 +586,7 @@ def reproduce(
                 if not alt_rows.empty:
                     add = None if alt_zero.mode == "drop" else alt_zero.add
                     a.alt, a.alt_data = _fit(alt_rows, a.method, measure, add)
+                a.glmm = _glmm(dict(scopes)[g])
             analyses[(outcome, grade, g)] = a
 
     # 2. subgroup differences
@@ -575,7 +607,9 @@ def reproduce(
             t.Q, t.df, t.p, _, _ = _q_between(usable)
             ov = analyses[(outcome, grade, OVERALL)]
             t.qm_method = ov.method
-            t.QM, t.QMp = _qm(ov)
+            t.mods, t.qm_note = _qm(ov)
+            if t.mods is not None:
+                t.QM, t.QMp = float(t.mods.QM), float(t.mods.QMp)
         tests[(outcome, grade)] = t
 
     # 3. live metafor
@@ -610,35 +644,23 @@ def reproduce(
     )
 
 
-def _design(data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    levels = sorted(data["subgroup"].unique())
-    x = np.column_stack(
-        [np.ones(len(data))] + [(data["subgroup"] == g).to_numpy(float) for g in levels[1:]]
-    )
-    return x, levels
+def _qm(ov: Analysis):
+    """metafor's moderator test: ``rma(yi, vi, mods = ~ subgroup, method=)`` on the pooled
+    studies of all subgroups (one tau^2 shared by the subgroups)."""
+    from .metareg import rma_mods
 
-
-def _qm(ov: Analysis) -> tuple[float, float]:
-    """metafor-style moderator test on the pooled studies of all subgroups."""
     if ov.result is None or ov.data is None or ov.data["subgroup"].nunique() < 2:
-        return float("nan"), float("nan")
-    try:
-        from .metareg import rma_mods
-    except ImportError:  # pragma: no cover - meta-regression not available
-        return float("nan"), float("nan")
-    x, _ = _design(ov.data)
+        return None, "fewer than two subgroups with pooled studies"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            res = rma_mods(ov.data["yi"].to_numpy(), ov.data["vi"].to_numpy(), x,
-                           method=ov.method, intercept=False)  # fmt: skip
-    except ValueError:
-        return float("nan"), float("nan")
-    return float(res.QM), float(res.QMp)
+            return rma_mods(mods="~ subgroup", data=ov.data, method=ov.method), ""
+    except ValueError as err:
+        return None, str(err)
 
 
 def _ask_metafor(analyses, tests, bridge, measure, progress) -> None:
-    from .parity import compare_result
+    from .parity import compare_mods, compare_result
 
     todo = [a for a in analyses.values() if a.result is not None]
     todo_t = [t for t in tests.values() if t.computable]
@@ -672,17 +694,24 @@ def _ask_metafor(analyses, tests, bridge, measure, progress) -> None:
                 compare_values("QEp", t.p, f["QEp"], "EE"),
             ]
         ov = analyses[(t.outcome, t.grade, OVERALL)]
-        if math.isfinite(t.QM) and hasattr(bridge, "rma_mods"):
-            x, _ = _design(ov.data)
+        if t.mods is None and ov.data is not None and ov.data["subgroup"].nunique() > 1:
+            from .metareg import design_matrix
+
+            x = design_matrix("~ subgroup", ov.data, True, len(ov.data))[0]
             refm = bridge.rma_mods(ov.data["yi"].to_numpy(), ov.data["vi"].to_numpy(), x,
                                    method=ov.method, test="z")  # fmt: skip
             t.metafor_qm = refm
+            t.qm_note += (
+                f" (metafor refuses too: {refm.get('error')})"
+                if not refm.get("ok")
+                else " (metafor fits it: a difference)"
+            )
+        if t.mods is not None:
+            refm = bridge.rma_mods(ov.data["yi"].to_numpy(), ov.data["vi"].to_numpy(), t.mods.X,
+                                   method=ov.method, test="z", colnames=t.mods.coef_names)  # fmt: skip
+            t.metafor_qm = refm
             if refm.get("ok"):
-                fm = refm.get("fit", refm)
-                t.comparisons += [
-                    compare_values("QE", t.QM, fm["QM"], ov.method),
-                    compare_values("QEp", t.QMp, fm["QMp"], ov.method),
-                ]
+                t.comparisons += compare_mods(t.mods, refm)
         i += 1
     if progress:
         progress(n, n, "done")

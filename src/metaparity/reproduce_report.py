@@ -75,7 +75,8 @@ def _p(x: float) -> str:
 # --------------------------------------------------------------------------- #
 def _figure_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[str]]:
     head = ["line", "outcome", "subgroup", "printed", "k", "metaparity", "metafor (live)",
-            "model", f"alt.: {_alt_name(rep)}", "verdict", "why / flags", "curator's note"]  # fmt: skip
+            "model", f"alt.: {_alt_name(rep)}", "GLMM (all studies)", "verdict", "why / flags",
+            "curator's note"]  # fmt: skip
     rows, kinds = [], []
     for f in rep.figures:
         a = f.analysis
@@ -97,6 +98,7 @@ def _figure_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[s
                 _tri(f.metafor),
                 model,
                 _tri(f.alt),
+                _tri(f.glmm),
                 f.verdict.kind,
                 why,
                 f.typo_note,
@@ -122,6 +124,8 @@ def _pvalue_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[s
             if t.metafor and t.metafor.get("ok"):
                 fit = t.metafor["fit"]
                 mf = f"QE = {fit['QE']:.3f}, p = {_p(fit['QEp'])}"
+            if t.qm_note:
+                qm = f"not estimable: {t.qm_note}"
             if math.isfinite(t.QM):
                 qm = f"QM = {t.QM:.3f}, p = {_p(t.QMp)} ({t.qm_method}, τ² shared)"
                 if t.metafor_qm and t.metafor_qm.get("ok"):
@@ -240,7 +244,13 @@ def render_markdown(
     """The report as Markdown; ``figures`` maps a section to (caption, relative PNG path)."""
     out = [f"# Reproduction: {rep.title}", ""]
     out += [f"- **{k}:** {v}" for k, v in _header_lines(rep)]
-    out += ["", "Numbers in percent; CIs are 95 % Wald intervals on the pooled scale.", ""]
+    out += [
+        "",
+        "Numbers in percent; CIs are 95 % Wald intervals on the pooled scale. The GLMM "
+        "column is a sensitivity analysis: the binomial-normal model (metafor "
+        '`rma.glmm(measure="PLO")`) on every included study, zero-event ones too.',
+        "",
+    ]
     out += ["## Every printed figure", "", _md_table(*_figure_table(rep)[:2]), ""]
     out += ["## Tests for subgroup differences", "",
             "RevMan 5.4 compares the subgroup estimates (each pooled with its own τ²) with a "
@@ -275,7 +285,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:14
 dt{font-weight:600}figure{display:inline-block;margin:8px;vertical-align:top}
 figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:12px;color:#555}
 .small{font-size:12px;color:#555}
-td:nth-child(8){min-width:230px}td:nth-child(11),td:nth-child(12){min-width:200px}
+td:nth-child(8){min-width:230px}td:nth-child(12),td:nth-child(13){min-width:200px}
 """
 
 
@@ -317,7 +327,7 @@ def render_html(rep: Reproduction, figures: dict[str, list[tuple[str, str]]] | N
              "<b>discrepancy</b> = with its likely cause; <b>not reproducible</b> = data "
              "missing (named).</p>")  # fmt: skip
     h += ["<h2>Every printed figure</h2>", _html_table(*_figure_table(rep))]
-    h += ["<h2>Tests for subgroup differences</h2>",
+    h += ["<h2 id='subgroup-tests'>Tests for subgroup differences</h2>",
           "<p class='small'>RevMan 5.4: the subgroup estimates (each pooled with its own τ²) "
           "compared with a fixed-effect Q, df = groups − 1. metafor's QM from <code>rma(yi, vi, "
           "mods = ~ subgroup)</code> shares one τ² across subgroups.</p>",
@@ -331,7 +341,7 @@ def render_html(rep: Reproduction, figures: dict[str, list[tuple[str, str]]] | N
     h += [f"<li>{html.escape(x[2:])}</li>" for x in _unexplained(rep)]
     h.append("</ul>")
     if figures:
-        h.append("<h2>Figures</h2>")
+        h.append("<h2 id='figures'>Figures</h2>")
         for section, items in figures.items():
             h.append(f"<h3>{html.escape(section)}</h3>")
             for cap, uri in items:
@@ -409,6 +419,7 @@ def render_json(rep: Reproduction) -> str:
                 "metaparity": f.ours,
                 "metafor": f.metafor,
                 "alternative": f.alt,
+                "glmm": f.glmm,
                 "verdict": f.verdict.kind,
                 "cause": f.verdict.cause,
                 "flags": [{"kind": x.kind, "text": x.text} for x in f.verdict.flags],

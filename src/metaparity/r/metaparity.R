@@ -88,6 +88,7 @@ mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95) {
   X <- as.matrix(X)
   if (is.null(colnames(X))) colnames(X) <- paste0("X", seq_len(ncol(X)))
   has_int <- all(X[, 1] == 1)
+  nul <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)
   out <- withCallingHandlers(tryCatch({
     args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
     if (has_int) {
@@ -100,10 +101,14 @@ mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95) {
     for (relax in c(1, 100, 10000)) {
       ctl <- mp_control_for(vi, relax)
       res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
+      # R2 refits the intercept-only model with the same control; when that fit does not
+      # converge metafor reports R2 = NA silently -- relax as for the fit itself
+      r2_failed <- !inherits(res, "error") && has_int && ncol(X) > 1 &&
+        !(method %in% c("EE", "FE")) && is.na(nul(res$R2))
+      if (r2_failed) next
       if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
     }
     if (inherits(res, "error")) stop(res)
-    nul <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)
     list(ok = TRUE, control = ctl, intercept = has_int,
          fit = list(b = as.numeric(res$beta), se = as.numeric(res$se),
                     zval = as.numeric(res$zval), pval = as.numeric(res$pval),
@@ -168,6 +173,137 @@ mp_influence <- function(yi, vi, method, test = "z", level = 95) {
     list(ok = TRUE, control = ctl, fit = list(b = as.numeric(res$beta), tau2 = res$tau2, k = res$k),
          leave1out = l1o, influence = inf, rstudent = rstu, rstandard = rsta, cumul = cml,
          baujat = bj)
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  out$warnings <- warns
+  out
+}
+
+# Binomial-normal model for proportions: rma.glmm(measure = "PLO", xi, ni, nAGQ) fitted by
+# lme4::glmer. tight = TRUE (default) asks for the tightest optimum lme4 can reach:
+# bobyqa in both glmer stages with rhoend = 1e-12 and PIRLS tolPwrss = 1e-13; tight = FALSE
+# is rma.glmm's defaults. glm (the equal-effects and saturated fits behind QE.Wld/QE.LRT)
+# keeps its defaults: with a tighter epsilon a study with 0 events gets a logit near -33 and
+# a weight ~1e-14 and the Wald statistic loses digits (6.04 instead of the limit 6.16).
+# Besides metafor's fields the marginal (AGQ) log-likelihood is evaluated with lme4's own deviance function (glmer(devFunOnly = TRUE)) at metafor's
+# optimum and at `at` = c(mu, tau2) (e.g. metaparity's optimum). lme4's deviance is
+# -2 * logLik for nAGQ = 1, but -2 * (logLik - logLik of the saturated binomial model) for
+# nAGQ > 1; ll_marg_* undo that, so they are always the full marginal log-likelihood.
+mp_glmm_control <- function(tight = TRUE, tolPwrss = 1e-13) {
+  if (!tight) return(list())
+  g <- list(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-12, maxfun = 1e6))
+  if (!is.null(tolPwrss)) g$tolPwrss <- tolPwrss
+  list(glmerCtrl = g)
+}
+mp_rma_glmm <- function(xi, ni, nAGQ = 7, level = 95, test = "z", at = NULL, tight = TRUE) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    if (!requireNamespace("lme4", quietly = TRUE))
+      stop("the R package lme4 is not installed (apt-get install r-cran-lme4)")
+    # PIRLS at tolPwrss = 1e-13 can fail to converge ("Cannot fit ML model"): then relax
+    # it (1e-10, lme4's default 1e-7), keeping the tight bobyqa; the control used is returned.
+    res <- NULL
+    for (tp in if (tight) list(1e-13, 1e-10, NULL) else list(NULL)) {
+      ctl <- mp_glmm_control(tight, tp)
+      res <- tryCatch(rma.glmm(measure = "PLO", xi = xi, ni = ni, nAGQ = nAGQ, level = level,
+                               test = test, control = ctl), error = function(e) e)
+      if (!inherits(res, "error")) break
+    }
+    if (inherits(res, "error")) stop(res)
+    fs <- res$fit.stats$ML
+    fields <- list(b = as.numeric(res$beta), se = res$se, zval = res$zval, pval = res$pval,
+                   ci_lb = res$ci.lb, ci_ub = res$ci.ub, tau2 = res$tau2, I2 = res$I2,
+                   H2 = res$H2, vt = res$vt, QE_Wld = res$QE.Wld, QEp_Wld = res$QEp.Wld,
+                   QE_LRT = res$QE.LRT, QEp_LRT = res$QEp.LRT, logLik = fs[1],
+                   deviance = fs[2], AIC = fs[3], BIC = fs[4], AICc = fs[5], k = res$k)
+    pt <- predict(res, transf = transf.ilogit)
+    p <- predict(res)
+    pred <- list(pred = p$pred, se = p$se, ci_lb = p$ci.lb, ci_ub = p$ci.ub,
+                 pi_lb = p$pi.lb, pi_ub = p$pi.ub)
+    ptr <- list(transf = "ilogit", pred = pt$pred, ci_lb = pt$ci.lb, ci_ub = pt$ci.ub,
+                pi_lb = pt$pi.lb, pi_ub = pt$pi.ub)
+    d <- data.frame(xi = xi, ni = ni, study = factor(seq_along(xi)))
+    ll_sat <- sum(dbinom(xi, ni, xi / ni, log = TRUE))
+    ll_marg <- function(mu, tau2) {
+      for (tp in c(1e-13, 1e-10, 1e-7)) {  # PIRLS may not reach 1e-13 (see above)
+        dev <- tryCatch({
+          devfun <- lme4::glmer(cbind(xi, ni - xi) ~ 1 + (1 | study), data = d,
+                                family = binomial, nAGQ = nAGQ, devFunOnly = TRUE,
+                                control = lme4::glmerControl(tolPwrss = tp))
+          devfun(c(sqrt(tau2), mu))
+        }, error = function(e) NA_real_)
+        if (!is.na(dev)) break
+      }
+      if (nAGQ == 1) -dev / 2 else ll_sat - dev / 2
+    }
+    lme4_ll <- list(ll_marg_fit = ll_marg(fields$b, fields$tau2), ll_sat = ll_sat,
+                    ll_marg_at = if (is.null(at)) NA_real_ else ll_marg(at[1], at[2]))
+    list(ok = TRUE, control = ctl, nAGQ = nAGQ, fit = fields, predict = pred,
+         predict_transf = ptr, lme4 = lme4_ll)
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  out$warnings <- warns
+  out
+}
+
+# Small-study / publication-bias methods of rma(yi, vi) fitted with the same tight control
+# as mp_rma (regtest uses the model's control; trimfill refits with metafor's default
+# control unless given control=, so the tight control is passed to it explicitly): ranktest; regtest (model rma/lm x predictors sei, vi and, with ni, ni/ninv/
+# sqrtni/sqrtninv); trimfill (L0 and R0 with the side metafor chooses, and L0 on each side
+# forced); fsn (Rosenthal, Orwin, Orwin weighted, Rosenberg). Each part is computed on its
+# own: an error (e.g. k too small) comes back as list(error = msg).
+mp_bias <- function(yi, vi, method, test = "z", ni = NULL, level = 95) {
+  warns <- character(0)
+  part <- function(expr) tryCatch(expr, error = function(e) list(error = conditionMessage(e)))
+  nul <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)
+  out <- withCallingHandlers(tryCatch({
+    args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
+    res <- NULL
+    for (relax in c(1, 100, 10000)) {
+      ctl <- mp_control_for(vi, relax)
+      res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
+      if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
+    }
+    if (inherits(res, "error")) stop(res)
+    rk <- part({ r <- ranktest(res); list(tau = as.numeric(r$tau), pval = as.numeric(r$pval)) })
+    preds <- c("sei", "vi")
+    if (!is.null(ni)) preds <- c(preds, "ni", "ninv", "sqrtni", "sqrtninv")
+    reg <- list()
+    for (m in c("rma", "lm")) for (p in preds) {
+      reg[[paste(m, p, sep = "_")]] <- part({
+        g <- if (p %in% c("sei", "vi")) regtest(res, model = m, predictor = p)
+             else regtest(res, model = m, predictor = p, ni = ni)
+        cf <- if (m == "rma") as.numeric(g$fit$beta) else as.numeric(coef(g$fit))
+        list(zval = nul(g$zval), pval = nul(g$pval), dfs = nul(g$dfs), est = nul(g$est),
+             ci_lb = nul(g$ci.lb), ci_ub = nul(g$ci.ub), b = cf,
+             tau2 = if (m == "rma") nul(g$fit$tau2) else NA_real_)
+      })
+    }
+    tf1 <- function(...) part({
+      t <- trimfill(res, ..., control = ctl)
+      list(k0 = as.numeric(t$k0), side = t$side, se_k0 = nul(t$se.k0), p_k0 = nul(t$p.k0),
+           yi = as.numeric(t$yi), vi = as.numeric(t$vi), fill = as.logical(t$fill),
+           b = as.numeric(t$beta), se = as.numeric(t$se), zval = as.numeric(t$zval),
+           pval = as.numeric(t$pval), ci_lb = as.numeric(t$ci.lb), ci_ub = as.numeric(t$ci.ub),
+           tau2 = as.numeric(t$tau2), k = t$k)
+    })
+    tf <- list(L0 = tf1(estimator = "L0"), R0 = tf1(estimator = "R0"),
+               L0_left = tf1(estimator = "L0", side = "left"),
+               L0_right = tf1(estimator = "L0", side = "right"),
+               R0_left = tf1(estimator = "R0", side = "left"),
+               R0_right = tf1(estimator = "R0", side = "right"))
+    fs1 <- function(...) part({
+      f <- fsn(yi, vi, ...)
+      list(fsnum = as.numeric(f$fsnum), pval = nul(f$pval), meanes = nul(f$meanes),
+           target = nul(f$target), alpha = nul(f$alpha))
+    })
+    fs <- list(Rosenthal = fs1(type = "Rosenthal"), Orwin = fs1(type = "Orwin"),
+               Orwin_weighted = fs1(type = "Orwin", weighted = TRUE),
+               Rosenberg = fs1(type = "Rosenberg"),
+               Rosenthal_01 = fs1(type = "Rosenthal", alpha = 0.01),
+               Rosenberg_01 = fs1(type = "Rosenberg", alpha = 0.01))
+    list(ok = TRUE, control = ctl, fit = list(b = as.numeric(res$beta), tau2 = res$tau2, k = res$k),
+         ranktest = rk, regtest = reg, trimfill = tf, fsn = fs)
   }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
   warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
   out$warnings <- warns
