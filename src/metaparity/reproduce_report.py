@@ -545,8 +545,10 @@ def _pooled(a: Analysis | None, label: str):
     )
     het = ""
     if r.k > 1:
-        het = (f"Heterogeneity: Tau² = {r.tau2:.4f}; Chi² = {r.QE:.2f}, df = {r.k - 1} "
-               f"(P = {_p(r.QEp)}); I² = {max(0.0, 100 * (r.QE - r.k + 1) / r.QE) if r.QE > 0 else 0:.0f}%")  # fmt: skip
+        i2 = max(0.0, 100 * (r.QE - r.k + 1) / r.QE) if r.QE > 0 else 0.0
+        tau = "" if a.method in ("EE", "FE") else f"Tau² = {r.tau2:.4f}; "  # as RevMan prints
+        het = (f"Heterogeneity: {tau}Chi² = {r.QE:.2f}, df = {r.k - 1} (P = {_p(r.QEp)}); "
+               f"I² = {i2:.0f}%")  # fmt: skip
     z = r.zval
     test = f"Test for overall effect: Z = {abs(z):.2f} (P = {_p(2 * stats.norm.sf(abs(z)))})"
     return ForestPooled(label, 100 * r.b, 100 * r.ci_lb, 100 * r.ci_ub, model, het, test)
