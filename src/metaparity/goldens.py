@@ -27,6 +27,8 @@ __all__ = ["PRODUCERS", "Drift", "diff_json", "diff_csv", "regenerate"]
 #: producer script -> what it writes (a JSON file or a folder of CSV files), repo-relative
 PRODUCERS: dict[str, str] = {
     "r_scripts/goldens.R": "fixtures/goldens/rma_grid.json",
+    # rma_mods, leave1out/influence/..., regtest/trimfill/..., rma.glmm (issue 8)
+    "r_scripts/goldens_diagnostics.R": "fixtures/goldens/diagnostics.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 
