@@ -306,6 +306,22 @@ def main(argv: list[str] | None = None) -> int:
     g.set_defaults(func=cmd_goldens_regenerate)
     p = sub.add_parser("version", help="print versions (metaparity, and R/metafor if reachable)")
     p.set_defaults(func=cmd_version)
+    p = sub.add_parser("simulate", help="simulate meta-analyses (normal-normal model) into an .npz")
+    p.add_argument("out", help="output .npz with arrays Y and V, shaped (M, k); NaN pads")
+    p.add_argument("--M", type=float, default=1e5, help="meta-analyses (default 1e5)")
+    p.add_argument("--k", type=int, default=10, help="studies per meta-analysis (array width)")
+    p.add_argument("--k-min", type=int, help="draw k_i uniformly from k-min..k (ragged)")
+    p.add_argument("--mu", type=float, default=0.0)
+    p.add_argument("--tau2", type=float, default=0.1)
+    p.add_argument("--vi", default="uniform:0.01:0.2", help="uniform:LO:HI or loguniform:LO:HI")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("bench", help="benchmark rma_batch against metafor, PyMARE, statsmodels")
+    from .bench import add_arguments as _bench_arguments
+    from .bench import run_from_args as _bench_run
+
+    _bench_arguments(p)
+    p.set_defaults(func=_bench_run)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
@@ -316,6 +332,20 @@ def cmd_version(args: argparse.Namespace) -> int:
 
     ok, why = r_status()
     print(f"metaparity {__version__}; R: {why if ok else 'unavailable (' + why + ')'}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .simulate import save_normal_npz
+
+    kind, lo, hi = args.vi.split(":")
+    bar = _Progress(f"simulate {int(args.M):,} x {args.k}")
+    M, k = save_normal_npz(
+        args.out, int(args.M), args.k, mu=args.mu, tau2=args.tau2, vi=(kind, float(lo), float(hi)),
+        k_dist=None if args.k_min is None else (args.k_min, args.k), seed=args.seed,
+        progress=lambda i, n: bar(i, n, f"{i:,} rows"),
+    )  # fmt: skip
+    print(f"wrote {args.out}: Y, V with shape ({M}, {k})")
     return 0
 
 

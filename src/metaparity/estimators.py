@@ -93,6 +93,16 @@ def _others(x: np.ndarray) -> np.ndarray:
     return pre + suf[..., ::-1]
 
 
+def _trp_trpp(v: np.ndarray, m: np.ndarray, a: np.ndarray):
+    """tr(P), tr(PP) of :func:`_traces` (the same operations, the same bits)."""
+    a = a * m
+    S = a.sum(-1, keepdims=True)
+    d = a * _others(a) / S
+    a2 = a * a
+    S2 = S[..., 0] ** 2
+    return d.sum(-1), (d * d).sum(-1) + (a2 * _others(a2)).sum(-1) / S2
+
+
 def _traces(v: np.ndarray, m: np.ndarray, a: np.ndarray):
     """tr(P), tr(PP), tr(PVP), tr(PVPV) for P = A - a a'/sum(a), computed entrywise.
 
@@ -168,18 +178,20 @@ def _solve_decreasing(
     return x, conv, iters
 
 
-def _refine(f, a: np.ndarray, b: np.ndarray, sel: np.ndarray, newton: bool):
+def _refine(f, a: np.ndarray, b: np.ndarray, sel: np.ndarray, newton: bool, x0=None):
     """Shrink brackets with ``f(a) > 0 >= f(b)`` to machine precision.
 
     Safeguarded Newton (when ``newton``; the step must stay inside the bracket)
-    falling back to bisection.  Stops when the bracket or the step is a few ulp
-    of the root, relative to its size (so small tau^2 scales are solved as
-    precisely as large ones).  Converged rows drop out: each iteration
+    falling back to bisection, from ``x0`` (default: the midpoint).  Stops when
+    the bracket or the step is a few ulp of the root, relative to its size (so
+    small tau^2 scales are solved as precisely as large ones); a Newton step
+    below that tolerance ends the iteration even where rounding puts it on the
+    bracket end it approaches (Newton from one side never shrinks the far end).  Converged rows drop out: each iteration
     evaluates ``f`` only on the rows still running.
     """
     n = sel.size
     rows = np.flatnonzero(sel)
-    x = 0.5 * (a + b)
+    x = 0.5 * (a + b) if x0 is None else x0.copy()
     done = np.zeros(a.size, dtype=bool)
     it = np.zeros(a.size, dtype=np.int64)
     for _ in range(_MAXIT):
@@ -192,19 +204,31 @@ def _refine(f, a: np.ndarray, b: np.ndarray, sel: np.ndarray, newton: bool):
         pos = fx > 0
         ar = np.where(pos, xr, ar)
         br = np.where(pos, br, xr)
+        tiny = False
         if newton and dfx is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 nx = xr - fx / dfx
-            nxt = np.where(np.isfinite(nx) & (nx > ar) & (nx < br), nx, 0.5 * (ar + br))
+            ok = np.isfinite(nx)
+            # a Newton step below the tolerance is convergence, even when rounding
+            # puts it on (or an ulp past) the end of the bracket it approaches
+            tiny = ok & (np.abs(nx - xr) <= _EPS * np.maximum(np.abs(xr), 1e-300))
+            inside = ok & (nx > ar) & (nx < br)
+            nxt = np.where(tiny | inside, nx, 0.5 * (ar + br))
         else:
             nxt = 0.5 * (ar + br)
         scale = np.maximum(np.abs(br), 1e-300)
         exact = fx == 0
-        fin = exact | ((br - ar) <= 4 * _EPS * scale) | (np.abs(nxt - xr) <= _EPS * scale)
+        fin = exact | tiny | ((br - ar) <= 4 * _EPS * scale) | (np.abs(nxt - xr) <= _EPS * scale)
         x[run] = np.where(exact, xr, nxt)
         a[run], b[run] = ar, br
         done[run] = fin
     return x, done, it
+
+
+def _set(out: np.ndarray, which: np.ndarray, f, x: np.ndarray, idx: np.ndarray, n: int) -> None:
+    """``out[which] = f(x[which])[0]`` for the rows ``idx[which]`` (of ``n``)."""
+    if which.any():
+        out[which] = f(x[which], _sel(n, idx[which]))[0]
 
 
 def _sel(n: int, idx: np.ndarray) -> np.ndarray:
@@ -300,13 +324,18 @@ def _estimate(method, y, v, m, k, weights):
     if method == "DLIT":
 
         def g(t, sel):
+            # g = h - t, h = (Q_a - (k-1)) / tr(P_a); dQ_a/dt = -sum a^2 r^2 and
+            # d tr(P_a)/dt = -tr(P_a P_a), so g' = (h tr(PP) - sum a^2 r^2) / tr(P) - 1
             a = m[sel] / (v[sel] + t[:, None])
             _, r, _ = _sums(y[sel], m[sel], a)
-            qa = (a * r * r).sum(-1)
-            trp, _ = _mom_parts(v[sel], m[sel], a)
-            return (qa - (kf[sel] - 1.0)) / trp - t, None
+            ar2 = a * r * r
+            qa = ar2.sum(-1)
+            dq = (a * ar2).sum(-1)
+            trp, trpp = _trp_trpp(v[sel], m[sel], a)
+            h = (qa - (kf[sel] - 1.0)) / trp
+            return h - t, (h * trpp - dq) / trp - 1.0
 
-        tau2, conv, iters = _solve_decreasing(g, zero.copy(), ~one)
+        tau2, conv, iters = _solve_decreasing(g, zero.copy(), ~one, newton=True)
         tau2 = np.where(one, 0.0, tau2)
         se = _se_dl_form(v, m, m / (v + tau2[:, None]), tau2)
         return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
@@ -346,8 +375,11 @@ def _likelihood(method, y, v, m, k):
 
     The (restricted) likelihood of tau^2 can have more than one local maximum;
     starting where metafor starts (max(0, HE)) and taking Fisher-scoring steps,
-    truncated at 0, lands on the same local maximum.  Iteration continues until
-    the step is at machine precision (not metafor's default 1e-5 threshold).
+    truncated at 0, lands on the same local maximum.  Fisher scoring runs until
+    its step is 1e-10 relative (not metafor's default 1e-5 threshold); then the
+    root of the exact score next to that point is bracketed and polished to
+    machine precision by safeguarded Newton with the observed information
+    (the derivative of the score; 1-3 evaluations, bisection only as fallback).
     """
     n = y.shape[0]
     one = k <= 1
@@ -371,6 +403,26 @@ def _likelihood(method, y, v, m, k):
             info = sw2 - 2 * (w2 * w).sum(-1) / sw + (sw2 / sw) ** 2
         return (w2 * r * r).sum(-1) - trp, info
 
+    def score_d(t, sel):
+        """The exact score and its derivative, -2 y'PPPy + tr(PP) (ML: sum w^2)."""
+        mm = m[sel]
+        w = mm / (v[sel] + t[:, None])
+        sw = w.sum(-1)
+        b = (w * y[sel]).sum(-1) / sw
+        r = (y[sel] - b[:, None]) * mm
+        w2 = w * w
+        sc = (w2 * r * r).sum(-1)
+        # y'PPPy = u'Pu with u = Py = w r: a weighted sum of squares about the
+        # weighted mean of u (no cancellation)
+        u = w * r
+        ubar = (w * u).sum(-1) / sw
+        c = (u - ubar[:, None]) * mm
+        ypppy = (w * c * c).sum(-1)
+        if method == "ML":
+            return sc - sw, w2.sum(-1) - 2.0 * ypppy
+        trp, trpp = _trp_trpp(v[sel], mm, w)
+        return sc - trp, trpp - 2.0 * ypppy
+
     # Fisher scoring, as metafor, so that the same local maximum is reached ...
     active = ~one
     conv = one.copy()
@@ -385,19 +437,23 @@ def _likelihood(method, y, v, m, k):
         step = np.abs(new - tau2[idx])
         conv[idx] = (step <= 1e-10 * np.maximum(new, 1e-300)) | ((new == 0) & (tau2[idx] == 0))
         tau2[idx] = new
-    # ... then the root of the score next to that point, to machine precision
+    # ... then the root of the score next to that point, to machine precision:
+    # bracket it, then safeguarded Newton on the exact score (observed information)
     idx = np.flatnonzero(active)
     if idx.size:
         sel = _sel(n, idx)
         t = tau2[idx]
-        s0 = score_info(t, sel)[0]
+        s0, d0 = score_d(t, sel)
         scale = np.maximum(t, 1e-12 * (v[idx] * m[idx]).sum(-1) / k[idx])
         delta = 1e-6 * scale
-        a = np.where(s0 > 0, t, np.maximum(t - delta, 0.0))
-        b = np.where(s0 > 0, t + delta, t)
+        pos0 = s0 > 0
+        a = np.where(pos0, t, np.maximum(t - delta, 0.0))
+        b = np.where(pos0, t + delta, t)
+        fa = s0.copy()
+        fb = s0.copy()
+        _set(fa, ~pos0, score_d, a, idx, n)
+        _set(fb, pos0, score_d, b, idx, n)
         for _ in range(200):
-            fa = score_info(a, sel)[0]
-            fb = score_info(b, sel)[0]
             need_a = (fa <= 0) & (a > 0)
             need_b = fb > 0
             if not (need_a | need_b).any():
@@ -405,10 +461,22 @@ def _likelihood(method, y, v, m, k):
             delta = delta * 4.0
             a = np.where(need_a, np.maximum(a - delta, 0.0), a)
             b = np.where(need_b, b + delta, b)
-        at_zero = (score_info(a, sel)[0] <= 0) & (a == 0)
-        root, ok, it = _refine(lambda x, s: score_info(x, s), a, b, sel, newton=False)
-        tau2[idx] = np.where(at_zero, 0.0, root)
-        conv[idx] = ok | at_zero
+            _set(fa, need_a, score_d, a, idx, n)
+            _set(fb, need_b, score_d, b, idx, n)
+        at_zero = (fa <= 0) & (a == 0)
+        # the first Newton step from t uses the score already evaluated there
+        nx = t - s0 / d0
+        x0 = np.where(np.isfinite(nx) & (nx >= a) & (nx <= b), nx, 0.5 * (a + b))
+        go = ~at_zero
+        root = np.zeros(idx.size)
+        ok = np.ones(idx.size, dtype=bool)
+        it = np.zeros(idx.size, dtype=np.int64)
+        if go.any():
+            root[go], ok[go], it[go] = _refine(
+                score_d, a[go], b[go], _sel(n, idx[go]), newton=True, x0=x0[go]
+            )
+        tau2[idx] = root
+        conv[idx] = ok
         iters[idx] += it
     # metafor: a local maximum below the likelihood at tau^2 = 0 is replaced by 0
     # ("Fisher scoring algorithm may have gotten stuck at a local maximum")
