@@ -57,6 +57,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from ._validate import as_float_array, check_same_length, column, study_label
+from .predict import Prediction
 
 __all__ = [
     "rma_glmm", "GlmmResult", "GlmmPrediction", "glmm_loglik", "glmm_vs_wald", "compare_glmm",
@@ -281,20 +282,8 @@ def _newton(obj: _Objective, th: np.ndarray, maxiter: int = 50):
 # --------------------------------------------------------------------------- #
 # result
 # --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class GlmmPrediction:
-    """Pooled value with CI and prediction interval (``predict.rma`` on an ``rma.glmm``)."""
-
-    pred: float
-    se: float
-    ci_lb: float
-    ci_ub: float
-    pi_lb: float
-    pi_ub: float
-    transf: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+#: ``predict()`` on a GLMM returns the same record as on an ``rma`` fit
+GlmmPrediction = Prediction
 
 
 @dataclass(frozen=True)
