@@ -228,6 +228,9 @@ def test_diagnostic_plots(tmp_path):
     assert fig.axes[0].get_ylabel() == "Influence on overall result"
     plot_leave1out(res, tmp_path / "sub" / "l1o.svg", transf=np.exp, xlab="Risk ratio")
     assert "<svg" in (tmp_path / "sub" / "l1o.svg").read_text()[:500]
+    by_name = plot_leave1out(res, transf="exp")  # a transform's name, as in predict(transf=)
+    by_func = plot_leave1out(res, transf=np.exp)
+    assert by_name.axes[0].get_xlim() == by_func.axes[0].get_xlim()
     ee = plot_baujat(mp.rma(y, v, method="EE"), symbol="ids")
     assert ee.axes[0].get_xlabel() == "Contribution to overall heterogeneity"
     with pytest.raises(ValueError, match="format"):

@@ -214,7 +214,10 @@ def plot_leave1out(
     4
     """
     lo = leave1out(res)
-    f = (lambda a: np.asarray(a, dtype=float)) if transf is None else (lambda a: transf(a))
+    from .transforms import resolve
+
+    tf = resolve(transf, res.measure, res.ni)  # a callable, a name ("exp", ...) or True
+    f = (lambda a: np.asarray(a, dtype=float)) if tf is None else (lambda a: np.asarray(tf(a)))
     est, lb, ub = f(lo.estimate), f(lo.ci_lb), f(lo.ci_ub)
     full, flb, fub = (float(f(np.array([x]))[0]) for x in (res.b, res.ci_lb, res.ci_ub))
     k = res.k
