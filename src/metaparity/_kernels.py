@@ -410,7 +410,7 @@ def _solve_decreasing(kind, newton, y, v, m, target, kf, K, s):
 # --------------------------------------------------------------------------- #
 @njit(**_JIT)
 def _score(reml, mode, t, y, v, m, K, s):
-    """Score and information; mode 0 cheap (Fisher scoring), 1 exact, 2 exact score only."""
+    """Score and information; mode 0 cheap (Fisher scoring), 1 exact."""
     w = s[0]
     _inv_var(v, m, t, K, w)
     _wmean(y, m, w, K, s[1], s[2])
@@ -432,9 +432,6 @@ def _score(reml, mode, t, y, v, m, K, s):
         ratio = sw2 / sw
         info = sw2 - 2 * _psum(t3, K) / sw + ratio * ratio  # numpy: (sw2 / sw) ** 2
         return sc - trp, info
-    if mode == 2:
-        _diag_p(v, m, w, K, s[4], s[5], s[6])
-        return sc - _psum(s[6], K), 0.0
     trp, info, _, _ = _traces(v, m, w, K, s)
     return sc - trp, info
 

@@ -268,6 +268,11 @@ def radial(res: Any, path: str | Path | None = None, *, title: str | None = None
             ax.plot([r, r * 0.985], [yt, yt * 0.985], color=_LINE, lw=0.8, clip_on=False)
     ax.set_xlabel("x_i = 1 / sqrt(v_i + tau^2)")  # tau^2 = 0 for EE models
     ax.set_ylabel("z_i = y_i / sqrt(v_i + tau^2)")
+    return _finish(fig, ax, title, path)
+
+
+def _finish(fig, ax, title, path):
+    """Title, open top/right spines, legend, save: how every plot here ends."""
     if title:
         ax.set_title(title, fontsize=11)
     for sp in ("top", "right"):
@@ -344,10 +349,4 @@ def labbe(
     ax.set_aspect("equal")
     ax.set_xlabel("Risk in control group")
     ax.set_ylabel("Risk in treatment group")
-    if title:
-        ax.set_title(title, fontsize=11)
-    for sp in ("top", "right"):
-        ax.spines[sp].set_visible(False)
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
-    _save(fig, path)
-    return fig
+    return _finish(fig, ax, title, path)

@@ -21,6 +21,20 @@ mp_confint_control_for <- function(vi) {
   list(tol = 1e-15 * min(1, stats::median(vi)), maxiter = 10000L, tau2.max = 1e8 * max(1, max(vi)))
 }
 
+# rma() at the tightest threshold metafor's iteration can reach: when rounding noise
+# keeps its steps above it ("did not converge"), relax by 100x, at most twice.
+# Returns list(res = the fit, control = the control used); other errors are raised.
+mp_fit_relaxed <- function(args, vi) {
+  res <- NULL
+  for (relax in c(1, 100, 10000)) {
+    ctl <- mp_control_for(vi, relax)
+    res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
+    if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
+  }
+  if (inherits(res, "error")) stop(res)
+  list(res = res, control = ctl)
+}
+
 mp_versions <- function() {
   list(R = R.version.string, metafor = as.character(packageVersion("metafor")),
        metadat = tryCatch(as.character(packageVersion("metadat")), error = function(e) NA_character_),
@@ -34,15 +48,7 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
   out <- withCallingHandlers(tryCatch({
     args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
     if (!is.null(weights)) args$weights <- weights
-    # Tightest threshold metafor's iteration can reach: when rounding noise keeps
-    # the steps above it ("did not converge"), relax by 100x, at most twice.
-    res <- NULL
-    for (relax in c(1, 100, 10000)) {
-      ctl <- mp_control_for(vi, relax)
-      res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
-      if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
-    }
-    if (inherits(res, "error")) stop(res)
+    fr <- mp_fit_relaxed(args, vi); res <- fr$res; ctl <- fr$control
     fields <- list(b = as.numeric(res$beta), se = res$se, zval = res$zval, pval = res$pval,
                    ci_lb = res$ci.lb, ci_ub = res$ci.ub, tau2 = res$tau2,
                    se_tau2 = if (is.null(res$se.tau2)) NA_real_ else res$se.tau2,
@@ -143,13 +149,7 @@ mp_influence <- function(yi, vi, method, test = "z", level = 95) {
   }
   out <- withCallingHandlers(tryCatch({
     args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
-    res <- NULL
-    for (relax in c(1, 100, 10000)) {
-      ctl <- mp_control_for(vi, relax)
-      res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
-      if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
-    }
-    if (inherits(res, "error")) stop(res)
+    fr <- mp_fit_relaxed(args, vi); res <- fr$res; ctl <- fr$control
     l1o <- part(lr(leave1out(res)))
     inf <- part({
       i <- influence(res)
@@ -258,13 +258,7 @@ mp_bias <- function(yi, vi, method, test = "z", ni = NULL, level = 95) {
   nul <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)
   out <- withCallingHandlers(tryCatch({
     args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
-    res <- NULL
-    for (relax in c(1, 100, 10000)) {
-      ctl <- mp_control_for(vi, relax)
-      res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
-      if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
-    }
-    if (inherits(res, "error")) stop(res)
+    fr <- mp_fit_relaxed(args, vi); res <- fr$res; ctl <- fr$control
     rk <- part({ r <- ranktest(res); list(tau = as.numeric(r$tau), pval = as.numeric(r$pval)) })
     preds <- c("sei", "vi")
     if (!is.null(ni)) preds <- c(preds, "ni", "ninv", "sqrtni", "sqrtninv")
