@@ -157,7 +157,7 @@ def _fit_numba(Y2, V2, W2, *, method, test, level, chunk):
     if method == "GENQ" and W2 is None:
         _validate(Y2, V2, chunk)  # the reference reports bad V / empty rows first
         _genq_check(method, W2)
-    from . import _kernels
+    from . import _kernels, _lanes
 
     n, K = Y2.shape
     F = np.empty((len(FLOAT_FIELDS), n))
@@ -165,6 +165,8 @@ def _fit_numba(Y2, V2, W2, *, method, test, level, chunk):
     CONV = np.empty(n, bool)
     ITERS = np.empty(n, np.int64)
     tabs = _kernels.tables(method, test, level, K)
+    mcode, tcode = _kernels.METHOD_CODES[method], _kernels.TEST_CODES[test]
+    lanes = mcode in _lanes.LANE_METHODS and K <= _lanes.MAX_K
     nthreads = _threads()
     pool = _executor(nthreads) if nthreads > 1 else None
     for lo in range(0, n, chunk):
@@ -175,6 +177,12 @@ def _fit_numba(Y2, V2, W2, *, method, test, level, chunk):
         m = hi - lo
 
         def run(a, b, y=y, v=v, w=w, lo=lo):
+            if lanes:
+                _lanes.fit_lanes(
+                    y, v, w, method_code=mcode, test_code=tcode, tabs=tabs,
+                    lo=a, hi=b, off=lo, out=(F, KO, CONV, ITERS),
+                )  # fmt: skip
+                return
             _kernels.fit_rows(
                 y,
                 v,

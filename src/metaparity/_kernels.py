@@ -680,6 +680,46 @@ def _t_two_sided(t, df):
     return 1.0 - q if q < 0.5 else tail
 
 
+#: the closed form is used for df up to this (its cost grows with df) ...
+_CHI2_MAX_DF = 200.0
+#: ... and for x / 2 up to this (exp(-x / 2) stays a normal number)
+_CHI2_MAX_H = 700.0
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+_RINV = 1.0 / np.maximum(np.arange(101.0), 1.0)  # 1 / i
+_RINV_HALF = 1.0 / (np.arange(101.0) + 1.5)  # 1 / (i + 3/2)
+
+
+@njit(**_JIT)
+def _chi2_sf(df, x):
+    """P(chi^2_df > x) for x > 0 finite: closed form for integer df <= 200, else chdtrc.
+
+    Even df = 2m: ``exp(-h) sum_{i<m} h^i / i!``; odd df = 2m + 1:
+    ``erfc(sqrt h) + exp(-h) sum_{i<m} h^(i+1/2) / Gamma(i + 3/2)`` (h = x / 2).
+    Every term is positive, so the sum keeps full relative precision (measured
+    against 50-digit mpmath in tests/test_lanes.py); about 4x cheaper than chdtrc,
+    which stays for fractional or large df and for x / 2 > 700.
+    """
+    h = 0.5 * x
+    n = int(df)
+    if float(n) != df or df > _CHI2_MAX_DF or h > _CHI2_MAX_H:
+        return _c_chdtrc(df, x, 0)
+    e = math.exp(-h)
+    if n % 2 == 0:
+        term = e
+        s = term
+        for i in range(1, n // 2):
+            term = term * (h * _RINV[i])  # the factor does not wait for the chain
+            s = s + term
+        return s
+    rh = math.sqrt(h)
+    s = math.erfc(rh)
+    term = e * rh * _TWO_OVER_SQRT_PI
+    for i in range(n // 2):
+        s = s + term
+        term = term * (h * _RINV_HALF[i])
+    return s
+
+
 @njit(**_JIT)
 def _fit_row(i, io, Y, V, W, has_w, method, test, zcrit, tcrit, pmm_tab, F, KO, CONV, ITERS, s):
     """Fit input row ``i`` into output slot ``io``."""
@@ -762,7 +802,7 @@ def _fit_row(i, io, Y, V, W, has_w, method, test, zcrit, tcrit, pmm_tab, F, KO, 
         elif math.isinf(qe):
             qep = 0.0
         else:
-            qep = _c_chdtrc(_nmax(df, 1.0), qe, 0)
+            qep = _chi2_sf(_nmax(df, 1.0), qe)
     else:
         qep = 1.0
     for j in range(K):
