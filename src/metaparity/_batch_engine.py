@@ -3,8 +3,10 @@
 * ``"numpy"`` -- the reference: :func:`metaparity.rma._fit` on chunks of rows
   (the chunks only bound the memory of its ``(rows, k)`` temporaries; rows are
   independent, so chunking does not change a single bit).
-* ``"numba"`` -- :mod:`metaparity._kernels`: one compiled pass per row, the same
-  numbers (see that module), in threads over slices of each chunk.
+* ``"numba"`` -- :mod:`metaparity._lanes` (blocks of rows in SIMD lanes: the
+  closed-form estimators, ML, REML) or :mod:`metaparity._kernels` (one compiled
+  pass per row: the rest), the same numbers (see those modules), in threads over
+  slices of each chunk.
 * ``"auto"`` -- numba when it can be imported and the batch has at least
   ``AUTO_NUMBA_ROWS`` rows (the kernel compiles once per machine, ~30 s of CPU,
   cached afterwards: a small batch is done by numpy long before), numpy otherwise.
