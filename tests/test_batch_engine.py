@@ -117,7 +117,7 @@ def test_engines_bitwise_identical():
 @pytest.mark.parametrize("method", ["ML", "REML", "DL", "PM"])
 def test_engines_bitwise_on_simulated_batch_with_stragglers(method):
     """Thousands of rows in SIMD lanes (blocks of 64, two threads): ML/REML rows whose Fisher
-    scoring runs past 20 iterations are deferred to blocks of stragglers and resumed; they
+    scoring runs past 32 iterations are deferred to blocks of stragglers and resumed; they
     end with the reference's tau2, iterations and converged flag all the same."""
     from metaparity.simulate import simulate_normal
 
@@ -125,7 +125,7 @@ def test_engines_bitwise_on_simulated_batch_with_stragglers(method):
     a, b = _both(Y, V, method=method, test="knha")
     _assert_bitwise(a, b, method)
     if method in ("ML", "REML"):
-        assert (a.iterations > 20).sum() > 50  # the straggler path ran
+        assert (a.iterations > 32).sum() > 20  # the straggler path ran
 
 
 @pytest.mark.parametrize("method", ["DL", "REML"])

@@ -52,7 +52,7 @@ _NT = 18  # (K, B) scratch arrays
 _NV = 38  # (B,) lane vectors
 _NM = 6  # (B,) lane masks
 #: Fisher-scoring iterations after which a lane is deferred to a block of stragglers
-_FISHER_CAP = 20
+_FISHER_CAP = 32
 
 
 # --------------------------------------------------------------------------- #
@@ -435,6 +435,40 @@ def _compact(act, idx, nc, y, v, m, K, T):
 
 
 @njit(**_JIT)
+def _gather(mask, pts, y, v, m, K, nb, T, IDX, x):
+    """Lanes with ``mask``: their columns to T[15..17], their points to x; returns their
+    number (IDX maps slot -> lane)."""
+    for ln in range(nb):
+        IDX[ln] = ln
+    n = _compact(mask, IDX, nb, y, v, m, K, T)
+    for c in range(n):
+        x[c] = pts[IDX[c]]
+    return n
+
+
+@njit(**_JIT)
+def _score_d_at(reml, mask, pts, out, y, v, m, K, nb, T, R, L, IDX):
+    """``out[l] = score(pts[l])`` for the lanes with ``mask`` only (uses L[30..32])."""
+    x, fx, dfx = L[30], L[31], L[32]
+    n = _gather(mask, pts, y, v, m, K, nb, T, IDX, x)
+    if n:
+        _score_d(reml, x, T[15], T[16], T[17], K, n, T, R, L, fx, dfx)
+        for c in range(n):
+            out[IDX[c]] = fx[c]
+
+
+@njit(**_JIT)
+def _loglik_at(reml, mask, pts, out, y, v, m, K, nb, T, R, L, IDX):
+    """``out[l] = loglik(pts[l])`` for the lanes with ``mask`` only (uses L[30..31])."""
+    x, ll = L[30], L[31]
+    n = _gather(mask, pts, y, v, m, K, nb, T, IDX, x)
+    if n:
+        _loglik(reml, x, T[15], T[16], T[17], K, n, T, R, L, ll)
+        for c in range(n):
+            out[IDX[c]] = ll[c]
+
+
+@njit(**_JIT)
 def _likelihood(reml, y, v, m, kf, live, K, nb, T, R, L, M, IDX, tau2, se_tau2, conv, iters,
                 cap, resume, T0, I0, dfr):  # fmt: skip
     """tau2, se_tau2, converged, iterations per lane, as _kernels._likelihood on each
@@ -564,16 +598,12 @@ def _likelihood(reml, y, v, m, kf, live, K, nb, T, R, L, M, IDX, tau2, se_tau2, 
                 nbk[ln] = False
         if not (any_a or any_b):
             break
+        # only the lanes whose bracket grows are evaluated (near tau2 = 0 a bracket
+        # grows from ~1e-6 tau2 in steps of 4: ~10 rounds for a few lanes of the block)
         if any_a:
-            _score_d(reml, a, y, v, m, K, nb, T, R, L, fx, dfx)
-            for ln in range(nb):
-                if na[ln]:
-                    fa[ln] = fx[ln]
+            _score_d_at(reml, na, a, fa, y, v, m, K, nb, T, R, L, IDX)
         if any_b:
-            _score_d(reml, b, y, v, m, K, nb, T, R, L, fx, dfx)
-            for ln in range(nb):
-                if nbk[ln]:
-                    fb[ln] = fx[ln]
+            _score_d_at(reml, nbk, b, fb, y, v, m, K, nb, T, R, L, IDX)
     # safeguarded Newton (_kernels._refine_score) from the Newton point of t
     nact = 0
     for ln in range(nb):
@@ -641,10 +671,12 @@ def _likelihood(reml, y, v, m, kf, live, K, nb, T, R, L, M, IDX, tau2, se_tau2, 
             tau2[ln] = pt[ln]
         t[ln] = 0.0
     # a local maximum below the likelihood at 0 -> 0 (metafor's rule)
-    _loglik(reml, t, y, v, m, K, nb, T, R, L, fa)
-    _loglik(reml, tau2, y, v, m, K, nb, T, R, L, fb)
     for ln in range(nb):
-        if live[ln] and tau2[ln] > 0 and fa[ln] > fb[ln]:
+        act[ln] = live[ln] and tau2[ln] > 0
+    _loglik_at(reml, act, t, fa, y, v, m, K, nb, T, R, L, IDX)
+    _loglik_at(reml, act, tau2, fb, y, v, m, K, nb, T, R, L, IDX)
+    for ln in range(nb):
+        if act[ln] and fa[ln] > fb[ln]:
             tau2[ln] = 0.0
     _score(reml, 1, tau2, y, v, m, K, nb, T, R, L, sc, info)
     for ln in range(nb):
@@ -658,7 +690,7 @@ def _likelihood(reml, y, v, m, kf, live, K, nb, T, R, L, M, IDX, tau2, se_tau2, 
 def _fit_block(rows, nb, Y, V, W, has_w, method, test, zcrit, tcrit, F, KO, CONV, ITERS, off,
                T, R, L, M, KL, BAD, IT, IDX, cap, resume, T0, I0, DR, DT, DI, nd):  # fmt: skip
     """Fit input rows ``rows[:nb]`` (outputs at ``off + row``).  ML/REML lanes whose Fisher
-    scoring is still running after ``cap`` iterations are not finished here: their
+    scoring is still running after ``cap`` iterations (32) are not finished here: their
     row, tau2 and iteration count are appended to DR, DT, DI at ``nd`` (the new
     count is returned) and resumed later (``resume``: start from T0, I0)."""
     K = Y.shape[1]
