@@ -114,9 +114,10 @@ def test_engines_bitwise_identical():
             _assert_bitwise(a, b, (method, test))
 
 
-@pytest.mark.parametrize("method", ["ML", "REML", "DL", "PM"])
+@pytest.mark.parametrize("method", ["ML", "REML", "DL", "PM", "PMM", "EB", "SJIT", "DLIT"])
 def test_engines_bitwise_on_simulated_batch_with_stragglers(method):
-    """Thousands of rows in SIMD lanes (blocks of 64, two threads): ML/REML rows whose Fisher
+    """Thousands of rows in SIMD lanes (blocks of 64, two threads), iterations masked per
+    lane (bracket growth, Newton polish, compaction of the running lanes); ML/REML rows whose Fisher
     scoring runs past 32 iterations are deferred to blocks of stragglers and resumed; they
     end with the reference's tau2, iterations and converged flag all the same."""
     from metaparity.simulate import simulate_normal
@@ -128,7 +129,7 @@ def test_engines_bitwise_on_simulated_batch_with_stragglers(method):
         assert (a.iterations > 32).sum() > 20  # the straggler path ran
 
 
-@pytest.mark.parametrize("method", ["DL", "REML"])
+@pytest.mark.parametrize("method", ["DL", "REML", "PM", "DLIT"])
 def test_engines_agree_beyond_lane_width(method):
     """K > 128 studies: numpy's pairwise sum recurses there; the row kernel takes over."""
     rng = np.random.default_rng(3)

@@ -16,8 +16,12 @@ partial sums up to 128), no fused multiply-add (``fastmath=False``).  Vectorisin
 *across* independent rows changes no rounding; only reassociation within a row
 would.
 
-Covered: EE, DL, HE, GENQ, HS, HSk, SJ with every test, K <= 128 studies.  The
-iterative estimators and wider rows use :mod:`metaparity._kernels`.
+Covered: every estimator with every test, K <= 128 studies (wider rows use
+:mod:`metaparity._kernels`).  The iterative ones run with active-set masking:
+each lane takes the reference's steps, a lane that has stopped keeps its state,
+the lanes still running are compacted to the front when half have stopped, and
+ML/REML lanes still in Fisher scoring after 32 iterations are resumed later in
+blocks of their own.
 """
 
 from __future__ import annotations
@@ -42,14 +46,14 @@ from ._kernels import (
 
 __all__ = ["LANE_METHODS", "MAX_K", "BLOCK", "fit_lanes"]
 
-#: method codes (``_kernels.METHOD_CODES``) done here: EE, DL, HE, GENQ, HS, HSk, SJ, ML, REML
-LANE_METHODS = frozenset((0, 1, 2, 3, 4, 5, 6, 10, 11))
+#: method codes (``_kernels.METHOD_CODES``) done here: all of them
+LANE_METHODS = frozenset(range(12))
 #: widest row done here (numpy's pairwise sum splits recursively above 128 terms)
 MAX_K = 128
 #: rows per block: (K, B) scratch arrays of K = 10 x 64 rows stay in L1/L2
 BLOCK = 64
 _NT = 18  # (K, B) scratch arrays
-_NV = 38  # (B,) lane vectors
+_NV = 41  # (B,) lane vectors
 _NM = 6  # (B,) lane masks
 #: Fisher-scoring iterations after which a lane is deferred to a block of stragglers
 _FISHER_CAP = 32
@@ -435,6 +439,174 @@ def _compact(act, idx, nc, y, v, m, K, T):
 
 
 @njit(**_JIT)
+def _froot(kind, x, y, v, m, tg, kf, K, nb, T, R, L, f, df):
+    """``_kernels._froot`` per lane: kind 0 ``Q(x) - tg`` and ``dQ``; kind 1 (DLIT)
+    ``h(x) - x`` and its derivative."""
+    w, r, t, t3 = T[12], T[1], T[2], T[13]
+    q, dq = L[2], L[3]
+    _inv_var(v, m, x, K, nb, w)
+    _wmean(y, m, w, K, nb, r, t, R, L[0], L[1])
+    for j in range(K):
+        for ln in range(nb):
+            t[j, ln] = w[j, ln] * r[j, ln] * r[j, ln]
+    _rsum(t, K, nb, R, q)
+    for j in range(K):
+        for ln in range(nb):
+            t3[j, ln] = w[j, ln] * t[j, ln]
+    _rsum(t3, K, nb, R, dq)
+    if kind == 0:
+        for ln in range(nb):
+            f[ln] = q[ln] - tg[ln]
+            df[ln] = -dq[ln]
+        return
+    _traces(v, m, w, K, nb, T, R, L, False)
+    trp, trpp = L[10], L[11]
+    for ln in range(nb):
+        h = (q[ln] - (kf[ln] - 1.0)) / trp[ln]
+        f[ln] = h - x[ln]
+        df[ln] = (h * trpp[ln] - dq[ln]) / trp[ln] - 1.0
+
+
+@njit(**_JIT)
+def _feval(code, x, y, v, m, tg, kf, K, nb, T, R, L, f, df):
+    """The function whose root is polished: 0 Q - target (PM family), 1 DLIT's fixed
+    point, 2 the ML score, 3 the REML score (value and derivative)."""
+    if code >= 2:
+        _score_d(code == 3, x, y, v, m, K, nb, T, R, L, f, df)
+    else:
+        _froot(code, x, y, v, m, tg, kf, K, nb, T, R, L, f, df)
+
+
+@njit(**_JIT)
+def _refine(code, act, nact, pt, a, b, conv, iters, y, v, m, kf, tg, K, nb, T, R, L, IDX):
+    """Safeguarded Newton in the brackets [a, b] from pt, per lane with ``act``
+    (``_kernels._refine_root`` / ``_refine_score``): pt ends at each lane's last x,
+    ``conv``/``iters`` as the reference's.  Uses L[30..32], L[38..40]."""
+    x, fx, dfx, kfs, tgs = L[30], L[31], L[32], L[38], L[39]
+    nc = nb
+    for ln in range(nb):
+        IDX[ln] = ln
+    ye, ve, me = y, v, m
+    for _ in range(_MAXIT):
+        if nact == 0:
+            break
+        if nact <= nc // 2:  # half the lanes done: the rest to the front
+            nc = _compact(act, IDX, nc, y, v, m, K, T)
+            ye, ve, me = T[15], T[16], T[17]
+        for c in range(nc):
+            x[c] = pt[IDX[c]]
+            kfs[c] = kf[IDX[c]]
+            tgs[c] = tg[IDX[c]]
+        _feval(code, x, ye, ve, me, tgs, kfs, K, nc, T, R, L, fx, dfx)
+        nact = 0
+        for c in range(nc):
+            ln = IDX[c]
+            if not act[ln]:
+                continue
+            xl = pt[ln]
+            iters[ln] += 1
+            if fx[c] > 0:
+                a[ln] = xl
+            else:
+                b[ln] = xl
+            nx = xl - fx[c] / dfx[c]
+            ok = math.isfinite(nx)
+            tiny = ok and abs(nx - xl) <= _EPS * _nmax(abs(xl), 1e-300)
+            if tiny or (ok and nx > a[ln] and nx < b[ln]):
+                nxt = nx
+            else:
+                nxt = 0.5 * (a[ln] + b[ln])
+            scl = _nmax(abs(b[ln]), 1e-300)
+            exact = fx[c] == 0
+            fin = (
+                exact or tiny or (b[ln] - a[ln] <= _FOUR_EPS * scl) or (abs(nxt - xl) <= _EPS * scl)
+            )
+            if not exact:
+                pt[ln] = nxt
+            if fin:
+                conv[ln] = True
+                act[ln] = False
+            else:
+                nact += 1
+
+
+@njit(**_JIT)
+def _decreasing(method, y, v, m, kf, live, pmm, KL, K, nb, T, R, L, M, IDX, tau2, se_tau2,
+                conv, iters):  # fmt: skip
+    """PM/EB/SJIT (7), PMM (8), DLIT (9) per lane: ``_kernels._solve_decreasing`` (the
+    root of Q(tau2) - target, or DLIT's fixed point) and the SE of ``_tau2_row``."""
+    kind = 1 if method == 9 else 0
+    a, b, st, x, dfx, tg, pt = L[26], L[27], L[28], L[30], L[32], L[40], L[33]
+    fb, f0 = L[34], L[35]
+    act = M[0]
+    for ln in range(nb):
+        x[ln] = 0.0
+        tg[ln] = 0.0 if kind == 1 else (kf[ln] - 1.0 if method == 7 else pmm[KL[ln]])
+    _froot(kind, x, y, v, m, tg, kf, K, nb, T, R, L, f0, dfx)
+    nact = 0
+    for ln in range(nb):
+        conv[ln] = True
+        iters[ln] = 0
+        tau2[ln] = 0.0
+        act[ln] = live[ln] and f0[ln] > 0
+        a[ln] = 0.0
+        st[ln] = 1.0
+        b[ln] = 1.0
+        nact += 1 if act[ln] else 0
+    # bracket: grow b by 4x steps while f(b) > 0 (only the lanes still growing)
+    for _ in range(2000):
+        if nact == 0:
+            break
+        _feval_at(kind, act, b, fb, y, v, m, tg, kf, K, nb, T, R, L, IDX)
+        nact = 0
+        for ln in range(nb):
+            if act[ln]:
+                if not fb[ln] > 0:
+                    act[ln] = False
+                else:
+                    a[ln] = b[ln]
+                    st[ln] = st[ln] * 4.0
+                    b[ln] = b[ln] + st[ln]
+                    nact += 1
+    # lanes with f(0) > 0: safeguarded Newton from the midpoint of their bracket
+    nact = 0
+    for ln in range(nb):
+        act[ln] = live[ln] and f0[ln] > 0
+        if act[ln]:
+            conv[ln] = False
+            pt[ln] = 0.5 * (a[ln] + b[ln])
+            nact += 1
+    _refine(kind, act, nact, pt, a, b, conv, iters, y, v, m, kf, tg, K, nb, T, R, L, IDX)
+    for ln in range(nb):
+        if live[ln] and f0[ln] > 0:
+            tau2[ln] = pt[ln]
+    # SE (_kernels._tau2_row)
+    w = T[10]
+    _inv_var(v, m, tau2, K, nb, w)
+    if method == 9:
+        _se_dl_form(v, m, w, tau2, kf, K, nb, T, R, L, se_tau2)
+        return
+    _rsum(w, K, nb, R, x)
+    for ln in range(nb):
+        se_tau2[ln] = kf[ln] * math.sqrt(2.0 / (kf[ln] - 1.0)) / x[ln]
+
+
+@njit(**_JIT)
+def _feval_at(code, mask, pts, out, y, v, m, tg, kf, K, nb, T, R, L, IDX):
+    """``out[l] = f(pts[l])`` (value only) for the lanes with ``mask`` (uses L[30..32],
+    L[38..39])."""
+    x, fx, dfx, kfs, tgs = L[30], L[31], L[32], L[38], L[39]
+    n = _gather(mask, pts, y, v, m, K, nb, T, IDX, x)
+    for c in range(n):
+        kfs[c] = kf[IDX[c]]
+        tgs[c] = tg[IDX[c]]
+    if n:
+        _feval(code, x, T[15], T[16], T[17], tgs, kfs, K, n, T, R, L, fx, dfx)
+        for c in range(n):
+            out[IDX[c]] = fx[c]
+
+
+@njit(**_JIT)
 def _gather(mask, pts, y, v, m, K, nb, T, IDX, x):
     """Lanes with ``mask``: their columns to T[15..17], their points to x; returns their
     number (IDX maps slot -> lane)."""
@@ -621,53 +793,15 @@ def _likelihood(reml, y, v, m, kf, live, K, nb, T, R, L, M, IDX, tau2, se_tau2, 
             conv[ln] = False
             act[ln] = True
             nact += 1
-    nc = nb
+    ran = M[1]
     for ln in range(nb):
-        IDX[ln] = ln
-        pt[ln] = x[ln]  # pt: x by lane, x: by compacted slot
-    ye, ve, me = y, v, m
-    for _ in range(_MAXIT):
-        if nact == 0:
-            break
-        if nact <= nc // 2:
-            nc = _compact(act, IDX, nc, y, v, m, K, T)
-            ye, ve, me = T[15], T[16], T[17]
-        for c in range(nc):
-            x[c] = pt[IDX[c]]
-        _score_d(reml, x, ye, ve, me, K, nc, T, R, L, fx, dfx)
-        nact = 0
-        for c in range(nc):
-            ln = IDX[c]
-            if not act[ln]:
-                continue
-            xl = pt[ln]
-            iters[ln] += 1
-            if fx[c] > 0:
-                a[ln] = xl
-            else:
-                b[ln] = xl
-            nx = xl - fx[c] / dfx[c]
-            ok = math.isfinite(nx)
-            tiny = ok and abs(nx - xl) <= _EPS * _nmax(abs(xl), 1e-300)
-            if tiny or (ok and nx > a[ln] and nx < b[ln]):
-                nxt = nx
-            else:
-                nxt = 0.5 * (a[ln] + b[ln])
-            scl = _nmax(abs(b[ln]), 1e-300)
-            exact = fx[c] == 0
-            fin = (
-                exact or tiny or (b[ln] - a[ln] <= _FOUR_EPS * scl) or (abs(nxt - xl) <= _EPS * scl)
-            )
-            if not exact:
-                pt[ln] = nxt
-            if fin:
-                conv[ln] = True
-                act[ln] = False
-                tau2[ln] = pt[ln]
-            else:
-                nact += 1
+        pt[ln] = x[ln]
+        ran[ln] = act[ln]
+    _refine(
+        3 if reml else 2, act, nact, pt, a, b, conv, iters, y, v, m, kf, kf, K, nb, T, R, L, IDX
+    )
     for ln in range(nb):
-        if act[ln]:  # _MAXIT reached: the reference returns its last x, not converged
+        if ran[ln]:  # refined (converged or not: the reference returns its last x)
             tau2[ln] = pt[ln]
         t[ln] = 0.0
     # a local maximum below the likelihood at 0 -> 0 (metafor's rule)
@@ -687,7 +821,7 @@ def _likelihood(reml, y, v, m, kf, live, K, nb, T, R, L, M, IDX, tau2, se_tau2, 
 # one block of rows (_kernels._fit_row, per lane)
 # --------------------------------------------------------------------------- #
 @njit(**_JIT)
-def _fit_block(rows, nb, Y, V, W, has_w, method, test, zcrit, tcrit, F, KO, CONV, ITERS, off,
+def _fit_block(rows, nb, Y, V, W, has_w, method, test, zcrit, tcrit, pmm, F, KO, CONV, ITERS, off,
                T, R, L, M, KL, BAD, IT, IDX, cap, resume, T0, I0, DR, DT, DI, nd):  # fmt: skip
     """Fit input rows ``rows[:nb]`` (outputs at ``off + row``).  ML/REML lanes whose Fisher
     scoring is still running after ``cap`` iterations (32) are not finished here: their
@@ -741,6 +875,10 @@ def _fit_block(rows, nb, Y, V, W, has_w, method, test, zcrit, tcrit, F, KO, CONV
                 DT[nd] = tau2[ln]
                 DI[nd] = itl[ln]
                 nd += 1
+    elif method >= 7:  # PM/EB/SJIT, PMM, DLIT
+        fe_done = False
+        _decreasing(method, y, v, m, kf, live, pmm, KL, K, nb, T, R, L, M, IDX, tau2, se_tau2,
+                    cl, itl)  # fmt: skip
     else:
         fe_done = _tau2_lanes(method, y, v, m, w, kf, K, nb, T, R, L, tau2, se_tau2, qe)
     for ln in range(nb):
@@ -870,7 +1008,8 @@ def _fit_block(rows, nb, Y, V, W, has_w, method, test, zcrit, tcrit, F, KO, CONV
 
 
 @njit(**_JIT)
-def _lanes_kernel(Y, V, W, has_w, method, test, zcrit, tcrit, lo, hi, off, F, KO, CONV, ITERS):
+def _lanes_kernel(Y, V, W, has_w, method, test, zcrit, tcrit, pmm, lo, hi, off, F, KO, CONV,
+                  ITERS):  # fmt: skip
     """Rows ``lo:hi`` into output slots ``off + lo : off + hi``, in blocks of BLOCK rows."""
     K = Y.shape[1]
     B = BLOCK
@@ -893,12 +1032,12 @@ def _lanes_kernel(Y, V, W, has_w, method, test, zcrit, tcrit, lo, hi, off, F, KO
         nb = min(B, hi - i0)
         for ln in range(nb):
             rows[ln] = i0 + ln
-        nd = _fit_block(rows, nb, Y, V, W, has_w, method, test, zcrit, tcrit, F, KO, CONV, ITERS,
+        nd = _fit_block(rows, nb, Y, V, W, has_w, method, test, zcrit, tcrit, pmm, F, KO, CONV, ITERS,
                         off, T, R, L, M, KL, BAD, IT, IDX, _FISHER_CAP, False, DT, DI, DR, DT, DI,
                         nd)  # fmt: skip
     for i0 in range(0, nd, B):
         nb = min(B, nd - i0)
-        _fit_block(DR[i0 : i0 + nb], nb, Y, V, W, has_w, method, test, zcrit, tcrit, F, KO, CONV,
+        _fit_block(DR[i0 : i0 + nb], nb, Y, V, W, has_w, method, test, zcrit, tcrit, pmm, F, KO, CONV,
                    ITERS, off, T, R, L, M, KL, BAD, IT, IDX, _MAXIT_FS, True, DT[i0 : i0 + nb],
                    DI[i0 : i0 + nb], DR, DT, DI, 0)  # fmt: skip
 
@@ -909,6 +1048,6 @@ def fit_lanes(Y, V, W, *, method_code, test_code, tabs, lo, hi, off, out):
 
     F, KO, CONV, ITERS = out
     has_w = W is not None
-    zcrit, tcrit, _ = tabs
+    zcrit, tcrit, pmm = tabs
     _lanes_kernel(Y, V, _NO_W if W is None else W, has_w, method_code, test_code, zcrit, tcrit,
-                  lo, hi, off, F, KO, CONV, ITERS)  # fmt: skip
+                  pmm, lo, hi, off, F, KO, CONV, ITERS)  # fmt: skip
