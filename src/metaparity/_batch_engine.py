@@ -8,7 +8,7 @@
   pass per row: the rest), the same numbers (see those modules), in threads over
   slices of each chunk.
 * ``"auto"`` -- numba when it can be imported and the batch has at least
-  ``AUTO_NUMBA_ROWS`` rows (the kernel compiles once per machine, ~30 s of CPU,
+  ``AUTO_NUMBA_ROWS`` rows (the kernel compiles once per machine, ~1.5 min of CPU,
   cached afterwards: a small batch is done by numpy long before), numpy otherwise.
 
 numba is imported only when the numba engine is used.

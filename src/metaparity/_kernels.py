@@ -23,7 +23,7 @@ on almost every row:
 
 The closed-form estimators and ML/REML are run across rows in SIMD lanes by
 :mod:`metaparity._lanes` (the same arithmetic per row); this row kernel does the
-PM family, DLIT and rows wider than 128 studies.
+rows wider than 128 studies.
 
 Nothing here is imported by ``import metaparity``; :func:`metaparity.rma_batch`
 imports it when the numba engine is chosen.

@@ -220,7 +220,7 @@ def rma_batch(
         ``"numba"`` computes the same numbers in one compiled pass per row
         (``pip install 'metaparity[fast]'``); ``"auto"`` (default) takes numba
         when it is installed and the batch has >= 200,000 rows (the kernel compiles
-        once per machine, ~30 s, then is cached).  See docs/batch_engine.md.
+        once per machine, ~1.5 min, then is cached).  See docs/batch_engine.md.
     chunk_size : int, optional
         Rows fitted at a time (default 65536); bounds the working memory.
         Results do not depend on it.
