@@ -21,9 +21,9 @@ on almost every row:
   whose chi-square tail is summed in closed form for integer df (:func:`_chi2_sf`,
   closer to exact than the reference's ``chdtrc``; the one field not bitwise equal).
 
-The closed-form estimators and ML/REML are run across rows in SIMD lanes by
-:mod:`metaparity._lanes` (the same arithmetic per row); this row kernel does the
-rows wider than 128 studies.
+Every estimator is run across rows in SIMD lanes by :mod:`metaparity._lanes`
+(the same arithmetic per row, reusing the building blocks here); this row kernel
+does the rows wider than 128 studies.
 
 Nothing here is imported by ``import metaparity``; :func:`metaparity.rma_batch`
 imports it when the numba engine is chosen.
