@@ -99,3 +99,41 @@ def test_live_summary_per_estimator(metafor, capsys):
         rows += [(f["method"], c) for c in compare_fit(rec)]
     stats = summarise(rows)
     assert all(s["failed"] == 0 for s in stats.values()), stats
+
+
+@pytest.mark.parametrize("method", ["DL", "HE", "SJ", "PM", "ML", "REML"])
+@pytest.mark.parametrize("test", ["z", "knha"])
+def test_numba_batch_rows_live(metafor, method, test):
+    """The numba engine's rows (SIMD lanes; QEp from the closed-form chi-square tail)
+    against metafor itself, row by row, with the tolerance table of every live check."""
+    pytest.importorskip("numba")
+    from metaparity import rma_batch
+    from metaparity.parity import FIT_FIELDS
+    from metaparity.simulate import simulate_normal
+    from metaparity.tolerances import compare_values, pvalue_condition
+
+    Y, V = simulate_normal(24, 8, tau2=0.05, vi=("loguniform", 0.002, 0.5), k_dist=(2, 8), seed=6)
+    # seed 6: metafor's REML converges on every row (seed 5 has one Fisher-scoring failure)
+    Y[0] *= 8.0  # Q in the far tail: QEp = 6e-167
+    res = rma_batch(Y, V, method=method, test=test, engine="numba")
+    failures, compared = [], 0
+    for i in range(Y.shape[0]):
+        keep = np.isfinite(Y[i])
+        ref = metafor.rma(Y[i, keep], V[i, keep], method=method, test=test)
+        assert ref["ok"], ref.get("error")
+        dist, dfs = ("z", np.nan) if test == "z" else ("t", res.dfs[i])
+        cond = {
+            "pval": pvalue_condition(res.zval[i], dist, dfs),
+            "QEp": pvalue_condition(res.QE[i], "chi2", max(int(res.k[i]) - 1, 1)),
+        }
+        for q in FIT_FIELDS:
+            if q not in ref["fit"] or not hasattr(res, q):
+                continue
+            c = compare_values(
+                q, float(getattr(res, q)[i]), ref["fit"][q], method, cond.get(q, 1.0)
+            )
+            compared += 1
+            if not c.ok:
+                failures.append(f"row {i} {q}: ours={c.ours!r} metafor={c.ref!r}")
+    assert compared > 200
+    assert not failures, "\n".join(failures[:20])
