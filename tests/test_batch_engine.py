@@ -129,7 +129,7 @@ def test_engines_bitwise_on_simulated_batch_with_stragglers(method):
         assert (a.iterations > 32).sum() > 20  # the straggler path ran
 
 
-@pytest.mark.parametrize("method", ["DL", "REML", "PM", "DLIT"])
+@pytest.mark.parametrize("method", ["DL", "REML", "ML", "PM", "PMM", "DLIT"])
 def test_engines_agree_beyond_lane_width(method):
     """K > 128 studies: numpy's pairwise sum recurses there; the row kernel takes over."""
     rng = np.random.default_rng(3)

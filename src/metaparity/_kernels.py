@@ -361,26 +361,31 @@ def _froot(kind, x, y, v, m, target, kf, K, s):
 
 
 @njit(**_JIT)
-def _refine_root(kind, a, b, newton, y, v, m, target, kf, K, s):
-    x = 0.5 * (a + b)
+def _feval(code, x, y, v, m, target, kf, K, s):
+    """The function whose root is polished (as ``_lanes._feval``): 0 Q - target (PM
+    family), 1 DLIT's fixed point, 2 the ML score, 3 the REML score; value, derivative."""
+    if code >= 2:
+        return _score_d(code == 3, x, y, v, m, K, s)
+    return _froot(code, x, y, v, m, target, kf, K, s)
+
+
+@njit(**_JIT)
+def _refine(code, a, b, x, y, v, m, target, kf, K, s):
+    """Safeguarded Newton in [a, b] from x (estimators._refine with newton=True)."""
     done = False
     it = 0
     for _ in range(_MAXIT):
-        fx, dfx = _froot(kind, x, y, v, m, target, kf, K, s)
+        fx, dfx = _feval(code, x, y, v, m, target, kf, K, s)
         it += 1
         if fx > 0:
             a = x
         else:
             b = x
-        tiny = False
-        if newton:
-            nx = x - fx / dfx
-            ok = math.isfinite(nx)
-            tiny = ok and abs(nx - x) <= _EPS * _nmax(abs(x), 1e-300)
-            if tiny or (ok and nx > a and nx < b):
-                nxt = nx
-            else:
-                nxt = 0.5 * (a + b)
+        nx = x - fx / dfx
+        ok = math.isfinite(nx)
+        tiny = ok and abs(nx - x) <= _EPS * _nmax(abs(x), 1e-300)
+        if tiny or (ok and nx > a and nx < b):
+            nxt = nx
         else:
             nxt = 0.5 * (a + b)
         scale = _nmax(abs(b), 1e-300)
@@ -395,7 +400,7 @@ def _refine_root(kind, a, b, newton, y, v, m, target, kf, K, s):
 
 
 @njit(**_JIT)
-def _solve_decreasing(kind, newton, y, v, m, target, kf, K, s):
+def _solve_decreasing(kind, y, v, m, target, kf, K, s):
     f_lo = _froot(kind, 0.0, y, v, m, target, kf, K, s)[0]
     if not f_lo > 0:
         return 0.0, True, 0
@@ -408,7 +413,7 @@ def _solve_decreasing(kind, newton, y, v, m, target, kf, K, s):
         a = b
         step = step * 4.0
         b = b + step
-    return _refine_root(kind, a, b, newton, y, v, m, target, kf, K, s)
+    return _refine(kind, a, b, 0.5 * (a + b), y, v, m, target, kf, K, s)
 
 
 # --------------------------------------------------------------------------- #
@@ -488,36 +493,6 @@ def _loglik(reml, t, y, v, m, K, s):
 
 
 @njit(**_JIT)
-def _refine_score(reml, a, b, x, y, v, m, K, s):
-    """estimators._refine with newton=True on score_d, from x."""
-    done = False
-    it = 0
-    for _ in range(_MAXIT):
-        fx, dfx = _score_d(reml, x, y, v, m, K, s)
-        it += 1
-        if fx > 0:
-            a = x
-        else:
-            b = x
-        nx = x - fx / dfx
-        ok = math.isfinite(nx)
-        tiny = ok and abs(nx - x) <= _EPS * _nmax(abs(x), 1e-300)
-        if tiny or (ok and nx > a and nx < b):
-            nxt = nx
-        else:
-            nxt = 0.5 * (a + b)
-        scale = _nmax(abs(b), 1e-300)
-        exact = fx == 0
-        fin = exact or tiny or (b - a <= _FOUR_EPS * scale) or (abs(nxt - x) <= _EPS * scale)
-        if not exact:
-            x = nxt
-        if fin:
-            done = True
-            break
-    return x, done, it
-
-
-@njit(**_JIT)
 def _likelihood(reml, y, v, m, k, kf, K, s):
     """Returns (tau2, se, converged, iterations) for a row with k > 1."""
     raw = _mom_raw(y, v, m, m, K, s)[0]  # HE
@@ -579,7 +554,7 @@ def _likelihood(reml, y, v, m, k, kf, K, s):
             x0 = nx
         else:
             x0 = 0.5 * (a + b)
-        tau2, conv, it = _refine_score(reml, a, b, x0, y, v, m, K, s)
+        tau2, conv, it = _refine(3 if reml else 2, a, b, x0, y, v, m, 0.0, 0.0, K, s)
         iters += it
     if tau2 > 0 and _loglik(reml, 0.0, y, v, m, K, s) > _loglik(reml, tau2, y, v, m, K, s):
         tau2 = 0.0
@@ -660,13 +635,13 @@ def _tau2_row(method, y, v, m, w, k, kf, K, s, pmm_target):
         return 0.0, nan, True, 0
     if method <= 9:  # PM/EB/SJIT, PMM, DLIT
         if method == 9:
-            tau2, conv, it = _solve_decreasing(1, True, y, v, m, 0.0, kf, K, s)
+            tau2, conv, it = _solve_decreasing(1, y, v, m, 0.0, kf, K, s)
             for j in range(K):
                 a[j] = m[j] / (v[j] + tau2)
             se = _se_dl_form(v, m, a, tau2, kf, K, s)
             return tau2, se, conv, it
         target = kf - 1.0 if method == 7 else pmm_target
-        tau2, conv, it = _solve_decreasing(0, True, y, v, m, target, kf, K, s)
+        tau2, conv, it = _solve_decreasing(0, y, v, m, target, kf, K, s)
         _inv_var(v, m, tau2, K, a)
         se = kf * math.sqrt(2.0 / (kf - 1.0)) / _psum(a, K)
         return tau2, se, conv, it

@@ -480,7 +480,7 @@ def _feval(code, x, y, v, m, tg, kf, K, nb, T, R, L, f, df):
 @njit(**_JIT)
 def _refine(code, act, nact, pt, a, b, conv, iters, y, v, m, kf, tg, K, nb, T, R, L, IDX):
     """Safeguarded Newton in the brackets [a, b] from pt, per lane with ``act``
-    (``_kernels._refine_root`` / ``_refine_score``): pt ends at each lane's last x,
+    (``_kernels._refine``): pt ends at each lane's last x,
     ``conv``/``iters`` as the reference's.  Uses L[30..32], L[38..40]."""
     x, fx, dfx, kfs, tgs = L[30], L[31], L[32], L[38], L[39]
     nc = nb
@@ -776,7 +776,7 @@ def _likelihood(reml, y, v, m, kf, live, K, nb, T, R, L, M, IDX, tau2, se_tau2, 
             _score_d_at(reml, na, a, fa, y, v, m, K, nb, T, R, L, IDX)
         if any_b:
             _score_d_at(reml, nbk, b, fb, y, v, m, K, nb, T, R, L, IDX)
-    # safeguarded Newton (_kernels._refine_score) from the Newton point of t
+    # safeguarded Newton (_kernels._refine) from the Newton point of t
     nact = 0
     for ln in range(nb):
         act[ln] = False
