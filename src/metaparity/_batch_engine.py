@@ -168,7 +168,7 @@ def _fit_numba(Y2, V2, W2, *, method, test, level, chunk):
     ITERS = np.empty(n, np.int64)
     tabs = _kernels.tables(method, test, level, K)
     mcode, tcode = _kernels.METHOD_CODES[method], _kernels.TEST_CODES[test]
-    lanes = mcode in _lanes.LANE_METHODS and K <= _lanes.MAX_K
+    lanes = K <= _lanes.MAX_K  # every estimator; wider rows: the row kernel
     nthreads = _threads()
     pool = _executor(nthreads) if nthreads > 1 else None
     for lo in range(0, n, chunk):

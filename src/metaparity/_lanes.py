@@ -44,10 +44,8 @@ from ._kernels import (
     _t_two_sided,
 )
 
-__all__ = ["LANE_METHODS", "MAX_K", "BLOCK", "fit_lanes"]
+__all__ = ["MAX_K", "BLOCK", "fit_lanes"]
 
-#: method codes (``_kernels.METHOD_CODES``) done here: all of them
-LANE_METHODS = frozenset(range(12))
 #: widest row done here (numpy's pairwise sum splits recursively above 128 terms)
 MAX_K = 128
 #: rows per block: (K, B) scratch arrays of K = 10 x 64 rows stay in L1/L2
@@ -1043,7 +1041,7 @@ def _lanes_kernel(Y, V, W, has_w, method, test, zcrit, tcrit, pmm, lo, hi, off, 
 
 
 def fit_lanes(Y, V, W, *, method_code, test_code, tabs, lo, hi, off, out):
-    """As :func:`metaparity._kernels.fit_rows`, for ``method_code in LANE_METHODS``."""
+    """As :func:`metaparity._kernels.fit_rows` (any method code), for rows of K <= MAX_K."""
     from ._kernels import _NO_W
 
     F, KO, CONV, ITERS = out
