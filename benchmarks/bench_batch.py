@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from metaparity import rma, rma_batch
+from metaparity import rma_batch
+from metaparity.models import uni as rma
 
 
 def simulate(n: int, k: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     Y, V = simulate(args.n, args.k)
     try:
-        from metaparity.rbridge import get_bridge
+        from metaparity.parity.rbridge import get_bridge
 
         bridge = get_bridge()
         ro = bridge._ro

@@ -16,7 +16,7 @@ import json
 import warnings
 from pathlib import Path
 
-from metaparity.parity import FIT_FIELDS, compare_fit, summarise
+from metaparity.parity.compare import FIT_FIELDS, compare_fit, summarise
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def main() -> int:
     golden = json.loads((ROOT / "fixtures" / "goldens" / "rma_grid.json").read_text())
     bridge = None
     if args.live:
-        from metaparity.rbridge import get_bridge
+        from metaparity.parity.rbridge import get_bridge
 
         bridge = get_bridge()
     rows, skipped = [], 0

@@ -15,7 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from metaparity.goldens_diagnostics import format_summary, load, replay_all, summarise_replays
+from metaparity.parity.goldens_diagnostics import (
+    format_summary,
+    load,
+    replay_all,
+    summarise_replays,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

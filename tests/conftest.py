@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from metaparity.pytest_plugin import r_required
+from metaparity.parity.pytest_plugin import r_required
 
 # CI runs the same examples every time (a red CI must be reproducible); laptops explore.
 settings.register_profile("ci", derandomize=True, print_blob=True, max_examples=60)

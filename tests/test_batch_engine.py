@@ -19,10 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaparity import rma, rma_batch
-from metaparity._names import METHODS, TESTS
-from metaparity.rma import _BATCH_FIELDS
-from metaparity.strategies import batches
+from metaparity import rma_batch
+from metaparity._core.names import METHODS, TESTS
+from metaparity.models import uni as rma
+from metaparity.models.uni import _BATCH_FIELDS
+from metaparity.parity.strategies import batches
 
 pytest.importorskip("numba")
 
@@ -227,7 +228,7 @@ def test_engine_choice(monkeypatch):
     Y, V = np.array([[0.1, 0.3, 0.2]]), np.array([[0.01, 0.02, 0.03]])
     with pytest.raises(ValueError, match="unknown engine 'fast'"):
         rma_batch(Y, V, engine="fast")
-    from metaparity import _batch_engine
+    from metaparity.engine import dispatch as _batch_engine
 
     monkeypatch.setattr(_batch_engine, "_numba_ok", False)
     assert _batch_engine.resolve_engine("auto") == "numpy"
@@ -248,7 +249,7 @@ def test_import_does_not_import_numba():
 def test_polish_is_newton_not_bisection(method):
     """The root of the ML/REML score and the DLIT fixed point is polished by safeguarded
     Newton: a handful of evaluations per row (bisection to machine precision took 30-55)."""
-    from metaparity import estimators
+    from metaparity.engine import estimators
 
     rng = np.random.default_rng(5)
     V = rng.uniform(0.01, 0.2, (2000, 10))

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import metaparity as mp
-from metaparity.bias import _kendall, _pkendall, fsn, ranktest, regtest, trimfill
-from metaparity.tolerances import compare_values, pvalue_condition
+from metaparity.analysis.bias import _kendall, _pkendall, fsn, ranktest, regtest, trimfill
+from metaparity.parity.tolerances import compare_values, pvalue_condition
 
 ROOT = Path(__file__).resolve().parents[1]
 METADAT = ROOT / "fixtures" / "metadat"
@@ -191,7 +191,7 @@ def test_results_serialise():
 # --------------------------------------------------------------------------- #
 def test_plots_write_png_and_svg(tmp_path):
     pytest.importorskip("matplotlib")
-    from metaparity.plots_bias import funnel, labbe, radial
+    from metaparity.plots.bias import funnel, labbe, radial
 
     b = pd.read_csv(METADAT / "dat.bcg.csv")
     dat = _bcg()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from metaparity import rbridge
-from metaparity.pytest_plugin import r_required
+from metaparity.parity import rbridge
+from metaparity.parity.pytest_plugin import r_required
 
 
 @pytest.mark.parametrize(

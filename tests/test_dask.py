@@ -1,4 +1,4 @@
-"""rma_batch on dask arrays (metaparity._dask): the numpy path, chunk by chunk, exactly."""
+"""rma_batch on dask arrays (metaparity.engine.dask): the numpy path, chunk by chunk, exactly."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from metaparity import BatchResult, rma_batch
 from metaparity import rma_batch as ref_fit
-from metaparity._names import METHODS, TESTS
+from metaparity._core.names import METHODS, TESTS
 from metaparity.simulate import simulate_normal
 
 da = pytest.importorskip("dask.array")
@@ -106,7 +106,7 @@ def test_bad_arguments_fail_at_call_time():
 
 
 def test_persist_and_npy_stack(tmp_path, monkeypatch):
-    import metaparity._dask as mdask
+    import metaparity.engine.dask as mdask
 
     Y, V = _data(M=400)
     ref = rma_batch(Y, V, method="EB")

@@ -16,11 +16,18 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from metaparity import escalc, rma
-from metaparity._names import TESTS
-from metaparity.harness import ALL_METHODS
-from metaparity.parity import compare_result
-from metaparity.strategies import MetaData, continuous, meta_analyses, proportions, two_by_two
+from metaparity._core.names import TESTS
+from metaparity.effects import escalc
+from metaparity.models import uni as rma
+from metaparity.parity.compare import compare_result
+from metaparity.parity.harness import ALL_METHODS
+from metaparity.parity.strategies import (
+    MetaData,
+    continuous,
+    meta_analyses,
+    proportions,
+    two_by_two,
+)
 
 pytestmark = pytest.mark.r
 
@@ -87,7 +94,7 @@ _CI_FIELDS = {"tau2_lb", "tau2_ub", "I2_lb", "I2_ub", "H2_lb", "H2_ub"}
 
 
 def _q_residual(ma, tau2: float, target: float) -> float:
-    from metaparity.estimators import q_gen
+    from metaparity.engine.estimators import q_gen
 
     q, _ = q_gen(ma.yi[None, :], ma.vi[None, :], np.ones((1, ma.k)), np.array([tau2]))
     return abs(float(q[0]) - target)

@@ -9,16 +9,17 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from metaparity import rma, rma_batch
-from metaparity._names import METHODS, TESTS
-from metaparity.strategies import meta_analyses
+from metaparity import rma_batch
+from metaparity._core.names import METHODS, TESTS
+from metaparity.models import uni as rma
+from metaparity.parity.strategies import meta_analyses
 
 ITER_OK = [m for m in METHODS if m != "GENQ"]
 FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp".split()
 
 
 def meta_data(min_k=2, max_k=12):
-    """(yi, vi) from the public strategy (metaparity.strategies.meta_analyses)."""
+    """(yi, vi) from the public strategy (metaparity.parity.strategies.meta_analyses)."""
     return meta_analyses(min_k=min_k, max_k=max_k).map(lambda ma: (ma.yi, ma.vi))
 
 
@@ -142,7 +143,7 @@ def test_confint_rejects_ee():
 
 
 def test_predict_back_transforms():
-    from metaparity import escalc
+    from metaparity.effects import escalc
 
     dat = escalc("PFT", xi=[5, 10, 20], ni=[30, 40, 50])
     r = rma(data=dat, method="DL")
@@ -157,7 +158,7 @@ def test_predict_back_transforms():
 def test_rma_reads_escalc_data_and_columns():
     import pandas as pd
 
-    from metaparity import escalc
+    from metaparity.effects import escalc
 
     d = pd.DataFrame({"study": ["A", "B", "C"], "x": [5, 10, 20], "n": [30, 40, 50]})
     dat = escalc("PLO", xi="x", ni="n", data=d, slab="study")
@@ -172,7 +173,7 @@ def test_rma_reads_escalc_data_and_columns():
 
 
 def test_ipft_hm_needs_sizes_or_targs():
-    from metaparity import escalc
+    from metaparity.effects import escalc
 
     dat = escalc("PFT", xi=[5, 10, 20], ni=[30, 40, 50])
     bare = rma(dat["yi"], dat["vi"], method="DL")
@@ -200,7 +201,7 @@ def test_ml_local_maximum_below_zero_boundary_is_set_to_zero():
 def test_two_sided_t_pvalues_are_accurate_everywhere():
     from scipy import stats
 
-    from metaparity.rma import _t_two_sided
+    from metaparity.models.uni import _t_two_sided
 
     # df = 1 is the Cauchy distribution: p = 1 - 2 atan(|t|) / pi, exactly
     for t in (3.6e-8, 1e-5, 0.3, 3.0, 30.0, 1e6):

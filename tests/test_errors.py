@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metaparity import escalc, rma, rma_batch
+from metaparity import rma_batch
+from metaparity.effects import escalc
+from metaparity.models import uni as rma
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Binomial-normal GLMM for proportions (metaparity.glmm) -- unit tests and live metafor parity."""
+"""Binomial-normal GLMM for proportions (metaparity.models.glmm) -- unit tests and live metafor parity."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, special, stats
 
-from metaparity.glmm import (
+from metaparity.models.glmm import (
     _conditional_loglik,
     _Objective,
     compare_glmm,
@@ -227,7 +227,7 @@ _LIVE = {
 
 def _live(metafor, x, n, **kw):
     """metafor's rma.glmm; without the R package lme4: skip (fail under CI=true)."""
-    from metaparity.pytest_plugin import r_required
+    from metaparity.parity.pytest_plugin import r_required
 
     ref = metafor.rma_glmm(x, n, **kw)
     if not ref["ok"] and "lme4" in str(ref.get("error")) and not r_required():

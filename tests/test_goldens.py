@@ -2,7 +2,7 @@
 
 Every fit metafor completed is recomputed and compared quantity by quantity
 (rma fields, predict, back-transformed predict, Q-profile confint) with the one
-tolerance table in metaparity.tolerances.  Regenerate with
+tolerance table in metaparity.parity.tolerances.  Regenerate with
 ``Rscript r_scripts/goldens.R``.
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import load_golden
-from metaparity import escalc
-from metaparity.parity import compare_fit, fit_like
+from metaparity.effects import escalc
+from metaparity.parity.compare import compare_fit, fit_like
 
 _G = load_golden()
 _GROUPS = sorted({(f["dataset"], f["measure"]) for f in _G["rma"]})
@@ -84,7 +84,7 @@ def test_escalc_matches_golden(i, dataset, measure):
 
 def test_grid_covers_every_measure_method_test(golden):
     from metaparity import MEASURES
-    from metaparity._names import METHODS, TESTS
+    from metaparity._core.names import METHODS, TESTS
 
     seen = {(f["measure"], f["method"], f["test"]) for f in golden["rma"] if f["ok"]}
     missing = [c for c in itertools.product(MEASURES, METHODS, TESTS) if c not in seen]

@@ -5,7 +5,7 @@ Every record holds the inputs metafor was given (yi, vi, X/colnames or xi, ni; m
 test, level) and metafor's answers from the very R functions the live bridge calls
 (mp_rma_mods, mp_influence, mp_bias, mp_rma_glmm).  metaparity is run on the inputs and
 every quantity is compared with the tolerance table, as the live tests do
-(metaparity.goldens_diagnostics: compare_mods, compare_values, compare_glmm).  The
+(metaparity.parity.goldens_diagnostics: compare_mods, compare_values, compare_glmm).  The
 ``r``-marked test checks that the goldens still describe the installed metafor.
 Summary: ``.venv/bin/python scripts/parity_summary_diagnostics.py``.
 """
@@ -18,8 +18,8 @@ import math
 import numpy as np
 import pytest
 
-from metaparity.goldens import PRODUCERS, diff_json
-from metaparity.goldens_diagnostics import (
+from metaparity.parity.goldens import PRODUCERS, diff_json
+from metaparity.parity.goldens_diagnostics import (
     KINDS,
     format_summary,
     label,
@@ -140,7 +140,7 @@ def test_goldens_match_installed_metafor(metafor, kind):
     """Re-ask the installed metafor (same mp_* function, same inputs) a sample of the
     records; nothing may have moved beyond rtol 1e-10 (else regenerate:
     ``metaparity goldens regenerate --only goldens_diagnostics``)."""
-    from metaparity.pytest_plugin import r_required
+    from metaparity.parity.pytest_plugin import r_required
 
     prov = _G["provenance"]
     moved = []

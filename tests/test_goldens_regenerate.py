@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from metaparity.cli import main
-from metaparity.goldens import diff_json
+from metaparity.parity.goldens import diff_json
 
 ROOT = Path(__file__).resolve().parents[1]
 

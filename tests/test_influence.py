@@ -1,4 +1,4 @@
-"""Case diagnostics (metaparity.diagnostics): unit tests without R, and live parity with
+"""Case diagnostics (metaparity.analysis.diagnostics): unit tests without R, and live parity with
 metafor's leave1out / influence / rstudent / rstandard / cumul / baujat."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import metaparity as mp
-from metaparity.diagnostics import (
+from metaparity.analysis.diagnostics import (
     baujat,
     cumul,
     influence,
@@ -20,7 +20,7 @@ from metaparity.diagnostics import (
     rstandard,
     rstudent,
 )
-from metaparity.tolerances import compare_values, pvalue_condition
+from metaparity.parity.tolerances import compare_values, pvalue_condition
 
 ROOT = Path(__file__).resolve().parents[1]
 METADAT = ROOT / "fixtures" / "metadat"
@@ -219,7 +219,7 @@ def test_leave1out_batch_is_fast():
 
 def test_diagnostic_plots(tmp_path):
     pytest.importorskip("matplotlib")
-    from metaparity.plots_diag import plot_baujat, plot_leave1out
+    from metaparity.plots.diagnostics import plot_baujat, plot_leave1out
 
     y, v, slab = _bcg()
     res = mp.rma(y, v, method="REML", slab=slab)
@@ -357,12 +357,12 @@ def test_report_max_rel(metafor):
 
 @pytest.mark.r
 def test_rscript_backend_gives_the_same_answers(metafor):
-    from metaparity.rbridge import RUnavailable, get_bridge
+    from metaparity.parity.rbridge import RUnavailable, get_bridge
 
     try:
         rs = get_bridge("rscript")
     except RUnavailable as err:  # pragma: no cover
-        from metaparity.pytest_plugin import r_required
+        from metaparity.parity.pytest_plugin import r_required
 
         if r_required():
             pytest.fail(f"Rscript backend unavailable under CI=true: {err}")

@@ -10,7 +10,7 @@ mpmath = pytest.importorskip("mpmath")
 
 from scipy import special  # noqa: E402
 
-from metaparity._kernels import _chi2_sf  # noqa: E402
+from metaparity.engine.numba.kernels import _chi2_sf  # noqa: E402
 
 
 def _exact(df, x):

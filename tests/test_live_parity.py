@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import load_golden
-from metaparity import escalc
-from metaparity.parity import compare_fit, summarise
+from metaparity.effects import escalc
+from metaparity.parity.compare import compare_fit, summarise
 
 pytestmark = pytest.mark.r
 
@@ -108,9 +108,9 @@ def test_numba_batch_rows_live(metafor, method, test):
     against metafor itself, row by row, with the tolerance table of every live check."""
     pytest.importorskip("numba")
     from metaparity import rma_batch
-    from metaparity.parity import FIT_FIELDS
+    from metaparity.parity.compare import FIT_FIELDS
+    from metaparity.parity.tolerances import compare_values, pvalue_condition
     from metaparity.simulate import simulate_normal
-    from metaparity.tolerances import compare_values, pvalue_condition
 
     Y, V = simulate_normal(24, 8, tau2=0.05, vi=("loguniform", 0.002, 0.5), k_dist=(2, 8), seed=6)
     # seed 6: metafor's REML converges on every row (seed 5 has one Fisher-scoring failure)

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metaparity import rma
-from metaparity.metareg import MODS_METHODS, design_matrix, rma_mods
-from metaparity.parity import compare_mods, summarise
-from metaparity.strategies import meta_analyses
+from metaparity.models import uni as rma
+from metaparity.models.metareg import MODS_METHODS, design_matrix, rma_mods
+from metaparity.parity.compare import compare_mods, summarise
+from metaparity.parity.strategies import meta_analyses
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = [m for m in MODS_METHODS if m != "FE"]  # FE is EE under another name
@@ -298,7 +298,7 @@ def _unless_r2_is_tau2_0_at_zero(metafor, res, bad):
     tau2_0 is exactly 0 and metafor's tau2_0 agrees with it under the tolerance table."""
     if [c.quantity for c in bad] != ["R2"]:
         return bad
-    from metaparity.tolerances import compare_values
+    from metaparity.parity.tolerances import compare_values
 
     ours0 = rma(res.yi, res.vi, method=res.method).tau2
     ref0 = metafor.rma(res.yi, res.vi, method=res.method)["fit"]["tau2"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metaparity import rma
 from metaparity.cli import main
-from metaparity.harness import ALL_METHODS
-from metaparity.testing import assert_agrees_with_metafor
+from metaparity.models import uni as rma
+from metaparity.parity.harness import ALL_METHODS
+from metaparity.parity.testing import assert_agrees_with_metafor
 
 ROOT = Path(__file__).resolve().parents[1]
 SELINEXOR = ROOT / "fixtures" / "selinexor" / "selinexor_counts.csv"
@@ -125,7 +125,7 @@ def test_differences_give_exit_1_and_junit_failures(metafor, tmp_path, capsys, m
     """A deliberately wrong engine (b shifted by 1e-6) must be caught, quantity by quantity."""
     import xmlschema
 
-    import metaparity.harness as h
+    import metaparity.parity.harness as h
 
     real = h.rma
 
@@ -166,7 +166,7 @@ def test_golden_dir_records_then_replays_without_r(metafor, tmp_path, capsys, mo
     ]
     code, out, _ = _run(capsys, *args)
     assert code == 0 and (g / "parity-PLO.json").exists()
-    from metaparity import rbridge
+    from metaparity.parity import rbridge
 
     def unavailable(backend="auto"):
         raise rbridge.RUnavailable("R is not installed (test)")
@@ -178,12 +178,12 @@ def test_golden_dir_records_then_replays_without_r(metafor, tmp_path, capsys, mo
 
 @pytest.mark.r
 def test_backends_give_identical_results(metafor):
-    from metaparity.rbridge import get_bridge
+    from metaparity.parity.rbridge import get_bridge
 
     a, b = get_bridge("rpy2"), get_bridge("rscript")
     assert a.versions() == b.versions()
     y, v = [0.1, 0.3, 0.5, 0.2, -0.1], [0.01, 0.02, 0.03, 0.015, 0.02]
-    from metaparity.rbridge import _rma_call
+    from metaparity.parity.rbridge import _rma_call
 
     calls = [_rma_call(y, v, m, t, 95, None, "PLO", None, "ilogit")
              for m in ("DL", "REML", "PM", "SJ") for t in ("z", "knha")]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Properties of the engine over generated data (metaparity.strategies)."""
+"""Properties of the engine over generated data (metaparity.parity.strategies)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaparity import escalc, rma, rma_batch
-from metaparity.harness import ALL_METHODS
-from metaparity.strategies import bad_counts, batches, meta_analyses, proportions
-from metaparity.transforms import iarcsin, ilogit, ipft, ztor
+from metaparity import rma_batch
+from metaparity.effects import escalc
+from metaparity.effects.transforms import iarcsin, ilogit, ipft, ztor
+from metaparity.models import uni as rma
+from metaparity.parity.harness import ALL_METHODS
+from metaparity.parity.strategies import bad_counts, batches, meta_analyses, proportions
 
 FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp".split()
 _S = dict(deadline=None, max_examples=60)

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metaparity import escalc, rma
 from metaparity.cli import main
-from metaparity.reproduce import ModelPolicy, ZeroEvents, load_counts, reproduce
-from metaparity.verdicts import (
+from metaparity.effects import escalc
+from metaparity.models import uni as rma
+from metaparity.reproduce.pipeline import ModelPolicy, ZeroEvents, load_counts, reproduce
+from metaparity.reproduce.verdicts import (
     PublishedRow,
     at_rounding,
     compare_triple,
@@ -227,7 +228,7 @@ def test_zero_event_alternative(bundled):
 
 def test_report_files(bundled, tmp_path):
     pytest.importorskip("matplotlib")
-    from metaparity.reproduce_report import write_report
+    from metaparity.reproduce.report import write_report
 
     paths = write_report(bundled, tmp_path / "out")
     md = paths["report.md"].read_text()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metaparity import escalc, rma_batch
+from metaparity import rma_batch
+from metaparity.effects import escalc
 from metaparity.simulate import (
     BLOCK,
     coverage_study,

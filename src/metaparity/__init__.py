@@ -7,21 +7,29 @@
 0.1056
 """
 
-from .escalc import MEASURES, escalc
-from .metareg import RmaModsResult, rma_mods
-from .rma import BatchResult, RmaResult, rma, rma_batch
+from metaparity.effects.escalc import MEASURES, escalc
+from metaparity.models.metareg import RmaModsResult, rma_mods
+from metaparity.models.uni import BatchResult, RmaResult, rma, rma_batch
 
 __all__ = [
     "escalc", "rma", "rma_batch", "rma_mods", "RmaResult", "RmaModsResult", "BatchResult",
     "MEASURES", "__version__",
 ]  # fmt: skip
 __version__ = "0.1.0"
-from .diagnostics import baujat, cumul, influence, leave1out, leave1out_batch, rstandard, rstudent  # noqa: E402, I001
+from metaparity.analysis.diagnostics import (
+    baujat,
+    cumul,
+    influence,
+    leave1out,
+    leave1out_batch,
+    rstandard,
+    rstudent,
+)  # noqa: E402, I001
 
 __all__ += ["leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat"]
-from .glmm import GlmmResult, rma_glmm  # noqa: E402, I001
+from metaparity.models.glmm import GlmmResult, rma_glmm  # noqa: E402, I001
 
 __all__ += ["rma_glmm", "GlmmResult"]
-from .bias import fsn, ranktest, regtest, trimfill  # noqa: E402, I001
+from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill  # noqa: E402, I001
 
 __all__ += ["ranktest", "regtest", "trimfill", "fsn"]

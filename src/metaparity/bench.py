@@ -213,7 +213,7 @@ def library_versions() -> dict[str, str | None]:
 
 def rma_batch_engines() -> list[str | None]:
     """Engines to time: ``[None]`` if rma_batch has no ``engine=``; else its engines."""
-    from .rma import rma_batch
+    from metaparity.models.uni import rma_batch
 
     par = inspect.signature(rma_batch).parameters.get("engine")
     if par is None:
@@ -235,7 +235,7 @@ def make_data(
     cfg: BenchConfig, k: int, data_dir: Path
 ) -> tuple[np.ndarray, np.ndarray, Path, Path]:
     """Y, V with max(ms) rows (npz, reused if present) and the first r_n rows as CSV."""
-    from .simulate import simulate_normal
+    from metaparity.simulate import simulate_normal
 
     M = max(cfg.ms)
     tag = f"k{k}_M{M}_seed{cfg.seed}_tau2{cfg.tau2:g}_{cfg.vi[0]}{cfg.vi[1]:g}-{cfg.vi[2]:g}"
@@ -266,7 +266,7 @@ def run_metafor(csv: Path, methods: tuple[str, ...], prefix: Path) -> dict[str, 
     exe = shutil.which("Rscript")
     if exe is None:
         return {"error": "Rscript not found"}
-    pkg = resources.files("metaparity") / "r"
+    pkg = resources.files("metaparity.parity") / "r"
     with (
         resources.as_file(pkg / "metaparity.R") as lib,
         resources.as_file(pkg / "bench_metafor.R") as script,
@@ -324,7 +324,7 @@ def _statsmodels_loop(method_re: str, Y: np.ndarray, V: np.ndarray):
 # --------------------------------------------------------------------------- #
 def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     """Run everything in ``cfg``; write JSON/Markdown/plot to ``cfg.out``; return the report."""
-    from .rma import rma_batch
+    from metaparity.models.uni import rma_batch
 
     cfg = cfg.resolved()
     out = Path(cfg.out)

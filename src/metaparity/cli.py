@@ -17,8 +17,8 @@ def _paper(t: tuple[float, float, float]) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import selinexor_demo
-    from .rbridge import RUnavailable, get_bridge
+    from metaparity.demo import selinexor_demo
+    from metaparity.parity.rbridge import RUnavailable, get_bridge
 
     bridge = None
     try:
@@ -82,10 +82,10 @@ class _Progress:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from ._io import InputError
-    from .rbridge import RUnavailable, get_bridge
-    from .reproduce import ZeroEvents, reproduce
-    from .reproduce_report import write_report
+    from metaparity._core.io import InputError
+    from metaparity.parity.rbridge import RUnavailable, get_bridge
+    from metaparity.reproduce.pipeline import ZeroEvents, reproduce
+    from metaparity.reproduce.report import write_report
 
     if (args.data is None) != (args.published is None):
         print("metaparity reproduce: give both --data and --published (or neither, for the "
@@ -113,7 +113,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     except ImportError as err:
         print(f"metaparity reproduce: {err} (or run with --no-figures)", file=sys.stderr)
         return 2
-    from .reproduce_report import _header_lines
+    from metaparity.reproduce.report import _header_lines
 
     print(f"Reproduction: {rep.title}")
     for k, v in _header_lines(rep):
@@ -142,10 +142,10 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def cmd_parity(args: argparse.Namespace) -> int:
-    from . import reports
-    from ._io import InputError, atomic_write
-    from .harness import compare
-    from .rbridge import RUnavailable, get_bridge
+    from metaparity._core.io import InputError, atomic_write
+    from metaparity.parity import reports
+    from metaparity.parity.harness import compare
+    from metaparity.parity.rbridge import RUnavailable, get_bridge
 
     try:
         bridge = None
@@ -191,7 +191,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
 def cmd_goldens_regenerate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .goldens import regenerate
+    from metaparity.parity.goldens import regenerate
 
     root = Path(args.root).resolve()
     if not (root / "r_scripts").is_dir():
@@ -317,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("bench", help="benchmark rma_batch against metafor, PyMARE, statsmodels")
-    from .bench import add_arguments as _bench_arguments
-    from .bench import run_from_args as _bench_run
+    from metaparity.bench import add_arguments as _bench_arguments
+    from metaparity.bench import run_from_args as _bench_run
 
     _bench_arguments(p)
     p.set_defaults(func=_bench_run)
@@ -327,8 +327,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    from . import __version__
-    from .rbridge import r_status
+    from metaparity import __version__
+    from metaparity.parity.rbridge import r_status
 
     ok, why = r_status()
     print(f"metaparity {__version__}; R: {why if ok else 'unavailable (' + why + ')'}")
@@ -336,7 +336,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .simulate import save_normal_npz
+    from metaparity.simulate import save_normal_npz
 
     kind, lo, hi = args.vi.split(":")
     bar = _Progress(f"simulate {int(args.M):,} x {args.k}")

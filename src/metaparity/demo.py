@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .datasets import selinexor_counts, selinexor_published
-from .escalc import escalc
-from .parity import compare_fit
-from .rma import rma
-from .tolerances import Comparison
+from metaparity.effects.datasets import selinexor_counts, selinexor_published
+from metaparity.effects.escalc import escalc
+from metaparity.models.uni import rma
+from metaparity.parity.compare import compare_fit
+from metaparity.parity.tolerances import Comparison
 
 __all__ = ["DemoRow", "selinexor_demo"]
 

@@ -1,0 +1,48 @@
+"""Names shared across modules: estimators, tests, measures (metafor spelling)."""
+
+from __future__ import annotations
+
+#: tau^2 estimators accepted by :func:`metaparity.models.uni` (metafor 3.8 names).
+METHODS: tuple[str, ...] = (
+    "EE",
+    "FE",
+    "DL",
+    "DLIT",
+    "HE",
+    "HS",
+    "HSk",
+    "SJ",
+    "SJIT",
+    "ML",
+    "REML",
+    "EB",
+    "PM",
+    "PMM",
+    "GENQ",
+)
+
+#: Estimators with a closed form (no iteration, no root finding).
+CLOSED_FORM: frozenset[str] = frozenset({"EE", "FE", "DL", "HE", "HS", "HSk", "SJ", "GENQ"})
+
+#: Estimators found by iteration or root finding.
+ITERATIVE: frozenset[str] = frozenset(set(METHODS) - CLOSED_FORM)
+
+#: Inference for the pooled estimate (metafor's ``test=``).
+TESTS: tuple[str, ...] = ("z", "t", "knha", "adhoc")
+
+
+def family(method: str) -> str:
+    """Return ``"closed"`` or ``"iterative"`` for a tau^2 estimator name."""
+    return "closed" if method in CLOSED_FORM else "iterative"
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """Validate ``value`` against ``choices`` (case-sensitive as in metafor)."""
+    if not isinstance(value, str) or value not in choices:
+        hint = ""
+        if isinstance(value, str):
+            near = [c for c in choices if c.lower() == value.lower()]
+            if near:
+                hint = f" (did you mean {near[0]!r}? names are case-sensitive as in metafor)"
+        raise ValueError(f"unknown {name} {value!r}{hint}; choose one of: {', '.join(choices)}")
+    return value

@@ -1,0 +1,161 @@
+"""Compare a metaparity analysis with metafor's, quantity by quantity.
+
+The reference is a dict shaped like the output of ``mp_rma()`` in
+``metaparity/r/metaparity.R`` -- either read from a golden file or returned live
+by :mod:`metaparity.parity.rbridge`.  Both paths go through :func:`compare_fit`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from metaparity.parity.tolerances import Comparison, compare_values, pvalue_condition
+
+__all__ = [
+    "compare_fit",
+    "compare_result",
+    "compare_mods",
+    "fit_like",
+    "FIT_FIELDS",
+    "MODS_FIELDS",
+    "summarise",
+]
+
+FIT_FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k".split()
+PRED_FIELDS = "pred se ci_lb ci_ub pi_lb pi_ub".split()
+CONFINT_FIELDS = "tau2_lb tau2_ub I2_lb I2_ub H2_lb H2_ub".split()
+
+
+def _vec(x: Any) -> np.ndarray:
+    return np.atleast_1d(np.asarray(x, dtype=float))
+
+
+def fit_like(ref: dict[str, Any]):
+    """Run metaparity on the inputs recorded in ``ref`` (yi, vi, method, test, ...)."""
+    from metaparity.models.uni import rma
+
+    weights = _vec(ref["ni"]) if ref.get("weights") == "ni" else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # k = 1 -> test "z", as metafor warns
+        res = rma(
+            _vec(ref["yi"]),
+            _vec(ref["vi"]),
+            method=ref["method"],
+            test=ref["test"],
+            level=ref.get("level", 95),
+            weights=weights,
+        )
+    return res
+
+
+def compare_fit(ref: dict[str, Any]) -> list[Comparison]:
+    """All comparisons for one recorded metafor fit (fit, predict, transf, confint),
+    with metaparity run on the same yi/vi."""
+    return compare_result(fit_like(ref), ref)
+
+
+def compare_result(res, ref: dict[str, Any]) -> list[Comparison]:
+    """Compare a metaparity :class:`~metaparity.models.uni.RmaResult` with a metafor record
+    (``ref`` as returned by the bridge or stored in a golden file)."""
+    method = ref["method"]
+    out: list[Comparison] = []
+    fit = ref["fit"]
+    dist = "z" if res.test == "z" else "t"
+    cond = {
+        "pval": pvalue_condition(res.zval, dist, res.dfs),
+        "QEp": pvalue_condition(res.QE, "chi2", max(res.k - 1, 1)),
+    }
+    for q in FIT_FIELDS:
+        if method in ("EE", "FE") and q == "se_tau2":
+            continue  # metafor: NA for EE models; ours NaN as well (checked in unit tests)
+        out.append(compare_values(q, getattr(res, q), fit.get(q), method, cond.get(q, 1.0)))
+    p = res.predict()
+    for q in PRED_FIELDS:
+        ref_v = ref["predict"].get(q)
+        if q in ("pi_lb", "pi_ub") and ref_v is None:
+            continue  # metafor 3.8 reports no PI for EE models
+        out.append(compare_values(f"predict_{q}", getattr(p, q), ref_v, method))
+    tr = ref.get("predict_transf")
+    if tr:
+        ni = ref.get("ni")
+        pt = res.predict(transf=tr["transf"], targs=None if ni is None else {"ni": _vec(ni)})
+        for q in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
+            if q in ("pi_lb", "pi_ub") and tr.get(q) is None:
+                continue
+            out.append(compare_values(f"t_{q}", getattr(pt, q), tr.get(q), method))
+    ci = ref.get("confint")
+    if ci:
+        c = res.confint()
+        for q in CONFINT_FIELDS:
+            out.append(compare_values(q, getattr(c, q), ci.get(q), method))
+    return out
+
+
+MODS_VEC_FIELDS = "b se zval pval ci_lb ci_ub".split()
+MODS_FIELDS = MODS_VEC_FIELDS + "tau2 se_tau2 I2 H2 R2 QE QEp QM QMp k p".split()
+
+
+def compare_mods(res, ref: dict[str, Any]) -> list[Comparison]:
+    """Compare a :class:`~metaparity.models.metareg.RmaModsResult` with metafor's meta-regression.
+
+    ``ref`` is the dict returned by ``bridge.rma_mods`` (``ref["fit"]`` holds the
+    fields).  Per-coefficient quantities are compared one by one (``b[2]``, ...);
+    p-values get the condition-number allowance of the tolerance table.  Skipped,
+    with the reason: ``se_tau2`` of EE models (NA in metafor, NaN here), and ``R2``
+    for DLIT/SJIT where metafor reports NA because its own intercept-only fit did not
+    converge even with the relaxed control (metaparity returns the fixed point; README).
+    """
+    method = res.method
+    fit = ref["fit"]
+    out: list[Comparison] = []
+    df = res.k - res.p
+    zdist = "z" if res.test == "z" else "t"
+    for q in MODS_VEC_FIELDS:
+        refv = np.atleast_1d(np.asarray(fit.get(q), dtype=float))
+        ours = np.atleast_1d(getattr(res, q))
+        if refv.size != ours.size:
+            raise ValueError(f"{q}: metafor has {refv.size} coefficients, metaparity {ours.size}")
+        for j in range(ours.size):
+            cond = pvalue_condition(res.zval[j], zdist, df) if q == "pval" else 1.0
+            out.append(compare_values(f"{q}[{j + 1}]", ours[j], refv[j], method, cond))
+    m = res.QMdf[0]
+    cond = {
+        "QEp": pvalue_condition(res.QE, "chi2", max(df, 1)),
+        "QMp": (
+            pvalue_condition(res.QM, "chi2", m)
+            if res.test == "z"
+            else pvalue_condition(res.QM, "F", m, max(df, 1))
+        ),
+    }
+    for q in MODS_FIELDS[len(MODS_VEC_FIELDS) :]:
+        if q == "se_tau2" and method in ("EE", "FE"):
+            continue
+        if q == "R2" and method in ("DLIT", "SJIT") and fit.get("R2") is None:
+            continue
+        out.append(compare_values(q, getattr(res, q), fit.get(q), method, cond.get(q, 1.0)))
+    return out
+
+
+def summarise(rows: Iterable[tuple[str, Comparison]]) -> dict[str, dict[str, float]]:
+    """Per-method count of comparisons, failures, largest relative and absolute difference.
+
+    ``max_rel`` is taken over reference values with ``|ref| >= 1e-8`` (a relative
+    difference against a value that is 0 up to metafor's stopping rule says
+    nothing); ``max_abs`` over all.
+    """
+    stats: dict[str, dict[str, float]] = {}
+    for method, c in rows:
+        s = stats.setdefault(method, {"n": 0, "max_rel": 0.0, "max_abs": 0.0, "failed": 0})
+        s["n"] += 1
+        if not c.ok:
+            s["failed"] += 1
+        if np.isfinite(c.rel_diff):
+            if abs(c.ref) >= 1e-8:
+                s["max_rel"] = max(s["max_rel"], c.rel_diff)
+        if np.isfinite(c.abs_diff):
+            s["max_abs"] = max(s["max_abs"], c.abs_diff)
+    return stats

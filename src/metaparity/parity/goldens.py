@@ -1,0 +1,147 @@
+"""Golden files: regenerate them with R and report what moved.
+
+``metaparity goldens regenerate`` re-runs every golden producer under
+``r_scripts/`` into a temporary folder and compares the new files with the
+recorded ones, number by number (the tolerance table's closed-form rtol).
+Drift -- e.g. after a metafor upgrade -- is reported; the recorded files are
+replaced only with ``--accept``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from metaparity._core.io import atomic_write
+
+__all__ = ["PRODUCERS", "Drift", "diff_json", "diff_csv", "regenerate"]
+
+#: producer script -> what it writes (a JSON file or a folder of CSV files), repo-relative
+PRODUCERS: dict[str, str] = {
+    "r_scripts/goldens.R": "fixtures/goldens/rma_grid.json",
+    # rma_mods, leave1out/influence/..., regtest/trimfill/..., rma.glmm (issue 8)
+    "r_scripts/goldens_diagnostics.R": "fixtures/goldens/diagnostics.json",
+    "r_scripts/export_metadat.R": "fixtures/metadat",
+}
+
+_RTOL, _ATOL = 1e-10, 1e-12
+_VOLATILE = {"date", "seconds"}  # provenance entries that change on every run
+
+
+@dataclass
+class Drift:
+    """What differs between a recorded golden and a fresh one."""
+
+    target: str
+    moved: list[tuple[str, Any, Any]] = field(default_factory=list)
+    provenance: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.moved
+
+
+def _num_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        fa, fb = float(a), float(b)
+        if math.isnan(fa) or math.isnan(fb):
+            return math.isnan(fa) and math.isnan(fb)
+        if math.isinf(fa) or math.isinf(fb):
+            return fa == fb
+        return abs(fa - fb) <= _ATOL + _RTOL * abs(fb)
+    return a == b
+
+
+def diff_json(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """Leaves that differ (numbers beyond rtol 1e-10), as ``(path, old, new)``."""
+    out: list[tuple[str, Any, Any]] = []
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in sorted(set(old) | set(new)):
+            if k in _VOLATILE:
+                continue
+            p = f"{path}.{k}" if path else k
+            if k not in old or k not in new:
+                out.append((p, old.get(k, "<absent>"), new.get(k, "<absent>")))
+            else:
+                out += diff_json(old[k], new[k], p)
+    elif isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            out.append((f"{path}[len]", len(old), len(new)))
+        for i, (a, b) in enumerate(zip(old, new, strict=False)):
+            out += diff_json(a, b, f"{path}[{i}]")
+    elif not _num_equal(old, new):
+        out.append((path, old, new))
+    return out
+
+
+def diff_csv(old: Path, new: Path) -> list[tuple[str, Any, Any]]:
+    a, b = pd.read_csv(old), pd.read_csv(new)
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return [(old.name, f"{a.shape} {list(a.columns)}", f"{b.shape} {list(b.columns)}")]
+    out = []
+    for col in a.columns:
+        for i, (x, y) in enumerate(zip(a[col], b[col], strict=True)):
+            if not _num_equal(x, y) and not (pd.isna(x) and pd.isna(y)):
+                out.append((f"{old.name}:{col}[{i}]", x, y))
+    return out
+
+
+def _diff_target(recorded: Path, fresh: Path, name: str) -> Drift:
+    d = Drift(name)
+    if recorded.is_dir() or fresh.is_dir():
+        names = {p.name for p in recorded.glob("*.csv")} | {p.name for p in fresh.glob("*.csv")}
+        for n in sorted(names):
+            if not (recorded / n).exists() or not (fresh / n).exists():
+                d.moved.append((n, "present" if (recorded / n).exists() else "<absent>",
+                                "present" if (fresh / n).exists() else "<absent>"))  # fmt: skip
+            else:
+                d.moved += diff_csv(recorded / n, fresh / n)
+        return d
+    if not recorded.exists():
+        d.moved.append((name, "<absent>", "present"))
+        return d
+    old, new = json.loads(recorded.read_text()), json.loads(fresh.read_text())
+    d.provenance = diff_json(old.get("provenance", {}), new.get("provenance", {}), "provenance")
+    old.pop("provenance", None)
+    new.pop("provenance", None)
+    d.moved = diff_json(old, new)
+    return d
+
+
+def regenerate(root: Path, accept: bool = False, only: list[str] | None = None) -> list[Drift]:
+    """Re-run the producers; return the drift per target; replace files only if ``accept``."""
+    exe = shutil.which("Rscript")
+    if exe is None:
+        raise RuntimeError("Rscript not found: regenerating goldens needs R with metafor")
+    drifts = []
+    for script, target in PRODUCERS.items():
+        if only and not any(o in script for o in only):
+            continue
+        rec = root / target
+        with tempfile.TemporaryDirectory(prefix="metaparity-goldens-") as tmp:
+            fresh = Path(tmp) / Path(target).name
+            proc = subprocess.run(
+                [exe, str(root / script), str(fresh)], cwd=root, capture_output=True, text=True
+            )
+            if proc.returncode != 0:
+                tail = proc.stderr.strip().splitlines()[-3:]
+                raise RuntimeError(f"{script} failed: {' | '.join(tail)}")
+            drift = _diff_target(rec, fresh, target)
+            drifts.append(drift)
+            if accept and (drift.moved or drift.provenance):
+                if fresh.is_dir():
+                    for f in fresh.glob("*.csv"):
+                        data = f.read_bytes()
+                        atomic_write(rec / f.name, lambda fh, data=data: fh.write(data), "wb")
+                else:
+                    data = fresh.read_bytes()
+                    atomic_write(rec, lambda fh, data=data: fh.write(data), "wb")
+    return drifts

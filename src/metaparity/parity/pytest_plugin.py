@@ -1,0 +1,64 @@
+"""pytest plugin (entry point ``metaparity``): the ``r`` marker, the CI policy and
+a session-wide ``metafor`` fixture.
+
+* Tests marked ``@pytest.mark.r`` need R with metafor reachable through rpy2.
+* Without R they are skipped with the reason (what is missing, how to install it)
+  -- unless the environment says R must be there: under ``CI=true`` (or
+  ``METAPARITY_REQUIRE_R=1``) a missing R fails the test instead of skipping it.
+* The ``metafor`` fixture is the in-process bridge
+  (:class:`metaparity.parity.rbridge.MetaforBridge`), started once per session.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+__all__ = ["r_required"]
+
+
+def r_required() -> bool:
+    """True when R must be present (CI=true or METAPARITY_REQUIRE_R=1)."""
+    ci = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+    forced = os.environ.get("METAPARITY_REQUIRE_R", "").strip().lower() in {"1", "true", "yes"}
+    return ci or forced
+
+
+def _need_r() -> None:
+    from metaparity.parity.rbridge import r_status
+
+    ok, why = r_status()
+    if ok:
+        return
+    if r_required():
+        pytest.fail(f"R is required here (CI=true) but unavailable: {why}", pytrace=False)
+    pytest.skip(f"R/metafor unavailable: {why}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "r: needs R with metafor through rpy2 (skipped without R; fails under CI=true)"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("r") is not None:
+        _need_r()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from metaparity.parity.rbridge import r_status
+
+    ok, why = r_status()
+    policy = "required (CI)" if r_required() else "optional"
+    return f"metaparity: R {'available: ' + why if ok else 'unavailable: ' + why} [R {policy}]"
+
+
+@pytest.fixture(scope="session")
+def metafor():
+    """The live metafor bridge; skips (or fails under CI) when R is unavailable."""
+    _need_r()
+    from metaparity.parity.rbridge import get_bridge
+
+    return get_bridge()

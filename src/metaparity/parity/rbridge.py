@@ -1,0 +1,520 @@
+"""Run the same analysis in R's metafor, in-process through rpy2.
+
+The R side is ``metaparity/r/metaparity.R`` (``mp_rma``, ``mp_escalc``), the very
+code that ``r_scripts/goldens.R`` uses for golden files, so live checks and
+goldens ask metafor the same question.  rpy2 is imported lazily: importing
+metaparity never loads R.
+
+Failures are structured (:class:`RUnavailable` with a ``reason`` that says what to
+install), never a raw R traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "RUnavailable",
+    "r_status",
+    "get_bridge",
+    "MetaforBridge",
+    "RscriptBridge",
+    "rpy2_spec_for",
+]
+
+
+class RUnavailable(RuntimeError):
+    """R, metafor or a matching rpy2 is missing; ``str(err)`` says how to fix it."""
+
+
+def rpy2_spec_for(r_version: str) -> str:
+    """The rpy2 requirement that loads with this R: 3.5.17 for R < 4.4, 3.6.x after."""
+    major, minor = (int(x) for x in r_version.split(".")[:2])
+    return "rpy2==3.5.17" if (major, minor) < (4, 4) else "rpy2>=3.6,<3.7"
+
+
+@functools.lru_cache(maxsize=1)
+def _r_version_from_rscript() -> str | None:
+    exe = shutil.which("Rscript")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run(
+            [exe, "-e", "cat(as.character(getRversion()))"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@functools.lru_cache(maxsize=1)
+def r_status() -> tuple[bool, str]:
+    """``(True, versions)`` when metafor can be reached through rpy2, else ``(False, why)``."""
+    try:
+        bridge = get_bridge()
+    except RUnavailable as err:
+        return False, str(err)
+    v = bridge.versions()
+    return True, f"{v['R']}, metafor {v['metafor']}"
+
+
+def _to_py(obj: Any) -> Any:
+    """Convert an rpy2 object (named list / vector / NULL) to plain Python."""
+    from rpy2 import rinterface as ri
+    from rpy2.robjects import vectors
+
+    if obj is ri.NULL or obj is None:
+        return None
+    if isinstance(obj, vectors.ListVector | ri.ListSexpVector):
+        names = list(obj.names) if obj.names is not ri.NULL else None
+        vals = [_to_py(x) for x in obj]
+        if names and all(n not in ("", None) for n in names):
+            return dict(zip(names, vals, strict=True))
+        return vals
+    if isinstance(obj, vectors.StrVector | ri.StrSexpVector):
+        vals = [None if x is ri.NA_Character else str(x) for x in obj]
+        return vals[0] if len(vals) == 1 else vals
+    if isinstance(obj, vectors.BoolVector | ri.BoolSexpVector):
+        vals = [None if x is ri.NA_Logical else bool(x) for x in obj]
+        return vals[0] if len(vals) == 1 else vals
+    if isinstance(obj, vectors.IntVector | ri.IntSexpVector):
+        vals = [None if x == ri.NA_Integer else int(x) for x in obj]
+        return vals[0] if len(vals) == 1 else vals
+    if isinstance(obj, vectors.FloatVector | ri.FloatSexpVector):
+        arr = np.array(obj, dtype=float)
+        vals = [None if np.isnan(x) else float(x) for x in arr]
+        return vals[0] if len(vals) == 1 else vals
+    return obj
+
+
+def _no_r_message() -> str:
+    return (
+        "R is not installed (Rscript not on PATH): run `bash scripts/setup.sh`, which "
+        "installs r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite"
+    )
+
+
+def _no_metafor_message(rver: str) -> str:
+    return (
+        f"R {rver} is present but the R package metafor is not: "
+        "`apt-get install r-cran-metafor r-cran-metadat r-cran-jsonlite` "
+        "(or install.packages('metafor'))"
+    )
+
+
+def _normalise(res: dict[str, Any]) -> dict[str, Any]:
+    w = res.get("warnings")
+    res["warnings"] = [] if w is None else ([w] if isinstance(w, str) else list(w))
+    return res
+
+
+def _rma_call(yi, vi, method, test, level, weights, measure, ni, transf) -> dict[str, Any]:
+    def vec(x: Any) -> list[float] | None:
+        return None if x is None else np.asarray(x, dtype=float).ravel().tolist()
+
+    return dict(
+        fn="rma", yi=vec(yi), vi=vec(vi), method=method, test=test, level=float(level),
+        weights=vec(weights), measure=measure, ni=vec(ni), transf=transf,
+    )  # fmt: skip
+
+
+class _Bridge:
+    """What both backends offer: the same R code (``mp_rma``/``mp_escalc``), same answers."""
+
+    backend = "?"
+
+    def versions(self) -> dict[str, str]:
+        """R and metafor versions of the R behind this bridge."""
+        return dict(self._versions)  # type: ignore[attr-defined]
+
+    def rma(
+        self,
+        yi: Any,
+        vi: Any,
+        *,
+        method: str = "REML",
+        test: str = "z",
+        level: float = 95,
+        weights: Any = None,
+        measure: str = "GEN",
+        ni: Any = None,
+        transf: str | None = None,
+    ) -> dict[str, Any]:
+        """``metafor::rma`` (+ predict, transformed predict, confint) with tight control.
+
+        Returns a dict shaped like a golden record: ``ok``, ``fit``, ``predict``,
+        ``predict_transf``, ``confint``, ``control``, ``warnings`` (or ``error``):
+        R errors and warnings come back as text, never as an R traceback.
+        """
+        call = _rma_call(yi, vi, method, test, level, weights, measure, ni, transf)
+        return self.run([call])[0]
+
+    def rma_mods(
+        self,
+        yi: Any,
+        vi: Any,
+        X: Any,
+        *,
+        method: str = "REML",
+        test: str = "z",
+        level: float = 95,
+        colnames: Any = None,
+    ) -> dict[str, Any]:
+        """``metafor::rma(yi, vi, mods=...)`` (meta-regression) with tight control.
+
+        ``X`` is the full design matrix (k x p, intercept column included when the
+        model has one).  An all-ones first column is passed to metafor as its own
+        intercept (``mods = X[, -1]``, ``intercept = TRUE``), so that ``QM`` and
+        ``R2`` are those of the call a user writes.  Returns ``ok``, ``fit`` (``b``,
+        ``se``, ... as 1-D lists; ``tau2``, ``se_tau2``, ``I2``, ``H2``, ``R2``,
+        ``QE``, ``QEp``, ``QM``, ``QMp``, ``QMdf``, ``k``, ``p``), ``control``,
+        ``warnings`` (or ``error``).
+        """
+        Xa = np.asarray(X, dtype=float)
+        if Xa.ndim == 1:
+            Xa = Xa[:, None]
+        names = (
+            [f"X{j + 1}" for j in range(Xa.shape[1])]
+            if colnames is None
+            else [str(c) for c in colnames]
+        )
+        call = dict(
+            fn="rma_mods", yi=np.asarray(yi, dtype=float).ravel().tolist(),
+            vi=np.asarray(vi, dtype=float).ravel().tolist(),
+            X=Xa.ravel(order="F").tolist(), nrow=int(Xa.shape[0]), colnames=names,
+            method=method, test=test, level=float(level),
+        )  # fmt: skip
+        out = self.run([call])[0]
+        fit = out.get("fit")
+        if fit:
+            for q in ("b", "se", "zval", "pval", "ci_lb", "ci_ub"):
+                fit[q] = np.atleast_1d(np.asarray(fit[q], dtype=float))
+            fit["QMdf"] = tuple(np.atleast_1d(np.asarray(fit["QMdf"], dtype=float)).tolist())
+            cn = fit.get("coef_names")
+            fit["coef_names"] = (cn,) if isinstance(cn, str) else tuple(cn or ())
+        return out
+
+    def influence(
+        self, yi: Any, vi: Any, *, method: str = "REML", test: str = "z", level: float = 95
+    ) -> dict[str, Any]:
+        """metafor's case diagnostics of ``rma(yi, vi)`` (tight control, as :meth:`rma`).
+
+        Returns ``ok``, ``fit`` (``b``, ``tau2``, ``k``), ``control``, ``warnings`` and
+        the parts ``leave1out``, ``influence`` (``rstudent`` ... ``weight``, ``inf``
+        as bools, ``dfbs``), ``rstudent``, ``rstandard``, ``cumul``, ``baujat``, each
+        a dict of 1-D arrays under metafor's names (``ci.lb``, ``cook.d``, ...), or
+        ``{"error": msg}`` where metafor stopped (e.g. ``"Stopped because k = 1."``).
+        """
+        call = dict(
+            fn="influence", yi=np.asarray(yi, dtype=float).ravel().tolist(),
+            vi=np.asarray(vi, dtype=float).ravel().tolist(), method=method, test=test,
+            level=float(level),
+        )  # fmt: skip
+        out = _normalise(self.run([call])[0])
+        for name in ("leave1out", "influence", "rstudent", "rstandard", "cumul", "baujat"):
+            part = out.get(name)
+            if not isinstance(part, dict) or "error" in part:
+                continue
+            for q, val in part.items():
+                vals = np.atleast_1d(np.asarray(val, dtype=object))
+                if q == "inf":
+                    part[q] = np.array([bool(x) for x in vals])
+                else:
+                    part[q] = np.array([np.nan if x is None else float(x) for x in vals])
+        return out
+
+    def bias(
+        self,
+        yi: Any,
+        vi: Any,
+        *,
+        method: str = "REML",
+        test: str = "z",
+        ni: Any = None,
+        level: float = 95,
+    ) -> dict[str, Any]:
+        """metafor's small-study / publication-bias methods on ``rma(yi, vi)`` (tight control).
+
+        Returns ``ok``, ``fit`` (``b``, ``tau2``, ``k``), ``control``, ``warnings`` and
+        ``ranktest`` (``tau``, ``pval``); ``regtest``: a dict keyed ``"rma_sei"``,
+        ``"lm_vi"``, ... (``model_predictor``; the ``ni`` predictors only when ``ni`` is
+        given) of ``zval``, ``pval``, ``dfs``, ``est``, ``ci_lb``, ``ci_ub``, ``b``, ``tau2``;
+        ``trimfill``: keyed ``"L0"``, ``"R0"`` (side chosen by metafor) and ``"L0_left"``,
+        ``"L0_right"``, ``"R0_left"``, ``"R0_right"`` of ``k0``, ``side``, ``se_k0``,
+        ``p_k0``, ``yi``, ``vi``, ``fill`` and the refit ``b``, ``se``, ``zval``, ``pval``,
+        ``ci_lb``, ``ci_ub``, ``tau2``, ``k``; ``fsn``: keyed ``"Rosenthal"``, ``"Orwin"``,
+        ``"Orwin_weighted"``, ``"Rosenberg"``, ``"Rosenthal_01"``, ``"Rosenberg_01"``
+        (alpha .01) of ``fsnum``, ``pval``, ``meanes``, ``target``, ``alpha``.  A part
+        metafor stopped on is ``{"error": msg}``; NA is NaN.
+        """
+        call = dict(
+            fn="bias", yi=np.asarray(yi, dtype=float).ravel().tolist(),
+            vi=np.asarray(vi, dtype=float).ravel().tolist(), method=method, test=test,
+            ni=None if ni is None else np.asarray(ni, dtype=float).ravel().tolist(),
+            level=float(level),
+        )  # fmt: skip
+        out = _normalise(self.run([call])[0])
+
+        def num(x: Any) -> Any:
+            if isinstance(x, list):
+                return np.array([np.nan if e is None else float(e) for e in x])
+            return np.nan if x is None else x
+
+        for name in ("ranktest", "regtest", "trimfill", "fsn"):
+            part = out.get(name)
+            if not isinstance(part, dict):
+                continue
+            subs = [part] if name == "ranktest" else list(part.values())
+            for sub in subs:
+                if not isinstance(sub, dict) or "error" in sub:
+                    continue
+                for q, val in sub.items():
+                    if q in ("yi", "vi") or (q == "b" and name == "regtest"):
+                        sub[q] = np.atleast_1d(num(val if isinstance(val, list) else [val]))
+                    elif q == "fill":
+                        sub[q] = np.atleast_1d(np.asarray(val, dtype=bool))
+                    elif q != "side":
+                        sub[q] = num(val)
+        return out
+
+    def rma_glmm(
+        self,
+        xi: Any,
+        ni: Any,
+        *,
+        nAGQ: int = 7,
+        level: float = 95,
+        test: str = "z",
+        at: Any = None,
+        tight: bool = True,
+    ) -> dict[str, Any]:
+        """``metafor::rma.glmm(measure="PLO", xi, ni, nAGQ)`` (lme4::glmer) with tight control.
+
+        ``tight`` asks lme4 for bobyqa with ``rhoend=1e-12`` and PIRLS ``tolPwrss=1e-13``
+        (relaxed to 1e-10 / lme4's default when PIRLS cannot reach it); ``tight=False`` is
+        rma.glmm's defaults.  Returns ``ok``, ``fit`` (``b se zval pval ci_lb ci_ub tau2 I2
+        H2 vt QE_Wld QEp_Wld QE_LRT QEp_LRT logLik deviance AIC BIC AICc k``), ``predict``,
+        ``predict_transf`` (ilogit), ``lme4`` (``ll_marg_fit``: lme4's marginal AGQ
+        log-likelihood at metafor's optimum; ``ll_marg_at``: at ``at = (mu, tau2)``;
+        ``ll_sat``), ``control``, ``warnings`` (or ``error``).
+        """
+        call = dict(
+            fn="rma_glmm", xi=np.asarray(xi, dtype=float).ravel().tolist(),
+            ni=np.asarray(ni, dtype=float).ravel().tolist(), nAGQ=int(nAGQ),
+            level=float(level), test=test, tight=bool(tight),
+            at=None if at is None else [float(a) for a in at],
+        )  # fmt: skip
+        return _normalise(self.run([call])[0])
+
+    def escalc(
+        self,
+        measure: str,
+        *,
+        add: float | None = None,
+        to: str = "only0",
+        drop00: bool = False,
+        **inputs: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``metafor::escalc`` on numeric inputs; returns ``(yi, vi)``.
+
+        ``add=None`` leaves metafor's per-measure default in force.
+        """
+        call = dict(
+            fn="escalc", measure=measure, to=to, drop00=bool(drop00),
+            add=None if add is None else float(add),
+            inputs={k: np.asarray(v, dtype=float).ravel().tolist() for k, v in inputs.items()},
+        )  # fmt: skip
+        out = self.run([call])[0]
+        if out.get("ok") is False:
+            raise RuntimeError(f"metafor::escalc failed: {out.get('error')}")
+        return (
+            np.atleast_1d(np.asarray(out["yi"], dtype=float)),
+            np.atleast_1d(np.asarray(out["vi"], dtype=float)),
+        )
+
+    def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class MetaforBridge(_Bridge):
+    """In-process metafor (rpy2): fast per call; needs an rpy2 built for this R."""
+
+    backend = "rpy2"
+
+    def __init__(self) -> None:
+        rver = _r_version_from_rscript()
+        if rver is None:
+            raise RUnavailable(_no_r_message())
+        try:
+            import rpy2.robjects as ro
+        except ImportError as err:
+            msg = str(err)
+            if "No module named" in msg:
+                raise RUnavailable(
+                    f"rpy2 is not installed in this Python; for R {rver} install "
+                    f"`pip install '{rpy2_spec_for(rver)}'` (scripts/setup.sh does this)"
+                ) from None
+            raise RUnavailable(
+                f"rpy2 failed to load against R {rver} ({msg.splitlines()[0]}); this usually means "
+                f"an rpy2 built for another R: install `{rpy2_spec_for(rver)}` into a fresh venv"
+            ) from None
+        except Exception as err:  # rpy2 raises assorted errors when libR does not match
+            raise RUnavailable(
+                f"rpy2 failed to start R {rver}: {str(err).splitlines()[0]}; install "
+                f"`{rpy2_spec_for(rver)}` into a fresh venv"
+            ) from None
+        self._ro = ro
+        ok = bool(ro.r('isTRUE(suppressWarnings(requireNamespace("metafor", quietly = TRUE)))')[0])
+        if not ok:
+            raise RUnavailable(_no_metafor_message(rver))
+        lib = resources.files("metaparity.parity") / "r" / "metaparity.R"
+        with resources.as_file(lib) as path:
+            ro.r["source"](str(path))
+        self._versions = _to_py(ro.r["mp_versions"]())
+
+    def _vec(self, x: Any):
+        if x is None:
+            return self._ro.NULL
+        return self._ro.FloatVector(np.asarray(x, dtype=float).ravel().tolist())
+
+    def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run calls in the embedded R, one after another."""
+        ro = self._ro
+        out = []
+        for c in calls:
+            if c["fn"] == "rma":
+                res = ro.r["mp_rma"](
+                    self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
+                    level=c["level"], weights=self._vec(c["weights"]), measure=c["measure"],
+                    ni=self._vec(c["ni"]), transf=ro.NULL if c["transf"] is None else c["transf"],
+                )  # fmt: skip
+                out.append(_normalise(_to_py(res)))
+            elif c["fn"] == "rma_mods":
+                X = ro.r["matrix"](self._vec(c["X"]), nrow=c["nrow"])
+                X = ro.r["colnames<-"](X, ro.StrVector(c["colnames"]))
+                res = ro.r["mp_rma_mods"](
+                    self._vec(c["yi"]),
+                    self._vec(c["vi"]),
+                    X,
+                    c["method"],
+                    c["test"],
+                    level=c["level"],
+                )
+                out.append(_normalise(_to_py(res)))
+            elif c["fn"] == "influence":
+                res = ro.r["mp_influence"](
+                    self._vec(c["yi"]),
+                    self._vec(c["vi"]),
+                    c["method"],
+                    c["test"],
+                    level=c["level"],
+                )
+                out.append(_to_py(res))
+            elif c["fn"] == "bias":
+                res = ro.r["mp_bias"](
+                    self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
+                    ni=self._vec(c["ni"]), level=c["level"],
+                )  # fmt: skip
+                out.append(_to_py(res))
+            elif c["fn"] == "rma_glmm":
+                res = ro.r["mp_rma_glmm"](
+                    self._vec(c["xi"]),
+                    self._vec(c["ni"]),
+                    nAGQ=c["nAGQ"],
+                    level=c["level"],
+                    test=c["test"],
+                    at=self._vec(c["at"]),
+                    tight=c["tight"],
+                )
+                out.append(_normalise(_to_py(res)))
+            elif c["fn"] == "escalc":
+                args = ro.ListVector({k: self._vec(v) for k, v in c["inputs"].items()})
+                add = ro.NULL if c["add"] is None else c["add"]
+                res = ro.r["mp_escalc"](c["measure"], args, add=add, to=c["to"], drop00=c["drop00"])
+                out.append(_to_py(res))
+            else:
+                out.append(_to_py(ro.r["mp_versions"]()))
+        return out
+
+
+class RscriptBridge(_Bridge):
+    """metafor in an ``Rscript`` subprocess, exchanging JSON files.
+
+    Robust where rpy2 does not match the installed R; each :meth:`run` starts R
+    once, so batch many calls into one ``run`` to amortise the start-up.
+    """
+
+    backend = "rscript"
+
+    def __init__(self, timeout: float = 3600.0) -> None:
+        exe = shutil.which("Rscript")
+        if exe is None:
+            raise RUnavailable(_no_r_message())
+        self._exe = exe
+        self._timeout = timeout
+        rver = _r_version_from_rscript() or "?"
+        ok = subprocess.run(
+            [exe, "-e", 'quit(status = !requireNamespace("metafor", quietly = TRUE) || '
+             '!requireNamespace("jsonlite", quietly = TRUE))'],
+            capture_output=True, timeout=120,
+        )  # fmt: skip
+        if ok.returncode != 0:
+            raise RUnavailable(_no_metafor_message(rver))
+        self._versions = self.run([{"fn": "versions"}])[0]
+
+    def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run all calls in one Rscript process."""
+        import json
+        import tempfile
+        from pathlib import Path
+
+        pkg = resources.files("metaparity.parity") / "r"
+        with (
+            resources.as_file(pkg / "metaparity.R") as lib,
+            resources.as_file(pkg / "driver.R") as driver,
+            tempfile.TemporaryDirectory(prefix="metaparity-") as tmp,
+        ):
+            req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
+            req.write_text(json.dumps(calls))
+            proc = subprocess.run(
+                [self._exe, "--vanilla", str(driver), str(lib), str(req), str(res)],
+                capture_output=True, text=True, timeout=self._timeout,
+            )  # fmt: skip
+            if proc.returncode != 0 or not res.exists():
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                raise RUnavailable(f"Rscript failed (exit {proc.returncode}): {' | '.join(tail)}")
+            out = json.loads(res.read_text())
+        return [
+            _normalise(o) if c["fn"] in ("rma", "rma_mods") else o
+            for c, o in zip(calls, out, strict=True)
+        ]
+
+
+BACKENDS = {"rpy2": MetaforBridge, "rscript": RscriptBridge}
+
+
+@functools.lru_cache(maxsize=4)
+def get_bridge(backend: str = "auto") -> _Bridge:
+    """The session-wide bridge: ``"rpy2"``, ``"rscript"`` or ``"auto"`` (rpy2 when it loads,
+    else Rscript).  R can be embedded once per process, so bridges are cached."""
+    if backend == "auto":
+        try:
+            return get_bridge("rpy2")
+        except RUnavailable as first:
+            try:
+                return get_bridge("rscript")
+            except RUnavailable:
+                raise first from None
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose auto, rpy2 or rscript")
+    return BACKENDS[backend]()

@@ -1,0 +1,649 @@
+"""Render a :class:`~metaparity.reproduce.pipeline.Reproduction`: Markdown, self-contained HTML
+(figures embedded), JSON, and the PNG figures (forest plots with subgroup diamonds,
+Galbraith plots).  Everything is rendered in memory first and written atomically, so
+a failure never leaves a partial report behind.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from metaparity.reproduce.pipeline import OVERALL, Analysis, FigureRow, Reproduction
+from metaparity.reproduce.verdicts import VERDICTS
+
+__all__ = ["render_markdown", "render_html", "render_json", "make_figures", "write_report"]
+
+_COLORS = {
+    "reproduced": "#1a7f37",
+    "within rounding": "#6a8f00",
+    "discrepancy": "#c2410c",
+    "not reproducible": "#6b7280",
+}
+
+
+def _f(x: float | None, d: int = 2) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    s = f"{x:.{d}f}"
+    return "0." + "0" * d if s == "-0." + "0" * d else s
+
+
+def _tri(t: tuple[float, float, float] | None, d: int = 2) -> str:
+    if t is None:
+        return "–"
+    return f"{_f(t[0], d)} ({_f(t[1], d)} to {_f(t[2], d)})"
+
+
+def _printed(f: FigureRow) -> str:
+    e, lo, hi = f.printed
+    if e is None and lo is None and hi is None:
+        return "–"
+    t = lambda p: "–" if p is None else p.text  # noqa: E731
+    return f"{t(e)} ({t(lo)} to {t(hi)})"
+
+
+def _name(outcome: str, grade: str) -> str:
+    return outcome + {"na": "", "all": " (all grades)", "ge3": " (grade ≥ 3)"}.get(
+        grade, f" ({grade})"
+    )
+
+
+def _slug(*parts: str) -> str:
+    s = "_".join(parts)
+    return "".join(c if c.isalnum() else "-" for c in s).strip("-").lower()
+
+
+def _method(a: Analysis | None) -> str:
+    if a is None or not a.method:
+        return "–"
+    return a.method
+
+
+def _p(x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    return f"{x:.2g}" if x >= 1e-4 else f"{x:.1e}"
+
+
+# --------------------------------------------------------------------------- #
+# tables shared by Markdown and HTML
+# --------------------------------------------------------------------------- #
+def _figure_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[str]]:
+    head = ["line", "outcome", "subgroup", "printed", "k", "metaparity", "metafor (live)",
+            "model", f"alt.: {_alt_name(rep)}", "GLMM (all studies)", "verdict", "why / flags",
+            "curator's note"]  # fmt: skip
+    rows, kinds = [], []
+    for f in rep.figures:
+        a = f.analysis
+        flags = "; ".join(
+            f"⚑ {x.kind}: {x.text}" for x in f.verdict.flags if x.text not in f.verdict.cause
+        )
+        why = f.verdict.cause + (("; " if f.verdict.cause and flags else "") + flags)
+        model = _method(a) + (f" — {a.reason}" if a is not None and a.reason else "")
+        if a is not None and a.dropped and rep.zero.mode == "drop" and a.result is not None:
+            model += f"; dropped (0 or all events): {', '.join(a.dropped)}"
+        rows.append(
+            [
+                str(f.line),
+                _name(f.outcome, f.grade),
+                f.subgroup or "(text)",
+                _printed(f),
+                f.k_printed or "–",
+                _tri(f.ours),
+                _tri(f.metafor),
+                model,
+                _tri(f.alt),
+                _tri(f.glmm),
+                f.verdict.kind,
+                why,
+                f.typo_note,
+            ]  # fmt: skip
+        )
+        kinds.append(f.verdict.kind)
+    return head, rows, kinds
+
+
+def _alt_name(rep: Reproduction) -> str:
+    return "0.5 continuity correction" if rep.zero.mode == "drop" else "zero-event studies dropped"
+
+
+def _pvalue_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[str]]:
+    head = ["outcome", "printed p", "RevMan Q-between (df) p", "metafor: QE of rma(θ_g, se_g², 'EE')",
+            "metafor QM (mods = ~ subgroup)", "verdict", "why"]  # fmt: skip
+    rows, kinds = [], []
+    for pv in rep.pvalues:
+        t = pv.test
+        ours = mf = qm = "–"
+        if t is not None and t.computable:
+            ours = f"Q = {t.Q:.3f} ({t.df}), p = {_p(t.p)}"
+            if t.metafor and t.metafor.get("ok"):
+                fit = t.metafor["fit"]
+                mf = f"QE = {fit['QE']:.3f}, p = {_p(fit['QEp'])}"
+            if t.qm_note:
+                qm = f"not estimable: {t.qm_note}"
+            if math.isfinite(t.QM):
+                qm = f"QM = {t.QM:.3f}, p = {_p(t.QMp)} ({t.qm_method}, τ² shared)"
+                if t.metafor_qm and t.metafor_qm.get("ok"):
+                    fm = t.metafor_qm.get("fit", t.metafor_qm)
+                    qm += f"; metafor {fm['QM']:.3f}"
+        why = pv.verdict.cause + "".join(f"; ⚑ {x.kind}: {x.text}" for x in pv.verdict.flags)
+        rows.append(
+            [_name(pv.outcome, pv.grade), pv.printed.text, ours, mf, qm, pv.verdict.kind, why]
+        )
+        kinds.append(pv.verdict.kind)
+    return head, rows, kinds
+
+
+def _claims_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[str]]:
+    head = ["outcome", "location", "quoted", "stated order", "status", "detail"]
+    rows, kinds = [], []
+    for c in rep.claims:
+        p = "" if c.p is None else f", p {c.p.text}"
+        rows.append(
+            [
+                _name(c.outcome, c.grade),
+                c.location,
+                f"{c.first.text} vs {c.second.text}{p}",
+                f"{c.first_group} vs {c.second_group}",
+                c.status,
+                c.detail,
+            ]  # fmt: skip
+        )
+        kinds.append(
+            {"consistent": "reproduced", "not checkable": "not reproducible"}.get(
+                c.status, "discrepancy"
+            )
+        )
+    return head, rows, kinds
+
+
+def _zero_summary(rep: Reproduction) -> list[str]:
+    """Which zero-event handling reproduces the printed figures it affects."""
+    lines = []
+    n_main = n_alt = n = 0
+    for f in rep.figures:
+        a = f.analysis
+        if a is None or not a.dropped or f.ours is None or f.printed[0] is None:
+            continue
+        from metaparity.reproduce.verdicts import compare_triple
+
+        n += 1
+        main = f.verdict.kind in ("reproduced", "within rounding")
+        alt_v = compare_triple(f.alt, f.printed) if f.alt is not None else None
+        alt = alt_v is not None and alt_v.kind in ("reproduced", "within rounding")
+        n_main += main
+        n_alt += alt
+        lines.append(
+            f"- {_name(f.outcome, f.grade)}, {f.subgroup}: printed {_printed(f)}; "
+            f"{rep.zero.name}: {_tri(f.ours)} ({'reproduces' if main else 'does not'}); "
+            f"{_alt_name(rep)}: {_tri(f.alt)} ({'reproduces' if alt else 'does not'})"
+        )
+    head = (
+        f"{n} printed figures involve studies with 0 (or all) events. "
+        f"{rep.zero.name.capitalize()}: {n_main} reproduce; {_alt_name(rep)}: {n_alt} reproduce."
+    )
+    return [head, "", *lines] if n else ["No printed figure involves a study with 0 or all events."]
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counts[k]} {k}" for k in VERDICTS)
+
+
+def _header_lines(rep: Reproduction) -> list[tuple[str, str]]:
+    from metaparity import __version__
+
+    n, bad, rel = rep.parity
+    parity = (
+        f"{n} quantities compared with live metafor, {bad} outside tolerance, "
+        f"max relative difference {rel:.1e}"
+        if n
+        else "not checked (R/metafor unavailable)"
+    )
+    return [
+        ("Data", rep.sources["data"]),
+        ("Published figures", rep.sources["published"]),
+        ("Measure", f"{rep.measure} (raw proportion)" if rep.measure == "PR" else rep.measure),
+        ("Model policy", rep.policy.name),
+        ("Zero events", rep.zero.name + f" (alternative shown: {_alt_name(rep)})"),
+        ("metaparity", __version__),
+        ("metafor", rep.r_status),
+        ("Parity", parity),
+        ("Printed figures", f"{len(rep.figures)}: {_counts_line(rep.verdict_counts())}"),
+        ("Subgroup p-values", f"{len(rep.pvalues)}: {_counts_line(rep.pvalue_counts())}"),
+    ]
+
+
+def _unexplained(rep: Reproduction) -> list[str]:
+    out = []
+    for f in rep.figures:
+        if f.verdict.kind == "discrepancy" and "unexplained" in f.verdict.cause:
+            out.append(
+                f"- line {f.line} {_name(f.outcome, f.grade)}, {f.subgroup}: {f.verdict.cause}"
+            )
+    return out or ["- none: every discrepancy has a likely cause"]
+
+
+# --------------------------------------------------------------------------- #
+# Markdown
+# --------------------------------------------------------------------------- #
+def _md_table(head: list[str], rows: list[list[str]]) -> str:
+    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(map(esc, head)) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(map(esc, r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(
+    rep: Reproduction, figures: dict[str, list[tuple[str, str]]] | None = None
+) -> str:
+    """The report as Markdown; ``figures`` maps a section to (caption, relative PNG path)."""
+    out = [f"# Reproduction: {rep.title}", ""]
+    out += [f"- **{k}:** {v}" for k, v in _header_lines(rep)]
+    out += [
+        "",
+        "Numbers in percent; CIs are 95 % Wald intervals on the pooled scale. The GLMM "
+        "column is a sensitivity analysis: the binomial-normal model (metafor "
+        '`rma.glmm(measure="PLO")`) on every included study, zero-event ones too.',
+        "",
+    ]
+    out += ["## Every printed figure", "", _md_table(*_figure_table(rep)[:2]), ""]
+    out += ["## Tests for subgroup differences", "",
+            "RevMan 5.4 compares the subgroup estimates (each pooled with its own τ²) with a "
+            "fixed-effect Q, df = groups − 1; metafor's QM from `rma(yi, vi, mods = ~ subgroup)` "
+            "shares one τ² across subgroups and is shown beside it.", "",
+            _md_table(*_pvalue_table(rep)[:2]), ""]  # fmt: skip
+    if rep.claims:
+        out += ["## Pairs quoted in the text", "", _md_table(*_claims_table(rep)[:2]), ""]
+    out += ["## Zero-event handling", "", *_zero_summary(rep), ""]
+    out += ["## Unexplained discrepancies", "", *_unexplained(rep), ""]
+    if figures:
+        out += ["## Figures", ""]
+        for section, items in figures.items():
+            out += [f"### {section}", ""]
+            out += [f"![{cap}]({path})" for cap, path in items]
+            out.append("")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- #
+# HTML
+# --------------------------------------------------------------------------- #
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#111;max-width:1600px}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:12.5px;width:100%}
+th,td{border:1px solid #d0d7de;padding:3px 6px;vertical-align:top;text-align:left}
+th{background:#f6f8fa;position:sticky;top:0}
+td.num{white-space:nowrap;font-variant-numeric:tabular-nums}
+.v{color:#fff;border-radius:3px;padding:1px 5px;white-space:nowrap;font-weight:600}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:14px}
+dt{font-weight:600}figure{display:inline-block;margin:8px;vertical-align:top}
+figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:12px;color:#555}
+.small{font-size:12px;color:#555}
+td:nth-child(8){min-width:230px}td:nth-child(12),td:nth-child(13){min-width:200px}
+"""
+
+
+def _html_table(
+    head: list[str], rows: list[list[str]], kinds: list[str], vcol: str = "verdict"
+) -> str:
+    vi = head.index(vcol) if vcol in head else -1
+    numeric = {"printed", "metaparity", "metafor (live)", "printed p", "quoted"}
+    parts = [
+        "<table><thead><tr>",
+        *(f"<th>{html.escape(h)}</th>" for h in head),
+        "</tr></thead><tbody>",
+    ]
+    for r, kind in zip(rows, kinds, strict=True):
+        parts.append("<tr>")
+        for j, cell in enumerate(r):
+            if j == vi:
+                col = _COLORS.get(kind, "#444")
+                parts.append(
+                    f'<td><span class="v" style="background:{col}">{html.escape(cell)}</span></td>'
+                )
+            else:
+                cls = ' class="num"' if head[j] in numeric else ""
+                parts.append(f"<td{cls}>{html.escape(cell)}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def render_html(rep: Reproduction, figures: dict[str, list[tuple[str, str]]] | None = None) -> str:
+    """A self-contained HTML page; ``figures`` maps a section to (caption, data URI)."""
+    h = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Reproduction: "
+         f"{html.escape(rep.title)}</title><style>{_CSS}</style></head><body>",
+         f"<h1>Reproduction: {html.escape(rep.title)}</h1><dl>"]  # fmt: skip
+    h += [f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in _header_lines(rep)]
+    h.append("</dl><p class='small'>Numbers in percent; CIs are 95 % Wald intervals on the "
+             "pooled scale. Verdicts: <b>reproduced</b> = equal at the paper's rounding; "
+             "<b>within rounding</b> = less than one unit of the last printed digit away; "
+             "<b>discrepancy</b> = with its likely cause; <b>not reproducible</b> = data "
+             "missing (named).</p>")  # fmt: skip
+    h += ["<h2>Every printed figure</h2>", _html_table(*_figure_table(rep))]
+    h += ["<h2 id='subgroup-tests'>Tests for subgroup differences</h2>",
+          "<p class='small'>RevMan 5.4: the subgroup estimates (each pooled with its own τ²) "
+          "compared with a fixed-effect Q, df = groups − 1. metafor's QM from <code>rma(yi, vi, "
+          "mods = ~ subgroup)</code> shares one τ² across subgroups.</p>",
+          _html_table(*_pvalue_table(rep))]  # fmt: skip
+    if rep.claims:
+        h += ["<h2>Pairs quoted in the text</h2>", _html_table(*_claims_table(rep), vcol="status")]
+    z = _zero_summary(rep)
+    h += ["<h2>Zero-event handling</h2>", f"<p>{html.escape(z[0])}</p><ul>"]
+    h += [f"<li>{html.escape(x[2:])}</li>" for x in z[2:]]
+    h += ["</ul><h2>Unexplained discrepancies</h2><ul>"]
+    h += [f"<li>{html.escape(x[2:])}</li>" for x in _unexplained(rep)]
+    h.append("</ul>")
+    if figures:
+        h.append("<h2 id='figures'>Figures</h2>")
+        for section, items in figures.items():
+            h.append(f"<h3>{html.escape(section)}</h3>")
+            for cap, uri in items:
+                h.append(f"<figure><img src='{uri}' alt='{html.escape(cap)}'>"
+                         f"<figcaption>{html.escape(cap)}</figcaption></figure>")  # fmt: skip
+    h.append("</body></html>")
+    return "\n".join(h)
+
+
+# --------------------------------------------------------------------------- #
+# JSON
+# --------------------------------------------------------------------------- #
+def _num(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _analysis_json(a: Analysis | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    r = a.result
+    out: dict[str, Any] = {
+        "studies": a.studies, "missing": a.missing, "dropped": a.dropped,
+        "method": a.method, "reason": a.reason, "I2_fe": _num(a.i2_fe), "error": a.error or None,
+    }  # fmt: skip
+    if r is not None:
+        out["fit"] = {k: _num(v) for k, v in r.to_dict().items()}
+        out["pooled"] = (
+            a.data[["study", "events", "n", "yi", "vi"]].to_dict("records")
+            if a.data is not None
+            else None
+        )
+    if a.alt is not None:
+        out["alt_fit"] = {k: _num(v) for k, v in a.alt.to_dict().items()}
+    if a.metafor is not None:
+        out["metafor"] = a.metafor
+        out["parity"] = [
+            {
+                "quantity": c.quantity,
+                "ours": _num(c.ours),
+                "metafor": _num(c.ref),
+                "rel_diff": _num(c.rel_diff),
+                "ok": c.ok,
+            }  # fmt: skip
+            for c in a.comparisons
+        ]
+    return out
+
+
+def render_json(rep: Reproduction) -> str:
+    """Everything, machine-readable (NaN written as null)."""
+    from metaparity import __version__
+
+    n, bad, rel = rep.parity
+    doc = {
+        "title": rep.title,
+        "metaparity": __version__,
+        "metafor": rep.versions or None,
+        "sources": rep.sources,
+        "measure": rep.measure,
+        "policy": rep.policy.name,
+        "zero_events": rep.zero.name,
+        "verdict_counts": rep.verdict_counts(),
+        "pvalue_verdict_counts": rep.pvalue_counts(),
+        "parity": {"quantities": n, "failed": bad, "max_rel_diff": rel},
+        "figures": [
+            {
+                "line": f.line,
+                "outcome": f.outcome,
+                "grade": f.grade,
+                "subgroup": f.subgroup,
+                "printed": [None if p is None else p.text for p in f.printed],
+                "k_printed": f.k_printed,
+                "metaparity": f.ours,
+                "metafor": f.metafor,
+                "alternative": f.alt,
+                "glmm": f.glmm,
+                "verdict": f.verdict.kind,
+                "cause": f.verdict.cause,
+                "flags": [{"kind": x.kind, "text": x.text} for x in f.verdict.flags],
+                "typo_note": f.typo_note,
+                "location": f.location,
+                "analysis": _analysis_json(f.analysis),
+            }  # fmt: skip
+            for f in rep.figures
+        ],
+        "subgroup_tests": [
+            {
+                "outcome": pv.outcome,
+                "grade": pv.grade,
+                "printed": pv.printed.text,
+                "lines": pv.lines,
+                "verdict": pv.verdict.kind,
+                "cause": pv.verdict.cause,
+                "Q": None if pv.test is None else _num(pv.test.Q),
+                "df": None if pv.test is None else pv.test.df,
+                "p": None if pv.test is None else _num(pv.test.p),
+                "QM": None if pv.test is None else _num(pv.test.QM),
+                "QMp": None if pv.test is None else _num(pv.test.QMp),
+                "metafor": None if pv.test is None else pv.test.metafor,
+                "metafor_qm": None if pv.test is None else pv.test.metafor_qm,
+            }  # fmt: skip
+            for pv in rep.pvalues
+        ],
+        "text_claims": [
+            {
+                "outcome": c.outcome,
+                "grade": c.grade,
+                "quoted": [c.first.text, c.second.text],
+                "p": None if c.p is None else c.p.text,
+                "order": [c.first_group, c.second_group],
+                "location": c.location,
+                "quote": c.quote,
+                "status": c.status,
+                "detail": c.detail,
+            }  # fmt: skip
+            for c in rep.claims
+        ],
+    }
+    return json.dumps(doc, indent=1, default=_json_default, allow_nan=False)
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return _num(float(o))
+    if isinstance(o, np.ndarray):
+        return [_json_default(x) for x in o.tolist()]
+    if isinstance(o, float):
+        return _num(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# --------------------------------------------------------------------------- #
+# figures
+# --------------------------------------------------------------------------- #
+def _forest_inputs(rep: Reproduction, outcome: str, grade: str):
+    from metaparity.plots.forest import ForestStudy
+
+    analyses = {g: rep.analyses.get((outcome, grade, g)) for g in [OVERALL, *rep.subgroups]}
+    studies = []
+    subtotals: dict[str, Any] = {}
+    for g in rep.subgroups:
+        a = analyses[g]
+        if a is None or not a.studies:
+            continue
+        pooled = set() if a.data is None or a.result is None else set(a.data["study"])
+        w = {}
+        if a.result is not None and a.data is not None:
+            ww = 1.0 / (a.data["vi"].to_numpy() + a.result.tau2)
+            w = dict(zip(a.data["study"], 100 * ww / ww.sum(), strict=True))
+        rows = rep.counts[(rep.counts.outcome == outcome) & (rep.counts.grade == grade)
+                          & (rep.counts.subgroup == g) & rep.counts.included]  # fmt: skip
+        for _, r in rows.iterrows():
+            if math.isnan(r.events):
+                studies.append(ForestStudy(r.study, g, float("nan"), float("nan"), float("nan"),
+                                           float("nan"), None, r.n, "count unknown"))  # fmt: skip
+                continue
+            p = r.events / r.n
+            se = math.sqrt(p * (1 - p) / r.n)
+            if r.study in pooled:
+                note = ""
+            elif a.missing:
+                note = "not pooled: other counts of this subgroup unknown"
+            else:
+                note = "0 or all events: not pooled"
+            studies.append(
+                ForestStudy(
+                    r.study,
+                    g,
+                    100 * p,
+                    100 * (p - 1.959963984540054 * se),
+                    100 * (p + 1.959963984540054 * se),
+                    w.get(r.study, float("nan")),
+                    r.events,
+                    r.n,
+                    note,
+                )  # fmt: skip
+            )
+        subtotals[g] = _pooled(a, "Subtotal (95% CI)")
+    total = _pooled(analyses[OVERALL], "Total (95% CI)")
+    return studies, subtotals, total
+
+
+def _pooled(a: Analysis | None, label: str):
+    from scipy import stats
+
+    from metaparity.plots.forest import ForestPooled
+
+    if a is None or a.result is None:
+        return None
+    r = a.result
+    model = (
+        "DL random effects"
+        if a.method == "DL"
+        else ("fixed effect (EE)" if a.method in ("EE", "FE") else f"{a.method} random effects")
+    )
+    het = ""
+    if r.k > 1:
+        i2 = max(0.0, 100 * (r.QE - r.k + 1) / r.QE) if r.QE > 0 else 0.0
+        tau = "" if a.method in ("EE", "FE") else f"Tau² = {r.tau2:.4f}; "  # as RevMan prints
+        het = (f"Heterogeneity: {tau}Chi² = {r.QE:.2f}, df = {r.k - 1} (P = {_p(r.QEp)}); "
+               f"I² = {i2:.0f}%")  # fmt: skip
+    z = r.zval
+    test = f"Test for overall effect: Z = {abs(z):.2f} (P = {_p(2 * stats.norm.sf(abs(z)))})"
+    return ForestPooled(label, 100 * r.b, 100 * r.ci_lb, 100 * r.ci_ub, model, het, test)
+
+
+def make_figures(rep: Reproduction, folder: Path) -> dict[str, list[tuple[str, Path]]]:
+    """Forest plot per outcome (with subgroup diamonds and the printed figures overlaid) and
+    a Galbraith plot per outcome with >= 2 pooled studies; PNGs written to ``folder``."""
+    from metaparity.plots.forest import forest_plot, galbraith_plot
+
+    out: dict[str, list[tuple[str, Path]]] = {}
+    keys = list(dict.fromkeys((a.outcome, a.grade) for a in rep.analyses.values()))
+    for outcome, grade in keys:
+        have = [rep.analyses[(outcome, grade, g)] for g in [OVERALL, *rep.subgroups]
+                if (outcome, grade, g) in rep.analyses]  # fmt: skip
+        if not any(a.result is not None for a in have):
+            continue
+        studies, subtotals, total = _forest_inputs(rep, outcome, grade)
+        published = {}
+        for f in rep.figures:
+            if (f.outcome, f.grade) == (outcome, grade) and all(p is not None for p in f.printed):
+                published[f.subgroup] = tuple(p.value for p in f.printed)  # type: ignore[union-attr]
+        drawn = {g for g, v in subtotals.items() if v is not None} | ({OVERALL} if total else set())
+        published = {g: v for g, v in published.items() if g in drawn}
+        t = rep.tests.get((outcome, grade))
+        sub_text = ""
+        if t is not None and t.computable:
+            i2 = max(0.0, 100 * (t.Q - t.df) / t.Q) if t.Q > 0 else 0.0
+            sub_text = (f"Test for subgroup differences: Chi² = {t.Q:.2f}, df = {t.df} "
+                        f"(P = {_p(t.p)}), I² = {i2:.0f}%")  # fmt: skip
+        name = _name(outcome, grade)
+        path = folder / f"forest_{_slug(outcome, grade)}.png"
+        forest_plot(studies, subtotals, total, title=name, subgroup_test=sub_text,
+                    published=published, path=path)  # fmt: skip
+        items = [(f"Forest plot: {name}", path)]
+        best = next((a for a in have if a.result is not None and a.result.k >= 2), None)
+        if best is not None and best.data is not None:
+            gpath = folder / f"galbraith_{_slug(outcome, grade)}.png"
+            galbraith_plot(
+                best.data["yi"].to_numpy(),
+                best.data["vi"].to_numpy(),
+                list(best.data["study"]),
+                tau2=best.result.tau2,
+                b=best.result.b,
+                groups=list(best.data["subgroup"]),
+                title=f"Galbraith plot: {name}, {best.subgroup} ({best.method})",
+                path=gpath,
+            )
+            items.append((f"Galbraith plot: {name} ({best.subgroup})", gpath))
+        out[name] = items
+    return out
+
+
+def write_report(
+    rep: Reproduction, out_dir: str | os.PathLike[str], *, figures: bool = True
+) -> dict[str, Path]:
+    """Write report.md, report.html, report.json (and figures/*.png) into ``out_dir``.
+
+    The reports are rendered in full before anything is written; each file is
+    written atomically.  Returns the paths written.
+    """
+    import shutil
+    import tempfile
+
+    from metaparity._core.io import atomic_write
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figs_md: dict[str, list[tuple[str, str]]] = {}
+    figs_html: dict[str, list[tuple[str, str]]] = {}
+    staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=out))
+    try:
+        if figures:
+            from metaparity.plots.forest import encode_png
+
+            made = make_figures(rep, staging)
+            for sec, items in made.items():
+                figs_md[sec] = [(cap, f"figures/{p.name}") for cap, p in items]
+                figs_html[sec] = [(cap, encode_png(p)) for cap, p in items]
+        texts = {
+            "report.md": render_markdown(rep, figs_md),
+            "report.html": render_html(rep, figs_html),
+            "report.json": render_json(rep),
+        }
+        written = {}
+        if figures:
+            final = out / "figures"
+            if final.exists():
+                shutil.rmtree(final)
+            staging.rename(final)
+            written["figures"] = final
+        for name, text in texts.items():
+            atomic_write(out / name, lambda fh, text=text: fh.write(text))
+            written[name] = out / name
+        return written
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
