@@ -15,8 +15,7 @@ import time
 
 import numpy as np
 
-from metaparity import rma_batch
-from metaparity.models import uni as rma
+from metaparity import rma, rma_batch
 
 
 def simulate(n: int, k: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -19,10 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaparity import rma_batch
+from metaparity import rma, rma_batch
 from metaparity._core.names import METHODS, TESTS
-from metaparity.models import uni as rma
-from metaparity.models.uni import _BATCH_FIELDS
+from metaparity.engine.facts import BATCH_FIELDS as _BATCH_FIELDS
 from metaparity.parity.strategies import batches
 
 pytest.importorskip("numba")

@@ -106,7 +106,7 @@ def test_bad_arguments_fail_at_call_time():
 
 
 def test_persist_and_npy_stack(tmp_path, monkeypatch):
-    import metaparity.engine.dask as mdask
+    import metaparity.models.uni as mdask  # the numpy rma_batch each chunk calls
 
     Y, V = _data(M=400)
     ref = rma_batch(Y, V, method="EB")

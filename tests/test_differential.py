@@ -16,9 +16,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from metaparity import escalc, rma
 from metaparity._core.names import TESTS
-from metaparity.effects import escalc
-from metaparity.models import uni as rma
 from metaparity.parity.compare import compare_result
 from metaparity.parity.harness import ALL_METHODS
 from metaparity.parity.strategies import (

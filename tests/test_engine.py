@@ -9,9 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from metaparity import rma_batch
+from metaparity import rma, rma_batch
 from metaparity._core.names import METHODS, TESTS
-from metaparity.models import uni as rma
 from metaparity.parity.strategies import meta_analyses
 
 ITER_OK = [m for m in METHODS if m != "GENQ"]
@@ -143,7 +142,7 @@ def test_confint_rejects_ee():
 
 
 def test_predict_back_transforms():
-    from metaparity.effects import escalc
+    from metaparity import escalc
 
     dat = escalc("PFT", xi=[5, 10, 20], ni=[30, 40, 50])
     r = rma(data=dat, method="DL")
@@ -158,7 +157,7 @@ def test_predict_back_transforms():
 def test_rma_reads_escalc_data_and_columns():
     import pandas as pd
 
-    from metaparity.effects import escalc
+    from metaparity import escalc
 
     d = pd.DataFrame({"study": ["A", "B", "C"], "x": [5, 10, 20], "n": [30, 40, 50]})
     dat = escalc("PLO", xi="x", ni="n", data=d, slab="study")
@@ -173,7 +172,7 @@ def test_rma_reads_escalc_data_and_columns():
 
 
 def test_ipft_hm_needs_sizes_or_targs():
-    from metaparity.effects import escalc
+    from metaparity import escalc
 
     dat = escalc("PFT", xi=[5, 10, 20], ni=[30, 40, 50])
     bare = rma(dat["yi"], dat["vi"], method="DL")
@@ -201,7 +200,7 @@ def test_ml_local_maximum_below_zero_boundary_is_set_to_zero():
 def test_two_sided_t_pvalues_are_accurate_everywhere():
     from scipy import stats
 
-    from metaparity.models.uni import _t_two_sided
+    from metaparity._core.distributions import t_two_sided as _t_two_sided
 
     # df = 1 is the Cauchy distribution: p = 1 - 2 atan(|t|) / pi, exactly
     for t in (3.6e-8, 1e-5, 0.3, 3.0, 30.0, 1e6):

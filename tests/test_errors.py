@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metaparity import rma_batch
-from metaparity.effects import escalc
-from metaparity.models import uni as rma
+from metaparity import escalc, rma, rma_batch
 
 
 @pytest.mark.parametrize(

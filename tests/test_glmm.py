@@ -11,13 +11,13 @@ import pytest
 from scipy import integrate, special, stats
 
 from metaparity.models.glmm import (
-    _conditional_loglik,
     _Objective,
-    compare_glmm,
+    conditional_loglik,
     glmm_loglik,
     glmm_vs_wald,
     rma_glmm,
 )
+from metaparity.parity.compare import compare_glmm
 
 ROOT = Path(__file__).resolve().parents[1]
 ORR = ([39, 16, 150, 25, 9, 14], [122, 78, 195, 40, 18, 21])
@@ -157,7 +157,7 @@ def test_fit_statistics_relations():
     assert res.AIC == pytest.approx(-2 * res.logLik + 4)
     assert res.BIC == pytest.approx(-2 * res.logLik + 2 * math.log(6))
     assert res.AICc == pytest.approx(-2 * res.logLik + 4 * 6 / 3)
-    assert res.logLik == pytest.approx(_conditional_loglik(x, n, res.b, res.tau), rel=1e-14)
+    assert res.logLik == pytest.approx(conditional_loglik(x, n, res.b, res.tau), rel=1e-14)
     assert res.logLik_marginal < ll_sat
     # k = 3 (metafor: the AICc correction uses max(k, p + 2) studies)
     r3 = rma_glmm([32, 16, 20], [122, 78, 60])

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import load_golden
-from metaparity.effects import escalc
+from metaparity import escalc
 from metaparity.parity.compare import compare_fit, fit_like
 
 _G = load_golden()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import load_golden
-from metaparity.effects import escalc
+from metaparity import escalc
 from metaparity.parity.compare import compare_fit, summarise
 
 pytestmark = pytest.mark.r

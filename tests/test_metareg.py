@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metaparity.models import uni as rma
+from metaparity import rma
 from metaparity.models.metareg import MODS_METHODS, design_matrix, rma_mods
 from metaparity.parity.compare import compare_mods, summarise
 from metaparity.parity.strategies import meta_analyses

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from metaparity import rma
 from metaparity.cli import main
-from metaparity.models import uni as rma
 from metaparity.parity.harness import ALL_METHODS
 from metaparity.parity.testing import assert_agrees_with_metafor
 

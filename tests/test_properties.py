@@ -9,10 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaparity import rma_batch
-from metaparity.effects import escalc
+from metaparity import escalc, rma, rma_batch
 from metaparity.effects.transforms import iarcsin, ilogit, ipft, ztor
-from metaparity.models import uni as rma
 from metaparity.parity.harness import ALL_METHODS
 from metaparity.parity.strategies import bad_counts, batches, meta_analyses, proportions
 

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from metaparity import escalc, rma
 from metaparity.cli import main
-from metaparity.effects import escalc
-from metaparity.models import uni as rma
 from metaparity.reproduce.pipeline import ModelPolicy, ZeroEvents, load_counts, reproduce
 from metaparity.reproduce.verdicts import (
     PublishedRow,

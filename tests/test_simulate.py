@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metaparity import rma_batch
-from metaparity.effects import escalc
+from metaparity import escalc, rma_batch
 from metaparity.simulate import (
     BLOCK,
     coverage_study,

@@ -1,5 +1,9 @@
 """metaparity: meta-analysis pooling that agrees with R's metafor, number by number.
 
+The facade: every public function and result class is importable from here; the
+subpackages hold the layers (``_core`` -> ``effects``/``engine`` -> ``models`` ->
+``analysis`` -> ``plots``/``parity`` -> ``reproduce`` -> ``cli``).
+
 >>> import metaparity as mp
 >>> dat = mp.escalc("PR", xi=[2, 16], ni=[122, 78])
 >>> res = mp.rma(data=dat, method="DL")
@@ -7,15 +11,8 @@
 0.1056
 """
 
-from metaparity.effects.escalc import MEASURES, escalc
-from metaparity.models.metareg import RmaModsResult, rma_mods
-from metaparity.models.uni import BatchResult, RmaResult, rma, rma_batch
-
-__all__ = [
-    "escalc", "rma", "rma_batch", "rma_mods", "RmaResult", "RmaModsResult", "BatchResult",
-    "MEASURES", "__version__",
-]  # fmt: skip
-__version__ = "0.1.0"
+from metaparity._core.version import __version__
+from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
 from metaparity.analysis.diagnostics import (
     baujat,
     cumul,
@@ -24,12 +21,32 @@ from metaparity.analysis.diagnostics import (
     leave1out_batch,
     rstandard,
     rstudent,
-)  # noqa: E402, I001
+)
+from metaparity.effects.escalc import MEASURES, escalc
+from metaparity.models.confint import ConfInt
+from metaparity.models.glmm import GlmmResult, rma_glmm
+from metaparity.models.metareg import rma_mods
+from metaparity.models.predict import Prediction
+from metaparity.models.results import (
+    BatchResult,
+    DaskBatchResult,
+    ModelResult,
+    RmaModsResult,
+    RmaResult,
+)
+from metaparity.models.uni import rma, rma_batch
 
-__all__ += ["leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat"]
-from metaparity.models.glmm import GlmmResult, rma_glmm  # noqa: E402, I001
-
-__all__ += ["rma_glmm", "GlmmResult"]
-from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill  # noqa: E402, I001
-
-__all__ += ["ranktest", "regtest", "trimfill", "fsn"]
+__all__ = [
+    # effect sizes
+    "escalc", "MEASURES",
+    # models
+    "rma", "rma_batch", "rma_mods", "rma_glmm",
+    # results
+    "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
+    "Prediction", "ConfInt",
+    # case diagnostics
+    "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
+    # publication bias
+    "ranktest", "regtest", "trimfill", "fsn",
+    "__version__",
+]  # fmt: skip

@@ -8,7 +8,7 @@ arrays are NaN-padded ``(M, k)`` arrays exactly as ``rma_batch`` takes them.
 * :func:`simulate_binomial` -- event counts ``x_ij ~ Binomial(n_ij, p_ij)`` with
   ``logit(p_ij) ~ N(mu_logit, tau2)``.
 * :func:`escalc_batch` -- the one-group measures (PR, PLN, PLO, PAS, PFT) of
-  :func:`metaparity.effects.escalc` on whole ``(M, k)`` count arrays.
+  :func:`metaparity.escalc` on whole ``(M, k)`` count arrays.
 * :func:`coverage_study` -- CI coverage of estimator/test pairs (DL, REML,
   Knapp-Hartung, ...) over many replicates.
 
@@ -319,7 +319,7 @@ def escalc_batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-group effect sizes for whole ``(..., k)`` arrays of counts, vectorised.
 
-    The same numbers as :func:`metaparity.effects.escalc` (``measure``, ``xi``, ``ni``,
+    The same numbers as :func:`metaparity.escalc` (``measure``, ``xi``, ``ni``,
     ``add``, ``to``) applied to each row, without a Python loop; ``to="if0all"``
     acts per row (per meta-analysis).  NaN counts stay NaN (padding).
 
@@ -329,7 +329,7 @@ def escalc_batch(
     xi, ni : array_like, shape (..., k)
         Events and study sizes.
     add, to
-        Continuity correction as in :func:`metaparity.effects.escalc` (``add`` defaults to
+        Continuity correction as in :func:`metaparity.escalc` (``add`` defaults to
         1/2, or 0 for PAS and PFT; ``to`` in only0, all, if0all, none).
 
     Returns

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-#: tau^2 estimators accepted by :func:`metaparity.models.uni` (metafor 3.8 names).
+#: tau^2 estimators accepted by :func:`metaparity.rma` (metafor 3.8 names).
 METHODS: tuple[str, ...] = (
     "EE",
     "FE",

@@ -76,3 +76,17 @@ def check_yi_vi(yi: np.ndarray, vi: np.ndarray, slab: Sequence[object] | None = 
                 "positive (for proportions with 0 or n events use a continuity correction, "
                 "escalc(..., add=0.5), or drop the study)"
             )
+
+
+def check_level(level: float) -> float:
+    """A confidence level in percent; metafor's 0.95 is read as 95.
+
+    >>> check_level(0.95), check_level(90)
+    (95.0, 90.0)
+    """
+    lv = float(level)
+    if 0 < lv < 1:
+        lv *= 100.0  # metafor accepts 0.95 as 95
+    if not 0 < lv < 100:
+        raise ValueError(f"level={level!r} must be a percentage in (0, 100), e.g. 95")
+    return lv

@@ -33,7 +33,17 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from metaparity._core.validation import as_float_array, check_same_length, check_yi_vi
+from metaparity._core.distributions import t_two_sided
+from metaparity._core.names import METHODS, TESTS, check_choice
+from metaparity._core.validation import (
+    as_float_array,
+    check_level,
+    check_same_length,
+    check_yi_vi,
+)
+from metaparity.models.metareg import rma_mods
+from metaparity.models.results import RmaResult
+from metaparity.models.uni import rma
 
 __all__ = [
     "ranktest",
@@ -61,9 +71,8 @@ _SMALL_K = (
 # inputs
 # --------------------------------------------------------------------------- #
 def _is_rma(x: Any) -> bool:
-    from metaparity.models.uni import RmaResult
-
-    return isinstance(x, RmaResult)
+    """A fitted intercept-only model of :func:`metaparity.rma` (not a meta-regression)."""
+    return isinstance(x, RmaResult) and x.int_only
 
 
 def _yi_vi(x: Any, vi: Any, sei: Any, fn: str) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +220,7 @@ def ranktest(x: Any, vi: Any = None, *, sei: Any = None) -> RankTestResult:
     Parameters
     ----------
     x : RmaResult or array_like
-        A fitted model (:func:`metaparity.models.uni`) or the effect sizes ``yi``.
+        A fitted model (:func:`metaparity.rma`) or the effect sizes ``yi``.
     vi, sei : array_like, optional
         Sampling variances or standard errors (when ``x`` holds effect sizes).
 
@@ -305,8 +314,6 @@ def _predictor(predictor: str, v: np.ndarray, ni: np.ndarray | None) -> np.ndarr
 def _wls(y: np.ndarray, v: np.ndarray, X: np.ndarray, level: float) -> dict[str, Any]:
     """Weighted least squares with weights 1/v and a multiplicative dispersion term
     (R's ``lm(y ~ X - 1, weights = 1/v)``): coefficients, SEs, t tests, t-based CIs."""
-    from metaparity.models.uni import _t_two_sided
-
     sw = 1.0 / np.sqrt(v)
     q, r = np.linalg.qr(X * sw[:, None])
     ys = y * sw
@@ -319,7 +326,7 @@ def _wls(y: np.ndarray, v: np.ndarray, X: np.ndarray, level: float) -> dict[str,
         rinv = np.linalg.solve(r, np.eye(p))
         se = np.sqrt(sigma2 * (rinv * rinv).sum(1))
         t = b / se
-    pval = _t_two_sided(t, float(df)) if df > 0 else np.full(p, np.nan)
+    pval = t_two_sided(t, float(df)) if df > 0 else np.full(p, np.nan)
     crit = stats.t.isf((1.0 - level / 100.0) / 2.0, df) if df > 0 else float("nan")
     return dict(b=b, se=se, tval=t, pval=pval, ci_lb=b - crit * se, ci_ub=b + crit * se,
                 sigma2=sigma2, df=df)  # fmt: skip
@@ -348,12 +355,12 @@ def regtest(
     Parameters
     ----------
     x : RmaResult or array_like
-        A fitted model (:func:`metaparity.models.uni`) or the effect sizes ``yi``.
+        A fitted model (:func:`metaparity.rma`) or the effect sizes ``yi``.
     vi, sei : array_like, optional
         Sampling variances or standard errors (when ``x`` holds effect sizes).
     ni : array_like, optional
         Sample sizes for the predictors ``"ni"``, ``"ninv"``, ``"sqrtni"``,
-        ``"sqrtninv"``; default: those recorded by :func:`metaparity.effects.escalc` in the model.
+        ``"sqrtninv"``; default: those recorded by :func:`metaparity.escalc` in the model.
     model : {"rma", "lm"}
     predictor : {"sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"}
     method, test, level
@@ -379,9 +386,6 @@ def regtest(
     >>> round(r.zval, 4), round(r.pval, 4), r.dfs, round(r.est, 4)
     (14.153, 0.0008, 3.0, -0.3578)
     """
-    from metaparity._core.names import METHODS, TESTS, check_choice
-    from metaparity.models.uni import _check_level
-
     model = check_choice("model", model, ("rma", "lm"))
     predictor = check_choice("predictor", predictor, PREDICTORS)
     y, v = _yi_vi(x, vi, sei, "regtest")
@@ -398,7 +402,7 @@ def regtest(
     else:
         method = check_choice("method", "REML" if method is None else method, METHODS)
         test = check_choice("test", "z" if test is None else test, TESTS)
-        level = _check_level(95 if level is None else level)
+        level = check_level(95 if level is None else level)
     k = y.size
     _check_k(
         k,
@@ -424,8 +428,6 @@ def regtest(
             ci_ub=float(f["ci_ub"][0]) if limit else nan,
             k=int(k), method=None, test="t", level=float(level), fit=f,
         )  # fmt: skip
-    from metaparity.models.metareg import rma_mods
-
     fit = rma_mods(y, v, pred, method=method, test=test, level=level)
     return RegTestResult(
         model=model, predictor=predictor, zval=float(fit.zval[1]), pval=float(fit.pval[1]),
@@ -487,8 +489,6 @@ class TrimFillResult:
 
 
 def _refit(y, v, method: str, test: str = "z", level: float = 95):
-    from metaparity.models.uni import rma
-
     return rma(y, v, method=method, test=test, level=level)
 
 
@@ -496,8 +496,6 @@ def _estimate_side(res) -> str:
     """Side of the missing studies: from the slope of the regression test with the
     standard errors as predictor (same estimator): a positive slope (small studies
     with larger outcomes) means studies missing on the left."""
-    from metaparity.models.metareg import rma_mods
-
     fit = rma_mods(res.yi, res.vi, np.sqrt(res.vi), method=res.method, test="z")
     return "right" if fit.b[1] < 0 else "left"
 
@@ -576,8 +574,6 @@ def trimfill(
     >>> tf.k0, tf.side, [round(float(y), 4) for y in tf.yi_fill]
     (2, 'left', [-0.1462, -0.5462])
     """
-    from metaparity._core.names import check_choice
-
     if not _is_rma(res):
         raise ValueError("trimfill: give a fitted model (metaparity.rma(...))")
     _check_plain(res, "trimfill")
@@ -749,8 +745,6 @@ def fsn(
     >>> f.fsnum, f"{f.pval:.3g}"
     (39, '6.49e-07')
     """
-    from metaparity._core.names import check_choice
-
     type = check_choice("type", type, ("Rosenthal", "Orwin", "Rosenberg"))  # noqa: A001
     if not 0 < float(alpha) < 1:
         raise ValueError(f"fsn: alpha={alpha!r} must lie in (0, 1)")

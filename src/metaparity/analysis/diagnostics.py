@@ -33,10 +33,12 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from metaparity._core.validation import as_float_array
-from metaparity.models.uni import BatchResult, RmaResult, rma_batch
+from metaparity.models.results import BatchResult, RmaResult
+from metaparity.models.uni import rma_batch
 
 __all__ = [
     "Leave1Out",
@@ -62,7 +64,7 @@ def _labels(res: RmaResult) -> tuple:
 
 
 def _need_k2(res: RmaResult, what: str) -> None:
-    if not isinstance(res, RmaResult):
+    if not isinstance(res, RmaResult) or not res.int_only:
         raise TypeError(f"{what}() needs a fitted model from metaparity.rma(); got {type(res)!r}")
     if res.k < 2:
         raise ValueError(f"{what}(): stopped because k = 1 (metafor: 'Stopped because k = 1.')")
@@ -102,8 +104,6 @@ class _FitTable:
     def to_frame(self):
         """A DataFrame with metafor's columns (``tval`` for t-based tests, no ``tau2``
         for equal-effects models), indexed by study label."""
-        import pandas as pd
-
         cols = {}
         for n in _TABLE:
             if n == "tau2" and self.method in ("EE", "FE"):
@@ -153,8 +153,6 @@ class Influence:
     def to_frame(self):
         """Columns as metafor prints them: rstudent dffits cook.d cov.r tau2.del QE.del
         hat weight dfbs inf (bool)."""
-        import pandas as pd
-
         names = {"cook_d": "cook.d", "cov_r": "cov.r", "tau2_del": "tau2.del", "QE_del": "QE.del"}
         cols = {
             names.get(f.name, f.name): np.asarray(getattr(self, f.name))
@@ -175,8 +173,6 @@ class Residuals:
 
     def to_frame(self):
         """Columns resid, se, z, indexed by study label."""
-        import pandas as pd
-
         return pd.DataFrame(
             {"resid": self.resid, "se": self.se, "z": self.z},
             index=pd.Index(list(self.slab), name="slab"),
@@ -195,8 +191,6 @@ class Baujat:
 
     def to_frame(self):
         """Columns x, y, ids, slab (as metafor returns them)."""
-        import pandas as pd
-
         return pd.DataFrame({"x": self.x, "y": self.y, "ids": self.ids, "slab": list(self.slab)})
 
 
@@ -325,7 +319,7 @@ def leave1out(res: RmaResult) -> Leave1Out:
     Parameters
     ----------
     res : RmaResult
-        A model from :func:`metaparity.models.uni` with ``k >= 2``; the refits use its
+        A model from :func:`metaparity.rma` with ``k >= 2``; the refits use its
         method, test and level (and weights).
 
     Returns
@@ -353,7 +347,7 @@ def cumul(res: RmaResult, order: Any = None) -> Cumul:
     Parameters
     ----------
     res : RmaResult
-        A model from :func:`metaparity.models.uni`.
+        A model from :func:`metaparity.rma`.
     order : array_like, optional
         A variable of length ``k`` by which the studies are sorted (stable, as R's
         ``order()``: ties keep data order), e.g. the publication year.  Default:
@@ -376,7 +370,7 @@ def cumul(res: RmaResult, order: Any = None) -> Cumul:
     >>> c.ids.tolist(), [round(float(x), 4) for x in c.estimate]
     ([1, 2, 0], [0.3, 0.38, 0.2273])
     """
-    if not isinstance(res, RmaResult):
+    if not isinstance(res, RmaResult) or not res.int_only:
         raise TypeError(f"cumul() needs a fitted model from metaparity.rma(); got {type(res)!r}")
     k = res.k
     if order is None:
@@ -408,7 +402,7 @@ def rstandard(res: RmaResult) -> Residuals:
     >>> [round(float(z), 4) for z in rstandard(res).z]  # metafor: rstandard(res)$z
     [-1.8878, 0.603, 1.7408]
     """
-    if not isinstance(res, RmaResult):
+    if not isinstance(res, RmaResult) or not res.int_only:
         raise TypeError(
             f"rstandard() needs a fitted model from metaparity.rma(); got {type(res)!r}"
         )
@@ -461,7 +455,7 @@ def influence(res: RmaResult) -> Influence:
     Parameters
     ----------
     res : RmaResult
-        A model from :func:`metaparity.models.uni` (no user weights) with ``k >= 2``.
+        A model from :func:`metaparity.rma` (no user weights) with ``k >= 2``.
 
     Returns
     -------

@@ -144,7 +144,7 @@ def escalc(
     Arguments may be arrays or names of columns in ``data``.  The result is a
     DataFrame with the columns of ``data`` (if given) followed by ``yi`` and
     ``vi``; ``attrs["measure"]`` and ``attrs["ni"]`` (total sample sizes) are set
-    so that :func:`metaparity.models.uni` and ``predict()`` can back-transform.
+    so that :func:`metaparity.rma` and ``predict()`` can back-transform.
 
     Examples
     --------

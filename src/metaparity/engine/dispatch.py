@@ -1,6 +1,6 @@
 """Row-chunked execution of :func:`metaparity.rma_batch` on the numpy or the numba engine.
 
-* ``"numpy"`` -- the reference: :func:`metaparity.models.uni._fit` on chunks of rows
+* ``"numpy"`` -- the reference: :func:`metaparity.engine.reference.fit` on chunks of rows
   (the chunks only bound the memory of its ``(rows, k)`` temporaries; rows are
   independent, so chunking does not change a single bit).
 * ``"numba"`` -- :mod:`metaparity.engine.numba.lanes` (blocks of rows in SIMD lanes: the
@@ -20,6 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from metaparity.engine.facts import FLOAT_FIELDS
+from metaparity.engine.reference import fit, prepare
+
 __all__ = ["ENGINES", "DEFAULT_CHUNK", "resolve_engine", "fit_batch"]
 
 ENGINES = ("auto", "numba", "numpy")
@@ -27,7 +30,6 @@ ENGINES = ("auto", "numba", "numpy")
 AUTO_NUMBA_ROWS = 200_000
 #: rows per chunk: numpy temporaries of ~25 (rows, k) arrays stay ~50 MB at k = 10
 DEFAULT_CHUNK = 1 << 16
-FLOAT_FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp dfs".split()
 
 _numba_ok: bool | None = None
 _pool: ThreadPoolExecutor | None = None
@@ -140,16 +142,14 @@ def _empty_out(n: int) -> dict[str, np.ndarray]:
 
 
 def _fit_numpy(Y2, V2, W2, *, method, test, level, chunk):
-    from metaparity.models.uni import _fit, _prepare
-
     _validate(Y2, V2, chunk)
     _genq_check(method, W2)
     n = Y2.shape[0]
     out = _empty_out(n)
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
-        _, y, v, m, w = _prepare(Y2[lo:hi], V2[lo:hi], None if W2 is None else W2[lo:hi])
-        res = _fit(y, v, m, method=method, test=test, level=level, weights=w)
+        _, y, v, m, w = prepare(Y2[lo:hi], V2[lo:hi], None if W2 is None else W2[lo:hi])
+        res = fit(y, v, m, method=method, test=test, level=level, weights=w)
         for f, arr in out.items():
             arr[lo:hi] = res[f]
     return out
@@ -159,6 +159,7 @@ def _fit_numba(Y2, V2, W2, *, method, test, level, chunk):
     if method == "GENQ" and W2 is None:
         _validate(Y2, V2, chunk)  # the reference reports bad V / empty rows first
         _genq_check(method, W2)
+    # optional heavy dependency: numba (the kernels compile on first use)
     from metaparity.engine.numba import kernels as _kernels
     from metaparity.engine.numba import lanes as _lanes
 

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["TauFit", "estimate_tau2", "q_gen", "mom_tau2"]
+from metaparity.engine.facts import EPS as _EPS
+from metaparity.engine.facts import MAXIT as _MAXIT
+from metaparity.engine.facts import MAXIT_FS as _MAXIT_FS
 
-_EPS = 1e-15  # relative convergence target on tau^2
-_MAXIT = 200
-_MAXIT_FS = 100  # Fisher-scoring iterations (ML/REML) before polishing the root
+__all__ = ["TauFit", "estimate_tau2", "q_gen", "mom_tau2", "solve_decreasing"]
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def mom_tau2(
     return (qa - trpv) / trp, trp, qa
 
 
-def _solve_decreasing(
+def solve_decreasing(
     f, lo: np.ndarray, active: np.ndarray, newton: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Find the root of a decreasing function ``f(x) = 0`` on ``[lo, inf)`` per row.
@@ -316,7 +316,7 @@ def _estimate(method, y, v, m, k, weights):
             q, dq = q_gen(y[sel], v[sel], m[sel], t)
             return q - target[sel], dq
 
-        tau2, conv, iters = _solve_decreasing(f, zero.copy(), ~one, newton=True)
+        tau2, conv, iters = solve_decreasing(f, zero.copy(), ~one, newton=True)
         tau2 = np.where(one, 0.0, tau2)
         se = _se_pm(v, m, tau2)
         return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
@@ -335,7 +335,7 @@ def _estimate(method, y, v, m, k, weights):
             h = (qa - (kf[sel] - 1.0)) / trp
             return h - t, (h * trpp - dq) / trp - 1.0
 
-        tau2, conv, iters = _solve_decreasing(g, zero.copy(), ~one, newton=True)
+        tau2, conv, iters = solve_decreasing(g, zero.copy(), ~one, newton=True)
         tau2 = np.where(one, 0.0, tau2)
         se = _se_dl_form(v, m, m / (v + tau2[:, None]), tau2)
         return TauFit(tau2, np.where(one, np.nan, se), conv, iters)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from metaparity.engine.estimators import _solve_decreasing, q_gen
+from metaparity._core.validation import check_level
+from metaparity.engine.estimators import q_gen, solve_decreasing
 
 if TYPE_CHECKING:  # pragma: no cover
-    from metaparity.models.uni import RmaResult
+    from metaparity.models.results import RmaResult
 
 __all__ = ["ConfInt", "confint", "qprofile_tau2"]
 
@@ -71,15 +72,13 @@ def qprofile_tau2(
             q, dq = q_gen(y[sel], v[sel], m[sel], t)
             return q - target[sel], dq
 
-        root, _, _ = _solve_decreasing(f, np.zeros(y.shape[0]), active, newton=True)
+        root, _, _ = solve_decreasing(f, np.zeros(y.shape[0]), active, newton=True)
         out.append(np.where(active, root, np.nan))
     return out[0], out[1]
 
 
 def confint(res: RmaResult, level: float | None = None) -> ConfInt:
     """Q-profile CI for tau^2 (and tau, I^2, H^2) of a random-effects fit."""
-    from metaparity.models.uni import _check_level
-
     if res.method in ("EE", "FE"):
         raise ValueError(
             "confint() needs a random-effects model; refit with a tau^2 estimator "
@@ -87,7 +86,7 @@ def confint(res: RmaResult, level: float | None = None) -> ConfInt:
         )
     if res.weights is not None:
         raise ValueError("confint() is not available for models with user weights")
-    lv = res.level if level is None else _check_level(level)
+    lv = res.level if level is None else check_level(level)
     y, v = res.yi[None, :], res.vi[None, :]
     lb, ub = qprofile_tau2(y, v, np.ones_like(y), lv)
     lo, hi = float(lb[0]), float(ub[0])

@@ -43,7 +43,7 @@ a study with 0 or n_i events has no finite logit -- glm leaves it near -27 with 
 weight ~1e-10 and the Wald solve loses digits, 2e-6 relative on the sCR data --
 while here it contributes its limit, 0).  ``I2``/``H2`` relate
 ``tau^2`` to the typical within-study variance (Higgins & Thompson 2002) of the
-logits of :func:`metaparity.effects.escalc` with metafor's ``add=1/2, to="only0"``.
+logits of :func:`metaparity.escalc` with metafor's ``add=1/2, to="only0"``.
 """
 
 from __future__ import annotations
@@ -54,13 +54,25 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, special, stats
 
-from metaparity._core.validation import as_float_array, check_same_length, column, study_label
+from metaparity._core.validation import (
+    as_float_array,
+    check_level,
+    check_same_length,
+    column,
+    study_label,
+)
+from metaparity.effects.escalc import escalc
+from metaparity.effects.transforms import ilogit
 from metaparity.models.predict import Prediction
+from metaparity.models.results import ModelResult
+from metaparity.models.uni import rma
 
 __all__ = [
-    "rma_glmm", "GlmmResult", "GlmmPrediction", "glmm_loglik", "glmm_vs_wald", "compare_glmm",
+    "rma_glmm", "GlmmResult", "GlmmPrediction", "glmm_loglik", "conditional_loglik",
+    "glmm_vs_wald", "GLMM_FIT_FIELDS",
 ]  # fmt: skip
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -287,7 +299,7 @@ GlmmPrediction = Prediction
 
 
 @dataclass(frozen=True)
-class GlmmResult:
+class GlmmResult(ModelResult):
     """A fitted ``rma.glmm(measure="PLO")``: metafor's names (``QE_Wld`` is ``QE.Wld``)."""
 
     b: float
@@ -323,14 +335,6 @@ class GlmmResult:
     vb_conditional: float = field(repr=False, default=float("nan"))
 
     @property
-    def tau(self) -> float:
-        return math.sqrt(self.tau2)
-
-    @property
-    def beta(self) -> float:
-        return self.b
-
-    @property
     def dfs(self) -> float:
         return float("nan") if self.test == "z" else float(self.k - 1)
 
@@ -350,10 +354,7 @@ class GlmmResult:
         normal for ``test="z"``, t with k - 1 df otherwise.  A transform is applied to
         the bounds; ``se`` is then NaN.
         """
-        from metaparity.effects.transforms import ilogit
-        from metaparity.models.uni import _check_level
-
-        lv = self.level if level is None else _check_level(level)
+        lv = self.level if level is None else check_level(level)
         alpha = 1 - lv / 100
         crit = (
             stats.norm.isf(alpha / 2)
@@ -374,31 +375,6 @@ class GlmmResult:
         elif transf not in (None, False):
             raise ValueError(f"transf={transf!r}: use True/'ilogit' or a callable")
         return GlmmPrediction(vals[0], se, vals[1], vals[2], vals[3], vals[4], name)
-
-    def summary(self) -> str:
-        """A printout laid out like metafor's ``print.rma.glmm``."""
-        lines = [
-            f"Random-Effects Model (k = {self.k}; tau^2 estimator: ML; nAGQ = {self.nAGQ})",
-            "",
-            f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}",
-            f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
-            f"I^2 (total heterogeneity / total variability):   {self.I2:.4f}%",
-            f"H^2 (total variability / sampling variability):  {self.H2:.4f}",
-            "",
-            "Tests for Heterogeneity:",
-            f"Wld(df = {self.k - 1}) = {self.QE_Wld:.4f}, p-val = {self.QEp_Wld:.4g}",
-            f"LRT(df = {self.k - 1}) = {self.QE_LRT:.4f}, p-val = {self.QEp_LRT:.4g}",
-            "",
-            "Model Results:",
-            "",
-            "estimate      se    zval    pval    ci.lb   ci.ub",
-            f"{self.b:8.4f} {self.se:7.4f} {self.zval:7.4f} {self.pval:7.4f} "
-            f"{self.ci_lb:8.4f} {self.ci_ub:7.4f}",
-        ]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def _check_counts(x: np.ndarray, n: np.ndarray, labels) -> None:
@@ -440,7 +416,7 @@ def _wald_het(x: np.ndarray, n: np.ndarray) -> float:
     return float((w * (eta - eb) ** 2).sum())
 
 
-def _conditional_loglik(x, n, mu: float, tau: float) -> float:
+def conditional_loglik(x, n, mu: float, tau: float) -> float:
     """``sum_i log Binom(x_i | n_i, ilogit(mu + tau z_i))`` at the conditional modes ``z_i``.
 
     This is the ``logLik`` in metafor's ``fit.stats`` for ``rma.glmm``: metafor takes
@@ -503,14 +479,12 @@ def rma_glmm(
     >>> round(res.predict(transf=True).pred, 4)  # pooled proportion
     0.51
     """
-    from metaparity.effects.escalc import escalc
-    from metaparity.models.uni import _check_level
 
     if str(measure).upper() != "PLO":
         raise ValueError(f"measure={measure!r}: rma_glmm implements measure='PLO' only")
     if test not in ("z", "t"):
         raise ValueError(f"test={test!r} must be 'z' or 't'")
-    level = _check_level(level)
+    level = check_level(level)
     q = 7 if nAGQ is None else int(nAGQ)
     if nAGQ is not None and (q != nAGQ or q < 1):
         raise ValueError(f"nAGQ={nAGQ!r} must be a positive integer (1 = Laplace)")
@@ -540,7 +514,7 @@ def rma_glmm(
     obj, th, converged = _fit(x, n, q)
     mu, tau = float(th[0]), float(th[1])
     ll_marg = obj.ll(th)
-    ll = _conditional_loglik(x, n, mu, tau)
+    ll = conditional_loglik(x, n, mu, tau)
     H = obj.hess(th)
     if tau == 0.0:
         vb = -1.0 / H[0, 0]
@@ -609,10 +583,6 @@ def glmm_vs_wald(
     >>> [round(v, 3) for v in t.loc[0, ["estimate", "ci_lb", "ci_ub"]]]  # the paper: 24% (18-30)
     [0.238, 0.179, 0.296]
     """
-    import pandas as pd
-
-    from metaparity.effects.escalc import escalc
-    from metaparity.models.uni import rma
 
     x = np.atleast_1d(np.asarray(xi, dtype=float)).ravel()
     n = np.atleast_1d(np.asarray(ni, dtype=float)).ravel()
@@ -644,62 +614,3 @@ GLMM_FIT_FIELDS = (
     "b se zval pval ci_lb ci_ub tau2 I2 H2 vt QE_Wld QEp_Wld QE_LRT QEp_LRT "
     "logLik deviance AIC BIC AICc k"
 ).split()
-
-
-def compare_glmm(res: GlmmResult, ref: dict[str, Any]) -> list:
-    """Compare a :class:`GlmmResult` with a metafor record from ``bridge.rma_glmm``.
-
-    Returns :class:`~metaparity.parity.tolerances.Comparison` objects for every field of
-    :data:`GLMM_FIT_FIELDS`, the back-transformed prediction (``t_pred`` ...), and the
-    likelihood checks: ``loglik_at_metafor`` (our marginal log-likelihood at metafor's
-    ``(b, tau2)`` vs lme4's deviance function there), ``logLik_reported_at_metafor``
-    (our formula for metafor's reported ``logLik`` at its own optimum) and, when the
-    record was made with ``at=(res.b, res.tau2)``, ``loglik_at_ours``.  Tolerances:
-    :data:`~metaparity.parity.tolerances.GLMM_TOLERANCES` (``..._LAPLACE`` for nAGQ = 1).
-    """
-    from metaparity.parity.tolerances import (
-        GLMM_TOLERANCES,
-        GLMM_TOLERANCES_LAPLACE,
-        Comparison,
-        Tolerance,
-        pvalue_condition,
-    )
-
-    table = GLMM_TOLERANCES_LAPLACE if res.nAGQ == 1 else GLMM_TOLERANCES
-
-    def cmp(q: str, ours: Any, theirs: Any, tol: Tolerance, cond: float = 1.0) -> Comparison:
-        if cond > 1.0:
-            tol = Tolerance(tol.rtol * cond, tol.atol, tol.reason)
-        o = float("nan") if ours is None else float(ours)
-        r = float("nan") if theirs is None else float(theirs)
-        if math.isnan(o) or math.isnan(r):
-            return Comparison(
-                q, o, r, float("nan"), float("nan"), tol, math.isnan(o) == math.isnan(r)
-            )
-        ad = abs(o - r)
-        rd = ad / abs(r) if r != 0 else (0.0 if ad == 0 else float("inf"))
-        return Comparison(q, o, r, ad, rd, tol, ad <= tol.atol + tol.rtol * abs(r))
-
-    fit = ref["fit"]
-    dist = "z" if res.test == "z" else "t"
-    cond = {
-        "pval": pvalue_condition(res.zval, dist, res.k - 1),
-        "QEp_Wld": pvalue_condition(res.QE_Wld, "chi2", res.k - 1),
-        "QEp_LRT": pvalue_condition(res.QE_LRT, "chi2", res.k - 1),
-    }
-    out = [cmp(q, getattr(res, q), fit.get(q), table[q], cond.get(q, 1.0)) for q in GLMM_FIT_FIELDS]
-    pt = res.predict(transf=True)
-    tr = ref.get("predict_transf") or {}
-    for q in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
-        out.append(cmp(f"t_{q}", getattr(pt, q), tr.get(q), table[q]))
-    lme = ref.get("lme4") or {}
-    x, n = res.xi, res.ni
-    ll_mf = glmm_loglik(x, n, fit["b"], fit["tau2"], nAGQ=res.nAGQ)
-    out.append(cmp("loglik_at_metafor", ll_mf, lme.get("ll_marg_fit"), table["loglik_marginal"]))
-    if lme.get("ll_marg_at") is not None:
-        out.append(
-            cmp("loglik_at_ours", res.logLik_marginal, lme["ll_marg_at"], table["loglik_marginal"])
-        )
-    cl = _conditional_loglik(x, n, fit["b"], math.sqrt(fit["tau2"]))
-    out.append(cmp("logLik_reported_at_metafor", cl, fit["logLik"], table["logLik_reported"]))
-    return out

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from metaparity.effects.transforms import resolve
+from metaparity._core.validation import check_level
+from metaparity.effects.transforms import BACK_TRANSFORMS, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
-    from metaparity.models.uni import RmaResult
+    from metaparity.models.results import RmaResult
 
 __all__ = ["Prediction", "predict"]
 
@@ -47,9 +48,7 @@ def predict(
 
     Equivalent to ``metafor::predict(res, transf=...)``.
     """
-    from metaparity.models.uni import _check_level
-
-    lv = res.level if level is None else _check_level(level)
+    lv = res.level if level is None else check_level(level)
     alpha = 1 - lv / 100
     if res.test == "z":
         crit = stats.norm.isf(alpha / 2)
@@ -66,7 +65,5 @@ def predict(
     vals = [float(np.asarray(f(np.asarray(x, dtype=float)))) for x in (res.b, *ci, *pi)]
     name = transf if isinstance(transf, str) else getattr(transf, "__name__", "callable")
     if transf is True:
-        from metaparity.effects.transforms import BACK_TRANSFORMS
-
         name = BACK_TRANSFORMS.get(res.measure)
     return Prediction(vals[0], float("nan"), vals[1], vals[2], vals[3], vals[4], transf=name)

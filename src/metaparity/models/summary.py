@@ -1,22 +1,86 @@
-"""A printout laid out like metafor's ``print.rma.uni``."""
+"""One printer for every model, laid out like metafor's ``print`` methods.
+
+:func:`format_summary` dispatches on the model: the intercept-only ``rma.uni`` fit
+(``print.rma.uni``: "Random-Effects Model"), the meta-regression ("Mixed-Effects
+Model", with the test of moderators) and ``rma.glmm``.  The pieces (the heading, the
+heterogeneity block, p-value text, the coefficient table) are shared.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from metaparity.models.uni import RmaResult
+__all__ = ["format_summary"]
 
 
 def _p(p: float) -> str:
+    """``p-val < .0001`` / ``p-val = 0.0123`` / ``= NA`` as metafor prints them."""
+    if np.isnan(p):
+        return "= NA"
     return "< .0001" if p < 1e-4 else f"= {p:.4f}"
 
 
-def format_summary(res: RmaResult, digits: int = 4) -> str:
-    """Model description, heterogeneity and the model-results table."""
-    d = digits
+def _pcell(p: float, d: int) -> str:
+    if np.isnan(p):
+        return "NA"
+    return f"{p:.{d}f}" if p >= 1e-4 else "<.0001"
+
+
+def _btt_text(btt: Sequence[int]) -> str:
+    one = [i + 1 for i in btt]
+    if len(one) == 1:
+        return f"coefficient {one[0]}"
+    if one == list(range(one[0], one[-1] + 1)):
+        return f"coefficients {one[0]}:{one[-1]}"
+    return "coefficients " + ",".join(map(str, one))
+
+
+def _table(cols: list[str], rows: list[list[str]], first_left: bool) -> list[str]:
+    """Right-aligned columns (the first left-aligned when it holds coefficient names)."""
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            v.ljust(w) if (i == 0 and first_left) else v.rjust(w)
+            for i, (v, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return [line(cols), *(line(r) for r in rows)]
+
+
+def _coef_rows(res: Any, d: int) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the model-results table, one row per coefficient."""
+    names = res.coef_names if not res.int_only else ("",)
+    b, se, z, pv, lb, ub = (np.atleast_1d(np.asarray(getattr(res, q), dtype=float))
+                            for q in ("b", "se", "zval", "pval", "ci_lb", "ci_ub"))  # fmt: skip
+    stat = "zval" if res.test == "z" else "tval"
+    cols = (
+        ["estimate", "se", stat] + (["df"] if res.test != "z" else []) + ["pval", "ci.lb", "ci.ub"]
+    )
+    rows = []
+    for j in range(len(names)):
+        r = [f"{b[j]:.{d}f}", f"{se[j]:.{d}f}", f"{z[j]:.{d}f}"]
+        if res.test != "z":
+            r.append(f"{res.dfs:g}")
+        r += [_pcell(pv[j], d), f"{lb[j]:.{d}f}", f"{ub[j]:.{d}f}"]
+        rows.append(r)
+    if res.int_only:
+        return cols, rows
+    return ["", *cols], [[n, *r] for n, r in zip(names, rows, strict=True)]
+
+
+def _tau_lines(res: Any, d: int, what: str, pad: int) -> list[str]:
+    se_t = "" if np.isnan(res.se_tau2) else f" (SE = {res.se_tau2:.{d}f})"
+    return [
+        f"tau^2 (estimated amount of {what} heterogeneity):".ljust(pad) + f"{res.tau2:.{d}f}{se_t}",
+        "tau (square root of estimated tau^2 value):".ljust(pad) + f"{res.tau:.{d}f}",
+    ]
+
+
+def _uni(res: Any, d: int) -> str:
     fe = res.method in ("EE", "FE")
     head = (
         f"Equal-Effects Model (k = {res.k})"
@@ -25,11 +89,7 @@ def format_summary(res: RmaResult, digits: int = 4) -> str:
     )
     lines = [head, ""]
     if not fe:
-        se_t = "" if np.isnan(res.se_tau2) else f" (SE = {res.se_tau2:.{d}f})"
-        lines += [
-            f"tau^2 (estimated amount of total heterogeneity): {res.tau2:.{d}f}{se_t}",
-            f"tau (square root of estimated tau^2 value):      {res.tau:.{d}f}",
-        ]
+        lines += _tau_lines(res, d, "total", 49)
     lines += [
         f"I^2 (total heterogeneity / total variability):   {res.I2:.2f}%",
         f"H^2 (total variability / sampling variability):  {res.H2:.2f}",
@@ -40,22 +100,85 @@ def format_summary(res: RmaResult, digits: int = 4) -> str:
         "Model Results:",
         "",
     ]
-    stat = "zval" if res.test == "z" else "tval"
-    cols = ["estimate", "se", stat]
-    if res.test != "z":
-        cols.append("df")
-    cols += ["pval", "ci.lb", "ci.ub"]
-    vals = [f"{res.b:.{d}f}", f"{res.se:.{d}f}", f"{res.zval:.{d}f}"]
-    if res.test != "z":
-        vals.append(f"{res.dfs:g}")
-    vals += [
-        f"{res.pval:.{d}f}" if res.pval >= 1e-4 else "<.0001",
-        f"{res.ci_lb:.{d}f}",
-        f"{res.ci_ub:.{d}f}",
-    ]
-    widths = [max(len(c), len(v)) for c, v in zip(cols, vals, strict=True)]
-    lines.append("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
-    lines.append("  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True)))
+    lines += _table(*_coef_rows(res, d), first_left=False)
     if res.test == "knha":
         lines += ["", "(Knapp-Hartung adjustment applied to the SE; t-distribution with k-1 df)"]
     return "\n".join(lines)
+
+
+def _mods(res: Any, d: int) -> str:
+    fe = res.method in ("EE", "FE")
+    head = (
+        f"Fixed-Effects with Moderators Model (k = {res.k})"
+        if fe
+        else f"Mixed-Effects Model (k = {res.k}; tau^2 estimator: {res.method})"
+    )
+    lines = [head, ""]
+    if not fe:
+        lines += _tau_lines(res, d, "residual", 56)
+    lines += [
+        f"I^2 (residual heterogeneity / unaccounted variability): {res.I2:.2f}%",
+        f"H^2 (unaccounted variability / sampling variability):   {res.H2:.2f}",
+    ]
+    if not np.isnan(res.R2) or (res.intercept and res.p > 1):
+        r2 = "NA" if np.isnan(res.R2) else f"{res.R2:.2f}"
+        lines.append(f"R^2 (amount of heterogeneity accounted for):            {r2}%")
+    lines += [
+        "",
+        "Test for Residual Heterogeneity:",
+        f"QE(df = {res.k - res.p}) = {res.QE:.{d}f}, p-val {_p(res.QEp)}",
+        "",
+    ]
+    if res.test == "z":
+        stat = f"QM(df = {res.QMdf[0]}) = {res.QM:.{d}f}"
+    else:
+        stat = f"F(df1 = {res.QMdf[0]}, df2 = {res.QMdf[1]}) = {res.QM:.{d}f}"
+    lines += [f"Test of Moderators ({_btt_text(res.btt)}):", f"{stat}, p-val {_p(res.QMp)}", ""]
+    lines += ["Model Results:", ""]
+    lines += _table(*_coef_rows(res, d), first_left=True)
+    if res.test == "knha":
+        lines += ["", "(Knapp-Hartung adjustment applied; t- and F-distributions with k-p df)"]
+    return "\n".join(lines)
+
+
+def _glmm(res: Any, d: int) -> str:
+    lines = [
+        f"Random-Effects Model (k = {res.k}; tau^2 estimator: ML; nAGQ = {res.nAGQ})",
+        "",
+        f"tau^2 (estimated amount of total heterogeneity): {res.tau2:.{d}f}",
+        f"tau (square root of estimated tau^2 value):      {res.tau:.{d}f}",
+        f"I^2 (total heterogeneity / total variability):   {res.I2:.{d}f}%",
+        f"H^2 (total variability / sampling variability):  {res.H2:.{d}f}",
+        "",
+        "Tests for Heterogeneity:",
+        f"Wld(df = {res.k - 1}) = {res.QE_Wld:.{d}f}, p-val = {res.QEp_Wld:.{d}g}",
+        f"LRT(df = {res.k - 1}) = {res.QE_LRT:.{d}f}, p-val = {res.QEp_LRT:.{d}g}",
+        "",
+        "Model Results:",
+        "",
+        "estimate      se    zval    pval    ci.lb   ci.ub",
+        f"{res.b:8.{d}f} {res.se:7.{d}f} {res.zval:7.{d}f} {res.pval:7.{d}f} "
+        f"{res.ci_lb:8.{d}f} {res.ci_ub:7.{d}f}",
+    ]
+    return "\n".join(lines)
+
+
+def format_summary(res: Any, digits: int = 4) -> str:
+    """The printout of a fitted model, laid out like metafor's ``print`` method.
+
+    Parameters
+    ----------
+    res : RmaResult or GlmmResult
+        A fitted model (:func:`metaparity.rma`, :func:`metaparity.rma_mods`,
+        :func:`metaparity.rma_glmm`).
+    digits : int
+        Decimals of the estimates (metafor's ``digits``, default 4).
+
+    Returns
+    -------
+    str
+        Equivalent to ``print(res)`` in metafor (``print.rma.uni`` / ``print.rma.glmm``).
+    """
+    if hasattr(res, "nAGQ"):
+        return _glmm(res, digits)
+    return _uni(res, digits) if res.int_only else _mods(res, digits)

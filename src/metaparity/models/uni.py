@@ -1,204 +1,37 @@
 """Random-/equal-effects pooling: ``rma`` (one meta-analysis) and ``rma_batch`` (many).
 
-There is one implementation, :func:`_fit`, working on ``(n, k)`` arrays.
-``rma()`` validates its inputs, calls it with one row and wraps the row in an
-:class:`RmaResult`.  ``rma_batch()`` calls it with all rows.
+There is one implementation, :func:`metaparity.engine.reference.fit`, working on
+``(n, k)`` arrays.  ``rma()`` validates its inputs, calls it with one row and wraps the
+row in an :class:`~metaparity.models.results.RmaResult`; ``rma_batch()`` calls it (or
+the compiled engine, which gives the same numbers) with all rows.  ``rma(mods=...)`` is
+:func:`metaparity.models.metareg.rma_mods` and returns the same result type.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from metaparity._core.names import METHODS, TESTS, check_choice
 from metaparity._core.validation import (
     as_float_array,
+    check_level,
     check_same_length,
     check_yi_vi,
     column,
     study_label,
 )
-from metaparity.engine.estimators import estimate_tau2
+from metaparity.engine import reference
+from metaparity.engine.dask import is_dask, map_fit
+from metaparity.engine.dispatch import fit_batch
+from metaparity.engine.facts import BATCH_FIELDS, SCALAR_FIELDS
+from metaparity.models.metareg import rma_mods
+from metaparity.models.results import BatchResult, DaskBatchResult, RmaResult
 
-__all__ = ["rma", "rma_batch", "RmaResult", "BatchResult"]
-
-
-# --------------------------------------------------------------------------- #
-# the engine
-# --------------------------------------------------------------------------- #
-def _prepare(Y: np.ndarray, V: np.ndarray, W: np.ndarray | None):
-    """Flatten ``(..., k)`` to ``(n, k)``, build the mask, neutralise padding."""
-    lead = Y.shape[:-1]
-    k = Y.shape[-1]
-    y = Y.reshape(-1, k)
-    v = V.reshape(-1, k)
-    present = np.isfinite(y) & np.isfinite(v)
-    m = present.astype(float)
-    y = np.where(present, y, 0.0)
-    v = np.where(present, v, 1.0)
-    w = None
-    if W is not None:
-        w = np.where(present, W.reshape(-1, k), 0.0)
-    return lead, y, v, m, w
-
-
-def _fit(
-    y: np.ndarray,
-    v: np.ndarray,
-    m: np.ndarray,
-    *,
-    method: str,
-    test: str,
-    level: float,
-    weights: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Fit every row of ``(n, k)`` arrays; returns a dict of ``(n,)`` arrays."""
-    k = m.sum(-1).astype(np.int64)
-    kf = k.astype(float)
-    fit = estimate_tau2(method, y, v, m, k, weights=weights)
-    tau2 = fit.tau2
-
-    # pooled estimate: inverse-variance weights, or the user's weights
-    wre = m / (v + tau2[:, None])
-    a = wre if weights is None else weights
-    sa = a.sum(-1)
-    b = (a * y).sum(-1) / sa
-    r = (y - b[:, None]) * m
-    if weights is None:
-        vb = 1.0 / sa
-    else:
-        vb = (a * a * (v + tau2[:, None]) * m).sum(-1) / (sa * sa)
-
-    df = kf - 1.0
-    if test in ("knha", "adhoc"):
-        rr = r
-        if weights is not None:
-            rr = (y - ((wre * y).sum(-1) / wre.sum(-1))[:, None]) * m
-        rss = (wre * rr * rr).sum(-1)
-        # metafor 3.8 treats a weighted residual sum of squares below machine epsilon
-        # as 0 (identical studies up to rounding): the SE becomes 0, z = Inf
-        rss = np.where(rss < np.finfo(float).eps, 0.0, rss)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s2 = rss / df
-        s2 = np.where(k > 1, s2, 1.0)
-        if test == "adhoc":
-            s2 = np.maximum(s2, 1.0)
-        vb = vb * s2
-    se = np.sqrt(vb)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zval = b / se  # se = 0 (identical yi under knha): Inf or NaN, as metafor
-    alpha = 1.0 - level / 100.0
-    # metafor: with k = 1 the test is set to "z" (there are no df for a t-test)
-    use_z = np.full(b.shape, test == "z") | (k <= 1)
-    dft = np.maximum(df, 1.0)
-    pval = np.where(use_z, 2.0 * stats.norm.sf(np.abs(zval)), _t_two_sided(zval, dft))
-    crit = np.where(use_z, stats.norm.isf(alpha / 2.0), stats.t.isf(alpha / 2.0, dft))
-    dfs = np.where(use_z, np.nan, df)
-
-    # heterogeneity (always from the equal-effects fit, as metafor)
-    wfe = m / v
-    swf = wfe.sum(-1)
-    bfe = (wfe * y).sum(-1) / swf
-    rfe = (y - bfe[:, None]) * m
-    qe = (wfe * rfe * rfe).sum(-1)
-    qe = np.where(k > 1, qe, 0.0)
-    qep = np.where(k > 1, stats.chi2.sf(qe, np.maximum(df, 1.0)), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # QE ~ 0: I2 -> 0
-        s2typ = df * swf / (swf * swf - (wfe * wfe).sum(-1))
-        if method in ("EE", "FE"):
-            i2 = np.where(qe > 0, np.maximum(0.0, 100.0 * (qe - df) / qe), 0.0)
-            h2 = qe / df
-        else:
-            i2 = 100.0 * tau2 / (tau2 + s2typ)
-            h2 = (tau2 + s2typ) / s2typ
-    single = k <= 1
-    i2 = np.where(single, 0.0, i2)
-    h2 = np.where(single, 1.0, h2)
-
-    return dict(
-        b=b,
-        se=se,
-        zval=zval,
-        pval=pval,
-        ci_lb=b - crit * se,
-        ci_ub=b + crit * se,
-        tau2=tau2,
-        se_tau2=fit.se_tau2,
-        I2=i2,
-        H2=h2,
-        QE=qe,
-        QEp=qep,
-        k=k,
-        dfs=dfs,
-        s2typ=np.where(single, np.nan, s2typ),
-        converged=fit.converged,
-        iterations=fit.iterations,
-        set_to_zero=np.zeros(b.shape, bool) if fit.set_to_zero is None else fit.set_to_zero,
-    )
-
-
-def _t_two_sided(t: np.ndarray, df: np.ndarray) -> np.ndarray:
-    """Two-sided t p-value ``P(|T_df| > |t|)`` from the regularised incomplete beta.
-
-    ``2 * scipy.stats.t.sf`` loses digits near p = 1 for df = 1 (3.8e-10 relative at
-    t = 3.6e-8, found by the differential tests against R's ``pt``).  Each of the two
-    beta forms is used where the quantity it computes directly is the small one.
-    """
-    from scipy import special
-
-    t2 = np.asarray(t, dtype=float) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = special.betainc(0.5, df / 2.0, t2 / (df + t2))  # 1 - p, accurate when small
-        tail = special.betainc(df / 2.0, 0.5, df / (df + t2))  # p, accurate when small
-    out = np.where(q < 0.5, 1.0 - q, tail)
-    return np.where(np.isinf(t2), 0.0, out)
-
-
-# --------------------------------------------------------------------------- #
-# batch API
-# --------------------------------------------------------------------------- #
-_BATCH_FIELDS = (
-    "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k dfs converged iterations"
-).split()
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """Results of :func:`rma_batch`: every field is an array shaped like ``Y.shape[:-1]``."""
-
-    b: np.ndarray
-    se: np.ndarray
-    zval: np.ndarray
-    pval: np.ndarray
-    ci_lb: np.ndarray
-    ci_ub: np.ndarray
-    tau2: np.ndarray
-    se_tau2: np.ndarray
-    I2: np.ndarray
-    H2: np.ndarray
-    QE: np.ndarray
-    QEp: np.ndarray
-    k: np.ndarray
-    dfs: np.ndarray
-    converged: np.ndarray
-    iterations: np.ndarray
-    method: str
-    test: str
-    level: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Fields as a plain dict (arrays stay arrays)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def to_frame(self):
-        """Fields as a pandas DataFrame, one row per meta-analysis (flattened)."""
-        import pandas as pd
-
-        return pd.DataFrame({n: np.ravel(getattr(self, n)) for n in _BATCH_FIELDS})
+__all__ = ["rma", "rma_batch"]
 
 
 def rma_batch(
@@ -245,13 +78,13 @@ def rma_batch(
     [3, 2]
     """
     # dask arrays: the same fit mapped lazily over row chunks (dask is imported only then)
-    if any(type(a).__module__.startswith("dask.") for a in (Y, V, weights)):
-        from metaparity.engine.dask import rma_batch_dask
-
-        return rma_batch_dask(**{n: a for n, a in locals().items() if n != "rma_batch_dask"})
+    if any(is_dask(a) for a in (Y, V, weights)):
+        chunk_fit = functools.partial(_fit_chunk, method=method, test=test, level=level,
+                                engine=engine, chunk_size=chunk_size)  # fmt: skip
+        return DaskBatchResult(**map_fit(Y, V, weights, fit=chunk_fit))
     method = check_choice("method", method, METHODS)
     test = check_choice("test", test, TESTS)
-    level = _check_level(level)
+    level = check_level(level)
     Yf = as_float_array("Y", Y)
     Vf = as_float_array("V", V)
     if Yf.ndim == 0 or Yf.shape != Vf.shape:
@@ -261,8 +94,6 @@ def rma_batch(
     Wf = None
     if weights is not None:
         Wf = np.broadcast_to(as_float_array("weights", weights), Yf.shape)
-    from metaparity.engine.dispatch import fit_batch
-
     lead, k = Yf.shape[:-1], Yf.shape[-1]
     out = fit_batch(
         Yf.reshape(-1, k),
@@ -274,89 +105,8 @@ def rma_batch(
         engine=engine,
         chunk_size=chunk_size,
     )
-    arrays = {n: out[n].reshape(lead) for n in _BATCH_FIELDS}
+    arrays = {n: out[n].reshape(lead) for n in BATCH_FIELDS}
     return BatchResult(**arrays, method=method, test=test, level=float(level))
-
-
-def _check_level(level: float) -> float:
-    lv = float(level)
-    if 0 < lv < 1:
-        lv *= 100.0  # metafor accepts 0.95 as 95
-    if not 0 < lv < 100:
-        raise ValueError(f"level={level!r} must be a percentage in (0, 100), e.g. 95")
-    return lv
-
-
-_SCALAR_FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp dfs s2typ".split()
-
-
-# --------------------------------------------------------------------------- #
-# single meta-analysis
-# --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class RmaResult:
-    """One fitted model (``metafor::rma.uni`` with intercept only)."""
-
-    b: float
-    se: float
-    zval: float
-    pval: float
-    ci_lb: float
-    ci_ub: float
-    tau2: float
-    se_tau2: float
-    I2: float
-    H2: float
-    QE: float
-    QEp: float
-    k: int
-    method: str
-    test: str
-    level: float
-    dfs: float
-    converged: bool
-    yi: np.ndarray = field(repr=False)
-    vi: np.ndarray = field(repr=False)
-    weights: np.ndarray | None = field(repr=False, default=None)
-    slab: tuple | None = field(repr=False, default=None)
-    measure: str = field(repr=False, default="GEN")
-    ni: np.ndarray | None = field(repr=False, default=None)
-    s2typ: float = field(repr=False, default=float("nan"))
-
-    @property
-    def tau(self) -> float:
-        return float(np.sqrt(self.tau2))
-
-    @property
-    def beta(self) -> float:
-        """Alias of ``b`` (metafor's ``beta``)."""
-        return self.b
-
-    def to_dict(self) -> dict[str, Any]:
-        """The numeric results and settings as a JSON-ready dict."""
-        keys = ("b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k method test level").split()
-        return {k: getattr(self, k) for k in keys}
-
-    def predict(self, transf: Any = None, level: float | None = None, targs: dict | None = None):
-        """Pooled estimate with CI and prediction interval (``metafor::predict.rma``)."""
-        from metaparity.models.predict import predict
-
-        return predict(self, transf=transf, level=level, targs=targs)
-
-    def confint(self, level: float | None = None):
-        """Q-profile CI for tau^2, tau, I^2, H^2 (``metafor::confint.rma.uni``)."""
-        from metaparity.models.confint import confint
-
-        return confint(self, level=level)
-
-    def summary(self) -> str:
-        """A printout laid out like metafor's ``print.rma.uni``."""
-        from metaparity.models.summary import format_summary
-
-        return format_summary(self)
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def rma(
@@ -375,8 +125,8 @@ def rma(
     """Fit an equal- or random-effects model (intercept only).
 
     With ``mods=`` (a formula such as ``"~ ablat"`` or moderator values) this is a
-    meta-regression: the call is passed to :func:`metaparity.models.metareg.rma_mods` and
-    returns its :class:`~metaparity.models.metareg.RmaModsResult`.
+    meta-regression: the call is passed to :func:`metaparity.rma_mods`; the result is the
+    same :class:`~metaparity.models.results.RmaResult` with one entry per coefficient.
 
     Equivalent to ``metafor::rma(yi, vi, method=, test=, level=)``.
 
@@ -384,7 +134,7 @@ def rma(
     ----------
     yi, vi : array_like or str
         Effect sizes and sampling variances (or column names in ``data``).
-        When ``data`` is the output of :func:`metaparity.effects.escalc` they default to
+        When ``data`` is the output of :func:`metaparity.escalc` they default to
         its ``yi``/``vi`` columns.
     sei : array_like or str, optional
         Standard errors, used when ``vi`` is not given (``vi = sei**2``).
@@ -413,13 +163,11 @@ def rma(
     if mods is not None:
         if sei is not None or weights is not None:
             raise ValueError("mods= does not take sei= or weights=; give vi")
-        from metaparity.models.metareg import rma_mods
-
         return rma_mods(yi, vi, mods, data=data, method=method, test=test, level=level,
                         slab=slab)  # fmt: skip
     method = check_choice("method", method, METHODS)
     test = check_choice("test", test, TESTS)
-    level = _check_level(level)
+    level = check_level(level)
     measure = "GEN"
     ni = None
     if data is not None:
@@ -460,7 +208,7 @@ def rma(
     if y.size == 1 and test != "z":
         warnings.warn('Setting test="z" since k=1 (as metafor does).', UserWarning, stacklevel=2)
         test = "z"
-    out = _fit(
+    out = reference.fit(
         y[None, :],
         v[None, :],
         np.ones((1, y.size)),
@@ -477,9 +225,14 @@ def rma(
             UserWarning,
             stacklevel=2,
         )
-    nums = {f: float(g[f]) for f in _SCALAR_FIELDS}
+    nums = {f: float(g[f]) for f in SCALAR_FIELDS}
     return RmaResult(
         **nums,
+        vb=np.array([[nums["se"] ** 2]]),
+        QM=nums["zval"] ** 2,  # metafor's omnibus test of the intercept: z^2 (or t^2, F(1, k-1))
+        QMp=nums["pval"],
+        QMdf=(1,) if test == "z" else (1, int(g["k"]) - 1),
+        btt=(0,),
         k=int(g["k"]),
         method=method,
         test=test,
@@ -492,3 +245,8 @@ def rma(
         measure=measure,
         ni=ni,
     )
+
+
+def _fit_chunk(y: np.ndarray, v: np.ndarray, w: np.ndarray | None, **settings: Any) -> BatchResult:
+    """One row chunk of a dask batch: the numpy :func:`rma_batch` itself."""
+    return rma_batch(y, v, weights=w, **settings)

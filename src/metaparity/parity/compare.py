@@ -7,18 +7,33 @@ by :mod:`metaparity.parity.rbridge`.  Both paths go through :func:`compare_fit`.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from metaparity.parity.tolerances import Comparison, compare_values, pvalue_condition
+from metaparity.models.glmm import (
+    GLMM_FIT_FIELDS,
+    GlmmResult,
+    conditional_loglik,
+    glmm_loglik,
+)
+from metaparity.parity.tolerances import (
+    GLMM_TOLERANCES,
+    GLMM_TOLERANCES_LAPLACE,
+    Comparison,
+    Tolerance,
+    compare_values,
+    pvalue_condition,
+)
 
 __all__ = [
     "compare_fit",
     "compare_result",
     "compare_mods",
+    "compare_glmm",
     "fit_like",
     "FIT_FIELDS",
     "MODS_FIELDS",
@@ -159,3 +174,54 @@ def summarise(rows: Iterable[tuple[str, Comparison]]) -> dict[str, dict[str, flo
         if np.isfinite(c.abs_diff):
             s["max_abs"] = max(s["max_abs"], c.abs_diff)
     return stats
+
+
+def compare_glmm(res: GlmmResult, ref: dict[str, Any]) -> list:
+    """Compare a :class:`~metaparity.models.glmm.GlmmResult` with a metafor record from ``bridge.rma_glmm``.
+
+    Returns :class:`~metaparity.parity.tolerances.Comparison` objects for every field of
+    :data:`~metaparity.models.glmm.GLMM_FIT_FIELDS`, the back-transformed prediction (``t_pred`` ...), and the
+    likelihood checks: ``loglik_at_metafor`` (our marginal log-likelihood at metafor's
+    ``(b, tau2)`` vs lme4's deviance function there), ``logLik_reported_at_metafor``
+    (our formula for metafor's reported ``logLik`` at its own optimum) and, when the
+    record was made with ``at=(res.b, res.tau2)``, ``loglik_at_ours``.  Tolerances:
+    :data:`~metaparity.parity.tolerances.GLMM_TOLERANCES` (``..._LAPLACE`` for nAGQ = 1).
+    """
+    table = GLMM_TOLERANCES_LAPLACE if res.nAGQ == 1 else GLMM_TOLERANCES
+
+    def cmp(q: str, ours: Any, theirs: Any, tol: Tolerance, cond: float = 1.0) -> Comparison:
+        if cond > 1.0:
+            tol = Tolerance(tol.rtol * cond, tol.atol, tol.reason)
+        o = float("nan") if ours is None else float(ours)
+        r = float("nan") if theirs is None else float(theirs)
+        if math.isnan(o) or math.isnan(r):
+            return Comparison(
+                q, o, r, float("nan"), float("nan"), tol, math.isnan(o) == math.isnan(r)
+            )
+        ad = abs(o - r)
+        rd = ad / abs(r) if r != 0 else (0.0 if ad == 0 else float("inf"))
+        return Comparison(q, o, r, ad, rd, tol, ad <= tol.atol + tol.rtol * abs(r))
+
+    fit = ref["fit"]
+    dist = "z" if res.test == "z" else "t"
+    cond = {
+        "pval": pvalue_condition(res.zval, dist, res.k - 1),
+        "QEp_Wld": pvalue_condition(res.QE_Wld, "chi2", res.k - 1),
+        "QEp_LRT": pvalue_condition(res.QE_LRT, "chi2", res.k - 1),
+    }
+    out = [cmp(q, getattr(res, q), fit.get(q), table[q], cond.get(q, 1.0)) for q in GLMM_FIT_FIELDS]
+    pt = res.predict(transf=True)
+    tr = ref.get("predict_transf") or {}
+    for q in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
+        out.append(cmp(f"t_{q}", getattr(pt, q), tr.get(q), table[q]))
+    lme = ref.get("lme4") or {}
+    x, n = res.xi, res.ni
+    ll_mf = glmm_loglik(x, n, fit["b"], fit["tau2"], nAGQ=res.nAGQ)
+    out.append(cmp("loglik_at_metafor", ll_mf, lme.get("ll_marg_fit"), table["loglik_marginal"]))
+    if lme.get("ll_marg_at") is not None:
+        out.append(
+            cmp("loglik_at_ours", res.logLik_marginal, lme["ll_marg_at"], table["loglik_marginal"])
+        )
+    cl = conditional_loglik(x, n, fit["b"], math.sqrt(fit["tau2"]))
+    out.append(cmp("logLik_reported_at_metafor", cl, fit["logLik"], table["logLik_reported"]))
+    return out

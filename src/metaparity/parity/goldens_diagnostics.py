@@ -5,7 +5,7 @@ the live bridge calls (``mp_rma_mods``, ``mp_influence``, ``mp_bias``, ``mp_rma_
 ``metaparity/r/metaparity.R``) next to their inputs.  Each ``replay_*`` function runs
 metaparity on a record's inputs and compares every quantity with the tolerance table
 (:func:`~metaparity.parity.tolerances.compare_values`, :func:`~metaparity.parity.compare.compare_mods`,
-:func:`~metaparity.models.glmm.compare_glmm`), exactly as the live tests (``tests/test_metareg.py``,
+:func:`~metaparity.parity.compare.compare_glmm`), exactly as the live tests (``tests/test_metareg.py``,
 ``test_influence.py``, ``test_bias.py``, ``test_glmm.py``) compare with the bridge.
 
 A record is first put into the shape the live bridge returns (the bridge's own
@@ -447,9 +447,10 @@ def _renamed(c: Comparison, name: str) -> Comparison:
 # binomial-normal model (as tests/test_glmm.py::test_live_rma_glmm)
 # --------------------------------------------------------------------------- #
 def replay_glmm(rec: dict[str, Any]) -> Replay:
-    """rma_glmm vs the record (:func:`~metaparity.models.glmm.compare_glmm`), and our marginal
+    """rma_glmm vs the record (:func:`~metaparity.parity.compare.compare_glmm`), and our marginal
     log-likelihood at the record's fixed point ``at`` vs lme4's there."""
-    from metaparity.models.glmm import compare_glmm, glmm_loglik, rma_glmm
+    from metaparity.models.glmm import glmm_loglik, rma_glmm
+    from metaparity.parity.compare import compare_glmm
 
     out = Replay(label("rma_glmm", rec))
     ref = recorded_as_live("rma_glmm", rec)

@@ -98,7 +98,7 @@ def funnel(
     Parameters
     ----------
     res : RmaResult
-        The fitted model (:func:`metaparity.models.uni`).
+        The fitted model (:func:`metaparity.rma`).
     path : str or Path, optional
         ``.png`` or ``.svg`` file to write.
     trimfill : TrimFillResult, optional

@@ -38,6 +38,11 @@ import numpy as np
 from numba import njit, types
 from numba.extending import get_cython_function_address
 
+from metaparity.engine.facts import EPS as _EPS
+from metaparity.engine.facts import FLOAT_FIELDS, METHOD_CODES, TEST_CODES
+from metaparity.engine.facts import MAXIT as _MAXIT
+from metaparity.engine.facts import MAXIT_FS as _MAXIT_FS
+
 __all__ = ["fit_rows", "tables", "METHOD_CODES", "TEST_CODES"]
 
 # --------------------------------------------------------------------------- #
@@ -60,33 +65,10 @@ _c_betainc = types.ExternalFunction(
     types.float64(types.float64, types.float64, types.float64, types.intc),
 )
 
-# method and test codes (metafor names -> kernel branches)
-METHOD_CODES = {
-    "EE": 0,
-    "FE": 0,
-    "DL": 1,
-    "HE": 2,
-    "GENQ": 3,
-    "HS": 4,
-    "HSk": 5,
-    "SJ": 6,
-    "PM": 7,
-    "EB": 7,
-    "SJIT": 7,
-    "PMM": 8,
-    "DLIT": 9,
-    "ML": 10,
-    "REML": 11,
-}
-TEST_CODES = {"z": 0, "t": 1, "knha": 2, "adhoc": 3}
-
-# the reference's constants, evaluated the way the reference evaluates them
-_EPS = 1e-15
+# method/test codes and the reference's constants: one definition (engine.facts)
 _FOUR_EPS = 4 * _EPS
 _MACH_EPS = float(np.finfo(float).eps)
-_MAXIT = 200
-_MAXIT_FS = 100
-_NF = 13  # float outputs: b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp dfs
+_NF = len(FLOAT_FIELDS)  # float outputs: b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp dfs
 _NS = 12  # scratch vectors (s[0] .. s[11]); s[12] .. s[15] hold the row: y, v, m, w
 
 _JIT = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
@@ -330,7 +312,7 @@ def _inv_var(v, m, t, K, w):
 
 
 # --------------------------------------------------------------------------- #
-# root finding (estimators._solve_decreasing / _refine, one row)
+# root finding (estimators.solve_decreasing / _refine, one row)
 # --------------------------------------------------------------------------- #
 @njit(**_JIT)
 def _froot(kind, x, y, v, m, target, kf, K, s):
@@ -400,7 +382,7 @@ def _refine(code, a, b, x, y, v, m, target, kf, K, s):
 
 
 @njit(**_JIT)
-def _solve_decreasing(kind, y, v, m, target, kf, K, s):
+def solve_decreasing(kind, y, v, m, target, kf, K, s):
     f_lo = _froot(kind, 0.0, y, v, m, target, kf, K, s)[0]
     if not f_lo > 0:
         return 0.0, True, 0
@@ -635,13 +617,13 @@ def _tau2_row(method, y, v, m, w, k, kf, K, s, pmm_target):
         return 0.0, nan, True, 0
     if method <= 9:  # PM/EB/SJIT, PMM, DLIT
         if method == 9:
-            tau2, conv, it = _solve_decreasing(1, y, v, m, 0.0, kf, K, s)
+            tau2, conv, it = solve_decreasing(1, y, v, m, 0.0, kf, K, s)
             for j in range(K):
                 a[j] = m[j] / (v[j] + tau2)
             se = _se_dl_form(v, m, a, tau2, kf, K, s)
             return tau2, se, conv, it
         target = kf - 1.0 if method == 7 else pmm_target
-        tau2, conv, it = _solve_decreasing(0, y, v, m, target, kf, K, s)
+        tau2, conv, it = solve_decreasing(0, y, v, m, target, kf, K, s)
         _inv_var(v, m, tau2, K, a)
         se = kf * math.sqrt(2.0 / (kf - 1.0)) / _psum(a, K)
         return tau2, se, conv, it

@@ -531,7 +531,7 @@ def _refine(code, act, nact, pt, a, b, conv, iters, y, v, m, kf, tg, K, nb, T, R
 @njit(**_JIT)
 def _decreasing(method, y, v, m, kf, live, pmm, KL, K, nb, T, R, L, M, IDX, tau2, se_tau2,
                 conv, iters):  # fmt: skip
-    """PM/EB/SJIT (7), PMM (8), DLIT (9) per lane: ``_kernels._solve_decreasing`` (the
+    """PM/EB/SJIT (7), PMM (8), DLIT (9) per lane: ``_kernels.solve_decreasing`` (the
     root of Q(tau2) - target, or DLIT's fixed point) and the SE of ``_tau2_row``."""
     kind = 1 if method == 9 else 0
     a, b, st, x, dfx, tg, pt = L[26], L[27], L[28], L[30], L[32], L[40], L[33]

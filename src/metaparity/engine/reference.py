@@ -1,0 +1,128 @@
+"""The numpy reference engine: every row of ``(n, k)`` arrays fitted at once.
+
+:func:`fit` is the one implementation of ``metafor::rma.uni`` without moderators:
+:func:`metaparity.rma` calls it with one row, :func:`metaparity.rma_batch` (through
+:mod:`metaparity.engine.dispatch`) with many.  The compiled engine
+(:mod:`metaparity.engine.numba`) reproduces its numbers bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from metaparity._core.distributions import t_two_sided
+from metaparity.engine.estimators import estimate_tau2
+
+__all__ = ["prepare", "fit"]
+
+
+def prepare(Y: np.ndarray, V: np.ndarray, W: np.ndarray | None):
+    """Flatten ``(..., k)`` to ``(n, k)``, build the mask, neutralise padding."""
+    lead = Y.shape[:-1]
+    k = Y.shape[-1]
+    y = Y.reshape(-1, k)
+    v = V.reshape(-1, k)
+    present = np.isfinite(y) & np.isfinite(v)
+    m = present.astype(float)
+    y = np.where(present, y, 0.0)
+    v = np.where(present, v, 1.0)
+    w = None
+    if W is not None:
+        w = np.where(present, W.reshape(-1, k), 0.0)
+    return lead, y, v, m, w
+
+
+def fit(
+    y: np.ndarray,
+    v: np.ndarray,
+    m: np.ndarray,
+    *,
+    method: str,
+    test: str,
+    level: float,
+    weights: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Fit every row of ``(n, k)`` arrays; returns a dict of ``(n,)`` arrays."""
+    k = m.sum(-1).astype(np.int64)
+    kf = k.astype(float)
+    fit = estimate_tau2(method, y, v, m, k, weights=weights)
+    tau2 = fit.tau2
+
+    # pooled estimate: inverse-variance weights, or the user's weights
+    wre = m / (v + tau2[:, None])
+    a = wre if weights is None else weights
+    sa = a.sum(-1)
+    b = (a * y).sum(-1) / sa
+    r = (y - b[:, None]) * m
+    if weights is None:
+        vb = 1.0 / sa
+    else:
+        vb = (a * a * (v + tau2[:, None]) * m).sum(-1) / (sa * sa)
+
+    df = kf - 1.0
+    if test in ("knha", "adhoc"):
+        rr = r
+        if weights is not None:
+            rr = (y - ((wre * y).sum(-1) / wre.sum(-1))[:, None]) * m
+        rss = (wre * rr * rr).sum(-1)
+        # metafor 3.8 treats a weighted residual sum of squares below machine epsilon
+        # as 0 (identical studies up to rounding): the SE becomes 0, z = Inf
+        rss = np.where(rss < np.finfo(float).eps, 0.0, rss)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2 = rss / df
+        s2 = np.where(k > 1, s2, 1.0)
+        if test == "adhoc":
+            s2 = np.maximum(s2, 1.0)
+        vb = vb * s2
+    se = np.sqrt(vb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = b / se  # se = 0 (identical yi under knha): Inf or NaN, as metafor
+    alpha = 1.0 - level / 100.0
+    # metafor: with k = 1 the test is set to "z" (there are no df for a t-test)
+    use_z = np.full(b.shape, test == "z") | (k <= 1)
+    dft = np.maximum(df, 1.0)
+    pval = np.where(use_z, 2.0 * stats.norm.sf(np.abs(zval)), t_two_sided(zval, dft))
+    crit = np.where(use_z, stats.norm.isf(alpha / 2.0), stats.t.isf(alpha / 2.0, dft))
+    dfs = np.where(use_z, np.nan, df)
+
+    # heterogeneity (always from the equal-effects fit, as metafor)
+    wfe = m / v
+    swf = wfe.sum(-1)
+    bfe = (wfe * y).sum(-1) / swf
+    rfe = (y - bfe[:, None]) * m
+    qe = (wfe * rfe * rfe).sum(-1)
+    qe = np.where(k > 1, qe, 0.0)
+    qep = np.where(k > 1, stats.chi2.sf(qe, np.maximum(df, 1.0)), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # QE ~ 0: I2 -> 0
+        s2typ = df * swf / (swf * swf - (wfe * wfe).sum(-1))
+        if method in ("EE", "FE"):
+            i2 = np.where(qe > 0, np.maximum(0.0, 100.0 * (qe - df) / qe), 0.0)
+            h2 = qe / df
+        else:
+            i2 = 100.0 * tau2 / (tau2 + s2typ)
+            h2 = (tau2 + s2typ) / s2typ
+    single = k <= 1
+    i2 = np.where(single, 0.0, i2)
+    h2 = np.where(single, 1.0, h2)
+
+    return dict(
+        b=b,
+        se=se,
+        zval=zval,
+        pval=pval,
+        ci_lb=b - crit * se,
+        ci_ub=b + crit * se,
+        tau2=tau2,
+        se_tau2=fit.se_tau2,
+        I2=i2,
+        H2=h2,
+        QE=qe,
+        QEp=qep,
+        k=k,
+        dfs=dfs,
+        s2typ=np.where(single, np.nan, s2typ),
+        converged=fit.converged,
+        iterations=fit.iterations,
+        set_to_zero=np.zeros(b.shape, bool) if fit.set_to_zero is None else fit.set_to_zero,
+    )

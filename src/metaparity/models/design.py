@@ -1,0 +1,299 @@
+"""Design matrices as metafor (R's ``model.matrix``) builds them: formulas, DataFrames, arrays.
+
+A one-sided formula names columns of ``data`` joined by ``+`` (``"~ ablat + year"``,
+``"~ factor(alloc)"``, ``"~ x - 1"``); non-numeric columns become treatment-contrast
+dummies named and ordered as R names and orders them.  A singular design or a missing
+moderator is an error naming the column (metafor drops them with a warning).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metaparity._core.validation import as_float_array
+
+__all__ = ["design_matrix"]
+
+
+def _r_level(x: Any) -> str:
+    """A factor level as R prints it (``as.character``): 2.0 -> "2", True -> "TRUE"."""
+    if isinstance(x, bool | np.bool_):
+        return "TRUE" if x else "FALSE"
+    if isinstance(x, int | np.integer):
+        return str(int(x))
+    if isinstance(x, float | np.floating):
+        xf = float(x)
+        if xf.is_integer() and abs(xf) < 1e15:
+            return str(int(xf))
+        return f"{xf:.15g}"
+    return str(x)
+
+
+def _is_categorical(s) -> bool:
+    return bool(
+        isinstance(s.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(s.dtype)
+        or pd.api.types.is_string_dtype(s.dtype)
+        or pd.api.types.is_bool_dtype(s.dtype)
+    )
+
+
+def _dummies(s, prefix: str, where: str, full: bool = False) -> tuple[list[np.ndarray], list[str]]:
+    """Treatment-contrast dummies as R's ``model.matrix`` makes them (first level = reference;
+    ``full``: one indicator per level, as R codes the first factor of a model without
+    intercept).
+
+    Levels: pandas categorical order when categorical; else sorted as R's ``factor()``
+    sorts (numbers numerically, logicals FALSE < TRUE, strings by code point, which is
+    R's order in the C locale).
+    """
+    _check_missing(s, where)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        levels = list(s.cat.categories)
+        vals = s.astype(object).to_numpy()
+    else:
+        vals = s.to_numpy(dtype=object)
+        uniq = set(vals.tolist())
+        if all(isinstance(u, bool | np.bool_) for u in uniq):
+            levels = sorted(uniq)
+        elif all(isinstance(u, int | float | np.integer | np.floating) for u in uniq):
+            levels = sorted(uniq, key=float)
+        else:
+            levels = sorted(uniq, key=str)
+    cols, names = [], []
+    for lev in levels if full else levels[1:]:
+        cols.append(np.array([v == lev for v in vals], dtype=float))
+        names.append(f"{prefix}{_r_level(lev)}")
+    if not cols or (full and len(cols) < 2):
+        raise ValueError(
+            f"{where} has a single level ({_r_level(levels[0]) if levels else 'none'!s}); "
+            "a categorical moderator needs at least two levels"
+        )
+    return cols, names
+
+
+def _check_missing(s, where: str) -> None:
+    miss = s.isna().to_numpy()
+    if miss.any():
+        i = int(np.flatnonzero(miss)[0])
+        raise ValueError(
+            f"{where}: row {i + 1} is missing; metaparity does not drop studies with missing "
+            "moderators (metafor does, with a warning): remove the row or fill it in"
+        )
+
+
+def _numeric_column(s, where: str) -> np.ndarray:
+    _check_missing(s, where)
+    x = as_float_array(where, s.to_numpy())
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise ValueError(f"{where}: row {int(np.flatnonzero(bad)[0]) + 1} is not finite")
+    return x
+
+
+_TERM = re.compile(r"^(?:factor\(\s*([A-Za-z_.][\w.]*)\s*\)|([A-Za-z_.][\w.]*)|`([^`]+)`)$")
+
+
+def _split_terms(rhs: str) -> list[tuple[str, str]]:
+    """Split a formula's right-hand side into ``(sign, term)`` at top-level + and -."""
+    out, depth, cur, sign = [], 0, "", "+"
+    for ch in rhs:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if depth == 0 and ch in "+-":
+            if cur.strip():
+                out.append((sign, cur.strip()))
+            elif ch == "-" and sign == "-":
+                raise ValueError(f"cannot read formula term '--' in {rhs!r}")
+            sign, cur = ch, ""
+            continue
+        cur += ch
+    if cur.strip():
+        out.append((sign, cur.strip()))
+    return out
+
+
+def _parse_formula(formula: str, data) -> tuple[np.ndarray, tuple[str, ...]]:
+    text = formula.strip()
+    if not text.startswith("~"):
+        raise ValueError(
+            f"mods={formula!r}: a formula must be one-sided and start with '~' (e.g. '~ ablat')"
+        )
+    rhs = text[1:].strip()
+    for op in (":", "*", "^", "|", "%in%", "/"):
+        if op in rhs:
+            raise ValueError(
+                f"mods={formula!r}: {op!r} (interactions / nesting / powers) is not supported; "
+                "terms joined by '+' only -- build the product column in data and add it"
+            )
+    if data is None:
+        raise ValueError(f"mods={formula!r} names columns, but no data= was given")
+    intercept = True
+    terms = []
+    for sign, term in _split_terms(rhs):
+        if term in ("0", "1"):
+            intercept = not (term == "0" or sign == "-")
+        else:
+            terms.append((sign, term))
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    seen: set[str] = set()
+    full = not intercept  # R: without intercept the first factor gets all its levels
+    for sign, term in terms:
+        if sign == "-":
+            raise ValueError(
+                f"mods={formula!r}: removing the term {term!r} is not supported (only '- 1')"
+            )
+        mt = _TERM.match(term)
+        if mt is None:
+            raise ValueError(
+                f"mods={formula!r}: cannot read the term {term!r}; use column names of data "
+                "or factor(column), joined by '+' (transform columns in data beforehand)"
+            )
+        fac, plain, quoted = mt.groups()
+        name = fac or plain or quoted
+        if name not in data.columns:
+            raise ValueError(
+                f"mods={formula!r}: {name!r} is not a column of data "
+                f"(columns: {', '.join(map(str, data.columns))})"
+            )
+        if term in seen:
+            continue  # R drops repeated terms
+        seen.add(term)
+        s = data[name]
+        where = f"moderator {name!r}"
+        if fac is not None or _is_categorical(s):
+            c, n = _dummies(s, f"factor({name})" if fac else name, where, full)
+            full = False
+        else:
+            c, n = [_numeric_column(s, where)], [name]
+        cols += c
+        names += n
+    k = len(data)
+    if intercept:
+        cols.insert(0, np.ones(k))
+        names.insert(0, "intrcpt")
+    if not cols:
+        raise ValueError(f"mods={formula!r} leaves no coefficient in the model")
+    return np.column_stack(cols), tuple(names)
+
+
+def design_matrix(
+    mods: Any, data: Any = None, intercept: bool = True, k: int | None = None
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The design matrix ``X`` (k x p) and its column names, as metafor builds them.
+
+    Parameters
+    ----------
+    mods : str, pandas.DataFrame, pandas.Series or array_like
+        A one-sided formula (``"~ ablat + year"``, ``"~ factor(alloc)"``,
+        ``"~ x - 1"``, ``"~ 0 + x"``) naming columns of ``data``; or moderator
+        values (1-D: one moderator, 2-D: one column per moderator).  Non-numeric
+        columns (object, string, category, bool) become treatment-contrast dummies
+        as R's ``model.matrix`` makes them.
+    data : pandas.DataFrame, optional
+        Where formula terms are looked up.
+    intercept : bool
+        Add an intercept column (ignored for formulas: the formula decides).
+    k : int, optional
+        Number of studies, to check the number of rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"g": ["SEL+DEX", "SEL+DEX+PI", "SEL+DEX"]})
+    >>> X, names = design_matrix("~ g", data=d)   # R: model.matrix(~ g, d)
+    >>> names, X[:, 1].tolist()
+    (('intrcpt', 'gSEL+DEX+PI'), [0.0, 1.0, 0.0])
+    """
+    if isinstance(mods, str):
+        if isinstance(data, dict):
+            data = pd.DataFrame(data)
+        X, names = _parse_formula(mods, data)
+    else:
+        if isinstance(mods, pd.Series):
+            name = "mods" if mods.name is None else str(mods.name)
+            mods = mods.to_frame(name=name)
+        if isinstance(mods, pd.DataFrame):
+            cols, names_l = [], []
+            full = not intercept  # as model.matrix(~ 0 + ...): first factor fully coded
+            for c in mods.columns:
+                s = mods[c]
+                where = f"moderator {c!r}"
+                if _is_categorical(s):
+                    cc, nn = _dummies(s, str(c), where, full)
+                    full = False
+                else:
+                    cc, nn = [_numeric_column(s, where)], [str(c)]
+                cols += cc
+                names_l += nn
+            X = np.column_stack(cols) if cols else np.empty((len(mods), 0))
+        else:
+            arr = as_float_array("mods", mods)
+            if arr.ndim == 1:
+                X, names_l = arr[:, None], ["mods"]
+            elif arr.ndim == 2:
+                X = arr
+                names_l = [f"X{j + 1}" for j in range(arr.shape[1])]
+            else:
+                raise ValueError(f"mods must be 1-D or 2-D; got shape {arr.shape}")
+            bad = ~np.isfinite(X)
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"mods: row {i + 1}, column {names_l[j]!r} is {X[i, j]!r}, not a finite "
+                    "number; metaparity does not drop studies with missing moderators"
+                )
+        if intercept:
+            X = np.column_stack([np.ones(X.shape[0]), X])
+            names_l = ["intrcpt", *names_l]
+        if X.shape[1] == 0:
+            raise ValueError("mods has no columns and intercept=False: no coefficient to fit")
+        names = tuple(names_l)
+    if k is not None and X.shape[0] != k:
+        raise ValueError(
+            f"mods has {X.shape[0]} rows but there are {k} studies; give one row per study"
+        )
+    _check_rank(X, names)
+    return X, names
+
+
+def _check_rank(X: np.ndarray, names: tuple[str, ...]) -> None:
+    """A singular design is an error naming the redundant column(s).
+
+    metafor drops redundant predictors with a warning ("Redundant predictors dropped
+    from the model"); metaparity refuses instead, so that a coefficient never
+    silently disappears.  A column is redundant when it is a linear combination of
+    the columns before it (a constant column duplicates the intercept).
+    """
+    if X.shape[0] < X.shape[1]:
+        raise ValueError(
+            f"the model has {X.shape[1]} coefficients but only {X.shape[0]} studies; "
+            "metafor: 'Number of parameters to be estimated is larger than the number of "
+            "observations'"
+        )
+    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    Xs = X / scale
+    redundant = []
+    keep: list[int] = []
+    for j in range(X.shape[1]):
+        cand = [*keep, j]
+        sv = np.linalg.svd(Xs[:, cand], compute_uv=False)
+        if sv[-1] <= 1e-10 * sv[0] or not np.any(Xs[:, j]):
+            redundant.append(names[j])
+        else:
+            keep.append(j)
+    if redundant:
+        raise ValueError(
+            "the design matrix is singular: "
+            + ", ".join(repr(n) for n in redundant)
+            + " (a linear combination of the columns before it, e.g. a constant column or "
+            "a category no study has); remove it. metafor would drop it with the warning "
+            "'Redundant predictors dropped from the model'"
+        )
