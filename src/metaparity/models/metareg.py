@@ -14,16 +14,10 @@ from typing import Any
 import numpy as np
 
 from metaparity._core.names import METHODS, TESTS, check_choice
-from metaparity._core.validation import (
-    as_float_array,
-    check_level,
-    check_same_length,
-    check_yi_vi,
-    column,
-    study_label,
-)
+from metaparity._core.validation import check_level, study_label
 from metaparity.engine.mods import MODS_METHODS, fit_mods
 from metaparity.models.design import design_matrix
+from metaparity.models.inputs import read_studies, warn_set_to_zero
 from metaparity.models.results import COEF_FIELDS, RmaModsResult, RmaResult
 
 __all__ = ["rma_mods", "RmaModsResult", "design_matrix", "MODS_METHODS"]
@@ -113,19 +107,11 @@ def rma_mods(
     level = check_level(level)
     if mods is None:
         raise ValueError("give mods= (a formula such as '~ x' or moderator values)")
-    if data is not None:
-        if yi is None:
-            yi = "yi"
-        if vi is None:
-            vi = "vi"
-    yi, vi, slab = (column(n, x, data) for n, x in (("yi", yi), ("vi", vi), ("slab", slab)))
-    if yi is None or vi is None:
-        raise ValueError("give yi and vi, or data= with yi and vi columns (e.g. from escalc())")
-    y = np.atleast_1d(as_float_array("yi", yi)).ravel()
-    v = np.atleast_1d(as_float_array("vi", vi)).ravel()
-    labels = None if slab is None else tuple(np.asarray(slab, dtype=object).ravel().tolist())
-    check_same_length(yi=y, vi=v, slab=None if labels is None else np.asarray(labels))
-    check_yi_vi(y, v, labels)
+    st = read_studies(
+        yi, vi, data=data, slab=slab,
+        missing="give yi and vi, or data= with yi and vi columns (e.g. from escalc())",
+    )  # fmt: skip
+    y, v, labels = st.yi, st.vi, st.slab
     X, names = design_matrix(mods, data=data, intercept=intercept, k=y.size)
     k, p = X.shape
     has_int = bool(np.all(X[:, 0] == 1.0))
@@ -146,12 +132,7 @@ def rma_mods(
         method=method, test=test, level=level, btt=list(btt_t), intercept=has_int,
     )  # fmt: skip
     if out["set_to_zero"][0]:
-        warnings.warn(
-            "Fisher scoring reached a local maximum whose likelihood is below the one at "
-            "tau^2 = 0; setting tau^2 = 0 (as metafor does)",
-            UserWarning,
-            stacklevel=2,
-        )
+        warn_set_to_zero()
     if labels is not None and not out["converged"][0]:  # pragma: no cover - defensive
         warnings.warn(f"{method} did not converge ({study_label(0, labels)})", stacklevel=2)
     m = len(btt_t)

@@ -16,18 +16,12 @@ from typing import Any
 import numpy as np
 
 from metaparity._core.names import METHODS, TESTS, check_choice
-from metaparity._core.validation import (
-    as_float_array,
-    check_level,
-    check_same_length,
-    check_yi_vi,
-    column,
-    study_label,
-)
+from metaparity._core.validation import as_float_array, check_level
 from metaparity.engine import reference
 from metaparity.engine.dask import is_dask, map_fit
 from metaparity.engine.dispatch import fit_batch
 from metaparity.engine.facts import BATCH_FIELDS, SCALAR_FIELDS
+from metaparity.models.inputs import read_studies, warn_set_to_zero
 from metaparity.models.metareg import rma_mods
 from metaparity.models.results import BatchResult, DaskBatchResult, RmaResult
 
@@ -168,41 +162,8 @@ def rma(
     method = check_choice("method", method, METHODS)
     test = check_choice("test", test, TESTS)
     level = check_level(level)
-    measure = "GEN"
-    ni = None
-    if data is not None:
-        attrs = getattr(data, "attrs", {}) or {}
-        measure = attrs.get("measure", "GEN")
-        if yi is None:
-            yi = "yi"
-        if vi is None and sei is None:
-            vi = "vi"
-        if "ni" in attrs and attrs["ni"] is not None:
-            ni = np.asarray(attrs["ni"], dtype=float)
-
-    yi, vi, sei, weights, slab = (
-        column(n, x, data)
-        for n, x in (("yi", yi), ("vi", vi), ("sei", sei), ("weights", weights), ("slab", slab))
-    )
-    if yi is None or (vi is None and sei is None):
-        raise ValueError("give yi and vi (or sei), or data= from escalc()")
-    y = np.atleast_1d(as_float_array("yi", yi)).ravel()
-    if vi is None:
-        s = np.atleast_1d(as_float_array("sei", sei)).ravel()
-        check_same_length(yi=y, sei=s)
-        v = s * s
-    else:
-        v = np.atleast_1d(as_float_array("vi", vi)).ravel()
-    w = None if weights is None else np.atleast_1d(as_float_array("weights", weights)).ravel()
-    labels = None if slab is None else tuple(np.asarray(slab, dtype=object).ravel().tolist())
-    check_same_length(yi=y, vi=v, weights=w, slab=None if labels is None else np.asarray(labels))
-    check_yi_vi(y, v, labels)
-    if w is not None:
-        for i, wi in enumerate(w):
-            if not np.isfinite(wi) or wi <= 0:
-                raise ValueError(
-                    f"{study_label(i, labels)} has weight {float(wi):g}; weights must be positive and finite"
-                )
+    st = read_studies(yi, vi, sei=sei, weights=weights, data=data, slab=slab)
+    y, v, w = st.yi, st.vi, st.weights
     if method == "GENQ" and w is None:
         raise ValueError("method='GENQ' needs weights= (the weights of the generalised Q)")
     if y.size == 1 and test != "z":
@@ -219,12 +180,7 @@ def rma(
     )
     g = {n: out[n][0].item() for n in out}
     if g["set_to_zero"]:
-        warnings.warn(
-            "Fisher scoring reached a local maximum whose likelihood is below the one at "
-            "tau^2 = 0; setting tau^2 = 0 (as metafor does)",
-            UserWarning,
-            stacklevel=2,
-        )
+        warn_set_to_zero()
     nums = {f: float(g[f]) for f in SCALAR_FIELDS}
     return RmaResult(
         **nums,
@@ -241,9 +197,9 @@ def rma(
         yi=y,
         vi=v,
         weights=w,
-        slab=labels,
-        measure=measure,
-        ni=ni,
+        slab=st.slab,
+        measure=st.measure,
+        ni=st.ni,
     )
 
 

@@ -1,0 +1,112 @@
+"""The studies of one model, read the way every ``rma`` function reads them.
+
+``yi``/``vi`` (or ``sei``) given as values or as column names of ``data``; with an
+``escalc()`` DataFrame they default to its ``yi``/``vi`` columns and the measure and
+group sizes travel with it.  Errors name the study, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from metaparity._core.validation import (
+    as_float_array,
+    check_same_length,
+    check_yi_vi,
+    column,
+    study_label,
+)
+
+__all__ = ["Studies", "read_studies", "warn_set_to_zero"]
+
+
+@dataclass(frozen=True)
+class Studies:
+    """Effect sizes, sampling variances and what travels with them (one model)."""
+
+    yi: np.ndarray
+    vi: np.ndarray
+    weights: np.ndarray | None
+    slab: tuple | None
+    measure: str
+    ni: np.ndarray | None
+
+
+def _vector(name: str, x: Any) -> np.ndarray:
+    return np.atleast_1d(as_float_array(name, x)).ravel()
+
+
+def read_studies(
+    yi: Any,
+    vi: Any,
+    *,
+    sei: Any = None,
+    weights: Any = None,
+    data: Any = None,
+    slab: Any = None,
+    missing: str = "give yi and vi (or sei), or data= from escalc()",
+) -> Studies:
+    """Resolve columns, convert to float vectors and check them (metafor's ``rma`` inputs).
+
+    Parameters
+    ----------
+    yi, vi, sei, weights, slab : array_like or str, optional
+        Values or column names of ``data``.
+    data : pandas.DataFrame, optional
+        An ``escalc()`` result (its ``measure`` and ``ni`` attributes travel) or any frame.
+    missing : str
+        The error message when neither ``yi`` nor ``vi``/``sei`` can be found.
+
+    Returns
+    -------
+    Studies
+    """
+    measure, ni = "GEN", None
+    if data is not None:
+        attrs = getattr(data, "attrs", {}) or {}
+        measure = attrs.get("measure", "GEN")
+        if yi is None:
+            yi = "yi"
+        if vi is None and sei is None:
+            vi = "vi"
+        if attrs.get("ni") is not None:
+            ni = np.asarray(attrs["ni"], dtype=float)
+    yi, vi, sei, weights, slab = (
+        column(n, x, data)
+        for n, x in (("yi", yi), ("vi", vi), ("sei", sei), ("weights", weights), ("slab", slab))
+    )
+    if yi is None or (vi is None and sei is None):
+        raise ValueError(missing)
+    y = _vector("yi", yi)
+    if vi is None:
+        s = _vector("sei", sei)
+        check_same_length(yi=y, sei=s)
+        v = s * s
+    else:
+        v = _vector("vi", vi)
+    w = None if weights is None else _vector("weights", weights)
+    labels = None if slab is None else tuple(np.asarray(slab, dtype=object).ravel().tolist())
+    check_same_length(yi=y, vi=v, weights=w, slab=None if labels is None else np.asarray(labels))
+    check_yi_vi(y, v, labels)
+    if w is not None:
+        for i, wi in enumerate(w):
+            if not np.isfinite(wi) or wi <= 0:
+                raise ValueError(
+                    f"{study_label(i, labels)} has weight {float(wi):g}; weights must be positive "
+                    "and finite"
+                )
+    return Studies(y, v, w, labels, measure, ni)
+
+
+def warn_set_to_zero(stacklevel: int = 3) -> None:
+    """metafor's switch to tau^2 = 0 when Fisher scoring ends below the likelihood at 0."""
+    warnings.warn(
+        "Fisher scoring reached a local maximum whose likelihood is below the one at "
+        "tau^2 = 0; setting tau^2 = 0 (as metafor does)",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
