@@ -351,7 +351,7 @@ def _se_pm(v, m, tau2):
 
     ``k * sqrt(2 / (k - 1)) / sum(w)`` with ``w = 1/(v + tau2)``: the
     empirical-Bayes information evaluated at the estimate (matches metafor 3.8
-    to machine precision, see tests/test_goldens.py).
+    to machine precision, see tests/parity/test_goldens.py).
     """
     w = m / (v + tau2[:, None])
     kf = m.sum(-1)

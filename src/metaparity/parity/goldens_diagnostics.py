@@ -5,7 +5,7 @@ the live bridge calls (``mp_rma_mods``, ``mp_influence``, ``mp_bias``, ``mp_rma_
 ``metaparity/r/metaparity.R``) next to their inputs.  Each ``replay_*`` function runs
 metaparity on a record's inputs and compares every quantity with the tolerance table
 (:func:`~metaparity.parity.tolerances.compare_values`, :func:`~metaparity.parity.compare.compare_mods`,
-:func:`~metaparity.parity.compare.compare_glmm`), exactly as the live tests (``tests/test_metareg.py``,
+:func:`~metaparity.parity.compare.compare_glmm`), exactly as the live tests (``tests/models/test_metareg.py``,
 ``test_influence.py``, ``test_bias.py``, ``test_glmm.py``) compare with the bridge.
 
 A record is first put into the shape the live bridge returns (the bridge's own
@@ -177,7 +177,7 @@ def replay_mods(rec: dict[str, Any]) -> Replay:
 
 def exact_mods(res) -> dict[str, float]:
     """b, se, zval, CI, p-values, tau2, QE, QM of a closed-form (EE, DL) meta-regression at
-    60 digits (mpmath) -- the evidence ``tests/test_metareg.py::_exact`` gives live.
+    60 digits (mpmath) -- the evidence ``tests/models/test_metareg.py::_exact`` gives live.
 
     Ill-conditioned designs (dat.bcg ``~ ablat + year``: year ~ 1950 next to the intercept,
     cond(X) ~ 5e5) cost metafor's normal-equation solves ~1e-10 relative; metaparity works
@@ -256,7 +256,7 @@ def _metafor_is_the_imprecise_one(res, bad: list[Comparison]) -> list[Comparison
 
 
 # --------------------------------------------------------------------------- #
-# case diagnostics (as tests/test_influence.py::test_diagnostics_match_metafor)
+# case diagnostics (as tests/analysis/test_influence.py::test_diagnostics_match_metafor)
 # --------------------------------------------------------------------------- #
 L1O_FIELDS = [("estimate", "estimate"), ("se", "se"), ("zval", "zval"), ("pval", "pval"),
               ("ci_lb", "ci.lb"), ("ci_ub", "ci.ub"), ("Q", "Q"), ("Qp", "Qp"),
@@ -351,7 +351,7 @@ def replay_influence(rec: dict[str, Any]) -> Replay:
 
 
 # --------------------------------------------------------------------------- #
-# small-study methods (as tests/test_bias.py::_compare_all)
+# small-study methods (as tests/analysis/test_bias.py::_compare_all)
 # --------------------------------------------------------------------------- #
 _REG_Q = ("zval", "pval", "dfs", "est", "ci_lb", "ci_ub")
 _TF_FIT_Q = ("b", "se", "zval", "pval", "ci_lb", "ci_ub", "tau2")
@@ -444,7 +444,7 @@ def _renamed(c: Comparison, name: str) -> Comparison:
 
 
 # --------------------------------------------------------------------------- #
-# binomial-normal model (as tests/test_glmm.py::test_live_rma_glmm)
+# binomial-normal model (as tests/models/test_glmm.py::test_live_rma_glmm)
 # --------------------------------------------------------------------------- #
 def replay_glmm(rec: dict[str, Any]) -> Replay:
     """rma_glmm vs the record (:func:`~metaparity.parity.compare.compare_glmm`), and our marginal

@@ -659,7 +659,7 @@ def _chi2_sf(df, x):
     Even df = 2m: ``exp(-h) sum_{i<m} h^i / i!``; odd df = 2m + 1:
     ``erfc(sqrt h) + exp(-h) sum_{i<m} h^(i+1/2) / Gamma(i + 3/2)`` (h = x / 2).
     Every term is positive, so the sum keeps full relative precision (measured
-    against 50-digit mpmath in tests/test_lanes.py); about 4x cheaper than chdtrc,
+    against 50-digit mpmath in tests/engine/test_lanes.py); about 4x cheaper than chdtrc,
     which stays for fractional or large df and for x / 2 > 700.
     """
     h = 0.5 * x

@@ -19,7 +19,7 @@ from metaparity.models.metareg import MODS_METHODS, design_matrix, rma_mods
 from metaparity.parity.compare import compare_mods, summarise
 from metaparity.parity.strategies import meta_analyses
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METHODS = [m for m in MODS_METHODS if m != "FE"]  # FE is EE under another name
 STATS: list = []
 COUNTS: collections.Counter = collections.Counter()

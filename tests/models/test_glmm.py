@@ -19,7 +19,7 @@ from metaparity.models.glmm import (
 )
 from metaparity.parity.compare import compare_glmm
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ORR = ([39, 16, 150, 25, 9, 14], [122, 78, 195, 40, 18, 21])
 SCR = ([0, 0, 19, 0, 2, 0], [21, 40, 195, 18, 122, 78])
 HOMOG = ([10, 11, 12, 10], [100, 100, 100, 100])

@@ -20,7 +20,7 @@ import metaparity as mp
 from metaparity.analysis.bias import _kendall, _pkendall, fsn, ranktest, regtest, trimfill
 from metaparity.parity.tolerances import compare_values, pvalue_condition
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METADAT = ROOT / "fixtures" / "metadat"
 
 

@@ -10,7 +10,7 @@ import pytest
 from metaparity.cli import main
 from metaparity.parity.goldens import diff_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_diff_json_reports_moved_numbers_and_ignores_rounding():

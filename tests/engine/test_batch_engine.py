@@ -87,7 +87,7 @@ def test_engines_agree_on_corners(method, test):
 
 def _assert_bitwise(a, b, where):
     """Every field to the last bit, but QEp: the numba engine takes the closed form of the
-    chi-square tail for integer df (tests/test_lanes.py: ~10x closer to 50-digit values
+    chi-square tail for integer df (tests/engine/test_lanes.py: ~10x closer to 50-digit values
     than scipy's chdtrc, which the reference calls), so QEp agrees to a few ulp."""
     for f in _BATCH_FIELDS:
         x, y = getattr(a, f), getattr(b, f)

@@ -22,7 +22,7 @@ from metaparity.analysis.diagnostics import (
 )
 from metaparity.parity.tolerances import compare_values, pvalue_condition
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METADAT = ROOT / "fixtures" / "metadat"
 
 

@@ -14,7 +14,7 @@ from metaparity.cli import main
 from metaparity.parity.harness import ALL_METHODS
 from metaparity.parity.testing import assert_agrees_with_metafor
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SELINEXOR = ROOT / "fixtures" / "selinexor" / "selinexor_counts.csv"
 BCG = ROOT / "fixtures" / "metadat" / "dat.bcg.csv"
 NORMAND = ROOT / "fixtures" / "metadat" / "dat.normand1999.csv"
