@@ -3,10 +3,10 @@
 * ``"numpy"`` -- the reference: :func:`metaparity.engine.reference.fit` on chunks of rows
   (the chunks only bound the memory of its ``(rows, k)`` temporaries; rows are
   independent, so chunking does not change a single bit).
-* ``"numba"`` -- :mod:`metaparity.engine.numba.lanes` (blocks of rows in SIMD lanes: the
-  closed-form estimators, ML, REML) or :mod:`metaparity.engine.numba.kernels` (one compiled
-  pass per row: the rest), the same numbers (see those modules), in threads over
-  slices of each chunk.
+* ``"numba"`` -- :mod:`metaparity.engine.numba.lanes` (blocks of 64 rows in SIMD lanes,
+  every estimator and test, K <= 128 studies) or :mod:`metaparity.engine.numba.kernels`
+  (one compiled pass per row, for wider rows): the same numbers (see those modules), in
+  threads over slices of each chunk.
 * ``"auto"`` -- numba when it can be imported and the batch has at least
   ``AUTO_NUMBA_ROWS`` rows (the kernel compiles once per machine, ~1.5 min of CPU,
   cached afterwards: a small batch is done by numpy long before), numpy otherwise.

@@ -1,6 +1,6 @@
 """The numba engine of :func:`metaparity.rma_batch`: one fused pass per row.
 
-The numpy engine (:func:`metaparity.models.uni._fit` with :mod:`metaparity.engine.estimators`)
+The numpy engine (:func:`metaparity.engine.reference.fit` with :mod:`metaparity.engine.estimators`)
 is the reference.  This module computes the same numbers row by row, in compiled
 code, with no ``(n, k)`` temporaries, parallel over rows.  It mirrors the
 reference operation for operation so that the two engines agree to the last bit
@@ -716,7 +716,7 @@ def _fit_row(i, io, Y, V, W, has_w, method, test, zcrit, tcrit, pmm_tab, F, KO, 
     kf = float(k)
     tau2, se_tau2, conv, iters = _tau2_row(method, y, v, m, w, k, kf, K, s, pmm_tab[k])
 
-    # pooled estimate (rma._fit)
+    # pooled estimate (engine.reference.fit)
     wre, a, r, tmp = s[11], s[10], s[1], s[2]
     for j in range(K):
         wre[j] = m[j] / (v[j] + tau2)

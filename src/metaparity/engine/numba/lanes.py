@@ -1,4 +1,4 @@
-"""The numba engine's fast path for the closed-form estimators: rows in SIMD lanes.
+"""The numba engine's main path: blocks of rows in SIMD lanes, every estimator and test.
 
 :mod:`metaparity.engine.numba.kernels` fits one row at a time: every row sum is a short,
 dependent chain of K additions, and the CPU's vector units stay idle.  Here a
@@ -886,7 +886,7 @@ def _fit_block(rows, nb, Y, V, W, has_w, method, test, zcrit, tcrit, pmm, F, KO,
             cl[ln] = True
             itl[ln] = 0
 
-    # pooled estimate (rma._fit)
+    # pooled estimate (engine.reference.fit)
     wre, a, r, tmp = T[8], T[10], T[1], T[2]
     b, sa, vb = L[0], L[1], L[21]
     for j in range(K):
