@@ -60,7 +60,10 @@ def _package(mod: str) -> str:
     parts = mod.split(".")
     if len(parts) == 1:
         return ""
-    if f"metaparity.{parts[1]}" in MODULES and MODULES[f"metaparity.{parts[1]}"].name == "__init__.py":
+    if (
+        f"metaparity.{parts[1]}" in MODULES
+        and MODULES[f"metaparity.{parts[1]}"].name == "__init__.py"
+    ):
         return parts[1]
     return ""
 

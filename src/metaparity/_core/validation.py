@@ -46,7 +46,7 @@ def as_float_array(name: str, x: object) -> np.ndarray:
     return arr
 
 
-def check_same_length(**arrays: np.ndarray) -> int:
+def check_same_length(**arrays: np.ndarray | None) -> int:
     """All 1-D arrays must have the same length; returns it."""
     lengths = {k: int(np.size(v)) for k, v in arrays.items() if v is not None}
     if len(set(lengths.values())) > 1:

@@ -329,8 +329,8 @@ class GlmmResult(ModelResult):
     converged: bool
     measure: str = "PLO"
     method: str = "ML"
-    xi: np.ndarray = field(repr=False, default=None)
-    ni: np.ndarray = field(repr=False, default=None)
+    xi: np.ndarray | None = field(repr=False, default=None)
+    ni: np.ndarray | None = field(repr=False, default=None)
     slab: tuple | None = field(repr=False, default=None)
     vb_conditional: float = field(repr=False, default=float("nan"))
 

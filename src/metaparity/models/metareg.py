@@ -136,11 +136,15 @@ def rma_mods(
     if labels is not None and not out["converged"][0]:  # pragma: no cover - defensive
         warnings.warn(f"{method} did not converge ({study_label(0, labels)})", stacklevel=2)
     m = len(btt_t)
+    coefs: dict[str, Any] = {q: np.asarray(out[q][0], dtype=float) for q in COEF_FIELDS}
+    stats_: dict[str, Any] = {
+        q: float(out[q][0]) for q in "tau2 se_tau2 I2 H2 R2 QE QEp QM QMp dfs".split()
+    }
     return RmaResult(
-        **{q: np.asarray(out[q][0], dtype=float) for q in COEF_FIELDS},
+        **coefs,
         coef_names=names,
         vb=out["vb"][0],
-        **{q: float(out[q][0]) for q in "tau2 se_tau2 I2 H2 R2 QE QEp QM QMp dfs".split()},
+        **stats_,
         QMdf=(m,) if test == "z" else (m, k - p),
         k=k,
         p=p,

@@ -106,8 +106,8 @@ class RmaResult(ModelResult):
     intercept: bool = True
     X: np.ndarray | None = field(default=None)
     # the data
-    yi: np.ndarray | None = field(default=None)
-    vi: np.ndarray | None = field(default=None)
+    yi: np.ndarray
+    vi: np.ndarray
     weights: np.ndarray | None = field(default=None)
     slab: tuple | None = field(default=None)
     measure: str = "GEN"

@@ -181,7 +181,7 @@ def rma(
     g = {n: out[n][0].item() for n in out}
     if g["set_to_zero"]:
         warn_set_to_zero()
-    nums = {f: float(g[f]) for f in SCALAR_FIELDS}
+    nums: dict[str, Any] = {f: float(g[f]) for f in SCALAR_FIELDS}
     return RmaResult(
         **nums,
         vb=np.array([[nums["se"] ** 2]]),
