@@ -43,13 +43,35 @@ def fit(
     level: float,
     weights: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Fit every row of ``(n, k)`` arrays; returns a dict of ``(n,)`` arrays."""
-    k = m.sum(-1).astype(np.int64)
-    kf = k.astype(float)
-    fit = estimate_tau2(method, y, v, m, k, weights=weights)
-    tau2 = fit.tau2
+    """Fit every row of ``(n, k)`` arrays; returns a dict of ``(n,)`` arrays.
 
-    # pooled estimate: inverse-variance weights, or the user's weights
+    ``m`` is 1 for a study, 0 for padding (``y = 0``, ``v = 1`` there, see
+    :func:`prepare`).  The steps: tau^2 (:func:`estimate_tau2`), the pooled estimate
+    and its variance, the test (z, t, Knapp-Hartung, ad hoc), and the heterogeneity
+    statistics of the equal-effects fit.
+    """
+    k = m.sum(-1).astype(np.int64)
+    df = k.astype(float) - 1.0
+    tf = estimate_tau2(method, y, v, m, k, weights=weights)
+    tau2 = tf.tau2
+    b, vb, wre, r = _pooled(y, v, m, tau2, weights)
+    if test in ("knha", "adhoc"):
+        vb = vb * _knha_factor(y, m, wre, r, k, df, test, weights)
+    se = np.sqrt(vb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = b / se  # se = 0 (identical yi under knha): Inf or NaN, as metafor
+    pval, crit, dfs = _inference(zval, k, df, test, level)
+    qe, qep, i2, h2, s2typ = _heterogeneity(y, v, m, k, df, tau2, method)
+    return dict(
+        b=b, se=se, zval=zval, pval=pval, ci_lb=b - crit * se, ci_ub=b + crit * se,
+        tau2=tau2, se_tau2=tf.se_tau2, I2=i2, H2=h2, QE=qe, QEp=qep, k=k, dfs=dfs,
+        s2typ=s2typ, converged=tf.converged, iterations=tf.iterations,
+        set_to_zero=np.zeros(b.shape, bool) if tf.set_to_zero is None else tf.set_to_zero,
+    )  # fmt: skip
+
+
+def _pooled(y, v, m, tau2, weights):
+    """Pooled estimate and its variance: inverse-variance weights, or the user's weights."""
     wre = m / (v + tau2[:, None])
     a = wre if weights is None else weights
     sa = a.sum(-1)
@@ -59,34 +81,40 @@ def fit(
         vb = 1.0 / sa
     else:
         vb = (a * a * (v + tau2[:, None]) * m).sum(-1) / (sa * sa)
+    return b, vb, wre, r
 
-    df = kf - 1.0
-    if test in ("knha", "adhoc"):
-        rr = r
-        if weights is not None:
-            rr = (y - ((wre * y).sum(-1) / wre.sum(-1))[:, None]) * m
-        rss = (wre * rr * rr).sum(-1)
-        # metafor 3.8 treats a weighted residual sum of squares below machine epsilon
-        # as 0 (identical studies up to rounding): the SE becomes 0, z = Inf
-        rss = np.where(rss < np.finfo(float).eps, 0.0, rss)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s2 = rss / df
-        s2 = np.where(k > 1, s2, 1.0)
-        if test == "adhoc":
-            s2 = np.maximum(s2, 1.0)
-        vb = vb * s2
-    se = np.sqrt(vb)
+
+def _knha_factor(y, m, wre, r, k, df, test, weights):
+    """The Knapp-Hartung factor ``s2`` (``max(1, s2)`` for the ad hoc test)."""
+    rr = r
+    if weights is not None:
+        rr = (y - ((wre * y).sum(-1) / wre.sum(-1))[:, None]) * m
+    rss = (wre * rr * rr).sum(-1)
+    # metafor 3.8 treats a weighted residual sum of squares below machine epsilon
+    # as 0 (identical studies up to rounding): the SE becomes 0, z = Inf
+    rss = np.where(rss < np.finfo(float).eps, 0.0, rss)
     with np.errstate(divide="ignore", invalid="ignore"):
-        zval = b / se  # se = 0 (identical yi under knha): Inf or NaN, as metafor
+        s2 = rss / df
+    s2 = np.where(k > 1, s2, 1.0)
+    if test == "adhoc":
+        s2 = np.maximum(s2, 1.0)
+    return s2
+
+
+def _inference(zval, k, df, test, level):
+    """p-values, critical values and df of the test of the pooled estimate."""
     alpha = 1.0 - level / 100.0
     # metafor: with k = 1 the test is set to "z" (there are no df for a t-test)
-    use_z = np.full(b.shape, test == "z") | (k <= 1)
+    use_z = np.full(zval.shape, test == "z") | (k <= 1)
     dft = np.maximum(df, 1.0)
     pval = np.where(use_z, 2.0 * stats.norm.sf(np.abs(zval)), t_two_sided(zval, dft))
     crit = np.where(use_z, stats.norm.isf(alpha / 2.0), stats.t.isf(alpha / 2.0, dft))
     dfs = np.where(use_z, np.nan, df)
+    return pval, crit, dfs
 
-    # heterogeneity (always from the equal-effects fit, as metafor)
+
+def _heterogeneity(y, v, m, k, df, tau2, method):
+    """QE, QEp (always from the equal-effects fit, as metafor), I^2, H^2 and s^2."""
     wfe = m / v
     swf = wfe.sum(-1)
     bfe = (wfe * y).sum(-1) / swf
@@ -105,24 +133,4 @@ def fit(
     single = k <= 1
     i2 = np.where(single, 0.0, i2)
     h2 = np.where(single, 1.0, h2)
-
-    return dict(
-        b=b,
-        se=se,
-        zval=zval,
-        pval=pval,
-        ci_lb=b - crit * se,
-        ci_ub=b + crit * se,
-        tau2=tau2,
-        se_tau2=fit.se_tau2,
-        I2=i2,
-        H2=h2,
-        QE=qe,
-        QEp=qep,
-        k=k,
-        dfs=dfs,
-        s2typ=np.where(single, np.nan, s2typ),
-        converged=fit.converged,
-        iterations=fit.iterations,
-        set_to_zero=np.zeros(b.shape, bool) if fit.set_to_zero is None else fit.set_to_zero,
-    )
+    return qe, qep, i2, h2, np.where(single, np.nan, s2typ)

@@ -80,16 +80,16 @@ def _tau_lines(res: Any, d: int, what: str, pad: int) -> list[str]:
     ]
 
 
+def _opening(res: Any, d: int, fixed: str, mixed: str, what: str, pad: int) -> list[str]:
+    """The model heading and, for a random-effects model, its tau^2 and tau lines."""
+    if res.method in ("EE", "FE"):
+        return [f"{fixed} (k = {res.k})", ""]
+    head = f"{mixed} (k = {res.k}; tau^2 estimator: {res.method})"
+    return [head, "", *_tau_lines(res, d, what, pad)]
+
+
 def _uni(res: Any, d: int) -> str:
-    fe = res.method in ("EE", "FE")
-    head = (
-        f"Equal-Effects Model (k = {res.k})"
-        if fe
-        else f"Random-Effects Model (k = {res.k}; tau^2 estimator: {res.method})"
-    )
-    lines = [head, ""]
-    if not fe:
-        lines += _tau_lines(res, d, "total", 49)
+    lines = _opening(res, d, "Equal-Effects Model", "Random-Effects Model", "total", 49)
     lines += [
         f"I^2 (total heterogeneity / total variability):   {res.I2:.2f}%",
         f"H^2 (total variability / sampling variability):  {res.H2:.2f}",
@@ -107,15 +107,9 @@ def _uni(res: Any, d: int) -> str:
 
 
 def _mods(res: Any, d: int) -> str:
-    fe = res.method in ("EE", "FE")
-    head = (
-        f"Fixed-Effects with Moderators Model (k = {res.k})"
-        if fe
-        else f"Mixed-Effects Model (k = {res.k}; tau^2 estimator: {res.method})"
+    lines = _opening(
+        res, d, "Fixed-Effects with Moderators Model", "Mixed-Effects Model", "residual", 56
     )
-    lines = [head, ""]
-    if not fe:
-        lines += _tau_lines(res, d, "residual", 56)
     lines += [
         f"I^2 (residual heterogeneity / unaccounted variability): {res.I2:.2f}%",
         f"H^2 (unaccounted variability / sampling variability):   {res.H2:.2f}",
