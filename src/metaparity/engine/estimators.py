@@ -29,6 +29,7 @@ own convergence flag.  Standard errors of tau^2 are those metafor reports
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -256,94 +257,123 @@ def estimate_tau2(
 
 def _estimate(method, y, v, m, k, weights):
     n = y.shape[0]
-    zero = np.zeros(n)
-    conv = np.ones(n, dtype=bool)
-    iters = np.zeros(n, dtype=np.int64)
-    kf = k.astype(float)
-    one = k <= 1  # metafor: tau^2 cannot be estimated from one study -> 0
-    wfe = m / v
-
     if method in ("EE", "FE"):
-        return TauFit(zero, np.full(n, np.nan), conv, iters)
-
-    if method in ("DL", "HE", "GENQ"):
-        if method == "DL":
-            a = wfe
-        elif method == "HE":
-            a = m.copy()
-        else:
-            if weights is None:
-                raise ValueError("method='GENQ' needs weights= (the a_i of the generalised Q)")
-            a = weights * m
-        raw, trp, _ = mom_tau2(y, v, m, a)
-        tau2 = np.where(one, 0.0, np.maximum(raw, 0.0))
-        if method == "DL":
-            se = _se_dl_form(v, m, a, tau2)
-        else:
-            se = np.sqrt(_var_qa(v, m, a, tau2)) / trp
-        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
-
-    if method in ("HS", "HSk"):
-        _, r, sw = _sums(y, m, wfe)
-        q = (wfe * r * r).sum(-1)
-        raw = (q - kf) / sw
-        scale = np.ones(n)
-        if method == "HSk":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = kf / (kf - 1.0)
-            raw = (q * scale - kf) / sw
-        tau2 = np.where(one, 0.0, np.maximum(raw, 0.0))
-        se = _se_dl_form(v, m, wfe, tau2) * _traces(v, m, wfe)[0] * scale / sw
-        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
-
-    if method == "SJ":
-        _, r0, _ = _sums(y, m, m)
-        tau0 = (r0 * r0).sum(-1) / kf
-        a = m / (v + tau0[:, None])
-        _, r, _ = _sums(y, m, a)
-        qa = (a * r * r).sum(-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tau2 = tau0 * qa / (kf - 1.0)
-            se = tau0 * np.sqrt(_var_qa(v, m, a, tau2)) / (kf - 1.0)
-        tau2 = np.where(one, 0.0, tau2)
-        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
-
-    if method in ("PM", "EB", "SJIT", "PMM"):
-        df = kf - 1.0
-        target = df if method != "PMM" else stats.chi2.ppf(0.5, np.maximum(df, 1.0))
-
-        def f(t, sel):
-            q, dq = q_gen(y[sel], v[sel], m[sel], t)
-            return q - target[sel], dq
-
-        tau2, conv, iters = solve_decreasing(f, zero.copy(), ~one, newton=True)
-        tau2 = np.where(one, 0.0, tau2)
-        se = _se_pm(v, m, tau2)
-        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
-
-    if method == "DLIT":
-
-        def g(t, sel):
-            # g = h - t, h = (Q_a - (k-1)) / tr(P_a); dQ_a/dt = -sum a^2 r^2 and
-            # d tr(P_a)/dt = -tr(P_a P_a), so g' = (h tr(PP) - sum a^2 r^2) / tr(P) - 1
-            a = m[sel] / (v[sel] + t[:, None])
-            _, r, _ = _sums(y[sel], m[sel], a)
-            ar2 = a * r * r
-            qa = ar2.sum(-1)
-            dq = (a * ar2).sum(-1)
-            trp, trpp = _trp_trpp(v[sel], m[sel], a)
-            h = (qa - (kf[sel] - 1.0)) / trp
-            return h - t, (h * trpp - dq) / trp - 1.0
-
-        tau2, conv, iters = solve_decreasing(g, zero.copy(), ~one, newton=True)
-        tau2 = np.where(one, 0.0, tau2)
-        se = _se_dl_form(v, m, m / (v + tau2[:, None]), tau2)
-        return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
-
+        return TauFit(np.zeros(n), np.full(n, np.nan), np.ones(n, dtype=bool),
+                      np.zeros(n, dtype=np.int64))  # fmt: skip
     if method in ("ML", "REML"):
         return _likelihood(method, y, v, m, k)
+    family = _FAMILIES.get(method)
+    if family is None:
+        raise ValueError(f"unknown method {method!r}")
+    return family(method, y, v, m, k, weights)
 
-    raise ValueError(f"unknown method {method!r}")
+
+def _closed(tau2, se, one, n) -> TauFit:
+    """A closed-form estimate: converged, no iterations, k = 1 rows NaN SE."""
+    return TauFit(tau2, np.where(one, np.nan, se), np.ones(n, dtype=bool),
+                  np.zeros(n, dtype=np.int64))  # fmt: skip
+
+
+def _moment(method, y, v, m, k, weights):
+    """DL (a = 1/v), HE (a = 1) and GENQ (the user's a): the generalised Q's moment root."""
+    one = k <= 1  # metafor: tau^2 cannot be estimated from one study -> 0
+    if method == "DL":
+        a = m / v
+    elif method == "HE":
+        a = m.copy()
+    else:
+        if weights is None:
+            raise ValueError("method='GENQ' needs weights= (the a_i of the generalised Q)")
+        a = weights * m
+    raw, trp, _ = mom_tau2(y, v, m, a)
+    tau2 = np.where(one, 0.0, np.maximum(raw, 0.0))
+    if method == "DL":
+        se = _se_dl_form(v, m, a, tau2)
+    else:
+        se = np.sqrt(_var_qa(v, m, a, tau2)) / trp
+    return _closed(tau2, se, one, y.shape[0])
+
+
+def _hunter_schmidt(method, y, v, m, k, weights):
+    """HS and HSk (the latter with the k / (k - 1) correction)."""
+    n = y.shape[0]
+    one = k <= 1
+    kf = k.astype(float)
+    wfe = m / v
+    _, r, sw = _sums(y, m, wfe)
+    q = (wfe * r * r).sum(-1)
+    raw = (q - kf) / sw
+    scale = np.ones(n)
+    if method == "HSk":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = kf / (kf - 1.0)
+        raw = (q * scale - kf) / sw
+    tau2 = np.where(one, 0.0, np.maximum(raw, 0.0))
+    se = _se_dl_form(v, m, wfe, tau2) * _traces(v, m, wfe)[0] * scale / sw
+    return _closed(tau2, se, one, n)
+
+
+def _sidik_jonkman(method, y, v, m, k, weights):
+    """SJ: one step from the unweighted variance of the outcomes."""
+    one = k <= 1
+    kf = k.astype(float)
+    _, r0, _ = _sums(y, m, m)
+    tau0 = (r0 * r0).sum(-1) / kf
+    a = m / (v + tau0[:, None])
+    _, r, _ = _sums(y, m, a)
+    qa = (a * r * r).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau2 = tau0 * qa / (kf - 1.0)
+        se = tau0 * np.sqrt(_var_qa(v, m, a, tau2)) / (kf - 1.0)
+    tau2 = np.where(one, 0.0, tau2)
+    return _closed(tau2, se, one, y.shape[0])
+
+
+def _paule_mandel(method, y, v, m, k, weights):
+    """PM, EB and SJIT (Q_w = k - 1) and PMM (Q_w = median of chi^2(k - 1))."""
+    one = k <= 1
+    df = k.astype(float) - 1.0
+    target = df if method != "PMM" else stats.chi2.ppf(0.5, np.maximum(df, 1.0))
+
+    def f(t, sel):
+        q, dq = q_gen(y[sel], v[sel], m[sel], t)
+        return q - target[sel], dq
+
+    tau2, conv, iters = solve_decreasing(f, np.zeros(y.shape[0]), ~one, newton=True)
+    tau2 = np.where(one, 0.0, tau2)
+    se = _se_pm(v, m, tau2)
+    return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+
+
+def _dl_iterated(method, y, v, m, k, weights):
+    """DLIT: the fixed point of the DL update, as a root of ``h(t) - t``."""
+    one = k <= 1
+    kf = k.astype(float)
+
+    def g(t, sel):
+        # g = h - t, h = (Q_a - (k-1)) / tr(P_a); dQ_a/dt = -sum a^2 r^2 and
+        # d tr(P_a)/dt = -tr(P_a P_a), so g' = (h tr(PP) - sum a^2 r^2) / tr(P) - 1
+        a = m[sel] / (v[sel] + t[:, None])
+        _, r, _ = _sums(y[sel], m[sel], a)
+        ar2 = a * r * r
+        qa = ar2.sum(-1)
+        dq = (a * ar2).sum(-1)
+        trp, trpp = _trp_trpp(v[sel], m[sel], a)
+        h = (qa - (kf[sel] - 1.0)) / trp
+        return h - t, (h * trpp - dq) / trp - 1.0
+
+    tau2, conv, iters = solve_decreasing(g, np.zeros(y.shape[0]), ~one, newton=True)
+    tau2 = np.where(one, 0.0, tau2)
+    se = _se_dl_form(v, m, m / (v + tau2[:, None]), tau2)
+    return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+
+
+#: the estimator of each method (ML and REML: :func:`_likelihood`)
+_FAMILIES = {
+    "DL": _moment, "HE": _moment, "GENQ": _moment, "HS": _hunter_schmidt,
+    "HSk": _hunter_schmidt, "SJ": _sidik_jonkman, "PM": _paule_mandel, "EB": _paule_mandel,
+    "SJIT": _paule_mandel, "PMM": _paule_mandel, "DLIT": _dl_iterated,
+}  # fmt: skip
 
 
 def _se_pm(v, m, tau2):
@@ -385,47 +415,67 @@ def _likelihood(method, y, v, m, k):
     one = k <= 1
     raw, _, _ = mom_tau2(y, v, m, m.copy())  # HE
     tau2 = np.where(one, 0.0, np.maximum(np.nan_to_num(raw, nan=0.0), 0.0))
-
-    def score_info(t, sel, exact=True):
-        mm = m[sel]
-        w = mm / (v[sel] + t[:, None])
-        sw = w.sum(-1)
-        b = (w * y[sel]).sum(-1) / sw
-        r = (y[sel] - b[:, None]) * mm
-        w2 = w * w
-        sw2 = w2.sum(-1)
-        if method == "ML":
-            return (w2 * r * r).sum(-1) - sw, sw2
-        if exact:  # tr(P), tr(PP) without cancellation, for the root itself
-            trp, info, _, _ = _traces(v[sel], mm, w)
-        else:  # cheap forms for the Fisher-scoring approach
-            trp = sw - sw2 / sw
-            info = sw2 - 2 * (w2 * w).sum(-1) / sw + (sw2 / sw) ** 2
-        return (w2 * r * r).sum(-1) - trp, info
-
-    def score_d(t, sel):
-        """The exact score and its derivative, -2 y'PPPy + tr(PP) (ML: sum w^2)."""
-        mm = m[sel]
-        w = mm / (v[sel] + t[:, None])
-        sw = w.sum(-1)
-        b = (w * y[sel]).sum(-1) / sw
-        r = (y[sel] - b[:, None]) * mm
-        w2 = w * w
-        sc = (w2 * r * r).sum(-1)
-        # y'PPPy = u'Pu with u = Py = w r: a weighted sum of squares about the
-        # weighted mean of u (no cancellation)
-        u = w * r
-        ubar = (w * u).sum(-1) / sw
-        c = (u - ubar[:, None]) * mm
-        ypppy = (w * c * c).sum(-1)
-        if method == "ML":
-            return sc - sw, w2.sum(-1) - 2.0 * ypppy
-        trp, trpp = _trp_trpp(v[sel], mm, w)
-        return sc - trp, trpp - 2.0 * ypppy
-
-    # Fisher scoring, as metafor, so that the same local maximum is reached ...
+    score_info = functools.partial(_score_info, method, y, v, m)
+    score_d = functools.partial(_score_d, method, y, v, m)
     active = ~one
-    conv = one.copy()
+    conv, iters = _fisher_scoring(score_info, tau2, active, one.copy())
+    idx = np.flatnonzero(active)
+    if idx.size:
+        tau2[idx], conv[idx], it = _polish_score_root(score_d, tau2[idx], idx, v, m, k)
+        iters[idx] += it
+    # metafor: a local maximum below the likelihood at tau^2 = 0 is replaced by 0
+    # ("Fisher scoring algorithm may have gotten stuck at a local maximum")
+    pos = tau2 > 0
+    switched = pos & (_loglik(method, y, v, m, np.zeros(n)) > _loglik(method, y, v, m, tau2))
+    tau2 = np.where(switched, 0.0, tau2)
+    _, info = score_info(tau2, np.ones(n, dtype=bool))
+    se = np.sqrt(2.0 / info)
+    return TauFit(tau2, np.where(one, np.nan, se), conv, iters, switched)
+
+
+def _score_info(method, y, v, m, t, sel, exact=True):
+    """The score of tau^2 and the Fisher information (cheap forms unless ``exact``)."""
+    mm = m[sel]
+    w = mm / (v[sel] + t[:, None])
+    sw = w.sum(-1)
+    b = (w * y[sel]).sum(-1) / sw
+    r = (y[sel] - b[:, None]) * mm
+    w2 = w * w
+    sw2 = w2.sum(-1)
+    if method == "ML":
+        return (w2 * r * r).sum(-1) - sw, sw2
+    if exact:  # tr(P), tr(PP) without cancellation, for the root itself
+        trp, info, _, _ = _traces(v[sel], mm, w)
+    else:  # cheap forms for the Fisher-scoring approach
+        trp = sw - sw2 / sw
+        info = sw2 - 2 * (w2 * w).sum(-1) / sw + (sw2 / sw) ** 2
+    return (w2 * r * r).sum(-1) - trp, info
+
+
+def _score_d(method, y, v, m, t, sel):
+    """The exact score and its derivative, -2 y'PPPy + tr(PP) (ML: sum w^2)."""
+    mm = m[sel]
+    w = mm / (v[sel] + t[:, None])
+    sw = w.sum(-1)
+    b = (w * y[sel]).sum(-1) / sw
+    r = (y[sel] - b[:, None]) * mm
+    w2 = w * w
+    sc = (w2 * r * r).sum(-1)
+    # y'PPPy = u'Pu with u = Py = w r: a weighted sum of squares about the
+    # weighted mean of u (no cancellation)
+    u = w * r
+    ubar = (w * u).sum(-1) / sw
+    c = (u - ubar[:, None]) * mm
+    ypppy = (w * c * c).sum(-1)
+    if method == "ML":
+        return sc - sw, w2.sum(-1) - 2.0 * ypppy
+    trp, trpp = _trp_trpp(v[sel], mm, w)
+    return sc - trp, trpp - 2.0 * ypppy
+
+
+def _fisher_scoring(score_info, tau2, active, conv):
+    """Fisher scoring in place on ``tau2``, as metafor, so the same local maximum is reached."""
+    n = tau2.shape[0]
     iters = np.zeros(n, dtype=np.int64)
     for _ in range(_MAXIT_FS):
         idx = np.flatnonzero(active & ~conv)
@@ -437,55 +487,47 @@ def _likelihood(method, y, v, m, k):
         step = np.abs(new - tau2[idx])
         conv[idx] = (step <= 1e-10 * np.maximum(new, 1e-300)) | ((new == 0) & (tau2[idx] == 0))
         tau2[idx] = new
-    # ... then the root of the score next to that point, to machine precision:
-    # bracket it, then safeguarded Newton on the exact score (observed information)
-    idx = np.flatnonzero(active)
-    if idx.size:
-        sel = _sel(n, idx)
-        t = tau2[idx]
-        s0, d0 = score_d(t, sel)
-        scale = np.maximum(t, 1e-12 * (v[idx] * m[idx]).sum(-1) / k[idx])
-        delta = 1e-6 * scale
-        pos0 = s0 > 0
-        a = np.where(pos0, t, np.maximum(t - delta, 0.0))
-        b = np.where(pos0, t + delta, t)
-        fa = s0.copy()
-        fb = s0.copy()
-        _set(fa, ~pos0, score_d, a, idx, n)
-        _set(fb, pos0, score_d, b, idx, n)
-        for _ in range(200):
-            need_a = (fa <= 0) & (a > 0)
-            need_b = fb > 0
-            if not (need_a | need_b).any():
-                break
-            delta = delta * 4.0
-            a = np.where(need_a, np.maximum(a - delta, 0.0), a)
-            b = np.where(need_b, b + delta, b)
-            _set(fa, need_a, score_d, a, idx, n)
-            _set(fb, need_b, score_d, b, idx, n)
-        at_zero = (fa <= 0) & (a == 0)
-        # the first Newton step from t uses the score already evaluated there
-        nx = t - s0 / d0
-        x0 = np.where(np.isfinite(nx) & (nx >= a) & (nx <= b), nx, 0.5 * (a + b))
-        go = ~at_zero
-        root = np.zeros(idx.size)
-        ok = np.ones(idx.size, dtype=bool)
-        it = np.zeros(idx.size, dtype=np.int64)
-        if go.any():
-            root[go], ok[go], it[go] = _refine(
-                score_d, a[go], b[go], _sel(n, idx[go]), newton=True, x0=x0[go]
-            )
-        tau2[idx] = root
-        conv[idx] = ok
-        iters[idx] += it
-    # metafor: a local maximum below the likelihood at tau^2 = 0 is replaced by 0
-    # ("Fisher scoring algorithm may have gotten stuck at a local maximum")
-    pos = tau2 > 0
-    switched = pos & (_loglik(method, y, v, m, np.zeros(n)) > _loglik(method, y, v, m, tau2))
-    tau2 = np.where(switched, 0.0, tau2)
-    _, info = score_info(tau2, np.ones(n, dtype=bool))
-    se = np.sqrt(2.0 / info)
-    return TauFit(tau2, np.where(one, np.nan, se), conv, iters, switched)
+    return conv, iters
+
+
+def _polish_score_root(score_d, t, idx, v, m, k):
+    """The root of the score next to the Fisher-scoring point ``t``, to machine precision:
+    bracket it, then safeguarded Newton on the exact score (observed information)."""
+    n = m.shape[0]
+    sel = _sel(n, idx)
+    s0, d0 = score_d(t, sel)
+    scale = np.maximum(t, 1e-12 * (v[idx] * m[idx]).sum(-1) / k[idx])
+    delta = 1e-6 * scale
+    pos0 = s0 > 0
+    a = np.where(pos0, t, np.maximum(t - delta, 0.0))
+    b = np.where(pos0, t + delta, t)
+    fa = s0.copy()
+    fb = s0.copy()
+    _set(fa, ~pos0, score_d, a, idx, n)
+    _set(fb, pos0, score_d, b, idx, n)
+    for _ in range(200):
+        need_a = (fa <= 0) & (a > 0)
+        need_b = fb > 0
+        if not (need_a | need_b).any():
+            break
+        delta = delta * 4.0
+        a = np.where(need_a, np.maximum(a - delta, 0.0), a)
+        b = np.where(need_b, b + delta, b)
+        _set(fa, need_a, score_d, a, idx, n)
+        _set(fb, need_b, score_d, b, idx, n)
+    at_zero = (fa <= 0) & (a == 0)
+    # the first Newton step from t uses the score already evaluated there
+    nx = t - s0 / d0
+    x0 = np.where(np.isfinite(nx) & (nx >= a) & (nx <= b), nx, 0.5 * (a + b))
+    go = ~at_zero
+    root = np.zeros(idx.size)
+    ok = np.ones(idx.size, dtype=bool)
+    it = np.zeros(idx.size, dtype=np.int64)
+    if go.any():
+        root[go], ok[go], it[go] = _refine(
+            score_d, a[go], b[go], _sel(n, idx[go]), newton=True, x0=x0[go]
+        )
+    return root, ok, it
 
 
 def _loglik(method, y, v, m, tau2):

@@ -239,21 +239,42 @@ def fit_mods(y, v, X, *, method, test, level, btt, intercept):
     yc = y - y.mean(-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         tau2, se_tau2, conv, iters, switched = _tau2(method, yc, v, X, df, k)
-    w = 1.0 / (v + tau2[:, None])
-    pr = _Proj(X, w)
+    pr = _Proj(X, 1.0 / (v + tau2[:, None]))
     b = pr.coef(y)
     vb = pr.vb()
     with np.errstate(divide="ignore", invalid="ignore"):
         if test in ("knha", "adhoc"):
-            rss = pr.quad(y if _KNHA_RAW else yc)
-            # metafor 3.8: a weighted RSS below machine epsilon counts as 0
-            rss = np.where(rss < _EPS, 0.0, rss)
-            s2 = np.where(rss == 0, 0.0, rss / df)
-            if test == "adhoc":
-                s2 = np.maximum(s2, 1.0)
-            vb = vb * s2[:, None, None]
+            vb = vb * _knha_factor(pr, y, yc, df, test)[:, None, None]
         se = np.sqrt(np.diagonal(vb, axis1=-2, axis2=-1))
         zval = b / se
+    pval, crit, dfs = _coef_tests(zval, df, test, level)
+    qm, qmp = _omnibus(b, vb, btt, df, test)
+    qe, qep, i2, h2 = _residual_heterogeneity(yc, v, X, df, tau2, method)
+    r2 = np.full(n, np.nan)
+    if intercept and p > 1:
+        r2 = _pseudo_r2(yc, v, k, df, tau2, qe, method)
+    return dict(
+        b=b, se=se, zval=zval, pval=pval, ci_lb=b - crit[:, None] * se,
+        ci_ub=b + crit[:, None] * se, vb=vb, tau2=tau2, se_tau2=se_tau2, I2=i2, H2=h2, R2=r2,
+        QE=qe, QEp=qep, QM=qm, QMp=qmp, dfs=dfs, converged=conv, iterations=iters,
+        set_to_zero=switched,
+    )  # fmt: skip
+
+
+def _knha_factor(pr, y, yc, df, test):
+    """Knapp-Hartung ``s2`` (``max(1, s2)`` for the ad hoc test)."""
+    rss = pr.quad(y if _KNHA_RAW else yc)
+    # metafor 3.8: a weighted RSS below machine epsilon counts as 0
+    rss = np.where(rss < _EPS, 0.0, rss)
+    s2 = np.where(rss == 0, 0.0, rss / df)
+    if test == "adhoc":
+        s2 = np.maximum(s2, 1.0)
+    return s2
+
+
+def _coef_tests(zval, df, test, level):
+    """p-values, critical values and df of the coefficient tests (z, or t with k - p df)."""
+    n = zval.shape[0]
     alpha = 1.0 - level / 100.0
     use_z = test == "z"
     dfs = np.where(use_z, np.nan, df)
@@ -266,10 +287,11 @@ def fit_mods(y, v, X, *, method, test, level, btt, intercept):
             pval = t_two_sided(zval, dfc[:, None])
             pval = np.where(df[:, None] > 0, pval, np.nan)
             crit = stats.t.isf(alpha / 2.0, dfc)
-    ci_lb = b - crit[:, None] * se
-    ci_ub = b + crit[:, None] * se
+    return pval, crit, dfs
 
-    # omnibus test of the coefficients in btt
+
+def _omnibus(b, vb, btt, df, test):
+    """QM and its p-value for the coefficients ``btt`` (chi^2, or F(m, k - p) of QM / m)."""
     bt = b[:, btt]
     vt = vb[:, btt][:, :, btt]
     m = len(btt)
@@ -277,17 +299,19 @@ def fit_mods(y, v, X, *, method, test, level, btt, intercept):
         try:
             qm = np.einsum("np,np->n", bt, np.linalg.solve(vt, bt[..., None])[..., 0])
         except np.linalg.LinAlgError:  # vb scaled by s2 = 0 (knha, RSS 0)
-            qm = np.full(n, np.nan)
-        if use_z:
+            qm = np.full(b.shape[0], np.nan)
+        if test == "z":
             qmp = stats.chi2.sf(qm, m)
         else:
             qm = qm / m
             # k == p: metafor reports QM / m but no p-value (F with 0 denominator df)
             qmp = np.where(df > 0, stats.f.sf(qm, m, np.where(df > 0, df, 1.0)), np.nan)
+    return qm, qmp
 
-    # residual heterogeneity: equal-effects weights
-    wfe = 1.0 / v
-    pfe = _Proj(X, wfe)
+
+def _residual_heterogeneity(yc, v, X, df, tau2, method):
+    """QE (equal-effects weights), its p-value, I^2 and H^2 of the residual heterogeneity."""
+    pfe = _Proj(X, 1.0 / v)
     qe = np.where(df > 0, pfe.quad(yc), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         qep = np.where(df > 0, stats.chi2.sf(qe, np.maximum(df, 1.0)), 1.0)
@@ -298,21 +322,19 @@ def fit_mods(y, v, X, *, method, test, level, btt, intercept):
             s2typ = df / pfe.trp()
             i2 = 100.0 * tau2 / (tau2 + s2typ)
             h2 = (tau2 + s2typ) / s2typ
-    # pseudo R^2 against the intercept-only model fitted with the same estimator
-    r2 = np.full(n, np.nan)
-    if intercept and p > 1:
-        ones = np.ones((n, k_, 1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if method in ("EE", "FE"):
-                q0 = _Proj(ones, wfe).quad(yc)
-                h0 = q0 / (k - 1.0)
-                r2 = np.where(h0 > 0, np.maximum(0.0, 100.0 * (h0 - qe / df) / h0), 0.0)
-                r2 = np.where(df > 0, r2, np.nan)  # metafor: 0 when Q0 = 0, NaN when k = p
-            else:
-                t0 = _tau2(method, yc, v, ones, k - 1.0, k)[0]
-                r2 = np.where(t0 > 0, np.maximum(0.0, 100.0 * (t0 - tau2) / t0), 0.0)
-    return dict(
-        b=b, se=se, zval=zval, pval=pval, ci_lb=ci_lb, ci_ub=ci_ub, vb=vb, tau2=tau2,
-        se_tau2=se_tau2, I2=i2, H2=h2, R2=r2, QE=qe, QEp=qep, QM=qm, QMp=qmp, dfs=dfs,
-        converged=conv, iterations=iters, set_to_zero=switched,
-    )  # fmt: skip
+    return qe, qep, i2, h2
+
+
+def _pseudo_r2(yc, v, k, df, tau2, qe, method):
+    """Pseudo R^2 against the intercept-only model fitted with the same estimator."""
+    n, k_ = yc.shape
+    ones = np.ones((n, k_, 1))
+    wfe = 1.0 / v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method in ("EE", "FE"):
+            q0 = _Proj(ones, wfe).quad(yc)
+            h0 = q0 / (k - 1.0)
+            r2 = np.where(h0 > 0, np.maximum(0.0, 100.0 * (h0 - qe / df) / h0), 0.0)
+            return np.where(df > 0, r2, np.nan)  # metafor: 0 when Q0 = 0, NaN when k = p
+        t0 = _tau2(method, yc, v, ones, k - 1.0, k)[0]
+        return np.where(t0 > 0, np.maximum(0.0, 100.0 * (t0 - tau2) / t0), 0.0)
