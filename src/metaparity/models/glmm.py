@@ -471,6 +471,13 @@ def rma_glmm(
     slab : array_like or str, optional
         Study labels (used in messages).
 
+    Returns
+    -------
+    GlmmResult
+        metafor's fields (``b, se, zval, pval, ci_lb, ci_ub, tau2, I2, H2``, the Wald and
+        likelihood-ratio tests for heterogeneity ``QE_Wld``/``QE_LRT``, ``logLik``, ``AIC``
+        ...), ``predict()`` and ``summary()``.
+
     Examples
     --------
     >>> res = rma_glmm([39, 16, 150, 25, 9, 14], [122, 78, 195, 40, 18, 21])

@@ -39,7 +39,10 @@ def rma_batch(
     engine: str = "auto",
     chunk_size: int | None = None,
 ) -> BatchResult:
-    """Fit many meta-analyses at once.
+    """Fit many meta-analyses at once (a loop of ``metafor::rma`` over the rows, in one call).
+
+    Every row is fitted as :func:`rma` fits it (the same numpy code); the numba engine
+    gives the same numbers to the last bit (QEp: within a bound, see docs/batch_engine.md).
 
     Parameters
     ----------
@@ -145,7 +148,14 @@ def rma(
     slab : array_like or str, optional
         Study labels (used in messages and printouts).
     mods : str, DataFrame, Series or array_like, optional
-        Moderators (meta-regression, see :func:`metaparity.models.metareg.rma_mods`).
+        Moderators (meta-regression, see :func:`metaparity.rma_mods`).
+
+    Returns
+    -------
+    RmaResult
+        metafor's fields (``b, se, zval, pval, ci_lb, ci_ub, tau2, se_tau2, I2, H2, QE,
+        QEp, k`` ...), with ``predict()``, ``confint()`` and ``summary()``; floats for the
+        intercept-only model, one entry per coefficient with ``mods``.
 
     Examples
     --------
