@@ -214,10 +214,11 @@ class ForestCanvas:
         return lo < self.xmin - 0.02 * self.span or hi > self.xmax + 0.02 * self.span
 
     def pi_line(self, y: float, lo: float, hi: float, cap: float, color: str = "#808080"):
-        """A prediction interval: a dotted line through the diamond with end ticks."""
+        """A prediction interval: a dotted line through the diamond with end ticks (the
+        line's gid is ``"pi"``)."""
         g = self.gax
         a, b = max(lo, self.xmin), min(hi, self.xmax)
-        g.plot([a, b], [y, y], color=color, lw=1.0, ls=(0, (1, 1.5)), zorder=3)
+        g.plot([a, b], [y, y], color=color, lw=1.0, ls=(0, (1, 1.5)), zorder=3, gid="pi")
         for end in (lo, hi):
             if self.xmin <= end <= self.xmax:
                 g.plot([end, end], [y - cap, y + cap], color=color, lw=0.9, zorder=3)

@@ -323,7 +323,7 @@ def _layout(s: _Spec, m: TextMeasure, title: str | None) -> _Layout:
     rule_y = y + 0.08
     model_y = rule_y + 0.08 + LINE / 2 + 0.04 if s.model else rule_y
     body_bottom = (model_y + LINE / 2 + 0.06) if s.model else rule_y
-    return _Layout(width, body_bottom + 0.62, title_lines, head_y, body_top, rows_y, labels,
+    return _Layout(width, body_bottom + 0.5, title_lines, head_y, body_top, rows_y, labels,
                    rule_y, model_y, body_bottom, (gl, gr), ci.left - COL_PAD, ci,
                    right)  # fmt: skip
 
@@ -332,7 +332,7 @@ def _layout(s: _Spec, m: TextMeasure, title: str | None) -> _Layout:
 
 
 def _draw_rows(cv: ForestCanvas, s: _Spec, lay: _Layout) -> None:
-    sides = weight_sides(list(s.weights), LINE * 72 * 0.78)
+    sides = weight_sides(list(s.weights), LINE * 72 * 0.56)
     cap = LINE * 0.16
     for i, y in enumerate(lay.rows_y):
         cv.text(_X0, y, lay.labels[i])
@@ -351,7 +351,7 @@ def _draw_rows(cv: ForestCanvas, s: _Spec, lay: _Layout) -> None:
     if s.pi is not None:
         cv.pi_line(y, *s.pi, cap=cap, color=_C_PI)
     e, lo, hi = s.model
-    cv.diamond(y, e, lo, hi, LINE * 0.36, fc=C_POOLED, ec=C_POOLED, zorder=5)
+    cv.diamond(y, e, lo, hi, LINE * 0.3, fc=C_POOLED, ec=C_POOLED, zorder=5)
     if cv.diamond_overflows(lo, hi):
         cv.ci_line(y, lo, hi, C_POOLED, lw=0.8)
 
