@@ -37,9 +37,9 @@ class TextMeasure:
         self._renderer = self._fig.canvas.get_renderer()  # type: ignore[attr-defined]
         self._dpi = self._fig.dpi
         self._fp = FontProperties
-        self._cache: dict[tuple[str, float, str, str], float] = {}
+        self._cache: dict[tuple[str, float, str, Any], float] = {}
 
-    def width(self, s: str, size: float, weight: str = "normal", style: str = "normal") -> float:
+    def width(self, s: str, size: float, weight: str = "normal", style: Any = "normal") -> float:
         """Width of the widest line of ``s`` in inches."""
         key = (s, size, weight, style)
         if key not in self._cache:
@@ -54,7 +54,7 @@ class TextMeasure:
                 self._cache[key] = w / self._dpi
         return self._cache[key]
 
-    def wrap(self, s: str, size: float, max_w: float, **kw: str) -> list[str]:
+    def wrap(self, s: str, size: float, max_w: float, **kw: Any) -> list[str]:
         """Greedy word wrap to ``max_w`` inches (a single over-long word stays whole)."""
         if not s or self.width(s, size, **kw) <= max_w:
             return [s] if s else []

@@ -239,8 +239,8 @@ def _prepare(res: Any, a: dict[str, Any]) -> _Spec:
     if a["addfit"]:
         p = res.predict(level=level)
         m_e, m_l, m_u, p_l, p_u = on_axis(p.pred, p.ci_lb, p.ci_ub, p.pi_lb, p.pi_ub)
-        m_l, m_u = sorted((float(m_l), float(m_u)))
-        model = (float(m_e), m_l, m_u)
+        c_lo, c_hi = sorted((float(m_l), float(m_u)))
+        model = (float(m_e), c_lo, c_hi)
         model_text = interval_parts(*_sorted3(shown(v) for v in model), dig)
         vals += list(model)
         if a["addpred"] and random:

@@ -175,7 +175,7 @@ def funnel(
         ax.axvline(center, color=LINE, lw=0.8, ls="--", zorder=2)
     ax.scatter(y, sei, s=30, color=POINT, zorder=4, label="Studies")
     n_filled = 0 if yf is None else int(yf.size)
-    if n_filled:
+    if yf is not None and sf is not None and n_filled:
         ax.scatter(yf, sf, s=30, facecolor="white", edgecolor=POINT, lw=1.0, zorder=4,
                    label=f"Filled studies (k0 = {n_filled})")  # fmt: skip
     ax.set_xlim(lo - pad, hi + pad)

@@ -154,9 +154,9 @@ def _check_study(s: Any, i: int) -> ForestStudy:
         raise ValueError(
             f"study {lab}: need lb <= est <= ub, got est={est!r}, lb={lb!r}, ub={ub!r}"
         )
-    for name, v in (("events", s.events), ("n", s.n)):
-        if v is not None and (math.isnan(num(v)) or num(v) < 0 or math.isinf(num(v))):
-            raise ValueError(f"study {lab}: {name} must be a finite count >= 0, got {v!r}")
+    for cname, cv in (("events", s.events), ("n", s.n)):
+        if cv is not None and (math.isnan(num(cv)) or num(cv) < 0 or math.isinf(num(cv))):
+            raise ValueError(f"study {lab}: {cname} must be a finite count >= 0, got {cv!r}")
     if s.events is not None and s.n is not None and num(s.events) > num(s.n):
         raise ValueError(f"study {lab}: events ({s.events!r}) exceed n ({s.n!r})")
     return s
@@ -245,9 +245,9 @@ def _study_rows(ss: Sequence[ForestStudy]) -> list[_Row]:
 def _sums(ss: Sequence[ForestStudy]) -> tuple[str, str]:
     ev = nn = ""
     if ss and all(s.events is not None for s in ss):
-        ev = fmt_count(sum(float(s.events) for s in ss))  # type: ignore[arg-type]
+        ev = fmt_count(sum(num(s.events) for s in ss))
     if ss and all(s.n is not None for s in ss):
-        nn = fmt_count(sum(float(s.n) for s in ss))  # type: ignore[arg-type]
+        nn = fmt_count(sum(num(s.n) for s in ss))
     return ev, nn
 
 
@@ -475,17 +475,18 @@ def _draw_study(cv: ForestCanvas, r: _Row, cols: _Columns, counts: bool, digits:
 
 def _draw_pooled(cv: ForestCanvas, r: _Row, cols: _Columns, counts: bool, digits: int,
                  pub: Mapping[str, tuple[float, float, float]]) -> None:  # fmt: skip
-    xs, bold = cols.xs, {"fontweight": "bold"}
-    cv.text(xs["study"], r.y, r.text, **bold)
+    xs, bold = cols.xs, "bold"
+    cv.text(xs["study"], r.y, r.text, fontweight=bold)
     if counts:
-        cv.text(xs["events"], r.y, r.events, ha="right", **bold)
-        cv.text(xs["n"], r.y, r.n, ha="right", **bold)
-    cv.text(xs["weight"], r.y, r.weight, ha="right", **bold)
+        cv.text(xs["events"], r.y, r.events, ha="right", fontweight=bold)
+        cv.text(xs["n"], r.y, r.n, ha="right", fontweight=bold)
+    cv.text(xs["weight"], r.y, r.weight, ha="right", fontweight=bold)
     p = r.pooled
     if p is None:
-        cv.text(cols.ci.edges[2], r.y, "not estimable", ha="right", **bold)
+        cv.text(cols.ci.edges[2], r.y, "not estimable", ha="right", fontweight=bold)
     else:
-        cv.interval(cols.ci, r.y, interval_parts(p.est, p.lb, p.ub, digits), C_TEXT, **bold)
+        tri = interval_parts(p.est, p.lb, p.ub, digits)
+        cv.interval(cols.ci, r.y, tri, C_TEXT, fontweight=bold)
         cv.diamond(r.y, p.est, p.lb, p.ub, LINE * 0.36, fc=C_POOLED, ec=C_POOLED, zorder=5)
         if cv.diamond_overflows(p.lb, p.ub):
             cv.ci_line(r.y, p.lb, p.ub, C_POOLED, lw=0.8)
