@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metaparity.plots._common import (
     C_GREY,
@@ -31,12 +31,10 @@ from metaparity.plots._common import (
     C_SMALL,
     C_STUDY,
     C_TEXT,
-    DASH,
     FONT,
     SMALL,
     TITLE,
     check_dpi,
-    fmt_count,
     fmt_num,
     nice_limits,
     num,
@@ -53,6 +51,16 @@ from metaparity.plots._forest_draw import (
     IntervalColumn,
     TextMeasure,
     interval_parts,
+)
+from metaparity.plots._revman_rows import (
+    ForestPooled,
+    ForestStudy,
+    Row,
+    build_rows,
+    check_pooled,
+    check_published,
+    check_study,
+    check_xlim,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,238 +80,6 @@ _HEAD = {
 _BOLD = {"weight": "bold"}
 
 
-@dataclass(frozen=True)
-class ForestStudy:
-    """One study row of a forest plot.
-
-    Parameters
-    ----------
-    label : str
-        Study label, e.g. ``"Chari 2019"``.
-    group : str or None
-        Subgroup name (a key of ``subtotals`` in :func:`revman_forest`) or None.
-    est, lb, ub : float
-        Estimate and confidence bounds on the plotting scale (e.g. percent).
-        ``lb``/``ub`` may be negative or infinite (drawn as an arrow at the axis end).
-    weight : float
-        Percent weight in its (subgroup) analysis; NaN when the study is not pooled.
-    events, n : float, optional
-        Counts shown in the Events and Total columns.
-    note : str
-        Shown under the row in grey italics, e.g. ``"0 events: not pooled"``.
-    """
-
-    label: str
-    group: str | None
-    est: float
-    lb: float
-    ub: float
-    weight: float
-    events: float | None = None
-    n: float | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ForestPooled:
-    """A pooled (subtotal or total) row of a forest plot, drawn as a diamond.
-
-    Parameters
-    ----------
-    label : str
-        ``"Subtotal (95% CI)"`` or ``"Total (95% CI)"``.
-    est, lb, ub : float
-        Pooled estimate and confidence bounds on the plotting scale.
-    model : str
-        e.g. ``"DL random effects"`` or ``"fixed effect (EE)"``.
-    heterogeneity, overall_test : str
-        One-line summaries printed under the row in a small font.
-    """
-
-    label: str
-    est: float
-    lb: float
-    ub: float
-    model: str
-    heterogeneity: str = ""
-    overall_test: str = ""
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_study(s: Any, i: int) -> ForestStudy:
-    if not isinstance(s, ForestStudy):
-        raise ValueError(f"studies[{i}] is {type(s).__name__}, not a ForestStudy")
-    lab = repr(s.label)
-    if not isinstance(s.label, str):
-        raise ValueError(f"study {lab}: label must be a string")
-    w = num(s.weight)
-    est, lb, ub = num(s.est), num(s.lb), num(s.ub)
-    if not math.isnan(w):
-        if math.isinf(w) or w < 0 or w > 100 + 1e-6:
-            raise ValueError(
-                f"study {lab}: weight must be a percentage in [0, 100] or NaN, got {s.weight!r}"
-            )
-        for name, v in (("est", est), ("lb", lb), ("ub", ub)):
-            if math.isnan(v):
-                raise ValueError(f"study {lab} is pooled (weight {w:g}) but {name} is {v!r}")
-        if math.isinf(est):
-            raise ValueError(f"study {lab}: est must be finite, got {s.est!r}")
-    if not any(math.isnan(v) for v in (est, lb, ub)) and not (lb <= est <= ub):
-        raise ValueError(
-            f"study {lab}: need lb <= est <= ub, got est={est!r}, lb={lb!r}, ub={ub!r}"
-        )
-    for cname, cv in (("events", s.events), ("n", s.n)):
-        if cv is not None and (math.isnan(num(cv)) or num(cv) < 0 or math.isinf(num(cv))):
-            raise ValueError(f"study {lab}: {cname} must be a finite count >= 0, got {cv!r}")
-    if s.events is not None and s.n is not None and num(s.events) > num(s.n):
-        raise ValueError(f"study {lab}: events ({s.events!r}) exceed n ({s.n!r})")
-    return s
-
-
-def _check_pooled(p: Any, where: str) -> ForestPooled:
-    if not isinstance(p, ForestPooled):
-        raise ValueError(f"{where} is {type(p).__name__}, not a ForestPooled")
-    est, lb, ub = num(p.est), num(p.lb), num(p.ub)
-    for name, v in (("est", est), ("lb", lb), ("ub", ub)):
-        if math.isnan(v):
-            raise ValueError(f"{where} {p.label!r}: {name} is {getattr(p, name)!r}")
-    if math.isinf(est):
-        raise ValueError(f"{where} {p.label!r}: est must be finite, got {p.est!r}")
-    if not (lb <= est <= ub):
-        raise ValueError(
-            f"{where} {p.label!r}: need lb <= est <= ub, got est={est!r}, lb={lb!r}, ub={ub!r}"
-        )
-    return p
-
-
-def _check_published(
-    published: Mapping[str, Any] | None,
-    subtotals: Mapping[str, ForestPooled | None],
-    total: ForestPooled | None,
-) -> dict[str, tuple[float, float, float]]:
-    pub: dict[str, tuple[float, float, float]] = {}
-    for key, val in (published or {}).items():
-        if key != "overall" and key not in subtotals:
-            raise ValueError(
-                f"published: key {key!r} is neither 'overall' nor a subgroup "
-                f"({', '.join(map(repr, subtotals)) or 'none'})"
-            )
-        if key == "overall" and total is None:
-            raise ValueError("published: 'overall' given but total is None")
-        try:
-            e, lo, hi = (float(v) for v in val)
-        except (TypeError, ValueError):
-            raise ValueError(f"published[{key!r}] must be (est, lb, ub), got {val!r}") from None
-        if not all(math.isfinite(v) for v in (e, lo, hi)):
-            raise ValueError(f"published[{key!r}] must be finite numbers, got {val!r}")
-        pub[key] = (e, lo, hi)
-    return pub
-
-
-def _check_xlim(xlim: Any) -> tuple[float, float] | None:
-    if xlim is None:
-        return None
-    lim = (float(xlim[0]), float(xlim[1]))
-    if not (math.isfinite(lim[0]) and math.isfinite(lim[1]) and lim[0] < lim[1]):
-        raise ValueError(f"xlim must be two finite increasing numbers, got {lim!r}")
-    return lim
-
-
-# --------------------------------------------------------------------------- rows
-
-
-@dataclass
-class _Row:
-    kind: str  # heading, study, note, pooled, published, small, gap
-    y: float = 0.0  # centre, inches from the top
-    h: float = 0.0
-    lines: int = 1
-    study: ForestStudy | None = None
-    pooled: ForestPooled | None = None
-    key: str | None = None  # subtotal key / "overall"
-    text: str = ""
-    events: str = ""
-    n: str = ""
-    weight: str = ""
-    pub: tuple[float, float, float] | None = None
-
-
-def _study_rows(ss: Sequence[ForestStudy]) -> list[_Row]:
-    rows = []
-    for s in ss:
-        w = num(s.weight)
-        rows.append(_Row("study", study=s, text=s.label, events=fmt_count(s.events),
-                         n=fmt_count(s.n), weight=DASH if math.isnan(w) else f"{w:.1f}"))  # fmt: skip
-        note = s.note or ("not pooled" if math.isnan(w) else "")
-        if note:
-            rows.append(_Row("note", study=s, text=note))
-    return rows
-
-
-def _sums(ss: Sequence[ForestStudy]) -> tuple[str, str]:
-    ev = nn = ""
-    if ss and all(s.events is not None for s in ss):
-        ev = fmt_count(sum(num(s.events) for s in ss))
-    if ss and all(s.n is not None for s in ss):
-        nn = fmt_count(sum(num(s.n) for s in ss))
-    return ev, nn
-
-
-def _pooled_rows(
-    p: ForestPooled | None,
-    key: str,
-    ss: Sequence[ForestStudy],
-    weight: str,
-    pub: Mapping[str, tuple[float, float, float]],
-    common_model: str,
-) -> list[_Row]:
-    ev, nn = _sums(ss)
-    label = p.label if p is not None else "Subtotal (95% CI)"
-    rows = [_Row("pooled", pooled=p, key=key, text=label, events=ev, n=nn, weight=weight)]
-    if key in pub:
-        rows.append(_Row("published", key=key, text="published (paper)", pub=pub[key]))
-    if p is None:
-        return rows
-    model = f"Model: {p.model}" if p.model and not common_model else ""
-    rows += [_Row("small", text=line) for line in (model, p.heterogeneity, p.overall_test) if line]
-    return rows
-
-
-def _build_rows(
-    studies: Sequence[ForestStudy],
-    subtotals: Mapping[str, ForestPooled | None],
-    total: ForestPooled | None,
-    pub: Mapping[str, tuple[float, float, float]],
-) -> tuple[list[_Row], str, bool]:
-    """The rows in order (no positions yet), the model shared by every pooled row ("" when
-    they differ: each says its own) and whether any subgroup heading was made."""
-    models = {p.model for p in [*subtotals.values(), total] if p is not None}
-    # one model for every pooled row: say it once, above the graph (as RevMan does)
-    common = models.pop() if len(models) == 1 else ""
-    order = list(subtotals)
-    for s in studies:
-        if subtotals and s.group is not None and s.group not in order:
-            order.append(s.group)
-    rows = _study_rows([s for s in studies if not subtotals or s.group is None])
-    for g in order:
-        ss = [s for s in studies if s.group == g]
-        if rows:
-            rows.append(_Row("gap"))
-        rows.append(_Row("heading", text=str(g)))
-        rows += _study_rows(ss)
-        if g in subtotals:
-            rows += _pooled_rows(subtotals[g], g, ss, "100.0", pub, common)
-    if total is not None:
-        if rows:
-            rows.append(_Row("gap"))
-        rows += _pooled_rows(total, "overall", studies, "" if order else "100.0", pub, common)
-    if not rows:
-        rows.append(_Row("small", text="(no studies)"))
-    return rows, common, bool(order)
-
-
 # --------------------------------------------------------------------------- layout
 
 
@@ -318,7 +94,7 @@ class _Columns:
     width: float
 
 
-def _columns(m: TextMeasure, rows: list[_Row], show_counts: bool, digits: int) -> _Columns:
+def _columns(m: TextMeasure, rows: list[Row], show_counts: bool, digits: int) -> _Columns:
     """Column positions (inches) from the widest entry of each column."""
     label_w = m.width(_HEAD["study"], FONT, **_BOLD)
     for r in rows:
@@ -355,7 +131,7 @@ def _columns(m: TextMeasure, rows: list[_Row], show_counts: bool, digits: int) -
                     graph_l + GRAPH_W + 0.25)  # fmt: skip
 
 
-def _wrap(m: TextMeasure, rows: list[_Row], cols: _Columns) -> None:
+def _wrap(m: TextMeasure, rows: list[Row], cols: _Columns) -> None:
     """Wrap study labels and the small lines to their column widths."""
     for r in rows:
         if r.kind == "study":
@@ -379,7 +155,7 @@ class _Vertical:
 
 
 def _vertical(
-    m: TextMeasure, rows: list[_Row], cols: _Columns, title: str, footer: list[str], pub: bool
+    m: TextMeasure, rows: list[Row], cols: _Columns, title: str, footer: list[str], pub: bool
 ) -> _Vertical:
     """Row centres and heights (inches from the top), and the figure height."""
     title_lines = m.wrap(title, TITLE, cols.width - 0.1, **_BOLD) if title else []
@@ -447,7 +223,7 @@ def _draw_head(
     cv.hline(_X0, cols.graph_r, vert.body_top)
 
 
-def _draw_study(cv: ForestCanvas, r: _Row, cols: _Columns, counts: bool, digits: int,
+def _draw_study(cv: ForestCanvas, r: Row, cols: _Columns, counts: bool, digits: int,
                 wmax: float) -> None:  # fmt: skip
     s = r.study
     assert s is not None
@@ -473,7 +249,7 @@ def _draw_study(cv: ForestCanvas, r: _Row, cols: _Columns, counts: bool, digits:
         cv.square(r.y, e, 4.5, gcol, filled=False)
 
 
-def _draw_pooled(cv: ForestCanvas, r: _Row, cols: _Columns, counts: bool, digits: int,
+def _draw_pooled(cv: ForestCanvas, r: Row, cols: _Columns, counts: bool, digits: int,
                  pub: Mapping[str, tuple[float, float, float]]) -> None:  # fmt: skip
     xs, bold = cols.xs, "bold"
     cv.text(xs["study"], r.y, r.text, fontweight=bold)
@@ -495,7 +271,7 @@ def _draw_pooled(cv: ForestCanvas, r: _Row, cols: _Columns, counts: bool, digits
         cv.diamond(r.y, e, lo, hi, LINE * 0.5, fill=False, ec=_C_PUB, lw=1.4, zorder=6)
 
 
-def _draw_rows(cv: ForestCanvas, rows: list[_Row], cols: _Columns, counts: bool, digits: int,
+def _draw_rows(cv: ForestCanvas, rows: list[Row], cols: _Columns, counts: bool, digits: int,
                wmax: float, pub: Mapping[str, tuple[float, float, float]]) -> None:  # fmt: skip
     x_note = cols.xs["study"] + 0.12
     for r in rows:
@@ -612,16 +388,16 @@ def revman_forest(
     ``revman_forest([ForestStudy("Chari 2019", None, 32.0, 23.7, 40.2, 100.0, 39, 122)],
     {}, None, title="ORR", path="orr.png")`` writes ``orr.png``.
     """
-    studies = [_check_study(s, i) for i, s in enumerate(studies)]
+    studies = [check_study(s, i) for i, s in enumerate(studies)]
     if not isinstance(subtotals, Mapping):
         raise ValueError(f"subtotals must be a mapping, got {type(subtotals).__name__}")
     for key, p in subtotals.items():
         if p is not None:
-            _check_pooled(p, f"subtotal of {key!r}:")
+            check_pooled(p, f"subtotal of {key!r}:")
     if total is not None:
-        _check_pooled(total, "total")
-    pub = _check_published(published, subtotals, total)
-    lim = _check_xlim(xlim)
+        check_pooled(total, "total")
+    pub = check_published(published, subtotals, total)
+    lim = check_xlim(xlim)
     dpi = check_dpi(dpi)
     if path is not None:
         from metaparity.plots._common import check_path
@@ -631,7 +407,7 @@ def revman_forest(
     require_mpl()
     m = TextMeasure(dpi)
     counts = any(s.events is not None or s.n is not None for s in studies)
-    rows, common, _ = _build_rows(studies, subtotals, total, pub)
+    rows, common, _ = build_rows(studies, subtotals, total, pub)
     cols = _columns(m, rows, counts, digits)
     _wrap(m, rows, cols)
     footer = m.wrap(subgroup_test, SMALL, cols.table_w) if subgroup_test else []
