@@ -191,7 +191,7 @@ def test_results_serialise():
 # --------------------------------------------------------------------------- #
 def test_plots_write_png_and_svg(tmp_path):
     pytest.importorskip("matplotlib")
-    from metaparity.plots.bias import funnel, labbe, radial
+    from metaparity.plots import funnel, labbe, radial
 
     b = pd.read_csv(METADAT / "dat.bcg.csv")
     dat = _bcg()

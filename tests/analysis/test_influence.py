@@ -219,7 +219,7 @@ def test_leave1out_batch_is_fast():
 
 def test_diagnostic_plots(tmp_path):
     pytest.importorskip("matplotlib")
-    from metaparity.plots.diagnostics import plot_baujat, plot_leave1out
+    from metaparity.plots import plot_baujat, plot_leave1out
 
     y, v, slab = _bcg()
     res = mp.rma(y, v, method="REML", slab=slab)

@@ -483,7 +483,7 @@ def _json_default(o: Any) -> Any:
 # figures
 # --------------------------------------------------------------------------- #
 def _forest_inputs(rep: Reproduction, outcome: str, grade: str):
-    from metaparity.plots.forest import ForestStudy
+    from metaparity.plots import ForestStudy
 
     analyses = {g: rep.analyses.get((outcome, grade, g)) for g in [OVERALL, *rep.subgroups]}
     studies = []
@@ -533,7 +533,7 @@ def _forest_inputs(rep: Reproduction, outcome: str, grade: str):
 def _pooled(a: Analysis | None, label: str):
     from scipy import stats
 
-    from metaparity.plots.forest import ForestPooled
+    from metaparity.plots import ForestPooled
 
     if a is None or a.result is None:
         return None
@@ -557,7 +557,7 @@ def _pooled(a: Analysis | None, label: str):
 def make_figures(rep: Reproduction, folder: Path) -> dict[str, list[tuple[str, Path]]]:
     """Forest plot per outcome (with subgroup diamonds and the printed figures overlaid) and
     a Galbraith plot per outcome with >= 2 pooled studies; PNGs written to ``folder``."""
-    from metaparity.plots.forest import forest_plot, galbraith_plot
+    from metaparity.plots import revman_forest, revman_galbraith
 
     out: dict[str, list[tuple[str, Path]]] = {}
     keys = list(dict.fromkeys((a.outcome, a.grade) for a in rep.analyses.values()))
@@ -581,13 +581,13 @@ def make_figures(rep: Reproduction, folder: Path) -> dict[str, list[tuple[str, P
                         f"(P = {_p(t.p)}), I² = {i2:.0f}%")  # fmt: skip
         name = _name(outcome, grade)
         path = folder / f"forest_{_slug(outcome, grade)}.png"
-        forest_plot(studies, subtotals, total, title=name, subgroup_test=sub_text,
+        revman_forest(studies, subtotals, total, title=name, subgroup_test=sub_text,
                     published=published, path=path)  # fmt: skip
         items = [(f"Forest plot: {name}", path)]
         best = next((a for a in have if a.result is not None and a.result.k >= 2), None)
         if best is not None and best.data is not None:
             gpath = folder / f"galbraith_{_slug(outcome, grade)}.png"
-            galbraith_plot(
+            revman_galbraith(
                 best.data["yi"].to_numpy(),
                 best.data["vi"].to_numpy(),
                 list(best.data["study"]),
@@ -622,7 +622,7 @@ def write_report(
     staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=out))
     try:
         if figures:
-            from metaparity.plots.forest import encode_png
+            from metaparity.plots import encode_png
 
             made = make_figures(rep, staging)
             for sec, items in made.items():

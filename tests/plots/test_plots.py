@@ -1,4 +1,4 @@
-"""Forest and Galbraith plots (metaparity.plots.forest): they render, save, and reject bad input."""
+"""RevMan-style forest and Galbraith plots (metaparity.plots): they render, save, and reject bad input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 import metaparity as mp  # noqa: E402
-from metaparity.plots.forest import (  # noqa: E402
+from metaparity.plots import (  # noqa: E402
     ForestPooled,
     ForestStudy,
     encode_png,
@@ -323,7 +323,7 @@ def test_galbraith_bad_input_names_label():
 
 def test_importing_metaparity_does_not_import_matplotlib():
     code = (
-        "import sys, metaparity, metaparity.plots.forest; "
+        "import sys, metaparity, metaparity.plots; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -334,7 +334,7 @@ def test_importing_metaparity_does_not_import_matplotlib():
 def test_missing_matplotlib_gives_install_hint():
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
-        "from metaparity.plots.forest import ForestStudy, forest_plot\n"
+        "from metaparity.plots import ForestStudy, forest_plot\n"
         "s = ForestStudy('A', None, 1.0, 0.0, 2.0, 100.0)\n"
         "try:\n"
         "    forest_plot([s], {}, None, title='t')\n"
