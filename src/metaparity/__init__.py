@@ -35,6 +35,15 @@ from metaparity.models.results import (
     RmaResult,
 )
 from metaparity.models.uni import rma, rma_batch
+from metaparity.plots import (
+    baujat_plot,
+    forest,
+    funnel,
+    galbraith,
+    labbe,
+    leave1out_plot,
+    radial,
+)
 
 __all__ = [
     # effect sizes
@@ -48,5 +57,7 @@ __all__ = [
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     # publication bias
     "ranktest", "regtest", "trimfill", "fsn",
+    # plots (matplotlib is imported when one is drawn)
+    "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
     "__version__",
 ]  # fmt: skip

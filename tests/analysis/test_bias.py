@@ -213,8 +213,10 @@ def test_plots_write_png_and_svg(tmp_path):
     assert (tmp_path / "labbe.svg").read_text()[:200].lstrip().startswith("<?xml")
     ax = funnel(ee).axes[0]
     assert ax.get_ylim()[0] > ax.get_ylim()[1]  # inverted: SE 0 at the top
-    with pytest.raises(ValueError, match=r"\.png or \.svg"):
-        funnel(ee, tmp_path / "f.pdf")
+    funnel(ee, tmp_path / "f.pdf")  # every plot saves by suffix: png, svg or pdf
+    assert (tmp_path / "f.pdf").read_bytes()[:5] == b"%PDF-"
+    with pytest.raises(ValueError, match=r"unknown figure format '\.gif'"):
+        funnel(ee, tmp_path / "f.gif")
     with pytest.raises(ValueError, match="contours"):
         funnel(ee, contours=(0.9, -1))
 

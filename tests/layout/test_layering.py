@@ -209,5 +209,6 @@ PUBLIC_API = [
     "Prediction", "ConfInt",
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     "ranktest", "regtest", "trimfill", "fsn",
+    "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
     "__version__",
 ]  # fmt: skip

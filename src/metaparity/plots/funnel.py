@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["funnel"]
 
 #: formats the small-study-effect plots save to (PDF not opened to them yet)
-BIAS_FORMATS = ("png", "svg")
 BACK = "#d9d9d9"  # metafor: back = "lightgray"
 POINT = "#111111"
 LINE = "#333333"
@@ -137,7 +136,7 @@ def funnel(
     >>> len(fig.axes)
     1
     """
-    check_path(path, BIAS_FORMATS)
+    check_path(path)
     y = np.asarray(res.yi, dtype=float)
     sei = np.sqrt(np.asarray(res.vi, dtype=float))
     yf = sf = None
@@ -187,5 +186,5 @@ def funnel(
     open_spines(ax)
     if legend if legend is not None else (bool(levels) or yf is not None):
         _legend(ax, handles, n_filled)
-    save(fig, path, 150, formats=BIAS_FORMATS, pad_inches=0.12)
+    save(fig, path, 150, pad_inches=0.12)
     return fig

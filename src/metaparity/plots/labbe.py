@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from metaparity.plots._common import check_path, finish, new_figure
-from metaparity.plots.funnel import BIAS_FORMATS, LINE
+from metaparity.plots.funnel import LINE
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -91,7 +91,7 @@ def labbe(
     from metaparity.effects.escalc import escalc
     from metaparity.models.uni import rma
 
-    check_path(path, BIAS_FORMATS)
+    check_path(path)
     a, n1, c, n2 = _counts(ai, n1i, ci, n2i, measure)
     dat = escalc(measure, ai=a, n1i=n1, ci=c, n2i=n2)
     res = rma(dat["yi"].to_numpy(), dat["vi"].to_numpy(), method=method)
@@ -116,4 +116,4 @@ def labbe(
     ax.set_aspect("equal")
     ax.set_xlabel("Risk in control group")
     ax.set_ylabel("Risk in treatment group")
-    return finish(fig, ax, title, path, BIAS_FORMATS)
+    return finish(fig, ax, title, path)

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import stats
 
 from metaparity.plots._common import check_path, finish, new_figure
-from metaparity.plots.funnel import BIAS_FORMATS, LINE, POINT
+from metaparity.plots.funnel import LINE, POINT
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -67,7 +67,7 @@ def radial(res: Any, path: str | Path | None = None, *, title: str | None = None
     >>> fig.axes[0].get_xlabel()
     'x_i = 1 / sqrt(v_i + tau^2)'
     """
-    check_path(path, BIAS_FORMATS)
+    check_path(path)
     y = np.asarray(res.yi, dtype=float)
     tau2 = 0.0 if res.method in ("EE", "FE") else float(res.tau2)
     s = np.sqrt(np.asarray(res.vi, dtype=float) + tau2)
@@ -91,4 +91,4 @@ def radial(res: Any, path: str | Path | None = None, *, title: str | None = None
     _arc(ax, y, b, xmax * 1.02, ylo, yhi)
     ax.set_xlabel("x_i = 1 / sqrt(v_i + tau^2)")  # tau^2 = 0 for EE models
     ax.set_ylabel("z_i = y_i / sqrt(v_i + tau^2)")
-    return finish(fig, ax, title, path, BIAS_FORMATS)
+    return finish(fig, ax, title, path)
