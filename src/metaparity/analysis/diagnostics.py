@@ -30,12 +30,14 @@ As in metafor, ``leave1out``, ``influence``, ``rstudent`` and ``baujat`` stop fo
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
+from metaparity._core.names import MethodName, TestName
 from metaparity._core.validation import as_float_array
 from metaparity.models.results import BatchResult, RmaResult
 from metaparity.models.uni import rma_batch
@@ -60,7 +62,15 @@ _R_NAMES = {"ci_lb": "ci.lb", "ci_ub": "ci.ub"}
 
 
 def _labels(res: RmaResult) -> tuple:
+    """Study labels of the model (1, 2, ... when it has none, as metafor)."""
     return tuple(res.slab) if res.slab is not None else tuple(range(1, res.k + 1))
+
+
+def _data(res: RmaResult) -> tuple[np.ndarray, np.ndarray]:
+    """The ``yi``/``vi`` the fitted model carries."""
+    if res.yi is None or res.vi is None:
+        raise ValueError("the fitted model does not carry its data (yi, vi)")
+    return res.yi, res.vi
 
 
 def _need_k2(res: RmaResult, what: str) -> None:
@@ -101,7 +111,7 @@ class _FitTable:
     test: str = "z"
     level: float = 95.0
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """A DataFrame with metafor's columns (``tval`` for t-based tests, no ``tau2``
         for equal-effects models), indexed by study label."""
         cols = {}
@@ -117,21 +127,97 @@ class _FitTable:
 
 @dataclass(frozen=True)
 class Leave1Out(_FitTable):
-    """Row ``i``: the model refitted without study ``i`` (``metafor::leave1out``)."""
+    """Row ``i``: the model refitted without study ``i`` (what ``metafor::leave1out``
+    returns).
+
+    Attributes
+    ----------
+    estimate, se, zval, pval, ci_lb, ci_ub : numpy.ndarray
+        The pooled estimate of each refit with its standard error, test statistic
+        (a t statistic for t-based tests), p-value and confidence interval.
+    Q, Qp : numpy.ndarray
+        The test for heterogeneity of each refit and its p-value.
+    tau2, I2, H2 : numpy.ndarray
+        Heterogeneity of each refit (``tau2`` is 0 for equal-effects models).
+    slab : tuple
+        Study labels, one per row.
+    method, test : str
+        Estimator and test of the model.
+    level : float
+        Confidence level in percent.
+
+    Examples
+    --------
+    >>> import metaparity as mp
+    >>> l1o = leave1out(mp.rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015], method="DL"))
+    >>> list(l1o.to_frame().columns)
+    ['estimate', 'se', 'zval', 'pval', 'ci.lb', 'ci.ub', 'Q', 'Qp', 'tau2', 'I2', 'H2']
+    """
 
 
 @dataclass(frozen=True)
 class Cumul(_FitTable):
-    """Row ``j``: the model fitted to the first ``j + 1`` studies in ``order``
-    (``metafor::cumul``); ``slab`` and ``ids`` (0-based positions in the data) follow
-    that order."""
+    """Row ``j``: the model fitted to the first ``j + 1`` studies in ``order`` (what
+    ``metafor::cumul`` returns).
+
+    Attributes
+    ----------
+    estimate, se, zval, pval, ci_lb, ci_ub : numpy.ndarray
+        The pooled estimate of each refit with its standard error, test statistic
+        (a t statistic for t-based tests), p-value and confidence interval.
+    Q, Qp : numpy.ndarray
+        The test for heterogeneity of each refit and its p-value.
+    tau2, I2, H2 : numpy.ndarray
+        Heterogeneity of each refit (``tau2`` is 0 for equal-effects models).
+    slab : tuple
+        Label of the study added in each row (in ``order``).
+    method, test : str
+        Estimator and test of the model.
+    level : float
+        Confidence level in percent.
+    ids : numpy.ndarray
+        0-based position in the data of the study added in each row.
+
+    Examples
+    --------
+    >>> import metaparity as mp
+    >>> c = cumul(mp.rma([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="EE"), order=[3, 1, 2])
+    >>> c.ids.tolist(), list(c.to_frame().index)
+    ([1, 2, 0], [2, 3, 1])
+    """
 
     ids: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, int))
 
 
 @dataclass(frozen=True)
 class Influence:
-    """``metafor::influence.rma.uni``: one entry per study."""
+    """Outlier and influence diagnostics (what ``metafor::influence.rma.uni`` returns),
+    one entry per study; the formulas are in the module docstring.
+
+    Attributes
+    ----------
+    rstudent : numpy.ndarray
+        Externally standardized residuals.
+    dffits, cook_d, cov_r : numpy.ndarray
+        DFFITS, Cook's distances, covariance ratios.
+    tau2_del, QE_del : numpy.ndarray
+        tau^2 and QE of the model without the study (``tau2_del`` 0 for EE/FE).
+    hat, weight : numpy.ndarray
+        Hat values and weights in percent.
+    dfbs : numpy.ndarray
+        DFBETAS of the intercept.
+    inf : numpy.ndarray of bool
+        Whether the study is flagged as influential (also ``is_infl``).
+    slab : tuple
+        Study labels.
+
+    Examples
+    --------
+    >>> import metaparity as mp
+    >>> inf = influence(mp.rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015], method="DL"))
+    >>> list(inf.to_frame().columns)
+    ['rstudent', 'dffits', 'cook.d', 'cov.r', 'tau2.del', 'QE.del', 'hat', 'weight', 'dfbs', 'inf']
+    """
 
     rstudent: np.ndarray
     dffits: np.ndarray
@@ -150,7 +236,7 @@ class Influence:
         """Alias of ``inf`` (metafor's ``is.infl``)."""
         return self.inf
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Columns as metafor prints them: rstudent dffits cook.d cov.r tau2.del QE.del
         hat weight dfbs inf (bool)."""
         names = {"cook_d": "cook.d", "cov_r": "cov.r", "tau2_del": "tau2.del", "QE_del": "QE.del"}
@@ -164,14 +250,30 @@ class Influence:
 
 @dataclass(frozen=True)
 class Residuals:
-    """Residuals, their standard errors and ``z = resid / se`` (``rstandard``/``rstudent``)."""
+    """Residuals, their standard errors and ``z = resid / se`` (what
+    ``metafor::rstandard`` and ``metafor::rstudent`` return).
+
+    Attributes
+    ----------
+    resid, se, z : numpy.ndarray
+        Residual, its standard error and the standardized residual of each study.
+    slab : tuple
+        Study labels.
+
+    Examples
+    --------
+    >>> import metaparity as mp
+    >>> r = rstandard(mp.rma([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="EE"))
+    >>> r.to_frame().round(4).values.tolist()[0]  # metafor: rstandard(res)[1, ]
+    [-0.1273, 0.0674, -1.8878]
+    """
 
     resid: np.ndarray
     se: np.ndarray
     z: np.ndarray
     slab: tuple = field(repr=False)
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Columns resid, se, z, indexed by study label."""
         return pd.DataFrame(
             {"resid": self.resid, "se": self.se, "z": self.z},
@@ -181,15 +283,33 @@ class Residuals:
 
 @dataclass(frozen=True)
 class Baujat:
-    """Baujat plot coordinates (``metafor::baujat``): ``x`` contribution to the
-    (generalised) Q, ``y`` influence on the pooled estimate; ``ids`` 1-based."""
+    """Baujat plot coordinates (what ``metafor::baujat`` returns).
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        Contribution of each study to the (generalised) Q.
+    y : numpy.ndarray
+        Influence of each study on the pooled estimate.
+    ids : numpy.ndarray
+        1-based study numbers.
+    slab : tuple
+        Study labels.
+
+    Examples
+    --------
+    >>> import metaparity as mp
+    >>> bj = baujat(mp.rma([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="EE"))
+    >>> list(bj.to_frame().columns), bj.ids.tolist()
+    (['x', 'y', 'ids', 'slab'], [1, 2, 3])
+    """
 
     x: np.ndarray
     y: np.ndarray
     ids: np.ndarray
     slab: tuple
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Columns x, y, ids, slab (as metafor returns them)."""
         return pd.DataFrame({"x": self.x, "y": self.y, "ids": self.ids, "slab": list(self.slab)})
 
@@ -207,23 +327,32 @@ def _drop_each(A: np.ndarray) -> np.ndarray:
 
 
 def leave1out_batch(
-    Y: Any,
-    V: Any,
+    Y: ArrayLike,
+    V: ArrayLike,
     *,
-    method: str = "REML",
-    test: str = "z",
+    method: MethodName = "REML",
+    test: TestName = "z",
     level: float = 95,
-    weights: Any = None,
+    weights: ArrayLike | None = None,
 ) -> BatchResult:
     """Leave-one-out refits of many meta-analyses at once.
+
+    Equivalent to ``metafor::leave1out(rma(yi, vi, method=, test=, level=))`` for
+    each meta-analysis (row) of ``Y``/``V``, with all refits in one batch.
 
     Parameters
     ----------
     Y, V : array_like, shape (..., k)
         Effect sizes and sampling variances, NaN-padded as in
         :func:`metaparity.rma_batch`.
-    method, test, level, weights
-        As in :func:`metaparity.rma_batch`.
+    method : str
+        tau^2 estimator, as in :func:`metaparity.rma_batch`.
+    test : {"z", "t", "knha", "adhoc"}
+        Test of the pooled estimate.
+    level : float
+        Confidence level in percent.
+    weights : array_like, optional
+        User weights, shaped as ``Y``.
 
     Returns
     -------
@@ -243,6 +372,13 @@ def leave1out_batch(
     >>> np.round(out.b, 4).tolist()  # metafor: leave1out(rma(..., method="EE"))$estimate
     [[0.38, 0.2, 0.1667]]
     """
+    return _leave1out_fits(Y, V, method, test, level, weights)
+
+
+def _leave1out_fits(
+    Y: ArrayLike, V: ArrayLike, method: str, test: str, level: float, weights: ArrayLike | None
+) -> BatchResult:
+    """:func:`leave1out_batch` for estimator and test names already checked (a model's)."""
     Yf = as_float_array("Y", Y)
     Vf = as_float_array("V", V)
     if Yf.ndim == 0 or Yf.shape != Vf.shape:
@@ -266,7 +402,7 @@ def leave1out_batch(
     if present.all():
         return out
     gone = ~present
-    upd = {}
+    upd: dict[str, Any] = {}
     for f in fields(out):
         val = getattr(out, f.name)
         if isinstance(val, np.ndarray) and val.dtype.kind == "f":
@@ -275,20 +411,19 @@ def leave1out_batch(
 
 
 def _loo(res: RmaResult) -> BatchResult:
+    """The leave-one-out fits of one model: a batch of one row, squeezed."""
+    yi, vi = _data(res)
     w = None if res.weights is None else res.weights[None, :]
-    out = leave1out_batch(
-        res.yi[None, :],
-        res.vi[None, :],
-        method=res.method,
-        test=res.test,
-        level=res.level,
-        weights=w,
-    )
+    out = _leave1out_fits(yi[None, :], vi[None, :], res.method, res.test, res.level, w)
     arrays = {f.name: getattr(out, f.name) for f in fields(out)}
     return replace(out, **{n: a[0] for n, a in arrays.items() if isinstance(a, np.ndarray)})
 
 
-def _table(cls, fit: BatchResult, res: RmaResult, slab: tuple, **extra):
+_T = TypeVar("_T", bound=_FitTable)
+
+
+def _table(cls: type[_T], fit: BatchResult, res: RmaResult, slab: tuple, **extra: Any) -> _T:
+    """One refitted model per row, as the table ``cls`` (tau2 = 0 for EE/FE models)."""
     tau2 = fit.tau2 if res.method not in ("EE", "FE") else np.zeros_like(fit.tau2)
     return cls(
         estimate=fit.b,
@@ -314,7 +449,9 @@ def _table(cls, fit: BatchResult, res: RmaResult, slab: tuple, **extra):
 # public functions on one fitted model
 # --------------------------------------------------------------------------- #
 def leave1out(res: RmaResult) -> Leave1Out:
-    """Refit the model leaving out one study at a time (``metafor::leave1out``).
+    """Refit the model leaving out one study at a time.
+
+    Equivalent to ``metafor::leave1out(res)``.
 
     Parameters
     ----------
@@ -329,6 +466,13 @@ def leave1out(res: RmaResult) -> Leave1Out:
         without study ``i``); ``to_frame()`` gives metafor's columns.  Rows with
         ``k - 1 = 1`` studies use a z-test, as metafor does.
 
+    Raises
+    ------
+    TypeError
+        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+    ValueError
+        k = 1 (metafor: "Stopped because k = 1.").
+
     Examples
     --------
     >>> import metaparity as mp
@@ -341,8 +485,10 @@ def leave1out(res: RmaResult) -> Leave1Out:
     return _table(Leave1Out, _loo(res), res, _labels(res))
 
 
-def cumul(res: RmaResult, order: Any = None) -> Cumul:
-    """Cumulative meta-analysis (``metafor::cumul``): add one study at a time.
+def cumul(res: RmaResult, order: ArrayLike | None = None) -> Cumul:
+    """Cumulative meta-analysis: add one study at a time.
+
+    Equivalent to ``metafor::cumul(res, order=)``.
 
     Parameters
     ----------
@@ -359,6 +505,13 @@ def cumul(res: RmaResult, order: Any = None) -> Cumul:
         Row ``j`` is the model fitted to the first ``j + 1`` studies; ``slab`` and
         ``ids`` give the study added in that row.  The first row (k = 1) uses a
         z-test, as metafor does.
+
+    Raises
+    ------
+    TypeError
+        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+    ValueError
+        ``order`` does not have one entry per study.
 
     Examples
     --------
@@ -380,9 +533,10 @@ def cumul(res: RmaResult, order: Any = None) -> Cumul:
         if o.shape[0] != k:
             raise ValueError(f"order has length {o.shape[0]}; the model has k = {k} studies")
         idx = np.argsort(o, kind="stable")
+    yi, vi = _data(res)
     lower = np.tril(np.ones((k, k), bool))
-    Y = np.where(lower, res.yi[idx][None, :], np.nan)
-    V = np.where(lower, res.vi[idx][None, :], np.nan)
+    Y = np.where(lower, yi[idx][None, :], np.nan)
+    V = np.where(lower, vi[idx][None, :], np.nan)
     W = None if res.weights is None else np.where(lower, res.weights[idx][None, :], np.nan)
     fit = rma_batch(Y, V, method=res.method, test=res.test, level=res.level, weights=W)
     labels = _labels(res)
@@ -390,10 +544,28 @@ def cumul(res: RmaResult, order: Any = None) -> Cumul:
 
 
 def rstandard(res: RmaResult) -> Residuals:
-    """Internally standardized residuals (``metafor::rstandard.rma.uni``, marginal).
+    """Internally standardized residuals (marginal).
 
+    Equivalent to ``metafor::rstandard(res)`` (``rstandard.rma.uni``):
     ``resid = y_i - b`` with ``se = sqrt(v_i + tau2 - 1/sum(w))``, ``w = 1/(v + tau2)``
     (the diagonal of ``(I - H) M (I - H)'``; no Knapp-Hartung factor, as metafor).
+
+    Parameters
+    ----------
+    res : RmaResult
+        A model from :func:`metaparity.rma` (no user weights).
+
+    Returns
+    -------
+    Residuals
+        ``resid``, ``se``, ``z`` per study.
+
+    Raises
+    ------
+    TypeError
+        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+    NotImplementedError
+        The model was fitted with user weights.
 
     Examples
     --------
@@ -407,18 +579,22 @@ def rstandard(res: RmaResult) -> Residuals:
             f"rstandard() needs a fitted model from metaparity.rma(); got {type(res)!r}"
         )
     _need_unweighted(res, "rstandard")
-    w = 1.0 / (res.vi + res.tau2)
-    e = res.yi - res.b
-    se = np.sqrt(np.maximum(res.vi + res.tau2 - 1.0 / w.sum(), 0.0))
+    yi, vi = _data(res)
+    w = 1.0 / (vi + res.tau2)
+    e = yi - res.b
+    se = np.sqrt(np.maximum(vi + res.tau2 - 1.0 / w.sum(), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = e / se
     return Residuals(resid=e, se=se, z=z, slab=_labels(res))
 
 
-def _deleted(res: RmaResult):
-    """Leave-one-out fits plus the pieces the influence measures share."""
+def _deleted(
+    res: RmaResult,
+) -> tuple[BatchResult, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Leave-one-out fits plus the pieces the influence measures share: the fits,
+    ``yi``, ``vi``, the Knapp-Hartung factors and ``1 / sum_j 1/(v_j + tau2_(i))``."""
     L = _loo(res)
-    y, v = res.yi, res.vi
+    y, v = _data(res)
     vz = 1.0 / ((1.0 / (v[None, :] + L.tau2[:, None])) * ~np.eye(res.k, dtype=bool)).sum(-1)
     s2 = L.se**2 / vz  # Knapp-Hartung factor of each deleted fit (1 for z and t)
     vall = 1.0 / (1.0 / (v[None, :] + L.tau2[:, None])).sum(-1)  # all k, tau2_(i)
@@ -426,11 +602,31 @@ def _deleted(res: RmaResult):
 
 
 def rstudent(res: RmaResult) -> Residuals:
-    """Externally standardized (deleted) residuals (``metafor::rstudent.rma.uni``).
+    """Externally standardized (deleted) residuals.
 
+    Equivalent to ``metafor::rstudent(res)`` (``rstudent.rma.uni``):
     ``resid = y_i - b_(i)`` (the prediction of the model fitted without study ``i``),
     ``se = sqrt(s2_(i) (v_i + tau2_(i)) + vb_(i))`` with ``s2`` the Knapp-Hartung
     factor of that fit (1 for tests z and t).
+
+    Parameters
+    ----------
+    res : RmaResult
+        A model from :func:`metaparity.rma` (no user weights) with ``k >= 2``.
+
+    Returns
+    -------
+    Residuals
+        ``resid``, ``se``, ``z`` per study.
+
+    Raises
+    ------
+    TypeError
+        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+    ValueError
+        k = 1 (metafor: "Stopped because k = 1.").
+    NotImplementedError
+        The model was fitted with user weights.
 
     Examples
     --------
@@ -450,7 +646,9 @@ def rstudent(res: RmaResult) -> Residuals:
 
 
 def influence(res: RmaResult) -> Influence:
-    """Outlier and influence diagnostics (``metafor::influence.rma.uni``).
+    """Outlier and influence diagnostics.
+
+    Equivalent to ``metafor::influence(res)`` (``influence.rma.uni``).
 
     Parameters
     ----------
@@ -464,6 +662,15 @@ def influence(res: RmaResult) -> Influence:
         formulas are listed in the module docstring.  ``inf`` flags a study when
         ``|dffits| > 3 sqrt(1/(k-1))``, ``P(chi2_1 <= cook.d) > 0.5``, ``hat > 3/k``
         or ``|dfbs| > 1`` (metafor's rule with p = 1).
+
+    Raises
+    ------
+    TypeError
+        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+    ValueError
+        k = 1 (metafor: "Stopped because k = 1.").
+    NotImplementedError
+        The model was fitted with user weights.
 
     Examples
     --------
@@ -511,12 +718,32 @@ def influence(res: RmaResult) -> Influence:
 
 
 def baujat(res: RmaResult) -> Baujat:
-    """Baujat plot coordinates (``metafor::baujat``).
+    """Baujat plot coordinates.
 
+    Equivalent to ``metafor::baujat(res)`` (the coordinates it returns):
     ``x_i = (y_i - b)^2 / (v_i + tau2)`` (squared Pearson residual; for an
     equal-effects model the contribution of study ``i`` to QE) and
     ``y_i = (b - b_(i))^2 / vb_(i)`` (squared change of the pooled estimate when the
     study is left out, standardized by the variance of the leave-one-out estimate).
+
+    Parameters
+    ----------
+    res : RmaResult
+        A model from :func:`metaparity.rma` (no user weights) with ``k >= 2``.
+
+    Returns
+    -------
+    Baujat
+        ``x``, ``y``, ``ids`` (1-based) and ``slab`` per study.
+
+    Raises
+    ------
+    TypeError
+        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+    ValueError
+        k = 1 (metafor: "Stopped because k = 1.").
+    NotImplementedError
+        The model was fitted with user weights.
 
     Examples
     --------
@@ -529,7 +756,8 @@ def baujat(res: RmaResult) -> Baujat:
     _need_k2(res, "baujat")
     _need_unweighted(res, "baujat")
     L = _loo(res)
-    x = (res.yi - res.b) ** 2 / (res.vi + res.tau2)
+    yi, vi = _data(res)
+    x = (yi - res.b) ** 2 / (vi + res.tau2)
     with np.errstate(divide="ignore", invalid="ignore"):
         yv = (res.b - L.b) ** 2 / L.se**2
     return Baujat(x=x, y=yv, ids=np.arange(1, res.k + 1), slab=_labels(res))
