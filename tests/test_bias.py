@@ -17,8 +17,7 @@ import pandas as pd
 import pytest
 
 import metaparity as mp
-from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
-from metaparity.analysis.ranktest import _kendall, _pkendall
+from metaparity.analysis.bias import _kendall, _pkendall, fsn, ranktest, regtest, trimfill
 from metaparity.parity.tolerances import compare_values, pvalue_condition
 
 ROOT = Path(__file__).resolve().parents[1]

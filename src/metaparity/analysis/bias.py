@@ -29,6 +29,10 @@ from __future__ import annotations
 
 from metaparity.analysis.fsn import FsnResult, fsn
 from metaparity.analysis.ranktest import RankTestResult, ranktest
+
+# the exact Kendall test stays importable from here (the path the tests use)
+from metaparity.analysis.ranktest import _kendall as _kendall
+from metaparity.analysis.ranktest import _pkendall as _pkendall
 from metaparity.analysis.regtest import PREDICTORS, RegTestResult, regtest
 from metaparity.analysis.trimfill import TrimFillResult, trimfill
 
