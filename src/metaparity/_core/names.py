@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 #: tau^2 estimators accepted by :func:`metaparity.rma` (metafor 3.8 names).
 METHODS: tuple[str, ...] = (
     "EE",
@@ -46,3 +48,16 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
                 hint = f" (did you mean {near[0]!r}? names are case-sensitive as in metafor)"
         raise ValueError(f"unknown {name} {value!r}{hint}; choose one of: {', '.join(choices)}")
     return value
+
+
+#: The tau^2 estimator names of :data:`METHODS` as a type (for annotations).
+MethodName = Literal[
+    "EE", "FE", "DL", "DLIT", "HE", "HS", "HSk", "SJ", "SJIT", "ML", "REML", "EB", "PM", "PMM",
+    "GENQ",
+]  # fmt: skip
+
+#: The test names of :data:`TESTS` as a type (for annotations).
+TestName = Literal["z", "t", "knha", "adhoc"]
+
+# one home per fact: the Literal types spell the tuples above
+assert get_args(MethodName) == METHODS and get_args(TestName) == TESTS
