@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from metaparity.effects.escalc import escalc
+from metaparity.models.uni import rma
 from metaparity.plots._common import check_path, finish, new_figure
 from metaparity.plots.funnel import LINE
 
@@ -88,9 +90,6 @@ def labbe(
     >>> fig.axes[0].get_xlabel()
     'Risk in control group'
     """
-    from metaparity.effects.escalc import escalc
-    from metaparity.models.uni import rma
-
     check_path(path)
     a, n1, c, n2 = _counts(ai, n1i, ci, n2i, measure)
     dat = escalc(measure, ai=a, n1i=n1, ci=c, n2i=n2)

@@ -35,6 +35,7 @@ from metaparity.plots._common import (
     SMALL,
     TITLE,
     check_dpi,
+    check_path,
     fmt_num,
     nice_limits,
     num,
@@ -400,8 +401,6 @@ def revman_forest(
     lim = check_xlim(xlim)
     dpi = check_dpi(dpi)
     if path is not None:
-        from metaparity.plots._common import check_path
-
         check_path(path)
 
     require_mpl()
