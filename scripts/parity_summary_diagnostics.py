@@ -15,14 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-from metaparity.parity.goldens_diagnostics import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the replay tooling lives with the tests it serves
+
+from goldens_replay import (  # noqa: E402
     format_summary,
     load,
     replay_all,
     summarise_replays,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,8 @@ a log-log scaling plot go to the output folder.
 
 from __future__ import annotations
 
+import argparse
+import functools
 import inspect
 import json
 import os
@@ -30,14 +32,29 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["BenchConfig", "run_bench", "main", "ESTIMATORS"]
+from metaparity.models.uni import rma_batch
+from metaparity.simulate import simulate_normal
+
+__all__ = [
+    "BenchConfig",
+    "ResolvedConfig",
+    "run_bench",
+    "main",
+    "ESTIMATORS",
+    "add_arguments",
+    "config_from_args",
+    "run_from_args",
+]
 
 #: estimators timed (GENQ needs user weights; FE is an alias of EE)
 ESTIMATORS = ("EE", "DL", "DLIT", "HE", "HS", "HSk", "SJ", "SJIT", "ML", "REML", "EB", "PM", "PMM")
@@ -70,11 +87,18 @@ class BenchConfig:
     # the data: y ~ N(mu, tau2 + v), v log-uniform (wide, as real meta-analyses)
     mu: float = 0.3
     tau2: float = 0.05
-    vi: tuple = field(default=("loguniform", 0.005, 0.5))
+    vi: tuple[Any, ...] = field(default=("loguniform", 0.005, 0.5))
 
-    def resolved(self) -> BenchConfig:
+    def resolved(self) -> ResolvedConfig:
+        """A copy with every ``None`` default filled in (``quick`` shrinks them).
+
+        Returns
+        -------
+        ResolvedConfig
+            ``ms``, ``ks``, ``r_n``, ``sm_n`` and ``budget`` set; ``ms`` capped at ``max_m``.
+        """
         q = self.quick
-        c = BenchConfig(**self.__dict__)
+        c = ResolvedConfig(**self.__dict__)
         c.ms = self.ms or ((1_000, 10_000) if q else (1_000, 10_000, 100_000, 1_000_000))
         c.ks = self.ks or ((5, 10) if q else (5, 10, 50))
         if self.max_m is not None:
@@ -83,6 +107,18 @@ class BenchConfig:
         c.sm_n = self.sm_n or (300 if q else 2000)
         c.budget = self.budget or (20.0 if q else 300.0)
         return c
+
+
+@dataclass
+class ResolvedConfig(BenchConfig):
+    """A :class:`BenchConfig` whose grid, row counts and budget are filled in
+    (:meth:`BenchConfig.resolved`)."""
+
+    ms: tuple[int, ...] = ()
+    ks: tuple[int, ...] = ()
+    r_n: int = 0
+    sm_n: int = 0
+    budget: float = 0.0
 
 
 # --------------------------------------------------------------------------- #
@@ -116,7 +152,9 @@ class Progress:
             sys.stderr.flush()
 
 
-def _timeit(fn, min_time: float = 0.2, max_repeat: int = 5, warmup: bool = False) -> float:
+def _timeit(
+    fn: Callable[[], Any], min_time: float = 0.2, max_repeat: int = 5, warmup: bool = False
+) -> float:
     """Best wall time of ``fn()`` over repeats (repeats only while cheap); ``warmup``
     runs it once untimed first (imports, first-call set-up)."""
     if warmup:
@@ -133,7 +171,7 @@ def _timeit(fn, min_time: float = 0.2, max_repeat: int = 5, warmup: bool = False
     return best
 
 
-def _peak_bytes(fn) -> int:
+def _peak_bytes(fn: Callable[[], Any]) -> int:
     """Peak traced allocation of ``fn()`` (numpy buffers included)."""
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -168,6 +206,7 @@ def _version(dist: str) -> str | None:
 
 
 def machine_facts() -> dict[str, Any]:
+    """CPU, CPU count and affinity, memory, platform, Python, load average, thread env vars."""
     cpu = platform.processor() or ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -196,6 +235,7 @@ def machine_facts() -> dict[str, Any]:
 
 
 def library_versions() -> dict[str, str | None]:
+    """Installed versions of metaparity and the engines it is timed against (None: absent)."""
     return {
         d: _version(d)
         for d in (
@@ -213,12 +253,10 @@ def library_versions() -> dict[str, str | None]:
 
 def rma_batch_engines() -> list[str | None]:
     """Engines to time: ``[None]`` if rma_batch has no ``engine=``; else its engines."""
-    from metaparity.models.uni import rma_batch
-
     par = inspect.signature(rma_batch).parameters.get("engine")
     if par is None:
         return [None]
-    found = []
+    found: list[str | None] = []
     for eng in ("numpy", "numba"):
         try:
             rma_batch(np.ones((2, 2)), np.ones((2, 2)), method="REML", engine=eng)
@@ -232,11 +270,9 @@ def rma_batch_engines() -> list[str | None]:
 # the data, written once
 # --------------------------------------------------------------------------- #
 def make_data(
-    cfg: BenchConfig, k: int, data_dir: Path
+    cfg: ResolvedConfig, k: int, data_dir: Path
 ) -> tuple[np.ndarray, np.ndarray, Path, Path]:
     """Y, V with max(ms) rows (npz, reused if present) and the first r_n rows as CSV."""
-    from metaparity.simulate import simulate_normal
-
     M = max(cfg.ms)
     tag = f"k{k}_M{M}_seed{cfg.seed}_tau2{cfg.tau2:g}_{cfg.vi[0]}{cfg.vi[1]:g}-{cfg.vi[2]:g}"
     npz = data_dir / f"{tag}.npz"
@@ -261,8 +297,6 @@ def make_data(
 # --------------------------------------------------------------------------- #
 def run_metafor(csv: Path, methods: tuple[str, ...], prefix: Path) -> dict[str, Any]:
     """The Rscript loop; returns timing, fits (pandas) and versions, or an error."""
-    import pandas as pd
-
     exe = shutil.which("Rscript")
     if exe is None:
         return {"error": "Rscript not found"}
@@ -283,8 +317,8 @@ def run_metafor(csv: Path, methods: tuple[str, ...], prefix: Path) -> dict[str, 
     return {"timing": timing, "fits": fits, "R": ver[0], "metafor": ver[1]}
 
 
-def _pymare_fit(name: str, Y: np.ndarray, V: np.ndarray):
-    from pymare import estimators as pe
+def _pymare_fit(name: str, Y: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, ...]:
+    from pymare import estimators as pe  # optional dependency (bench extra)
 
     kw: dict[str, Any] = {}
     if "small_sample_correction" in inspect.signature(pe.DerSimonianLaird).parameters:
@@ -303,10 +337,8 @@ def _pymare_fit(name: str, Y: np.ndarray, V: np.ndarray):
     )
 
 
-def _statsmodels_loop(method_re: str, Y: np.ndarray, V: np.ndarray):
-    import warnings
-
-    from statsmodels.stats.meta_analysis import combine_effects
+def _statsmodels_loop(method_re: str, Y: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, ...]:
+    from statsmodels.stats.meta_analysis import combine_effects  # optional (bench extra)
 
     n = Y.shape[0]
     b, se, t2 = np.empty(n), np.empty(n), np.empty(n)
@@ -323,9 +355,21 @@ def _statsmodels_loop(method_re: str, Y: np.ndarray, V: np.ndarray):
 # the run
 # --------------------------------------------------------------------------- #
 def run_bench(cfg: BenchConfig) -> dict[str, Any]:
-    """Run everything in ``cfg``; write JSON/Markdown/plot to ``cfg.out``; return the report."""
-    from metaparity.models.uni import rma_batch
+    """Time ``rma_batch`` against a metafor ``rma()`` loop, PyMARE and statsmodels.
 
+    Parameters
+    ----------
+    cfg : BenchConfig
+        What to run (grid of M and k, estimators, engines, which competitors).
+
+    Returns
+    -------
+    dict
+        The report: ``config``, ``machine``, ``versions``, ``timings`` (one entry per
+        engine x estimator x k x M), ``ratios``, ``agreement`` with metafor,
+        ``convergence`` (REML), ``memory``, ``notes``; also written to ``cfg.out`` as
+        ``bench.json``, ``bench.md`` and ``scaling.png``.
+    """
     cfg = cfg.resolved()
     out = Path(cfg.out)
     data_dir = out / "data"
@@ -359,21 +403,23 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         Y_all, V_all, npz, csv = make_data(cfg, k, data_dir)
         report.setdefault("data", {})[str(k)] = dict(npz=str(npz), csv=str(csv))
 
-        def record(engine, method, M, seconds, k=k, **extra):
+        def record(
+            engine: str, method: str, M: int, seconds: float, k: int = k, **extra: Any
+        ) -> None:
             report["timings"].append(
                 dict(engine=engine, method=method, k=k, M=M, seconds=seconds,
                      fits_per_s=M / seconds if seconds else float("nan"), **extra)
             )  # fmt: skip
 
         # ---- floor and metaparity, M by M (skip an M predicted to blow the budget)
-        skip: dict[tuple, float] = {}
+        skip: dict[tuple[str, str], float] = {}
         for M in cfg.ms:
             Y, V = np.ascontiguousarray(Y_all[:M]), np.ascontiguousarray(V_all[:M])
-            t = _timeit(lambda Y=Y, V=V: np.einsum("ij,ij->i", Y, V))
+            t = _timeit(functools.partial(np.einsum, "ij,ij->i", Y, V))
             record("floor", "einsum", M, t)
             prog.step(f"k={k} M={M} floor")
             for eng in engines:
-                ekw = {} if eng is None else {"engine": eng}
+                ekw: dict[str, Any] = {} if eng is None else {"engine": eng}
                 for meth in cfg.methods:
                     label = f"metaparity[{eng or 'default'}]"
                     key = (label, meth)
@@ -387,9 +433,15 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                         )
                         prog.step(f"k={k} M={M} {label} {meth} skipped")
                         continue
-                    last = {}
+                    last: dict[str, Any] = {}
 
-                    def fit(meth=meth, ekw=ekw, Y=Y, V=V, last=last):
+                    def fit(
+                        meth: str = meth,
+                        ekw: dict[str, Any] = ekw,
+                        Y: np.ndarray = Y,
+                        V: np.ndarray = V,
+                        last: dict[str, Any] = last,
+                    ) -> None:
                         last["res"] = rma_batch(Y, V, method=meth, **ekw)
 
                     t = _timeit(fit, max_repeat=3 if M <= 10_000 else 1, warmup=M <= 10_000)
@@ -404,7 +456,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                     prog.step(f"k={k} M={M} PyMARE {meth} skipped")
                     continue
                 t = _timeit(
-                    lambda meth=meth, Y=Y, V=V: _pymare_fit(meth, Y, V),
+                    functools.partial(_pymare_fit, meth, Y, V),
                     max_repeat=3 if M <= 10_000 else 1,
                     warmup=M <= 10_000,
                 )
@@ -415,16 +467,15 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         # ---- peak memory per fit (tracemalloc, untimed, at M = min(max M, 1e4))
         Mm = min(max(cfg.ms), 10_000)
         Ym, Vm = Y_all[:Mm], V_all[:Mm]
-        mem = {}
+        mem: dict[str, float] = {}
         for eng in engines:
             ekw = {} if eng is None else {"engine": eng}
             for meth in cfg.methods:
                 name = meth if eng is None else f"{meth} [{eng}]"
                 mem[name] = (
-                    _peak_bytes(lambda m=meth, y=Ym, v=Vm, e=ekw: rma_batch(y, v, method=m, **e))
-                    / Mm
+                    _peak_bytes(functools.partial(rma_batch, Ym, Vm, method=meth, **ekw)) / Mm
                 )
-        mem["floor"] = _peak_bytes(lambda y=Ym, v=Vm: np.einsum("ij,ij->i", y, v)) / Mm
+        mem["floor"] = _peak_bytes(functools.partial(np.einsum, "ij,ij->i", Ym, Vm)) / Mm
         report["memory"][str(k)] = dict(M=Mm, input_bytes_per_row=16 * k, peak_bytes_per_row=mem)
         prog.step(f"k={k} memory")
 
@@ -445,7 +496,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                 report["versions"]["metafor"] = mf["metafor"]
                 for _, row in mf["timing"].iterrows():
                     record("metafor loop", row["method"], int(row["n"]), float(row["seconds"]))
-        sm_res = {}
+        sm_res: dict[str, tuple[np.ndarray, ...]] = {}
         for meth in sm_methods:
             m_sm = min(cfg.sm_n, n)
             t0 = time.perf_counter()
@@ -562,7 +613,9 @@ def _json_default(o: Any) -> Any:
 # --------------------------------------------------------------------------- #
 # summaries
 # --------------------------------------------------------------------------- #
-def _rate(report, engine, method, k, M=None):
+def _rate(
+    report: dict[str, Any], engine: str, method: str, k: int, M: int | None = None
+) -> dict[str, Any] | None:
     rows = [
         t
         for t in report["timings"]
@@ -577,7 +630,7 @@ def _rate(report, engine, method, k, M=None):
 
 def ratios(report: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (engine, estimator, k) at the largest M measured for metaparity."""
-    out = []
+    out: list[dict[str, Any]] = []
     ks = sorted({t["k"] for t in report["timings"]})
     mp_engines = sorted(
         {t["engine"] for t in report["timings"] if t["engine"].startswith("metaparity")}
@@ -605,15 +658,16 @@ def ratios(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _f(x, fmt="{:,.0f}"):
+def _f(x: Any, fmt: str = "{:,.0f}") -> str:
     return "—" if x is None or (isinstance(x, float) and not np.isfinite(x)) else fmt.format(x)
 
 
-def _load(x) -> str:
+def _load(x: Any) -> str:
     return "—" if not x else "/".join(f"{v:.1f}" for v in x)
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown tables (ratios, agreement, REML convergence, memory)."""
     v, m = report["versions"], report["machine"]
     lines = [
         "# metaparity benchmark",
@@ -690,7 +744,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def scaling_plot(report: dict[str, Any], path: Path) -> None:
     """fits/s vs M (log-log), a panel per k: colour = estimator, style = engine."""
-    import matplotlib
+    import matplotlib  # optional heavy dependency (plot extra)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -704,14 +758,16 @@ def scaling_plot(report: dict[str, Any], path: Path) -> None:
         {t["engine"] for t in report["timings"] if t["engine"].startswith("metaparity")}
     )
     dashes = ["-", "-.", (0, (5, 1, 1, 1, 1, 1))]
-    style = {e: dict(ls=dashes[i % 3], marker="o", ms=3, lw=1.4) for i, e in enumerate(mp_engines)}
+    style: dict[str, dict[str, Any]] = {
+        e: dict(ls=dashes[i % 3], marker="o", ms=3, lw=1.4) for i, e in enumerate(mp_engines)
+    }
     style["PyMARE"] = dict(ls="--", marker="^", ms=4, lw=1.2)
     style["metafor loop"] = dict(ls="none", marker="s", ms=7)
     style["statsmodels loop"] = dict(ls="none", marker="D", ms=6)
     style["floor"] = dict(ls=":", marker="o", ms=3, lw=2.2)
     fig, axes = plt.subplots(1, len(ks), figsize=(6.0 * len(ks), 5.0), sharey=True, squeeze=False)
     for ax, k in zip(axes[0], ks, strict=True):
-        series: dict[tuple[str, str], list] = {}
+        series: dict[tuple[str, str], list[tuple[int, float]]] = {}
         for t in report["timings"]:
             if t["k"] == k and np.isfinite(t["seconds"]):
                 series.setdefault((t["engine"], t["method"]), []).append((t["M"], t["fits_per_s"]))
@@ -740,15 +796,22 @@ def scaling_plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def print_summary(report: dict[str, Any], file=sys.stdout) -> None:
-    print(markdown(report), file=file)
+def print_summary(report: dict[str, Any], file: TextIO | None = None) -> None:
+    """Print :func:`markdown` of the report (to stdout by default)."""
+    print(markdown(report), file=sys.stdout if file is None else file)
 
 
 # --------------------------------------------------------------------------- #
 # command line (metaparity bench / benchmarks/run.py)
 # --------------------------------------------------------------------------- #
-def add_arguments(p) -> None:
-    """The options of ``metaparity bench`` (shared with benchmarks/run.py)."""
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of ``metaparity bench`` (shared with benchmarks/run.py).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The (sub)parser to extend.
+    """
     p.add_argument(
         "--quick", action="store_true", help="small grid (M <= 1e4, k = 5, 10): ~a minute"
     )
@@ -775,8 +838,20 @@ def add_arguments(p) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
-def config_from_args(a) -> BenchConfig:
-    def ints(s):
+def config_from_args(a: argparse.Namespace) -> BenchConfig:
+    """The :class:`BenchConfig` that parsed :func:`add_arguments` options describe.
+
+    Parameters
+    ----------
+    a : argparse.Namespace
+        Parsed options.
+
+    Returns
+    -------
+    BenchConfig
+    """
+
+    def ints(s: str | None) -> tuple[int, ...] | None:
         return tuple(int(float(x)) for x in s.split(",")) if s else None
 
     return BenchConfig(
@@ -791,8 +866,19 @@ def config_from_args(a) -> BenchConfig:
     )  # fmt: skip
 
 
-def run_from_args(args) -> int:
-    """Run with parsed ``add_arguments`` options; print the tables (``metaparity bench``)."""
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run with parsed :func:`add_arguments` options and print the tables (``metaparity bench``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options.
+
+    Returns
+    -------
+    int
+        0 (failures of a competitor are notes in the report, not errors).
+    """
     report = run_bench(config_from_args(args))
     print_summary(report)
     print(f"wrote {Path(report['config']['out']) / 'bench.json'}, bench.md, scaling.png")
@@ -800,8 +886,20 @@ def run_from_args(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
+    """``benchmarks/run.py``: parse ``argv`` and run the benchmark.
 
-    p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n\n")[0])
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code of :func:`run_from_args`.
+    """
+    p = argparse.ArgumentParser(
+        prog="benchmarks/run.py", description=(__doc__ or "").split("\n\n")[0]
+    )
     add_arguments(p)
     return run_from_args(p.parse_args(argv))

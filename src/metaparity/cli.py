@@ -1,9 +1,32 @@
-"""Command line: thin wrapper over the library (parse, call, print)."""
+"""Command line: thin wrapper over the library (parse, call, print).
+
+``metaparity demo | reproduce | parity | goldens regenerate | version | simulate | bench``;
+each subcommand is a ``cmd_*`` function taking the parsed arguments and returning the
+exit code (0: done and agrees with metafor; 1: a difference; 2: bad input or R missing).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from metaparity._core.io import InputError, atomic_write
+from metaparity._core.version import __version__
+from metaparity.bench import add_arguments as _bench_arguments
+from metaparity.bench import run_from_args as _bench_run
+from metaparity.demo import selinexor_demo
+from metaparity.parity import rbridge, reports
+from metaparity.parity.goldens import regenerate
+from metaparity.parity.harness import compare
+from metaparity.reproduce.pipeline import ZeroEvents, reproduce
+from metaparity.reproduce.report import header_lines, write_report
+from metaparity.simulate import save_normal_npz
+
+__all__ = ["main", "cmd_demo", "cmd_reproduce", "cmd_parity", "cmd_goldens_regenerate",
+           "cmd_version", "cmd_simulate"]  # fmt: skip
 
 
 def _fmt(t: tuple[float, float, float] | None) -> str:
@@ -17,15 +40,24 @@ def _paper(t: tuple[float, float, float]) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from metaparity.demo import selinexor_demo
-    from metaparity.parity.rbridge import RUnavailable, get_bridge
+    """``metaparity demo``: the bundled selinexor pooling next to live metafor ``rma()``.
 
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments (none are used).
+
+    Returns
+    -------
+    int
+        0 when every analysis agrees with metafor (or R is unavailable), 1 otherwise.
+    """
     bridge = None
     try:
-        bridge = get_bridge()
+        bridge = rbridge.get_bridge()
         v = bridge.versions()
         print(f"metafor {v['metafor']} on {v['R']} (live, through rpy2)")
-    except RUnavailable as err:
+    except rbridge.RUnavailable as err:
         print(f"R/metafor unavailable -- showing metaparity only. Reason: {err}")
     rows = selinexor_demo(bridge)
     print(
@@ -82,11 +114,20 @@ class _Progress:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from metaparity._core.io import InputError
-    from metaparity.parity.rbridge import RUnavailable, get_bridge
-    from metaparity.reproduce.pipeline import ZeroEvents, reproduce
-    from metaparity.reproduce.report import write_report
+    """``metaparity reproduce``: every printed figure of a paper, with a verdict.
 
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``data``, ``published``, ``claims``, ``out``, ``measure``, ``policy``, ``zero``,
+        ``add``, ``no_r``, ``require_r``, ``backend``, ``no_figures`` (see ``--help``).
+
+    Returns
+    -------
+    int
+        0: done and every metafor comparison agrees; 1: a quantity differs from metafor;
+        2: bad input, or R required (``--require-r``) but unavailable.
+    """
     if (args.data is None) != (args.published is None):
         print("metaparity reproduce: give both --data and --published (or neither, for the "
               "bundled selinexor case)", file=sys.stderr)  # fmt: skip
@@ -94,8 +135,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     bridge = None
     if not args.no_r:
         try:
-            bridge = get_bridge(args.backend)
-        except RUnavailable as err:
+            bridge = rbridge.get_bridge(args.backend)
+        except rbridge.RUnavailable as err:
             if args.require_r:
                 print(f"metaparity reproduce: R/metafor unavailable: {err}", file=sys.stderr)
                 return 2
@@ -113,10 +154,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     except ImportError as err:
         print(f"metaparity reproduce: {err} (or run with --no-figures)", file=sys.stderr)
         return 2
-    from metaparity.reproduce.report import _header_lines
-
     print(f"Reproduction: {rep.title}")
-    for k, v in _header_lines(rep):
+    for k, v in header_lines(rep):
         print(f"  {k:18s} {v}")
     flagged = [f for f in rep.figures if f.verdict.kind == "discrepancy"]
     if flagged:
@@ -132,7 +171,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for it in items:
         if "=" not in it:
             raise ValueError(f"{flag} {it!r}: expected NAME=VALUE")
@@ -141,17 +180,34 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
-def cmd_parity(args: argparse.Namespace) -> int:
-    from metaparity._core.io import InputError, atomic_write
-    from metaparity.parity import reports
-    from metaparity.parity.harness import compare
-    from metaparity.parity.rbridge import RUnavailable, get_bridge
+def _write_text(text: str) -> Callable[[Any], None]:
+    def write(fh: Any) -> None:
+        fh.write(text)
 
+    return write
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    """``metaparity parity``: metafor ``escalc()`` + ``rma()`` vs metaparity on a user's file.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``file``, ``measure``, ``method``, ``test``, ``level``, ``by``, ``slab``, ``col``,
+        ``filter``, ``weights``, ``json``, ``junit``, ``markdown``, ``golden``, ``backend``,
+        ``brief`` (see ``--help``).
+
+    Returns
+    -------
+    int
+        0: every quantity agrees; 1: something differs; 2: bad input, R unavailable
+        without ``--golden``, or metafor failed on an analysis.
+    """
     try:
         bridge = None
         try:
-            bridge = get_bridge(args.backend)
-        except RUnavailable as err:
+            bridge = rbridge.get_bridge(args.backend)
+        except rbridge.RUnavailable as err:
             if not args.golden:
                 print(f"metaparity parity: R/metafor unavailable: {err}", file=sys.stderr)
                 return 2
@@ -172,7 +228,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
             bridge=bridge,
             golden_dir=args.golden,
         )
-    except (InputError, ValueError, RUnavailable) as err:
+    except (InputError, ValueError, rbridge.RUnavailable) as err:
         print(f"metaparity parity: {err}", file=sys.stderr)
         return 2
     print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=not args.brief))
@@ -184,18 +240,32 @@ def cmd_parity(args: argparse.Namespace) -> int:
     for path, render in outputs:
         if path:
             text = render(rep)  # rendered in full before anything is written
-            atomic_write(path, lambda fh, text=text: fh.write(text))
+            atomic_write(path, _write_text(text))
     return rep.exit_code
 
 
 def cmd_goldens_regenerate(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    """``metaparity goldens regenerate``: re-run the R producers of a source checkout.
 
-    from metaparity.parity.goldens import regenerate
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``root`` (the checkout), ``accept``, ``only`` (see ``--help``).
 
+    Returns
+    -------
+    int
+        0: nothing moved (or ``--accept`` replaced the files); 1: values moved and the
+        recorded files were left unchanged; 2: not a source checkout, no R, or a
+        producer failed.
+    """
     root = Path(args.root).resolve()
     if not (root / "r_scripts").is_dir():
-        print(f"metaparity goldens: {root} has no r_scripts/ (use --root REPO)", file=sys.stderr)
+        print(
+            f"metaparity goldens: {root} has no r_scripts/ (use --root REPO): regenerating "
+            "goldens needs a source checkout of metaparity",
+            file=sys.stderr,
+        )
         return 2
     try:
         drifts = regenerate(root, accept=args.accept, only=args.only)
@@ -224,9 +294,22 @@ def cmd_goldens_regenerate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the subcommand (the ``metaparity`` console script).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The subcommand's exit code.
+    """
     parser = argparse.ArgumentParser(
         prog="metaparity", description="Meta-analysis pooling that agrees with R's metafor."
     )
+    parser.add_argument("--version", action="version", version=f"metaparity {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="pool the bundled selinexor data next to live metafor")
     p.set_defaults(func=cmd_demo)
@@ -317,9 +400,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("bench", help="benchmark rma_batch against metafor, PyMARE, statsmodels")
-    from metaparity.bench import add_arguments as _bench_arguments
-    from metaparity.bench import run_from_args as _bench_run
-
     _bench_arguments(p)
     p.set_defaults(func=_bench_run)
     args = parser.parse_args(argv)
@@ -327,17 +407,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    from metaparity import __version__
-    from metaparity.parity.rbridge import r_status
+    """``metaparity version``: metaparity's version, and R/metafor's when reachable.
 
-    ok, why = r_status()
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments (none are used).
+
+    Returns
+    -------
+    int
+        Always 0.
+    """
+    ok, why = rbridge.r_status()
     print(f"metaparity {__version__}; R: {why if ok else 'unavailable (' + why + ')'}")
     return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from metaparity.simulate import save_normal_npz
+    """``metaparity simulate``: normal-normal meta-analyses into an ``.npz`` (Y, V).
 
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``out``, ``M``, ``k``, ``k_min``, ``mu``, ``tau2``, ``vi``, ``seed`` (see ``--help``).
+
+    Returns
+    -------
+    int
+        Always 0 (bad arguments raise).
+    """
     kind, lo, hi = args.vi.split(":")
     bar = _Progress(f"simulate {int(args.M):,} x {args.k}")
     M, k = save_normal_npz(

@@ -9,6 +9,7 @@ Only the outcome/subgroup rows whose every study count is known are pooled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,9 @@ __all__ = ["DemoRow", "selinexor_demo"]
 
 @dataclass
 class DemoRow:
+    """One published selinexor figure: metaparity's pooled percent [95% CI], metafor's, the
+    paper's, and the comparisons with metafor."""
+
     outcome: str
     grade: str
     subgroup: str
@@ -36,18 +40,35 @@ class DemoRow:
 
     @property
     def agrees(self) -> bool | None:
+        """Every comparison with metafor agrees (None: metafor was not asked)."""
         if not self.comparisons:
             return None
         return all(c.ok for c in self.comparisons)
 
     @property
     def max_rel(self) -> float:
+        """Largest relative difference from metafor over nonzero references."""
         vals = [c.rel_diff for c in self.comparisons if np.isfinite(c.rel_diff) and c.ref != 0]
         return max(vals, default=0.0)
 
 
-def selinexor_demo(bridge=None) -> list[DemoRow]:
-    """Pool every published selinexor figure whose study counts are all known."""
+def selinexor_demo(bridge: Any = None) -> list[DemoRow]:
+    """Pool every published selinexor figure whose study counts are all known.
+
+    metafor: ``rma(yi, vi, method="DL")`` (or ``"EE"`` where the paper pooled with a fixed
+    effect) on ``escalc("PR", xi, ni)``.
+
+    Parameters
+    ----------
+    bridge : optional
+        A metafor bridge (:func:`metaparity.parity.rbridge.get_bridge`); None pools with
+        metaparity only.
+
+    Returns
+    -------
+    list of DemoRow
+        One per pooled figure, in the order of the published table.
+    """
     counts = selinexor_counts()
     pub = selinexor_published()
     rows: list[DemoRow] = []

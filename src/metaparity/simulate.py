@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from metaparity.models.uni import rma_batch
 
 __all__ = [
     "BLOCK",
@@ -150,6 +153,17 @@ def iter_normal(
 
     Concatenating the blocks gives exactly ``simulate_normal(...)`` with the same
     arguments, so data larger than memory can be written block by block.
+
+    Parameters
+    ----------
+    M, k, mu, tau2, vi, k_dist, seed, rng
+        As :func:`simulate_normal`.
+
+    Yields
+    ------
+    tuple of (ndarray, ndarray)
+        ``(Y, V)`` for the next rows, shaped ``(n, k)`` with ``n <= BLOCK``; NaN pads
+        rows with fewer than k studies.
 
     Examples
     --------
@@ -411,12 +425,32 @@ def coverage_study(
     level: float = 95,
     seed: Any = 2024,
     progress: Callable[[int, int, str], None] | None = None,
-):
+) -> pd.DataFrame:
     """Coverage of the confidence interval for ``mu`` by estimator and test.
 
     For each ``k`` in ``ks`` and ``tau2`` in ``tau2s`` simulates ``M`` meta-analyses
     with :func:`simulate_normal` (the same data for every design) and fits each
-    ``(label, method, test)`` design with :func:`metaparity.rma_batch`.
+    ``(label, method, test)`` design with :func:`metaparity.rma_batch` (metafor:
+    ``rma(yi, vi, method=, test=)`` row by row).
+
+    Parameters
+    ----------
+    M : int
+        Meta-analyses per (k, tau2) cell.
+    ks, tau2s : tuple
+        Numbers of studies and true heterogeneities of the grid.
+    mu : float
+        True pooled effect.
+    vi : tuple or callable
+        Sampling variances, as :func:`simulate_normal`.
+    designs : tuple of (label, method, test)
+        Estimator (metafor ``method=``) and test (``"z"``, ``"knha"`` ...) per design.
+    level : float
+        Confidence level in percent.
+    seed : Any
+        Seed of the ``SeedSequence`` that spawns one stream per cell.
+    progress : callable, optional
+        Called as ``progress(done, total, label)`` after each design.
 
     Returns
     -------
@@ -433,10 +467,6 @@ def coverage_study(
     >>> bool((tab["coverage"] > 0.8).all())
     True
     """
-    import pandas as pd
-
-    from metaparity.models.uni import rma_batch
-
     seeds = np.random.SeedSequence(seed).spawn(len(ks) * len(tau2s))
     rows = []
     n_cells = len(ks) * len(tau2s) * len(designs)
@@ -483,6 +513,22 @@ def save_normal_npz(
     is called after each block (``metaparity simulate`` draws a progress bar with it).
     Both arrays are held in memory once (``16 * M * k`` bytes); for larger data
     write the blocks of :func:`iter_normal` to a chunked store instead.
+
+    Parameters
+    ----------
+    path : str
+        The ``.npz`` to write.
+    M, k : int
+        Meta-analyses and studies per meta-analysis.
+    progress : callable, optional
+        Called as ``progress(rows_done, M)``.
+    **kwargs
+        ``mu``, ``tau2``, ``vi``, ``k_dist``, ``seed`` as :func:`simulate_normal`.
+
+    Returns
+    -------
+    tuple of (int, int)
+        ``(M, k)``, the shape of ``Y`` and ``V``.
 
     Examples
     --------

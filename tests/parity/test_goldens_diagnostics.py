@@ -5,7 +5,7 @@ Every record holds the inputs metafor was given (yi, vi, X/colnames or xi, ni; m
 test, level) and metafor's answers from the very R functions the live bridge calls
 (mp_rma_mods, mp_influence, mp_bias, mp_rma_glmm).  metaparity is run on the inputs and
 every quantity is compared with the tolerance table, as the live tests do
-(metaparity.parity.goldens_diagnostics: compare_mods, compare_values, compare_glmm).  The
+(tests/goldens_replay.py: compare_mods, compare_values, compare_glmm).  The
 ``r``-marked test checks that the goldens still describe the installed metafor.
 Summary: ``.venv/bin/python scripts/parity_summary_diagnostics.py``.
 """
@@ -18,8 +18,7 @@ import math
 import numpy as np
 import pytest
 
-from metaparity.parity.goldens import PRODUCERS, diff_json
-from metaparity.parity.goldens_diagnostics import (
+from goldens_replay import (
     KINDS,
     format_summary,
     label,
@@ -28,6 +27,7 @@ from metaparity.parity.goldens_diagnostics import (
     replay,
     summarise_replays,
 )
+from metaparity.parity.goldens import PRODUCERS, diff_json
 
 _G = load()
 _RECS = [(kind, i) for kind in KINDS for i in range(len(_G[kind]))]

@@ -7,6 +7,7 @@ import csv
 import os
 import tempfile
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,26 @@ class InputError(ValueError):
 def read_table(path: str | os.PathLike[str], *, as_text: bool = False) -> pd.DataFrame:
     """Read a CSV or TSV file (delimiter sniffed; Excel-exported CSV with BOM accepted).
 
-    ``as_text=True`` keeps every cell as the text written (empty cells as ``""``), for
-    figures whose printed rounding matters."""
+    Parameters
+    ----------
+    path : str or PathLike
+        The file; ``.tsv``/``.tab`` are tab-separated, otherwise the delimiter
+        (``,``, ``;`` or tab) is sniffed from the header line.
+    as_text : bool, default False
+        Keep every cell as the text written (empty cells as ``""``), for figures whose
+        printed rounding matters.
+
+    Returns
+    -------
+    DataFrame
+        Column names stripped; ``attrs["source"]`` is the path.
+
+    Raises
+    ------
+    InputError
+        Missing or empty file, invalid UTF-8 (line and byte named), unparsable table,
+        or a header without rows.
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
@@ -46,8 +65,6 @@ def read_table(path: str | os.PathLike[str], *, as_text: bool = False) -> pd.Dat
             sep = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
         except csv.Error:
             sep = ","
-    from io import StringIO
-
     try:
         kw: dict[str, Any] = {"dtype": str, "keep_default_na": False} if as_text else {}
         df = pd.read_csv(StringIO(text), sep=sep, skipinitialspace=True, **kw)
@@ -63,10 +80,27 @@ def read_table(path: str | os.PathLike[str], *, as_text: bool = False) -> pd.Dat
 def numeric_columns(df: pd.DataFrame, columns: dict[str, str], where: str) -> dict[str, Any]:
     """Columns as float arrays; a non-number names the file line and the column.
 
-    ``columns`` maps argument names (``xi``) to column names (``events``).
-    Line numbers count the header as line 1, as an editor shows them.
+    Parameters
+    ----------
+    df : DataFrame
+        The table (its index is the 0-based data row of the file).
+    columns : dict of str to str
+        Argument names (metafor's ``xi``) to column names (``events``).
+    where : str
+        The file, for error messages.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Per argument name, the column as floats.
+
+    Raises
+    ------
+    InputError
+        A column is missing, or a cell is not a number or empty; line numbers count
+        the header as line 1, as an editor shows them.
     """
-    out = {}
+    out: dict[str, Any] = {}
     for arg, col in columns.items():
         if col not in df.columns:
             raise InputError(
@@ -98,7 +132,25 @@ def _line(df: pd.DataFrame, i: int) -> int:
 def atomic_write(
     path: str | os.PathLike[str], write: Callable[[Any], None], mode: str = "w"
 ) -> None:
-    """Write through a temporary file in the same folder, then rename: all or nothing."""
+    """Write through a temporary file in the same folder, then rename: all or nothing.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file to (re)place; its folder is created if needed.
+    write : callable
+        Called with the open file handle; it writes the whole content.
+    mode : str, default "w"
+        ``"w"`` (UTF-8 text) or ``"wb"``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "out.txt")
+    >>> atomic_write(f, lambda fh: fh.write("done"))
+    >>> open(f).read()
+    'done'
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)

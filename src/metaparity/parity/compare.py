@@ -20,6 +20,8 @@ from metaparity.models.glmm import (
     conditional_loglik,
     glmm_loglik,
 )
+from metaparity.models.results import RmaModsResult, RmaResult
+from metaparity.models.uni import rma
 from metaparity.parity.tolerances import (
     GLMM_TOLERANCES,
     GLMM_TOLERANCES_LAPLACE,
@@ -49,10 +51,21 @@ def _vec(x: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(x, dtype=float))
 
 
-def fit_like(ref: dict[str, Any]):
-    """Run metaparity on the inputs recorded in ``ref`` (yi, vi, method, test, ...)."""
-    from metaparity.models.uni import rma
+def fit_like(ref: dict[str, Any]) -> RmaResult:
+    """Run metaparity on the inputs recorded in a metafor record.
 
+    Parameters
+    ----------
+    ref : dict
+        A record as returned by ``bridge.rma`` or stored in a golden file: ``yi``, ``vi``,
+        ``method``, ``test`` and optionally ``level`` and ``weights="ni"`` (with ``ni``).
+
+    Returns
+    -------
+    RmaResult
+        ``rma(yi, vi, method=, test=, level=, weights=)``, as metafor's
+        ``rma(yi, vi, method=, test=, level=, weights=)`` was called.
+    """
     weights = _vec(ref["ni"]) if ref.get("weights") == "ni" else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # k = 1 -> test "z", as metafor warns
@@ -68,14 +81,40 @@ def fit_like(ref: dict[str, Any]):
 
 
 def compare_fit(ref: dict[str, Any]) -> list[Comparison]:
-    """All comparisons for one recorded metafor fit (fit, predict, transf, confint),
-    with metaparity run on the same yi/vi."""
+    """All comparisons for one recorded metafor fit, with metaparity run on the same yi/vi.
+
+    Parameters
+    ----------
+    ref : dict
+        A metafor record (see :func:`fit_like` and :func:`compare_result`).
+
+    Returns
+    -------
+    list of Comparison
+        ``compare_result(fit_like(ref), ref)``.
+    """
     return compare_result(fit_like(ref), ref)
 
 
-def compare_result(res, ref: dict[str, Any]) -> list[Comparison]:
-    """Compare a metaparity :class:`~metaparity.models.uni.RmaResult` with a metafor record
-    (``ref`` as returned by the bridge or stored in a golden file)."""
+def compare_result(res: RmaResult, ref: dict[str, Any]) -> list[Comparison]:
+    """Compare a metaparity fit with metafor's ``rma()``, ``predict()`` and ``confint()``.
+
+    Parameters
+    ----------
+    res : RmaResult
+        The metaparity fit (:func:`metaparity.rma`).
+    ref : dict
+        The metafor record, as returned by the bridge (``bridge.rma``) or stored in a
+        golden file: ``method``, ``fit`` (``b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2
+        QE QEp k``), ``predict``, and optionally ``predict_transf`` (with ``transf``,
+        and ``ni`` for ``ipft.hm``) and ``confint``.
+
+    Returns
+    -------
+    list of Comparison
+        One per quantity, judged by the tolerance table (p-values with their condition
+        number); ``predict_*``, ``t_*`` (back-transformed) and confint bounds included.
+    """
     method = ref["method"]
     out: list[Comparison] = []
     fit = ref["fit"]
@@ -114,9 +153,29 @@ MODS_VEC_FIELDS = "b se zval pval ci_lb ci_ub".split()
 MODS_FIELDS = MODS_VEC_FIELDS + "tau2 se_tau2 I2 H2 R2 QE QEp QM QMp k p".split()
 
 
-def compare_mods(res, ref: dict[str, Any]) -> list[Comparison]:
-    """Compare a :class:`~metaparity.models.metareg.RmaModsResult` with metafor's meta-regression.
+def compare_mods(res: RmaModsResult, ref: dict[str, Any]) -> list[Comparison]:
+    """Compare a meta-regression with metafor's ``rma(yi, vi, mods = X)``.
 
+    Parameters
+    ----------
+    res : RmaModsResult
+        The metaparity fit (:func:`metaparity.rma_mods`).
+    ref : dict
+        The record returned by ``bridge.rma_mods``.
+
+    Returns
+    -------
+    list of Comparison
+        ``b[j]``, ``se[j]``, ``zval[j]``, ``pval[j]``, ``ci_lb[j]``, ``ci_ub[j]`` per
+        coefficient, then ``tau2 se_tau2 I2 H2 R2 QE QEp QM QMp k p``.
+
+    Raises
+    ------
+    ValueError
+        metafor and metaparity have different numbers of coefficients.
+
+    Notes
+    -----
     ``ref`` is the dict returned by ``bridge.rma_mods`` (``ref["fit"]`` holds the
     fields).  Per-coefficient quantities are compared one by one (``b[2]``, ...);
     p-values get the condition-number allowance of the tolerance table.  Skipped,
@@ -135,8 +194,8 @@ def compare_mods(res, ref: dict[str, Any]) -> list[Comparison]:
         if refv.size != ours.size:
             raise ValueError(f"{q}: metafor has {refv.size} coefficients, metaparity {ours.size}")
         for j in range(ours.size):
-            cond = pvalue_condition(res.zval[j], zdist, df) if q == "pval" else 1.0
-            out.append(compare_values(f"{q}[{j + 1}]", ours[j], refv[j], method, cond))
+            kappa = pvalue_condition(res.zval[j], zdist, df) if q == "pval" else 1.0
+            out.append(compare_values(f"{q}[{j + 1}]", ours[j], refv[j], method, kappa))
     m = res.QMdf[0]
     cond = {
         "QEp": pvalue_condition(res.QE, "chi2", max(df, 1)),
@@ -158,9 +217,17 @@ def compare_mods(res, ref: dict[str, Any]) -> list[Comparison]:
 def summarise(rows: Iterable[tuple[str, Comparison]]) -> dict[str, dict[str, float]]:
     """Per-method count of comparisons, failures, largest relative and absolute difference.
 
-    ``max_rel`` is taken over reference values with ``|ref| >= 1e-8`` (a relative
-    difference against a value that is 0 up to metafor's stopping rule says
-    nothing); ``max_abs`` over all.
+    Parameters
+    ----------
+    rows : iterable of (str, Comparison)
+        Comparisons keyed by what they are grouped by (an estimator, a function).
+
+    Returns
+    -------
+    dict of str to dict
+        Per key: ``n``, ``failed``, ``max_rel`` (over reference values with
+        ``|ref| >= 1e-8``: a relative difference against a value that is 0 up to
+        metafor's stopping rule says nothing) and ``max_abs`` (over all).
     """
     stats: dict[str, dict[str, float]] = {}
     for method, c in rows:
@@ -176,10 +243,22 @@ def summarise(rows: Iterable[tuple[str, Comparison]]) -> dict[str, dict[str, flo
     return stats
 
 
-def compare_glmm(res: GlmmResult, ref: dict[str, Any]) -> list:
+def compare_glmm(res: GlmmResult, ref: dict[str, Any]) -> list[Comparison]:
     """Compare a :class:`~metaparity.models.glmm.GlmmResult` with a metafor record from ``bridge.rma_glmm``.
 
-    Returns :class:`~metaparity.parity.tolerances.Comparison` objects for every field of
+    metafor's ``rma.glmm(measure="PLO", xi, ni, nAGQ=)`` (lme4 ``glmer`` underneath).
+
+    Parameters
+    ----------
+    res : GlmmResult
+        The metaparity fit (:func:`metaparity.rma_glmm`).
+    ref : dict
+        The record returned by ``bridge.rma_glmm`` (``fit``, ``predict_transf``, ``lme4``).
+
+    Returns
+    -------
+    list of Comparison
+        :class:`~metaparity.parity.tolerances.Comparison` objects for every field of
     :data:`~metaparity.models.glmm.GLMM_FIT_FIELDS`, the back-transformed prediction (``t_pred`` ...), and the
     likelihood checks: ``loglik_at_metafor`` (our marginal log-likelihood at metafor's
     ``(b, tau2)`` vs lme4's deviance function there), ``logLik_reported_at_metafor``

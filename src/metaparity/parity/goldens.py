@@ -5,6 +5,12 @@
 recorded ones, number by number (the tolerance table's closed-form rtol).
 Drift -- e.g. after a metafor upgrade -- is reported; the recorded files are
 replaced only with ``--accept``.
+
+Regenerating needs a source checkout of metaparity: the producers (``r_scripts/``) and
+the recorded files (``fixtures/``) live in the repository, not in the installed
+package, so :func:`regenerate` takes the checkout's root explicitly and raises
+:class:`SourceCheckoutRequired` when it is not one.  The comparison helpers
+(:func:`diff_json`, :func:`diff_csv`) work anywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +29,7 @@ import pandas as pd
 
 from metaparity._core.io import atomic_write
 
-__all__ = ["PRODUCERS", "Drift", "diff_json", "diff_csv", "regenerate"]
+__all__ = ["PRODUCERS", "Drift", "SourceCheckoutRequired", "diff_json", "diff_csv", "regenerate"]
 
 #: producer script -> what it writes (a JSON file or a folder of CSV files), repo-relative
 PRODUCERS: dict[str, str] = {
@@ -36,9 +43,17 @@ _RTOL, _ATOL = 1e-10, 1e-12
 _VOLATILE = {"date", "seconds"}  # provenance entries that change on every run
 
 
+class SourceCheckoutRequired(RuntimeError):
+    """The folder given as the repository root has no golden producers (``r_scripts/``)."""
+
+
 @dataclass
 class Drift:
-    """What differs between a recorded golden and a fresh one."""
+    """What differs between a recorded golden and a fresh one.
+
+    ``moved`` lists values beyond rtol 1e-10 and ``provenance`` the changed provenance
+    entries (R, metafor versions ...), each as ``(path, recorded, fresh)``.
+    """
 
     target: str
     moved: list[tuple[str, Any, Any]] = field(default_factory=list)
@@ -46,6 +61,7 @@ class Drift:
 
     @property
     def clean(self) -> bool:
+        """True when no value moved (provenance changes alone do not count)."""
         return not self.moved
 
 
@@ -61,7 +77,27 @@ def _num_equal(a: Any, b: Any) -> bool:
 
 
 def diff_json(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """Leaves that differ (numbers beyond rtol 1e-10), as ``(path, old, new)``."""
+    """Leaves of two JSON documents that differ (numbers beyond rtol 1e-10).
+
+    Parameters
+    ----------
+    old, new : Any
+        Parsed JSON (dicts, lists, numbers, strings); provenance entries that change on
+        every run (``date``, ``seconds``) are skipped.
+    path : str, default ""
+        Prefix for the reported paths (used in the recursion).
+
+    Returns
+    -------
+    list of (str, Any, Any)
+        ``(path, old, new)`` per differing leaf, e.g. ``("[0].fit.b", 0.5, 0.51)``;
+        a missing key is reported as ``"<absent>"``.
+
+    Examples
+    --------
+    >>> diff_json({"b": 0.5, "k": 3}, {"b": 0.5 + 1e-14, "k": 4})
+    [('k', 3, 4)]
+    """
     out: list[tuple[str, Any, Any]] = []
     if isinstance(old, dict) and isinstance(new, dict):
         for k in sorted(set(old) | set(new)):
@@ -83,10 +119,24 @@ def diff_json(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
 
 
 def diff_csv(old: Path, new: Path) -> list[tuple[str, Any, Any]]:
+    """Cells of two CSV files that differ (numbers beyond rtol 1e-10).
+
+    Parameters
+    ----------
+    old, new : Path
+        The recorded and the fresh file (e.g. a metadat data set exported by
+        ``r_scripts/export_metadat.R``).
+
+    Returns
+    -------
+    list of (str, Any, Any)
+        ``("name.csv:column[row]", old, new)`` per differing cell; one entry naming the
+        shapes and columns when those differ.
+    """
     a, b = pd.read_csv(old), pd.read_csv(new)
     if list(a.columns) != list(b.columns) or len(a) != len(b):
         return [(old.name, f"{a.shape} {list(a.columns)}", f"{b.shape} {list(b.columns)}")]
-    out = []
+    out: list[tuple[str, Any, Any]] = []
     for col in a.columns:
         for i, (x, y) in enumerate(zip(a[col], b[col], strict=True)):
             if not _num_equal(x, y) and not (pd.isna(x) and pd.isna(y)):
@@ -116,8 +166,46 @@ def _diff_target(recorded: Path, fresh: Path, name: str) -> Drift:
     return d
 
 
+def _write_bytes(data: bytes) -> Callable[[Any], None]:
+    def write(fh: Any) -> None:
+        fh.write(data)
+
+    return write
+
+
 def regenerate(root: Path, accept: bool = False, only: list[str] | None = None) -> list[Drift]:
-    """Re-run the producers; return the drift per target; replace files only if ``accept``."""
+    """Re-run the golden producers in R and report what moved.
+
+    The R side of metafor's goldens (``r_scripts/goldens.R`` and friends call metafor's
+    ``rma``, ``rma.glmm``, ``leave1out``, ``regtest`` ... with tight ``control=``).
+
+    Parameters
+    ----------
+    root : Path
+        Root of a metaparity source checkout (it holds ``r_scripts/`` and ``fixtures/``).
+    accept : bool, default False
+        Replace the recorded files where anything (values or provenance) changed.
+    only : list of str, optional
+        Run only producers whose path contains one of these strings.
+
+    Returns
+    -------
+    list of Drift
+        One per producer run, in the order of :data:`PRODUCERS`.
+
+    Raises
+    ------
+    SourceCheckoutRequired
+        ``root`` has no ``r_scripts/`` (e.g. metaparity installed from a wheel).
+    RuntimeError
+        Rscript is missing, or a producer failed (the last lines of its stderr).
+    """
+    root = Path(root)
+    if not (root / "r_scripts").is_dir():
+        raise SourceCheckoutRequired(
+            f"{root} has no r_scripts/: regenerating goldens needs a source checkout of "
+            "metaparity (pass its root, e.g. --root REPO)"
+        )
     exe = shutil.which("Rscript")
     if exe is None:
         raise RuntimeError("Rscript not found: regenerating goldens needs R with metafor")
@@ -139,9 +227,7 @@ def regenerate(root: Path, accept: bool = False, only: list[str] | None = None) 
             if accept and (drift.moved or drift.provenance):
                 if fresh.is_dir():
                     for f in fresh.glob("*.csv"):
-                        data = f.read_bytes()
-                        atomic_write(rec / f.name, lambda fh, data=data: fh.write(data), "wb")
+                        atomic_write(rec / f.name, _write_bytes(f.read_bytes()), "wb")
                 else:
-                    data = fresh.read_bytes()
-                    atomic_write(rec, lambda fh, data=data: fh.write(data), "wb")
+                    atomic_write(rec, _write_bytes(fresh.read_bytes()), "wb")
     return drifts

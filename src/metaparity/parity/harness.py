@@ -46,7 +46,23 @@ _COLUMNS: dict[str, list[list[str]]] = {
 
 
 def required_columns(measure: str) -> list[list[str]]:
-    """Alternative sets of input columns (metafor argument names) for ``measure``."""
+    """Alternative sets of input columns (metafor ``escalc()`` argument names) for ``measure``.
+
+    Parameters
+    ----------
+    measure : str
+        A metafor measure (``PR``, ``OR``, ``SMD``, ``GEN`` ...).
+
+    Returns
+    -------
+    list of list of str
+        Each inner list is one sufficient set of arguments.
+
+    Raises
+    ------
+    ValueError
+        Unknown measure.
+    """
     return _COLUMNS[check_choice("measure", measure, MEASURES)]
 
 
@@ -63,10 +79,12 @@ class Analysis:
 
     @property
     def ok(self) -> bool:
+        """metafor answered and every quantity agrees."""
         return self.r_error is None and all(c.ok for c in self.comparisons)
 
     @property
     def name(self) -> str:
+        """``"group | method"``."""
         return f"{self.group} | {self.method}"
 
 
@@ -84,18 +102,22 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
+        """Every analysis agrees."""
         return all(a.ok for a in self.analyses)
 
     @property
     def n_quantities(self) -> int:
+        """Quantities compared, over all analyses."""
         return sum(len(a.comparisons) for a in self.analyses)
 
     @property
     def n_failed(self) -> int:
+        """Quantities outside the tolerance table."""
         return sum(not c.ok for a in self.analyses for c in a.comparisons)
 
     @property
     def max_rel(self) -> float:
+        """Largest relative difference over reference values with ``|ref| >= 1e-8``."""
         vals = [
             c.rel_diff
             for a in self.analyses
@@ -113,6 +135,7 @@ class ParityReport:
         return 2 if any(a.r_error for a in self.analyses) else 0
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything as plain JSON-ready values (what ``--json`` writes)."""
         return {
             "source": self.source,
             "measure": self.measure,
@@ -151,7 +174,9 @@ class ParityReport:
         }
 
 
-def _pick_columns(df: pd.DataFrame, measure: str, colmap: dict[str, str], where: str):
+def _pick_columns(
+    df: pd.DataFrame, measure: str, colmap: dict[str, str], where: str
+) -> dict[str, str]:
     options = required_columns(measure)
     for opt in options:
         if all(colmap.get(a, a) in df.columns for a in opt):
@@ -213,6 +238,20 @@ def compare(
         recordings in ``golden_dir``.
     golden_dir : with a bridge, record metafor's results there (JSON with provenance);
         without one, compare against what was recorded.
+
+    Returns
+    -------
+    ParityReport
+        One :class:`Analysis` per subgroup x estimator, with every comparison; metafor's
+        calls are ``escalc(measure, ...)`` and ``rma(yi, vi, method=, test=, level=,
+        weights=)`` with ``predict()`` (back-transformed where the measure has a
+        back-transform) and ``confint()``.
+
+    Raises
+    ------
+    InputError
+        Bad data (missing columns, non-numbers, duplicate labels, single-study subgroups),
+        unknown estimator, or no R and no recordings.
     """
     measure = check_choice("measure", measure, MEASURES)
     test = check_choice("test", test, TESTS)
@@ -234,7 +273,7 @@ def compare(
     if slab_col is not None and slab_col not in df.columns:
         raise InputError(f"{where}: --slab column {slab_col!r} is missing")
 
-    prepared = []
+    prepared: list[tuple[str, dict[str, Any], pd.DataFrame]] = []
     for gname, sub in _groups(df, by, where):
         inputs = numeric_columns(sub, colmap, where)
         w = (
@@ -316,7 +355,15 @@ def _key(measure: str, test: str, level: float, gname: str, what: str) -> str:
     return f"{measure}|{test}|{level:g}|{gname}|{what}"
 
 
-def _references(prepared, measure, methods, test, level, bridge, golden_dir):
+def _references(
+    prepared: list[tuple[str, dict[str, Any], pd.DataFrame]],
+    measure: str,
+    methods: list[str],
+    test: str,
+    level: float,
+    bridge: Any,
+    golden_dir: str | Path | None,
+) -> tuple[dict[tuple[str, str], dict[str, Any]], str, dict[str, str]]:
     """metafor's escalc and rma results per (method or 'escalc', group)."""
     gfile = None if golden_dir is None else Path(golden_dir) / f"parity-{measure}.json"
     refs: dict[tuple[str, str], dict[str, Any]] = {}

@@ -15,20 +15,26 @@ import os
 
 import pytest
 
+from metaparity.parity import rbridge
+
 __all__ = ["r_required"]
 
 
 def r_required() -> bool:
-    """True when R must be present (CI=true or METAPARITY_REQUIRE_R=1)."""
+    """Whether R must be present, so that a missing R fails instead of skipping.
+
+    Returns
+    -------
+    bool
+        True under ``CI=true`` (or 1/yes) or ``METAPARITY_REQUIRE_R=1``.
+    """
     ci = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
     forced = os.environ.get("METAPARITY_REQUIRE_R", "").strip().lower() in {"1", "true", "yes"}
     return ci or forced
 
 
 def _need_r() -> None:
-    from metaparity.parity.rbridge import r_status
-
-    ok, why = r_status()
+    ok, why = rbridge.r_status()
     if ok:
         return
     if r_required():
@@ -37,28 +43,28 @@ def _need_r() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``r`` marker."""
     config.addinivalue_line(
         "markers", "r: needs R with metafor through rpy2 (skipped without R; fails under CI=true)"
     )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or, when :func:`r_required`, fail) an ``r``-marked test without R."""
     if item.get_closest_marker("r") is not None:
         _need_r()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    from metaparity.parity.rbridge import r_status
-
-    ok, why = r_status()
+    """One header line: whether R/metafor is reachable and whether it is required."""
+    ok, why = rbridge.r_status()
     policy = "required (CI)" if r_required() else "optional"
     return f"metaparity: R {'available: ' + why if ok else 'unavailable: ' + why} [R {policy}]"
 
 
 @pytest.fixture(scope="session")
 def metafor():
-    """The live metafor bridge; skips (or fails under CI) when R is unavailable."""
+    """The live metafor bridge (:func:`metaparity.parity.rbridge.get_bridge`); skips (or
+    fails under CI) when R is unavailable."""
     _need_r()
-    from metaparity.parity.rbridge import get_bridge
-
-    return get_bridge()
+    return rbridge.get_bridge()

@@ -12,9 +12,12 @@ install), never a raw R traceback.
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import subprocess
+import tempfile
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +37,23 @@ class RUnavailable(RuntimeError):
 
 
 def rpy2_spec_for(r_version: str) -> str:
-    """The rpy2 requirement that loads with this R: 3.5.17 for R < 4.4, 3.6.x after."""
+    """The rpy2 requirement that loads with this R: 3.5.17 for R < 4.4, 3.6.x after.
+
+    Parameters
+    ----------
+    r_version : str
+        R's version, e.g. ``"4.3.3"`` (``getRversion()``).
+
+    Returns
+    -------
+    str
+        A pip requirement, e.g. ``"rpy2==3.5.17"``.
+
+    Examples
+    --------
+    >>> rpy2_spec_for("4.3.3"), rpy2_spec_for("4.4.1")
+    ('rpy2==3.5.17', 'rpy2>=3.6,<3.7')
+    """
     major, minor = (int(x) for x in r_version.split(".")[:2])
     return "rpy2==3.5.17" if (major, minor) < (4, 4) else "rpy2>=3.6,<3.7"
 
@@ -59,7 +78,14 @@ def _r_version_from_rscript() -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def r_status() -> tuple[bool, str]:
-    """``(True, versions)`` when metafor can be reached through rpy2, else ``(False, why)``."""
+    """Whether metafor can be reached (rpy2, else Rscript); cached for the process.
+
+    Returns
+    -------
+    tuple of (bool, str)
+        ``(True, "R version ..., metafor X")`` or ``(False, why)`` -- ``why`` says what
+        to install.
+    """
     try:
         bridge = get_bridge()
     except RUnavailable as err:
@@ -70,7 +96,7 @@ def r_status() -> tuple[bool, str]:
 
 def _to_py(obj: Any) -> Any:
     """Convert an rpy2 object (named list / vector / NULL) to plain Python."""
-    from rpy2 import rinterface as ri
+    from rpy2 import rinterface as ri  # optional heavy dependency: importing it starts R
     from rpy2.robjects import vectors
 
     if obj is ri.NULL or obj is None:
@@ -132,10 +158,11 @@ class _Bridge:
     """What both backends offer: the same R code (``mp_rma``/``mp_escalc``), same answers."""
 
     backend = "?"
+    _versions: dict[str, str]  # set by each backend's __init__ (R's mp_versions())
 
     def versions(self) -> dict[str, str]:
-        """R and metafor versions of the R behind this bridge."""
-        return dict(self._versions)  # type: ignore[attr-defined]
+        """R and metafor versions of the R behind this bridge (``R``, ``metafor`` ...)."""
+        return dict(self._versions)
 
     def rma(
         self,
@@ -356,7 +383,7 @@ class MetaforBridge(_Bridge):
         if rver is None:
             raise RUnavailable(_no_r_message())
         try:
-            import rpy2.robjects as ro
+            import rpy2.robjects as ro  # optional heavy dependency: embeds R in this process
         except ImportError as err:
             msg = str(err)
             if "No module named" in msg:
@@ -382,15 +409,28 @@ class MetaforBridge(_Bridge):
             ro.r["source"](str(path))
         self._versions = _to_py(ro.r["mp_versions"]())
 
-    def _vec(self, x: Any):
+    def _vec(self, x: Any) -> Any:
         if x is None:
             return self._ro.NULL
         return self._ro.FloatVector(np.asarray(x, dtype=float).ravel().tolist())
 
     def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run calls in the embedded R, one after another."""
+        """Run calls in the embedded R, one after another.
+
+        Parameters
+        ----------
+        calls : list of dict
+            Each with ``fn`` (``"rma"``, ``"rma_mods"``, ``"influence"``, ``"bias"``,
+            ``"rma_glmm"``, ``"escalc"`` or ``"versions"``) and that function's arguments,
+            as built by the methods of this class.
+
+        Returns
+        -------
+        list of dict
+            metafor's answer to each call, as plain Python (see :meth:`rma`).
+        """
         ro = self._ro
-        out = []
+        out: list[dict[str, Any]] = []
         for c in calls:
             if c["fn"] == "rma":
                 res = ro.r["mp_rma"](
@@ -473,11 +513,23 @@ class RscriptBridge(_Bridge):
         self._versions = self.run([{"fn": "versions"}])[0]
 
     def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run all calls in one Rscript process."""
-        import json
-        import tempfile
-        from pathlib import Path
+        """Run all calls in one Rscript process (JSON in, JSON out).
 
+        Parameters
+        ----------
+        calls : list of dict
+            As :meth:`MetaforBridge.run`.
+
+        Returns
+        -------
+        list of dict
+            metafor's answer to each call.
+
+        Raises
+        ------
+        RUnavailable
+            Rscript failed (its last lines of output are in the message).
+        """
         pkg = resources.files("metaparity.parity") / "r"
         with (
             resources.as_file(pkg / "metaparity.R") as lib,
@@ -493,7 +545,7 @@ class RscriptBridge(_Bridge):
             if proc.returncode != 0 or not res.exists():
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
                 raise RUnavailable(f"Rscript failed (exit {proc.returncode}): {' | '.join(tail)}")
-            out = json.loads(res.read_text())
+            out: list[dict[str, Any]] = json.loads(res.read_text())
         return [
             _normalise(o) if c["fn"] in ("rma", "rma_mods") else o
             for c, o in zip(calls, out, strict=True)
@@ -505,8 +557,28 @@ BACKENDS = {"rpy2": MetaforBridge, "rscript": RscriptBridge}
 
 @functools.lru_cache(maxsize=4)
 def get_bridge(backend: str = "auto") -> _Bridge:
-    """The session-wide bridge: ``"rpy2"``, ``"rscript"`` or ``"auto"`` (rpy2 when it loads,
-    else Rscript).  R can be embedded once per process, so bridges are cached."""
+    """The session-wide bridge to R's metafor; R can be embedded once per process, so
+    bridges are cached.
+
+    Parameters
+    ----------
+    backend : {"auto", "rpy2", "rscript"}
+        ``"rpy2"``: in-process (:class:`MetaforBridge`); ``"rscript"``: a subprocess per
+        batch of calls (:class:`RscriptBridge`); ``"auto"``: rpy2 when it loads, else Rscript.
+
+    Returns
+    -------
+    MetaforBridge or RscriptBridge
+        Answers ``rma``, ``rma_mods``, ``influence``, ``bias``, ``rma_glmm`` and ``escalc``
+        with metafor's functions of the same names.
+
+    Raises
+    ------
+    RUnavailable
+        R, metafor or a matching rpy2 is missing (the message says what to install).
+    ValueError
+        Unknown ``backend``.
+    """
     if backend == "auto":
         try:
             return get_bridge("rpy2")

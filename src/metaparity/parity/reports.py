@@ -5,27 +5,25 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from metaparity.parity.harness import ParityReport
+from metaparity.parity.harness import Analysis, ParityReport
 
 __all__ = ["to_text", "to_json", "to_junit", "to_markdown"]
 
 _HEAD = ("quantity", "metaparity", "metafor", "abs diff", "rel diff", "tolerance", "status")
 
 
-def _num(x: float) -> str:
+def _num(x: float | None) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "NA"
     return f"{x:.10g}"
 
 
-def _diff(x: float) -> str:
+def _diff(x: float | None) -> str:
     return "-" if x is None or math.isnan(x) else f"{x:.1e}"
 
 
-def _rows(a) -> list[tuple[str, ...]]:
+def _rows(a: Analysis) -> list[tuple[str, ...]]:
     return [
         (
             c.quantity,
@@ -52,7 +50,21 @@ def _summary_line(rep: ParityReport) -> str:
 
 
 def to_text(rep: ParityReport, color: bool = False, verbose: bool = False) -> str:
-    """Aligned tables; with ``verbose=False`` only analyses that differ show their rows."""
+    """The report as aligned text tables (what ``metaparity parity`` prints).
+
+    Parameters
+    ----------
+    rep : ParityReport
+        From :func:`metaparity.parity.harness.compare`.
+    color : bool, default False
+        ANSI colours (agrees green, DIFFERS red).
+    verbose : bool, default False
+        Every analysis shows its rows; otherwise only those that differ.
+
+    Returns
+    -------
+    str
+    """
     green, red, reset = ("\033[32m", "\033[31m", "\033[0m") if color else ("", "", "")
     out = [
         f"metaparity parity: {rep.source} | measure {rep.measure} | test {rep.test} | "
@@ -79,11 +91,33 @@ def to_text(rep: ParityReport, color: bool = False, verbose: bool = False) -> st
 
 
 def to_json(rep: ParityReport) -> str:
+    """The report as JSON (:meth:`ParityReport.to_dict`; NaN written as ``NaN``).
+
+    Parameters
+    ----------
+    rep : ParityReport
+        From :func:`metaparity.parity.harness.compare`.
+
+    Returns
+    -------
+    str
+    """
     return json.dumps(rep.to_dict(), indent=1, allow_nan=True)
 
 
 def to_junit(rep: ParityReport) -> str:
-    """JUnit XML: one testsuite per analysis, one testcase per quantity."""
+    """The report as JUnit XML: one testsuite per analysis, one testcase per quantity.
+
+    Parameters
+    ----------
+    rep : ParityReport
+        From :func:`metaparity.parity.harness.compare`.
+
+    Returns
+    -------
+    str
+        XML; a differing quantity is a ``failure``, a metafor error an ``error``.
+    """
     suites = ET.Element(
         "testsuites",
         name="metaparity parity",
@@ -131,6 +165,17 @@ def to_junit(rep: ParityReport) -> str:
 
 
 def to_markdown(rep: ParityReport) -> str:
+    """The report as Markdown: a summary, then one table per analysis.
+
+    Parameters
+    ----------
+    rep : ParityReport
+        From :func:`metaparity.parity.harness.compare`.
+
+    Returns
+    -------
+    str
+    """
     out = [
         "# metaparity parity report",
         "",

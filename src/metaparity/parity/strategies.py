@@ -60,8 +60,23 @@ class MetaData:
 
 
 @st.composite
-def proportions(draw, min_k: int = 1, max_k: int = 12, max_n: int = 500):
-    """One-group counts ``{"xi": events, "ni": sizes}`` with 0 <= xi <= ni (0 and ni included)."""
+def proportions(
+    draw: st.DrawFn, min_k: int = 1, max_k: int = 12, max_n: int = 500
+) -> dict[str, np.ndarray]:
+    """One-group counts with 0 <= xi <= ni (0 and ni included), for metafor's ``PR``, ``PLO`` ...
+
+    Parameters
+    ----------
+    min_k, max_k : int
+        Range of the number of studies.
+    max_n : int
+        Largest study size.
+
+    Returns
+    -------
+    SearchStrategy of dict
+        ``{"xi": events, "ni": sizes}``, float arrays of length k (``escalc(xi=, ni=)``).
+    """
     k = draw(st.integers(min_k, max_k))
     ni = np.array(draw(st.lists(st.integers(1, max_n), min_size=k, max_size=k)), dtype=float)
     xi = []
@@ -71,10 +86,25 @@ def proportions(draw, min_k: int = 1, max_k: int = 12, max_n: int = 500):
 
 
 @st.composite
-def two_by_two(draw, min_k: int = 1, max_k: int = 12, max_n: int = 300):
-    """2x2 tables ``{"ai", "bi", "ci", "di"}`` with groups of at least one participant."""
+def two_by_two(
+    draw: st.DrawFn, min_k: int = 1, max_k: int = 12, max_n: int = 300
+) -> dict[str, np.ndarray]:
+    """2x2 tables with groups of at least one participant, for metafor's ``OR``, ``RR``, ``RD``.
+
+    Parameters
+    ----------
+    min_k, max_k : int
+        Range of the number of studies.
+    max_n : int
+        Largest group size.
+
+    Returns
+    -------
+    SearchStrategy of dict
+        ``{"ai", "bi", "ci", "di"}``: float arrays of length k (``escalc(ai=, bi=, ci=, di=)``).
+    """
     k = draw(st.integers(min_k, max_k))
-    cols = {c: [] for c in ("ai", "bi", "ci", "di")}
+    cols: dict[str, list[int]] = {c: [] for c in ("ai", "bi", "ci", "di")}
     for _ in range(k):
         n1, n2 = draw(st.integers(1, max_n)), draw(st.integers(1, max_n))
         a = draw(st.one_of(st.just(0), st.integers(0, n1)))
@@ -87,8 +117,19 @@ def two_by_two(draw, min_k: int = 1, max_k: int = 12, max_n: int = 300):
 
 
 @st.composite
-def continuous(draw, min_k: int = 1, max_k: int = 12):
-    """Two-group means/SDs/sizes (SDs > 0, n >= 2 per group) for MD, SMD, ROM."""
+def continuous(draw: st.DrawFn, min_k: int = 1, max_k: int = 12) -> dict[str, np.ndarray]:
+    """Two-group means/SDs/sizes (SDs > 0, n >= 2 per group) for metafor's MD, SMD, ROM.
+
+    Parameters
+    ----------
+    min_k, max_k : int
+        Range of the number of studies.
+
+    Returns
+    -------
+    SearchStrategy of dict
+        ``m1i, sd1i, n1i, m2i, sd2i, n2i``: float arrays of length k (``escalc(m1i=, ...)``).
+    """
     k = draw(st.integers(min_k, max_k))
     pos = st.floats(0.5, 100.0, allow_nan=False, allow_infinity=False)
     sd = st.floats(0.1, 50.0, allow_nan=False, allow_infinity=False)
@@ -109,19 +150,30 @@ def continuous(draw, min_k: int = 1, max_k: int = 12):
 
 @st.composite
 def meta_analyses(
-    draw,
+    draw: st.DrawFn,
     min_k: int = 1,
     max_k: int = 20,
     heterogeneity: str | None = None,
     max_vi_ratio: float = 1e4,
-):
-    """Effect sizes and variances of one meta-analysis (:class:`MetaData`).
+) -> MetaData:
+    """Effect sizes and variances of one meta-analysis (``rma(yi, vi)`` input).
 
-    ``heterogeneity``: "none", "low", "moderate", "extreme" or None (any);
-    tau^2 is that multiple of the smallest sampling variance.  Variances span up
-    to ``max_vi_ratio`` (huge ratios are a deliberate corner).  yi are
-    ``mu + sqrt(vi + tau2) * z`` with z drawn by hypothesis, so examples shrink to
-    z = 0 (identical studies).
+    yi are ``mu + sqrt(vi + tau2) * z`` with z drawn by hypothesis, so examples shrink
+    to z = 0 (identical studies).
+
+    Parameters
+    ----------
+    min_k, max_k : int
+        Range of the number of studies.
+    heterogeneity : {"none", "low", "moderate", "extreme"}, optional
+        tau^2 as a multiple of the smallest sampling variance (:data:`HETEROGENEITY`);
+        None draws from every level.
+    max_vi_ratio : float
+        Largest ratio of sampling variances (huge ratios are a deliberate corner).
+
+    Returns
+    -------
+    SearchStrategy of MetaData
     """
     k = draw(st.integers(min_k, max_k))
     vmin = draw(st.sampled_from([1e-4, 1e-2, 0.05, 1.0]))
@@ -136,8 +188,23 @@ def meta_analyses(
 
 
 @st.composite
-def batches(draw, max_rows: int = 8, min_k: int = 1, max_k: int = 10):
-    """``(Y, V)`` arrays shaped (M, K), ragged rows padded with NaN (for ``rma_batch``)."""
+def batches(
+    draw: st.DrawFn, max_rows: int = 8, min_k: int = 1, max_k: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """Many meta-analyses at once, for ``rma_batch`` (a loop of metafor ``rma()`` calls).
+
+    Parameters
+    ----------
+    max_rows : int
+        Largest number of meta-analyses M.
+    min_k, max_k : int
+        Range of the number of studies per meta-analysis.
+
+    Returns
+    -------
+    SearchStrategy of (ndarray, ndarray)
+        ``(Y, V)`` shaped (M, K), ragged rows padded with NaN.
+    """
     rows = draw(st.lists(meta_analyses(min_k=min_k, max_k=max_k), min_size=1, max_size=max_rows))
     width = max(r.k for r in rows)
     Y = np.full((len(rows), width), np.nan)
@@ -148,10 +215,21 @@ def batches(draw, max_rows: int = 8, min_k: int = 1, max_k: int = 10):
 
 
 @st.composite
-def bad_counts(draw, min_k: int = 1, max_k: int = 6):
+def bad_counts(
+    draw: st.DrawFn, min_k: int = 1, max_k: int = 6
+) -> tuple[dict[str, np.ndarray], int]:
     """Invalid one-group counts (events > n, negative, n = 0): for testing error messages.
 
-    Returns ``(data, bad_row)`` with the 0-based index of the first invalid row.
+    Parameters
+    ----------
+    min_k, max_k : int
+        Range of the number of studies.
+
+    Returns
+    -------
+    SearchStrategy of (dict, int)
+        ``(data, bad_row)``: ``{"xi", "ni"}`` as :func:`proportions`, and the 0-based
+        index of the invalid row (metafor ``escalc`` stops on it too).
     """
     data = draw(proportions(min_k=min_k, max_k=max_k))
     i = draw(st.integers(0, data["xi"].size - 1))

@@ -10,23 +10,45 @@ from __future__ import annotations
 
 from typing import Any
 
+from metaparity.models.results import RmaResult
+from metaparity.parity import rbridge
 from metaparity.parity.compare import compare_result
 from metaparity.parity.tolerances import Comparison
 
 __all__ = ["assert_agrees_with_metafor"]
 
 
-def assert_agrees_with_metafor(result: Any, bridge: Any = None, **call: Any) -> list[Comparison]:
-    """Fit the same model in metafor and assert every quantity agrees (tolerance table).
+def assert_agrees_with_metafor(
+    result: RmaResult, bridge: Any = None, **call: Any
+) -> list[Comparison]:
+    """Fit the same model in metafor (``rma()``, ``predict()``, ``confint()``) and assert
+    every quantity agrees (tolerance table).
 
-    ``result`` is an :class:`~metaparity.models.uni.RmaResult`; metafor is called with its
-    ``yi, vi, method, test, level`` (and weights), overridable through ``call``.
-    Returns the comparisons; raises ``AssertionError`` listing every difference.
+    Parameters
+    ----------
+    result : RmaResult
+        A metaparity fit (:func:`metaparity.rma`); metafor is called with its
+        ``yi, vi, method, test, level, weights, measure, ni``.
+    bridge : optional
+        A metafor bridge (the plugin's ``metafor`` fixture); default
+        :func:`metaparity.parity.rbridge.get_bridge`.
+    **call
+        Overrides of the arguments passed to metafor (e.g. ``transf="ilogit"``).
+
+    Returns
+    -------
+    list of Comparison
+        Every comparison (all within tolerance).
+
+    Raises
+    ------
+    AssertionError
+        metafor failed, or some quantity differs (each one is listed).
+    RUnavailable
+        No bridge was given and R/metafor is unavailable.
     """
     if bridge is None:
-        from metaparity.parity.rbridge import get_bridge
-
-        bridge = get_bridge()
+        bridge = rbridge.get_bridge()
     args = dict(
         yi=result.yi, vi=result.vi, method=result.method, test=result.test, level=result.level,
         weights=result.weights, measure=result.measure, ni=result.ni,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from scipy import stats
+
 from metaparity._core.names import family
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Tolerance:
+    """One entry of the tolerance table: ``|ours - ref| <= atol + rtol * |ref|``, and why."""
+
     rtol: float
     atol: float
     reason: str
@@ -69,13 +73,35 @@ for _fam, _tol in (("closed", _CLOSED), ("iterative", _ITER)):
 
 
 def tolerance_for(quantity: str, method: str = "EE") -> Tolerance:
-    """Tolerance for ``quantity`` under estimator ``method``."""
+    """Tolerance for ``quantity`` under estimator ``method``.
+
+    Parameters
+    ----------
+    quantity : str
+        A field of metafor's ``rma`` object (``b``, ``tau2``, ``pval`` ...), optionally
+        prefixed ``predict_`` or ``t_`` (back-transformed prediction).
+    method : str, default "EE"
+        The estimator (metafor ``method=``): closed form or iterative.
+
+    Returns
+    -------
+    Tolerance
+        The table's entry; quantities it does not list get the entry for ``b``.
+
+    Examples
+    --------
+    >>> tolerance_for("tau2", "REML").rtol
+    1e-10
+    """
     base = quantity.removeprefix("t_").removeprefix("predict_")
     return TOLERANCES.get((base, family(method)), TOLERANCES[("b", family(method))])
 
 
 @dataclass(frozen=True)
 class Comparison:
+    """One number compared with metafor's: the two values, their differences, the
+    tolerance applied and the verdict ``ok``."""
+
     quantity: str
     ours: float
     ref: float
@@ -93,9 +119,26 @@ def pvalue_condition(
     ``dist`` is ``"z"`` (two-sided normal), ``"t"`` (two-sided t, ``df``) or
     ``"chi2"`` (upper tail, ``df``) or ``"F"`` (upper tail, ``df``, ``df2``).  A relative error ``e`` in the statistic
     becomes ``kappa * e`` in the p-value.
-    """
-    from scipy import stats
 
+    Parameters
+    ----------
+    stat : float
+        The test statistic (``zval``, ``QE``, ``QM`` ...).
+    dist : {"z", "t", "chi2", "F"}
+        Its reference distribution.
+    df, df2 : float
+        Degrees of freedom where ``dist`` needs them.
+
+    Returns
+    -------
+    float
+        ``kappa >= 0``; 1.0 where ``stat`` is 0 or not finite, or ``p`` underflows.
+
+    Examples
+    --------
+    >>> round(pvalue_condition(1.96, "z"), 2)
+    4.58
+    """
     s = abs(float(stat))
     if not math.isfinite(s) or s == 0:
         return 1.0
@@ -117,8 +160,27 @@ def compare_values(
 ) -> Comparison:
     """Compare one number with metafor's (None/NaN on both sides counts as agreement).
 
-    ``cond`` (>= 1) is the condition number of the quantity with respect to an
-    input that is compared at the table's tolerance (used for p-values only).
+    Parameters
+    ----------
+    quantity : str
+        What is compared (keys the tolerance table, see :func:`tolerance_for`).
+    ours, ref : float or None
+        metaparity's value and metafor's (None = NA).
+    method : str
+        The estimator (closed form or iterative tolerance).
+    cond : float, default 1.0
+        Condition number (>= 1) of the quantity with respect to an input that is
+        compared at the table's tolerance (p-values only: :func:`pvalue_condition`);
+        it multiplies ``rtol``.
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> compare_values("b", 0.5, 0.5 + 1e-13, "DL").ok
+    True
     """
     tol = tolerance_for(quantity, method)
     if cond > 1.0:

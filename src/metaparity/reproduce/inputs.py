@@ -63,8 +63,23 @@ def _blank(x: Any) -> bool:
 def load_counts(data: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     """Read and check per-study counts; errors name file, line, column and the fix.
 
-    Returns a frame with ``study, subgroup, outcome, grade, events (float, NaN =
-    unknown), n, included (bool), source, note``.
+    Parameters
+    ----------
+    data : str, PathLike or DataFrame
+        CSV/TSV (or a frame) with ``study, outcome, events, n`` and optionally
+        ``subgroup, grade, source, note, included``; an empty ``events`` is unknown.
+
+    Returns
+    -------
+    DataFrame
+        ``study, subgroup, outcome, grade, events`` (float, NaN = unknown), ``n``,
+        ``included`` (bool), ``source``, ``note``; ``attrs["source"]`` names the input.
+
+    Raises
+    ------
+    InputError
+        Missing columns, empty names, non-numbers, events > n, duplicated rows, a
+        study in several subgroups, or a subgroup named ``overall``.
     """
     df = read_table(data) if not isinstance(data, pd.DataFrame) else data.copy()
     where = _where(df)
@@ -148,7 +163,27 @@ _PUB_SCALES = (
 
 
 def load_published(published: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
-    """Read and check the published figures (kept as printed text, so the rounding is known)."""
+    """Read and check the published figures (kept as printed text, so the rounding is known).
+
+    Parameters
+    ----------
+    published : str, PathLike or DataFrame
+        CSV/TSV (or a frame) with ``outcome, subgroup, estimate_pct, ci_low_pct,
+        ci_high_pct`` (or ``estimate, ci_low, ci_high`` as proportions) and optionally
+        ``grade, k_studies, model, p_subgroup_diff, location, typo_note``.
+
+    Returns
+    -------
+    DataFrame
+        One row per printed row: ``line, outcome, grade, subgroup, scale``, ``est``,
+        ``lb``, ``ub``, ``p`` (:class:`~metaparity.reproduce.verdicts.Printed` or None),
+        ``k_text``, ``k``, ``model``, ``location``, ``typo_note``.
+
+    Raises
+    ------
+    InputError
+        Missing columns or a cell that is not a number.
+    """
     if isinstance(published, pd.DataFrame):
         df = published.astype(object).where(published.notna(), "")
         df.attrs.update(published.attrs)
@@ -165,7 +200,7 @@ def load_published(published: str | os.PathLike[str] | pd.DataFrame) -> pd.DataF
     rows = []
     for i in range(len(df)):
         r = df.iloc[i]
-        rec = {
+        rec: dict[str, Any] = {
             "line": _line(i),
             "outcome": str(r["outcome"]).strip(),
             "grade": str(r.get("grade", "") or "na").strip() or "na",
@@ -215,8 +250,24 @@ class ClaimRow:
 
 
 def load_claims(claims: str | os.PathLike[str] | pd.DataFrame) -> list[ClaimRow]:
-    """Read text claims: ``outcome, grade, first, second, p, first_group, second_group,
-    location, quote`` (one row per "a vs b" pair quoted in the text)."""
+    """Read the pairs of figures quoted in a paper's text.
+
+    Parameters
+    ----------
+    claims : str, PathLike or DataFrame
+        CSV/TSV (or a frame) with ``outcome, first, second, first_group, second_group``
+        and optionally ``grade, p, location, quote``: one row per "a vs b" pair.
+
+    Returns
+    -------
+    list of ClaimRow
+        Unchecked claims (``status`` empty; see :func:`check_claims`).
+
+    Raises
+    ------
+    InputError
+        Missing columns, or a figure that is not a number.
+    """
     df = claims.copy() if isinstance(claims, pd.DataFrame) else read_table(claims, as_text=True)
     where = _where(df)
     _require(df, ["outcome", "first", "second", "first_group", "second_group"], "text claims")
@@ -248,7 +299,20 @@ def load_claims(claims: str | os.PathLike[str] | pd.DataFrame) -> list[ClaimRow]
 
 
 def check_claims(claims: list[ClaimRow], pub: pd.DataFrame) -> list[ClaimRow]:
-    """Compare each quoted pair with the printed table: consistent, reverse order, or differs."""
+    """Compare each quoted pair with the printed table: consistent, reverse order, or differs.
+
+    Parameters
+    ----------
+    claims : list of ClaimRow
+        From :func:`load_claims`; their ``status`` and ``detail`` are set in place.
+    pub : DataFrame
+        The printed figures, from :func:`load_published`.
+
+    Returns
+    -------
+    list of ClaimRow
+        ``claims``, checked.
+    """
     table = {(r.outcome, r.grade, r.subgroup): r for _, r in pub.iterrows()}
     for c in claims:
         a = table.get((c.outcome, c.grade, c.first_group))
@@ -277,6 +341,19 @@ def check_claims(claims: list[ClaimRow], pub: pd.DataFrame) -> list[ClaimRow]:
 
 
 def remark_verdict(claims: list[ClaimRow]) -> Verdict:
+    """The verdict on a published remark about the text, from the checked claims.
+
+    Parameters
+    ----------
+    claims : list of ClaimRow
+        Checked claims (:func:`check_claims`).
+
+    Returns
+    -------
+    Verdict
+        ``reproduced`` when every pair matches the table, ``discrepancy`` naming the
+        pairs quoted in reverse order or differing, ``not reproducible`` without claims.
+    """
     if not claims:
         return Verdict("not reproducible", "a remark on the text; no text claims given to check")
     rev = [c for c in claims if c.status == "reverse order"]

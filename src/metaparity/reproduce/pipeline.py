@@ -35,8 +35,17 @@ import pandas as pd
 from scipy import stats
 
 from metaparity._core.io import InputError
+from metaparity._core.names import METHODS, check_choice
+from metaparity.effects.datasets import (
+    selinexor_claims_path,
+    selinexor_counts_path,
+    selinexor_published_path,
+)
 from metaparity.effects.escalc import escalc
+from metaparity.models.glmm import GlmmResult, rma_glmm
+from metaparity.models.metareg import RmaModsResult, design_matrix, rma_mods
 from metaparity.models.uni import RmaResult, rma
+from metaparity.parity.compare import compare_mods, compare_result
 from metaparity.parity.tolerances import Comparison, compare_values
 from metaparity.reproduce.inputs import (
     OVERALL,
@@ -49,6 +58,7 @@ from metaparity.reproduce.inputs import (
     remark_verdict,
 )
 from metaparity.reproduce.verdicts import (
+    VERDICTS,
     Flag,
     Printed,
     PublishedRow,
@@ -112,9 +122,24 @@ class ModelPolicy:
 
     @classmethod
     def parse(cls, spec: str) -> ModelPolicy:
-        """``"i2>50"`` / ``"i2>50:analysis"`` / ``"stated"`` / an estimator name."""
-        from metaparity._core.names import METHODS, check_choice
+        """The policy a ``--policy`` string names.
 
+        Parameters
+        ----------
+        spec : str
+            ``"i2>50"`` (threshold in percent; I² of all studies of the outcome),
+            ``"i2>50:analysis"`` (each analysis's own I²), ``"stated"``, or an estimator
+            name (metafor ``rma(method=)``: ``"DL"``, ``"REML"`` ...).
+
+        Returns
+        -------
+        ModelPolicy
+
+        Raises
+        ------
+        ValueError
+            An unreadable threshold or scope, or an unknown estimator.
+        """
         s = spec.strip()
         if s.lower().startswith("i2"):
             body, _, scope = s[2:].partition(":")
@@ -134,7 +159,22 @@ class ModelPolicy:
     def choose(
         self, own_i2: float | None, outcome_i2: float | None, stated: str
     ) -> tuple[str, str]:
-        """``(method, reason)`` for one analysis."""
+        """The estimator for one analysis, and why.
+
+        Parameters
+        ----------
+        own_i2 : float or None
+            I² (percent) of the analysis's fixed-effect fit; None when unknown.
+        outcome_i2 : float or None
+            I² of all studies of the outcome; None when unknown (missing counts).
+        stated : str
+            The model the paper states for the row (``"random"``, ``"fixed"`` ...).
+
+        Returns
+        -------
+        tuple of (str, str)
+            The metafor ``method`` and a one-line reason shown in the report.
+        """
         st = _stated_model(stated)
         if self.rule == "stated":
             if st is None:
@@ -208,7 +248,7 @@ class Analysis:
     result: RmaResult | None = None
     alt: RmaResult | None = None  # the other zero-event handling
     alt_data: pd.DataFrame | None = None
-    glmm: Any = None  # binomial-normal GLMM on every included study (a sensitivity analysis)
+    glmm: GlmmResult | None = None  # binomial-normal GLMM on every included study (sensitivity)
     i2_fe: float | None = None  # I^2 from the fixed-effect Q (what a model rule looks at)
     metafor: dict[str, Any] | None = None
     comparisons: list[Comparison] = field(default_factory=list)
@@ -238,11 +278,11 @@ class Analysis:
 
     def _tri(self, res: RmaResult, scale: float) -> tuple[float, float, float]:
         if res.measure == "PR" or res.measure == "GEN":
-            vals = (res.b, res.ci_lb, res.ci_ub)
+            est, lb, ub = res.b, res.ci_lb, res.ci_ub
         else:
             p = res.predict(transf=True)
-            vals = (p.pred, p.ci_lb, p.ci_ub)
-        return tuple(scale * float(x) for x in vals)  # type: ignore[return-value]
+            est, lb, ub = p.pred, p.ci_lb, p.ci_ub
+        return (scale * float(est), scale * float(lb), scale * float(ub))
 
     def metafor_triple(self, scale: float = 100.0) -> tuple[float, float, float] | None:
         if not self.metafor or not self.metafor.get("ok"):
@@ -250,8 +290,8 @@ class Analysis:
         f = self.metafor["fit"]
         if self.result is not None and self.result.measure not in ("PR", "GEN"):
             t = self.metafor.get("predict_transf") or {}
-            return tuple(scale * float(t[q]) for q in ("pred", "ci_lb", "ci_ub"))  # type: ignore[return-value]
-        return tuple(scale * float(f[q]) for q in ("b", "ci_lb", "ci_ub"))  # type: ignore[return-value]
+            return (scale * float(t["pred"]), scale * float(t["ci_lb"]), scale * float(t["ci_ub"]))
+        return (scale * float(f["b"]), scale * float(f["ci_lb"]), scale * float(f["ci_ub"]))
 
     @property
     def agrees(self) -> bool | None:
@@ -263,7 +303,9 @@ class Analysis:
 _BACK = {"PR": None, "PLO": "ilogit", "PAS": "iarcsin", "PFT": "ipft.hm", "PLN": "exp"}
 
 
-def _fit(rows: pd.DataFrame, method: str, measure: str, add: float | None):
+def _fit(
+    rows: pd.DataFrame, method: str, measure: str, add: float | None
+) -> tuple[RmaResult, pd.DataFrame]:
     kw: dict[str, Any] = {} if add is None else {"add": add, "to": "only0"}
     dat = escalc(measure, xi=rows["events"].to_numpy(), ni=rows["n"].to_numpy(),
                  slab=list(rows["study"]), **kw)  # fmt: skip
@@ -274,12 +316,10 @@ def _fit(rows: pd.DataFrame, method: str, measure: str, add: float | None):
     return res, pooled
 
 
-def _glmm(rows: pd.DataFrame):
+def _glmm(rows: pd.DataFrame) -> GlmmResult | None:
     """The binomial-normal GLMM (metafor ``rma.glmm(measure="PLO")``) on every included
     study -- zero-event ones too: it needs no continuity correction.  ``None`` where it
     does not exist (k < 2, or no events / only events in every study)."""
-    from metaparity.models.glmm import rma_glmm
-
     inc = rows[rows["included"]]
     ev, n = inc["events"], inc["n"]
     if len(inc) < 2 or ev.isna().any() or (ev == 0).all() or (ev == n).all():
@@ -356,7 +396,7 @@ class SubgroupTest:
     note: str = ""
     metafor: dict[str, Any] | None = None  # rma(theta_g, se_g^2, method="EE") QE/QEp
     metafor_qm: dict[str, Any] | None = None
-    mods: Any = None  # the RmaModsResult behind QM
+    mods: RmaModsResult | None = None  # the fit behind QM
     qm_note: str = ""  # why QM is missing
     comparisons: list[Comparison] = field(default_factory=list)
 
@@ -365,13 +405,13 @@ class SubgroupTest:
         return math.isfinite(self.p)
 
 
-def _q_between(subs: list[Analysis]) -> tuple[float, int, float, np.ndarray, np.ndarray]:
-    th = np.array([s.result.b for s in subs])  # type: ignore[union-attr]
-    se = np.array([s.result.se for s in subs])  # type: ignore[union-attr]
+def _q_between(fits: list[RmaResult]) -> tuple[float, int, float, np.ndarray, np.ndarray]:
+    th = np.array([r.b for r in fits])
+    se = np.array([r.se for r in fits])
     w = 1.0 / se**2
     mean = (w * th).sum() / w.sum()
     q = float((w * (th - mean) ** 2).sum())
-    df = len(subs) - 1
+    df = len(fits) - 1
     return q, df, float(stats.chi2.sf(q, df)), th, se
 
 
@@ -399,19 +439,23 @@ class FigureRow:
         return (self.outcome, self.grade, self.subgroup)
 
     @property
-    def ours(self):
+    def ours(self) -> tuple[float, float, float] | None:
+        """metaparity's estimate and CI on the printed scale (None: not computed)."""
         return None if self.analysis is None else self.analysis.triple(self.scale)
 
     @property
-    def metafor(self):
+    def metafor(self) -> tuple[float, float, float] | None:
+        """metafor's (live) estimate and CI on the printed scale (None: not asked)."""
         return None if self.analysis is None else self.analysis.metafor_triple(self.scale)
 
     @property
-    def glmm(self):
+    def glmm(self) -> tuple[float, float, float] | None:
+        """The binomial-normal GLMM's estimate and CI (the sensitivity column)."""
         return None if self.analysis is None else self.analysis.glmm_triple(self.scale)
 
     @property
-    def alt(self):
+    def alt(self) -> tuple[float, float, float] | None:
+        """The estimate and CI under the other zero-event handling."""
         return None if self.analysis is None else self.analysis.alt_triple(self.scale)
 
 
@@ -447,16 +491,14 @@ class Reproduction:
     claims: list[ClaimRow] = field(default_factory=list)
 
     def verdict_counts(self) -> dict[str, int]:
-        from metaparity.reproduce.verdicts import VERDICTS
-
+        """Printed figures per verdict kind (every kind of ``VERDICTS``, zeros included)."""
         out = {v: 0 for v in VERDICTS}
         for f in self.figures:
             out[f.verdict.kind] += 1
         return out
 
     def pvalue_counts(self) -> dict[str, int]:
-        from metaparity.reproduce.verdicts import VERDICTS
-
+        """Printed subgroup-difference p-values per verdict kind."""
         out = {v: 0 for v in VERDICTS}
         for p in self.pvalues:
             out[p.verdict.kind] += 1
@@ -489,6 +531,10 @@ def reproduce(
 ) -> Reproduction:
     """Pool every analysis a paper reports and give each printed figure a verdict.
 
+    Each analysis is metafor's ``rma(escalc(measure, xi, ni), method=...)``, the subgroup
+    difference RevMan's Q-between beside metafor's ``rma(yi, vi, mods = ~ subgroup)``, and
+    the sensitivity column ``rma.glmm(measure="PLO")``.
+
     Parameters
     ----------
     data, published
@@ -509,6 +555,22 @@ def reproduce(
         Optional pairs the paper's text quotes ("54 vs 24 %, p = 0.01") with the
         subgroup order the sentence states; each is checked against the printed
         table and the data (bundled for the selinexor case).
+    title
+        Report title (default: built from the file names, or the paper for the
+        bundled case).
+
+    Returns
+    -------
+    Reproduction
+        Every analysis and subgroup test, each printed figure and p-value with its
+        verdict, metafor's answers (when a bridge was given), sources and versions.
+
+    Raises
+    ------
+    InputError
+        Bad input files (the message names file, line, column and the fix).
+    ValueError
+        Only one of ``data`` / ``published`` given, or an unknown measure or policy.
 
     Examples
     --------
@@ -516,28 +578,23 @@ def reproduce(
     >>> round(rep.analyses[("sCR", "na", "overall")].triple()[0], 1)  # percent, DL
     5.5
     """
-    from metaparity._core.names import check_choice
-    from metaparity.effects.datasets import selinexor_counts_path, selinexor_published_path
-
     bundled = data is None and published is None
     if bundled:
         data, published = selinexor_counts_path(), selinexor_published_path()
         if claims is None:
-            from metaparity.effects.datasets import selinexor_claims_path
-
             claims = selinexor_claims_path()
         title = (
             title
             or "Tao, Zhou & Niu (2021), Front. Pharmacol. 12:758992 — selinexor in multiple myeloma"
         )
-    elif data is None or published is None:
+    if data is None or published is None:
         raise ValueError("give both data= and published= (or neither, for the bundled case)")
     measure = check_choice("measure", measure, tuple(_BACK))
     pol = ModelPolicy.parse(policy) if isinstance(policy, str) else policy
     zer = ZeroEvents(zero) if isinstance(zero, str) else zero
     alt_zero = ZeroEvents("cc" if zer.mode == "drop" else "drop", zer.add)
-    counts = load_counts(data)  # type: ignore[arg-type]
-    pub = load_published(published)  # type: ignore[arg-type]
+    counts = load_counts(data)
+    pub = load_published(published)
     subgroups = list(dict.fromkeys(counts["subgroup"]))
     sources = {"data": _where(counts), "published": str(pub.attrs.get("source", "published"))}
     if bundled:
@@ -604,7 +661,7 @@ def reproduce(
             t.note = "fewer than two subgroups with pooled studies"
         else:
             t.groups = [s.subgroup for s in usable]
-            t.Q, t.df, t.p, _, _ = _q_between(usable)
+            t.Q, t.df, t.p, _, _ = _q_between([s.result for s in usable if s.result is not None])
             ov = analyses[(outcome, grade, OVERALL)]
             t.qm_method = ov.method
             t.mods, t.qm_note = _qm(ov)
@@ -644,11 +701,9 @@ def reproduce(
     )
 
 
-def _qm(ov: Analysis):
+def _qm(ov: Analysis) -> tuple[RmaModsResult | None, str]:
     """metafor's moderator test: ``rma(yi, vi, mods = ~ subgroup, method=)`` on the pooled
     studies of all subgroups (one tau^2 shared by the subgroups)."""
-    from metaparity.models.metareg import rma_mods
-
     if ov.result is None or ov.data is None or ov.data["subgroup"].nunique() < 2:
         return None, "fewer than two subgroups with pooled studies"
     try:
@@ -659,17 +714,22 @@ def _qm(ov: Analysis):
         return None, str(err)
 
 
-def _ask_metafor(analyses, tests, bridge, measure, progress) -> None:
-    from metaparity.parity.compare import compare_mods, compare_result
-
-    todo = [a for a in analyses.values() if a.result is not None]
+def _ask_metafor(
+    analyses: dict[tuple[str, str, str], Analysis],
+    tests: dict[tuple[str, str], SubgroupTest],
+    bridge: Any,
+    measure: str,
+    progress: Callable[[int, int, str], None] | None,
+) -> None:
+    # a fitted analysis has the rows it pooled (data), a computable test its subgroup fits
+    todo = [(a, a.result, a.data) for a in analyses.values() if a.result is not None]
     todo_t = [t for t in tests.values() if t.computable]
     n = len(todo) + len(todo_t)
     i = 0
-    for a in todo:
+    for a, res, d in todo:
         if progress:
             progress(i, n, f"{a.outcome} {a.grade} {a.subgroup}")
-        d = a.data
+        assert d is not None
         ni = d["n"].to_numpy() if measure == "PFT" else None
         ref = bridge.rma(d["yi"].to_numpy(), d["vi"].to_numpy(), method=a.method, test="z",
                          measure=measure, ni=ni, transf=_BACK[measure])  # fmt: skip
@@ -677,14 +737,14 @@ def _ask_metafor(analyses, tests, bridge, measure, progress) -> None:
         if ref.get("ok"):
             rec = dict(ref, yi=d["yi"].to_numpy(), vi=d["vi"].to_numpy(), method=a.method,
                        test="z", ni=None if ni is None else ni.tolist())  # fmt: skip
-            a.comparisons = compare_result(a.result, rec)
+            a.comparisons = compare_result(res, rec)
         i += 1
     for t in todo_t:
         if progress:
             progress(i, n, f"{t.outcome} {t.grade} subgroup test")
-        subs = [analyses[(t.outcome, t.grade, g)] for g in t.groups]
-        th = np.array([s.result.b for s in subs])
-        v = np.array([s.result.se**2 for s in subs])
+        fits = [analyses[(t.outcome, t.grade, g)].result for g in t.groups]
+        th = np.array([r.b for r in fits if r is not None])
+        v = np.array([r.se**2 for r in fits if r is not None])
         ref = bridge.rma(th, v, method="EE", test="z")
         t.metafor = ref
         if ref.get("ok"):
@@ -695,8 +755,6 @@ def _ask_metafor(analyses, tests, bridge, measure, progress) -> None:
             ]
         ov = analyses[(t.outcome, t.grade, OVERALL)]
         if t.mods is None and ov.data is not None and ov.data["subgroup"].nunique() > 1:
-            from metaparity.models.metareg import design_matrix
-
             x = design_matrix("~ subgroup", ov.data, True, len(ov.data))[0]
             refm = bridge.rma_mods(ov.data["yi"].to_numpy(), ov.data["vi"].to_numpy(), x,
                                    method=ov.method, test="z")  # fmt: skip
@@ -706,7 +764,7 @@ def _ask_metafor(analyses, tests, bridge, measure, progress) -> None:
                 if not refm.get("ok")
                 else " (metafor fits it: a difference)"
             )
-        if t.mods is not None:
+        if t.mods is not None and ov.data is not None:
             refm = bridge.rma_mods(ov.data["yi"].to_numpy(), ov.data["vi"].to_numpy(), t.mods.X,
                                    method=ov.method, test="z", colnames=t.mods.coef_names)  # fmt: skip
             t.metafor_qm = refm

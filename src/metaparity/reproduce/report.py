@@ -10,13 +10,27 @@ import html
 import json
 import math
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from metaparity.reproduce.pipeline import OVERALL, Analysis, FigureRow, Reproduction
-from metaparity.reproduce.verdicts import VERDICTS
+import numpy as np
 
-__all__ = ["render_markdown", "render_html", "render_json", "make_figures", "write_report"]
+from metaparity._core.io import atomic_write
+from metaparity._core.version import __version__
+from metaparity.reproduce.pipeline import OVERALL, Analysis, FigureRow, Reproduction
+from metaparity.reproduce.verdicts import VERDICTS, Printed, compare_triple
+
+__all__ = [
+    "render_markdown",
+    "render_html",
+    "render_json",
+    "make_figures",
+    "write_report",
+    "header_lines",
+]
 
 _COLORS = {
     "reproduced": "#1a7f37",
@@ -43,7 +57,10 @@ def _printed(f: FigureRow) -> str:
     e, lo, hi = f.printed
     if e is None and lo is None and hi is None:
         return "–"
-    t = lambda p: "–" if p is None else p.text  # noqa: E731
+
+    def t(p: Printed | None) -> str:
+        return "–" if p is None else p.text
+
     return f"{t(e)} ({t(lo)} to {t(hi)})"
 
 
@@ -77,7 +94,8 @@ def _figure_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[s
     head = ["line", "outcome", "subgroup", "printed", "k", "metaparity", "metafor (live)",
             "model", f"alt.: {_alt_name(rep)}", "GLMM (all studies)", "verdict", "why / flags",
             "curator's note"]  # fmt: skip
-    rows, kinds = [], []
+    rows: list[list[str]] = []
+    kinds: list[str] = []
     for f in rep.figures:
         a = f.analysis
         flags = "; ".join(
@@ -115,7 +133,8 @@ def _alt_name(rep: Reproduction) -> str:
 def _pvalue_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[str]]:
     head = ["outcome", "printed p", "RevMan Q-between (df) p", "metafor: QE of rma(θ_g, se_g², 'EE')",
             "metafor QM (mods = ~ subgroup)", "verdict", "why"]  # fmt: skip
-    rows, kinds = [], []
+    rows: list[list[str]] = []
+    kinds: list[str] = []
     for pv in rep.pvalues:
         t = pv.test
         ours = mf = qm = "–"
@@ -141,7 +160,8 @@ def _pvalue_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[s
 
 def _claims_table(rep: Reproduction) -> tuple[list[str], list[list[str]], list[str]]:
     head = ["outcome", "location", "quoted", "stated order", "status", "detail"]
-    rows, kinds = [], []
+    rows: list[list[str]] = []
+    kinds: list[str] = []
     for c in rep.claims:
         p = "" if c.p is None else f", p {c.p.text}"
         rows.append(
@@ -170,8 +190,6 @@ def _zero_summary(rep: Reproduction) -> list[str]:
         a = f.analysis
         if a is None or not a.dropped or f.ours is None or f.printed[0] is None:
             continue
-        from metaparity.reproduce.verdicts import compare_triple
-
         n += 1
         main = f.verdict.kind in ("reproduced", "within rounding")
         alt_v = compare_triple(f.alt, f.printed) if f.alt is not None else None
@@ -194,9 +212,20 @@ def _counts_line(counts: dict[str, int]) -> str:
     return ", ".join(f"{counts[k]} {k}" for k in VERDICTS)
 
 
-def _header_lines(rep: Reproduction) -> list[tuple[str, str]]:
-    from metaparity import __version__
+def header_lines(rep: Reproduction) -> list[tuple[str, str]]:
+    """The report's header as ``(label, text)`` pairs (also printed by ``metaparity reproduce``).
 
+    Parameters
+    ----------
+    rep : Reproduction
+        The result of :func:`metaparity.reproduce.pipeline.reproduce`.
+
+    Returns
+    -------
+    list of (str, str)
+        Data and figure sources, measure, model policy, zero-event handling, the
+        metaparity and metafor versions, the parity summary and the verdict counts.
+    """
     n, bad, rel = rep.parity
     parity = (
         f"{n} quantities compared with live metafor, {bad} outside tolerance, "
@@ -243,7 +272,7 @@ def render_markdown(
 ) -> str:
     """The report as Markdown; ``figures`` maps a section to (caption, relative PNG path)."""
     out = [f"# Reproduction: {rep.title}", ""]
-    out += [f"- **{k}:** {v}" for k, v in _header_lines(rep)]
+    out += [f"- **{k}:** {v}" for k, v in header_lines(rep)]
     out += [
         "",
         "Numbers in percent; CIs are 95 % Wald intervals on the pooled scale. The GLMM "
@@ -320,7 +349,7 @@ def render_html(rep: Reproduction, figures: dict[str, list[tuple[str, str]]] | N
     h = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Reproduction: "
          f"{html.escape(rep.title)}</title><style>{_CSS}</style></head><body>",
          f"<h1>Reproduction: {html.escape(rep.title)}</h1><dl>"]  # fmt: skip
-    h += [f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in _header_lines(rep)]
+    h += [f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in header_lines(rep)]
     h.append("</dl><p class='small'>Numbers in percent; CIs are 95 % Wald intervals on the "
              "pooled scale. Verdicts: <b>reproduced</b> = equal at the paper's rounding; "
              "<b>within rounding</b> = less than one unit of the last printed digit away; "
@@ -393,9 +422,20 @@ def _analysis_json(a: Analysis | None) -> dict[str, Any] | None:
 
 
 def render_json(rep: Reproduction) -> str:
-    """Everything, machine-readable (NaN written as null)."""
-    from metaparity import __version__
+    """Everything, machine-readable (NaN written as null).
 
+    Parameters
+    ----------
+    rep : Reproduction
+        The result of :func:`metaparity.reproduce.pipeline.reproduce`.
+
+    Returns
+    -------
+    str
+        JSON: versions, sources, policy, verdict counts, parity summary, every figure
+        (with its analysis: fit, pooled rows, metafor's answer and the comparisons),
+        the subgroup tests and the text claims.
+    """
     n, bad, rel = rep.parity
     doc = {
         "title": rep.title,
@@ -466,8 +506,6 @@ def render_json(rep: Reproduction) -> str:
 
 
 def _json_default(o: Any) -> Any:
-    import numpy as np
-
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
@@ -602,19 +640,42 @@ def make_figures(rep: Reproduction, folder: Path) -> dict[str, list[tuple[str, P
     return out
 
 
+def _write_text(text: str) -> Callable[[Any], None]:
+    def write(fh: Any) -> None:
+        fh.write(text)
+
+    return write
+
+
 def write_report(
     rep: Reproduction, out_dir: str | os.PathLike[str], *, figures: bool = True
 ) -> dict[str, Path]:
     """Write report.md, report.html, report.json (and figures/*.png) into ``out_dir``.
 
     The reports are rendered in full before anything is written; each file is
-    written atomically.  Returns the paths written.
+    written atomically.
+
+    Parameters
+    ----------
+    rep : Reproduction
+        The result of :func:`metaparity.reproduce.pipeline.reproduce`.
+    out_dir : str or PathLike
+        Output folder (created if needed).
+    figures : bool, default True
+        Draw the forest and Galbraith plots (needs matplotlib) into ``figures/`` and
+        embed them in the HTML.
+
+    Returns
+    -------
+    dict of str to Path
+        ``"report.md"``, ``"report.html"``, ``"report.json"`` (and ``"figures"``) to the
+        paths written.
+
+    Raises
+    ------
+    ImportError
+        ``figures=True`` without matplotlib.
     """
-    import shutil
-    import tempfile
-
-    from metaparity._core.io import atomic_write
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figs_md: dict[str, list[tuple[str, str]]] = {}
@@ -633,7 +694,7 @@ def write_report(
             "report.html": render_html(rep, figs_html),
             "report.json": render_json(rep),
         }
-        written = {}
+        written: dict[str, Path] = {}
         if figures:
             final = out / "figures"
             if final.exists():
@@ -641,7 +702,7 @@ def write_report(
             staging.rename(final)
             written["figures"] = final
         for name, text in texts.items():
-            atomic_write(out / name, lambda fh, text=text: fh.write(text))
+            atomic_write(out / name, _write_text(text))
             written[name] = out / name
         return written
     finally:

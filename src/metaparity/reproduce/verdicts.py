@@ -51,6 +51,24 @@ class Printed:
 def parse_printed(text: object) -> Printed | None:
     """Parse a printed figure; ``None`` for an empty cell.
 
+    Parameters
+    ----------
+    text : object
+        A table cell: ``"43"``, ``"0.0008"``, ``"<0.00001"``, ``"−2"`` (Unicode minus),
+        ``"12%"``; ``None``, NaN or blank for no figure.
+
+    Returns
+    -------
+    Printed or None
+        The value, the decimals it was printed with and its relation (``=``, ``<``, ``>``).
+
+    Raises
+    ------
+    ValueError
+        The cell is not a (finite) number.
+
+    Examples
+    --------
     >>> parse_printed("0.0008")
     Printed(text='0.0008', value=0.0008, decimals=4, op='=')
     >>> parse_printed("<0.00001").op
@@ -88,6 +106,20 @@ def _round(x: float, decimals: int) -> Decimal:
 def at_rounding(ours: float, printed: Printed) -> bool:
     """``ours`` printed the paper's way gives the printed figure (round half up).
 
+    Parameters
+    ----------
+    ours : float
+        The value computed from the data.
+    printed : Printed
+        The printed figure; a bound (``<0.00001``) is met when ``ours`` satisfies it.
+
+    Returns
+    -------
+    bool
+        True when rounding ``ours`` half up to the printed decimals gives the figure.
+
+    Examples
+    --------
     >>> at_rounding(23.49, parse_printed("23")), at_rounding(-0.4, parse_printed("0"))
     (True, True)
     >>> at_rounding(3e-6, parse_printed("<0.00001"))
@@ -105,6 +137,20 @@ def at_rounding(ours: float, printed: Printed) -> bool:
 def within_rounding(ours: float, printed: Printed) -> bool:
     """Less than one unit in the last printed place away (e.g. truncated, not rounded).
 
+    Parameters
+    ----------
+    ours : float
+        The value computed from the data.
+    printed : Printed
+        The printed figure (a bound is checked as in :func:`at_rounding`).
+
+    Returns
+    -------
+    bool
+        True when ``|ours - printed| < 1`` unit of the last printed digit.
+
+    Examples
+    --------
     >>> within_rounding(23.7, parse_printed("23")), within_rounding(24.6, parse_printed("23"))
     (True, False)
     """
@@ -150,9 +196,25 @@ def compare_triple(
 ) -> Verdict:
     """Verdict on a printed estimate with its CI against our (estimate, lower, upper).
 
-    ``others`` maps other analyses' names (e.g. the other subgroup) to their computed
-    triples, so a figure printed under the wrong subgroup is recognised.
+    Parameters
+    ----------
+    ours : tuple of 3 floats
+        Estimate and CI bounds from the data (metafor ``predict()``: ``pred``, ``ci.lb``,
+        ``ci.ub``), on the printed scale.
+    printed : tuple of 3 (Printed or None)
+        The printed estimate and bounds; ``None`` where nothing is printed.
+    others : dict of str to tuple of 3 floats, optional
+        Other analyses' names (e.g. the other subgroup) to their computed triples, so a
+        figure printed under the wrong subgroup is recognised.
 
+    Returns
+    -------
+    Verdict
+        ``reproduced``, ``within rounding``, ``discrepancy`` (with its likely cause: a lost
+        minus sign, swapped subgroups, or unexplained) or ``not reproducible``.
+
+    Examples
+    --------
     >>> P = parse_printed
     >>> compare_triple((2.0, -0.6, 3.9), (P("2"), P("1"), P("4"))).label
     'discrepancy: lost minus sign in the lower bound (printed 1, the data give -0.6)'
@@ -172,7 +234,9 @@ def compare_triple(
             continue
         flipped = Printed("-" + p.text, -p.value, p.decimals)
         rest_ok = all(
-            within_rounding(ours[j], printed[j]) for j in range(3) if j != i and printed[j]
+            within_rounding(o, q)
+            for j, (o, q) in enumerate(zip(ours, printed, strict=True))
+            if j != i and q is not None
         )
         if rest_ok and within_rounding(ours[i], flipped):
             return Verdict(
@@ -187,12 +251,12 @@ def compare_triple(
                 f"swapped: the printed figure is what the data give for {name} "
                 f"({_fmt_triple(tri)})",
             )
-    worst = max(pairs, key=lambda op: abs(op[0] - op[1].value))
+    o_far, p_far = max(pairs, key=lambda op: abs(op[0] - op[1].value))
     return Verdict(
         "discrepancy",
         f"unexplained: data give {_fmt_triple(ours)}, printed "
         f"{' / '.join(p.text if p else '-' for p in printed)} "
-        f"(largest gap {abs(worst[0] - worst[1].value):.2f})",
+        f"(largest gap {abs(o_far - p_far.value):.2f})",
     )
 
 
@@ -229,16 +293,33 @@ def consistency_flags(
     symmetric: bool = True,
     subgroup_sizes: dict[str, int] | None = None,
 ) -> dict[object, list[Flag]]:
-    """Typos detectable from the printed figures alone.
+    """Typos detectable from the printed figures alone (no metafor equivalent).
 
-    ``symmetric`` says the CIs are Wald intervals on the printed scale (raw
-    proportions), hence symmetric about the estimate up to rounding.
-    ``subgroup_sizes`` gives how many studies each subgroup has, to catch study
-    counts no analysis could have.
+    Parameters
+    ----------
+    rows : list of PublishedRow
+        The printed rows (estimate, CI bounds and study count, as printed).
+    symmetric : bool, default True
+        The CIs are Wald intervals on the printed scale (raw proportions), hence
+        symmetric about the estimate up to rounding.
+    subgroup_sizes : dict of str to int, optional
+        How many studies each subgroup has, to catch study counts no analysis could have.
+
+    Returns
+    -------
+    dict
+        Row identity (:attr:`PublishedRow.ident`) to the :class:`Flag` list raised for it;
+        rows without a flag are absent.
+
+    Examples
+    --------
+    >>> P = parse_printed
+    >>> consistency_flags([PublishedRow(("ORR", "na", "overall"), P("50"), P("10"), P("40"))])
+    {('ORR', 'na', 'overall'): [Flag(kind='garbled row', text='estimate 50 outside its CI 10 to 40')]}
     """
     out: dict[object, list[Flag]] = {}
 
-    def add(row, kind, text):
+    def add(row: PublishedRow, kind: str, text: str) -> None:
         out.setdefault(row.ident, []).append(Flag(kind, text))
 
     for r in rows:
@@ -250,7 +331,7 @@ def consistency_flags(
             add(r, "garbled row", f"upper bound {r.ub.text} equals the estimate {r.est.text}")
         elif not lo <= e <= hi:
             add(
-                r.key,
+                r,
                 "garbled row",
                 f"estimate {r.est.text} outside its CI {r.lb.text} to {r.ub.text}",
             )
@@ -279,7 +360,7 @@ def consistency_flags(
                         "(a Wald interval on this scale is)",
                     )
     # rows identical to another outcome's row (same subgroup and grade)
-    seen: dict[tuple, list[PublishedRow]] = {}
+    seen: dict[tuple[str, ...], list[PublishedRow]] = {}
     for r in rows:
         if r.est is None or r.lb is None or r.ub is None:
             continue
@@ -296,31 +377,36 @@ def consistency_flags(
     for r in rows:
         groups.setdefault(r.key[:2], []).append(r)
     for rs in groups.values():
-        overalls = [r for r in rs if r.key[2] == "overall" and r.est is not None]
+        overalls = [(r, r.est) for r in rs if r.key[2] == "overall" and r.est is not None]
         subs = [r for r in rs if r.key[2] != "overall" and r.lb is not None and r.ub is not None]
         if not overalls or len(subs) < 2:
             continue
-        lo = min(r.lb.value for r in subs)  # type: ignore[union-attr]
-        hi = max(r.ub.value for r in subs)  # type: ignore[union-attr]
-        for overall in overalls:
-            if lo <= overall.est.value <= hi:  # type: ignore[union-attr]
+        lo = min(r.lb.value for r in subs if r.lb is not None)
+        hi = max(r.ub.value for r in subs if r.ub is not None)
+        for overall, est in overalls:
+            if lo <= est.value <= hi:
                 continue
             add(
                 overall,
                 "impossible value",
-                f"overall estimate {overall.est.text} lies outside every subgroup's CI "
+                f"overall estimate {est.text} lies outside every subgroup's CI "
                 f"({lo:g} to {hi:g}); a pooled estimate cannot",
             )
         # study counts
         if subgroup_sizes:
-            bad = [r for r in subs if r.k is not None and r.k > subgroup_sizes.get(r.key[2], 10**9)]
-            for r in bad:
-                others = [s for s in subs if s is not r and s.k is not None]
+            bad = [
+                (r, r.k)
+                for r in subs
+                if r.k is not None and r.k > subgroup_sizes.get(r.key[2], 10**9)
+            ]
+            for r, rk in bad:
                 swap = [
                     s
-                    for s in others
-                    if s.k <= subgroup_sizes.get(r.key[2], 0)  # type: ignore[operator]
-                    and r.k <= subgroup_sizes.get(s.key[2], 0)  # type: ignore[operator]
+                    for s in subs
+                    if s is not r
+                    and s.k is not None
+                    and s.k <= subgroup_sizes.get(r.key[2], 0)
+                    and rk <= subgroup_sizes.get(s.key[2], 0)
                 ]
                 how = (
                     f"; swapping with {swap[0].key[2]} (k = {swap[0].k}) makes both possible"
@@ -334,9 +420,10 @@ def consistency_flags(
                         f"{r.key[2]} is printed with k = {r.k} but has only "
                         f"{subgroup_sizes[r.key[2]]} studies{how}",
                     )
-        if all(r.k is not None for r in subs):
-            total = sum(r.k for r in subs)  # type: ignore[misc]
-            for overall in overalls:
+        ks = [r.k for r in subs if r.k is not None]
+        if len(ks) == len(subs):
+            total = sum(ks)
+            for overall, _ in overalls:
                 if overall.k is not None and total != overall.k:
                     add(
                         overall,

@@ -32,11 +32,14 @@ imports it when the numba engine is chosen.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, cast
 
 import llvmlite.binding as _llvm
 import numpy as np
 from numba import njit, types
 from numba.extending import get_cython_function_address
+from scipy import stats
 
 from metaparity.engine.facts import EPS as _EPS
 from metaparity.engine.facts import FLOAT_FIELDS, METHOD_CODES, TEST_CODES
@@ -56,13 +59,25 @@ for _sym, _name in (
     ("metaparity_betainc", "__pyx_fuse_0betainc"),
 ):
     _llvm.add_symbol(_sym, get_cython_function_address(_CS, _name))
-_c_ndtr = types.ExternalFunction("metaparity_ndtr", types.float64(types.float64, types.intc))
-_c_chdtrc = types.ExternalFunction(
-    "metaparity_chdtrc", types.float64(types.float64, types.float64, types.intc)
+# numba's stubs type an ExternalFunction as a numba Type (calling a Type builds a
+# signature); in compiled code it is the C function, so it is typed as what it computes
+# (``cast`` returns the very object: the kernels see the same global)
+_c_ndtr = cast(
+    Callable[[float, int], float],
+    types.ExternalFunction("metaparity_ndtr", types.float64(types.float64, types.intc)),
 )
-_c_betainc = types.ExternalFunction(
-    "metaparity_betainc",
-    types.float64(types.float64, types.float64, types.float64, types.intc),
+_c_chdtrc = cast(
+    Callable[[float, float, int], float],
+    types.ExternalFunction(
+        "metaparity_chdtrc", types.float64(types.float64, types.float64, types.intc)
+    ),
+)
+_c_betainc = cast(
+    Callable[[float, float, float, int], float],
+    types.ExternalFunction(
+        "metaparity_betainc",
+        types.float64(types.float64, types.float64, types.float64, types.intc),
+    ),
 )
 
 # method/test codes and the reference's constants: one definition (engine.facts)
@@ -71,7 +86,8 @@ _MACH_EPS = float(np.finfo(float).eps)
 _NF = len(FLOAT_FIELDS)  # float outputs: b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp dfs
 _NS = 12  # scratch vectors (s[0] .. s[11]); s[12] .. s[15] hold the row: y, v, m, w
 
-_JIT = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
+#: numba.njit options of every kernel (Any: njit's keyword types differ per option)
+_JIT: dict[str, Any] = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
 
 
 # --------------------------------------------------------------------------- #
@@ -825,10 +841,26 @@ def _fit_kernel(
 # --------------------------------------------------------------------------- #
 # Python entry point
 # --------------------------------------------------------------------------- #
-def tables(method: str, test: str, level: float, K: int):
-    """(z critical value, t critical values by k, PMM targets by k), from scipy.stats."""
-    from scipy import stats
+def tables(method: str, test: str, level: float, K: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """Critical values and targets the kernels look up, from scipy.stats.
 
+    Parameters
+    ----------
+    method : str
+        The estimator (metafor ``rma(method=)``); PMM needs its chi^2 medians.
+    test : str
+        ``"z"``, ``"t"``, ``"knha"`` or ``"adhoc"`` (metafor ``test=``).
+    level : float
+        Confidence level in percent.
+    K : int
+        Widest row (number of studies).
+
+    Returns
+    -------
+    tuple of (float, ndarray, ndarray)
+        The z critical value, t critical values by k (``(K + 1,)``, df = max(k - 1, 1)),
+        and PMM's targets by k (NaN unless ``method == "PMM"``).
+    """
     alpha = 1.0 - level / 100.0
     ks = np.arange(K + 1, dtype=float)
     dft = np.maximum(ks - 1.0, 1.0)
@@ -840,13 +872,41 @@ def tables(method: str, test: str, level: float, K: int):
     return zcrit, tcrit, pmm
 
 
-def fit_rows(Y, V, W, *, method, test, tabs, lo, hi, off, out):
-    """Fit rows ``lo:hi`` of the C-contiguous ``(m, K)`` float arrays ``Y``, ``V`` (and
-    ``W`` or None) into ``out = (F, KO, CONV, ITERS)`` at ``off + lo : off + hi``.
+def fit_rows(
+    Y: np.ndarray,
+    V: np.ndarray,
+    W: np.ndarray | None,
+    *,
+    method: str,
+    test: str,
+    tabs: tuple[float, np.ndarray, np.ndarray],
+    lo: int,
+    hi: int,
+    off: int,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """Fit rows ``lo:hi`` one by one (metafor ``rma(yi, vi, method=, test=)`` per row).
 
-    ``F`` is ``(13, n)`` float: b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp dfs.
-    ``KO`` holds k, or 0 (no studies), or ``-1 - j`` (study j has V <= 0): the
-    caller raises for those rows.
+    Parameters
+    ----------
+    Y, V : ndarray
+        C-contiguous ``(m, K)`` float arrays of effect sizes and sampling variances
+        (NaN pads ragged rows).
+    W : ndarray or None
+        User weights shaped as ``Y`` (metafor ``weights=``), or None.
+    method, test : str
+        Estimator and test, as :data:`METHOD_CODES` / :data:`TEST_CODES` name them.
+    tabs : tuple
+        :func:`tables` for this method, test, level and K.
+    lo, hi : int
+        The rows fitted.
+    off : int
+        Offset of row ``lo`` in the outputs (results go to ``off + lo : off + hi``).
+    out : tuple of ndarray
+        ``(F, KO, CONV, ITERS)``, written in place.  ``F`` is ``(13, n)`` float:
+        b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp dfs.  ``KO`` holds k, or
+        0 (no studies), or ``-1 - j`` (study j has V <= 0): the caller raises for
+        those rows.
     """
     F, KO, CONV, ITERS = out
     has_w = W is not None

@@ -38,6 +38,7 @@ from metaparity.engine.numba.kernels import (
     _MACH_EPS,
     _MAXIT,
     _MAXIT_FS,
+    _NO_W,
     _c_ndtr,
     _chi2_sf,
     _nmax,
@@ -1040,10 +1041,30 @@ def _lanes_kernel(Y, V, W, has_w, method, test, zcrit, tcrit, pmm, lo, hi, off, 
                    DI[i0 : i0 + nb], DR, DT, DI, 0)  # fmt: skip
 
 
-def fit_lanes(Y, V, W, *, method_code, test_code, tabs, lo, hi, off, out):
-    """As :func:`metaparity.engine.numba.kernels.fit_rows` (any method code), for rows of K <= MAX_K."""
-    from metaparity.engine.numba.kernels import _NO_W
+def fit_lanes(
+    Y: np.ndarray,
+    V: np.ndarray,
+    W: np.ndarray | None,
+    *,
+    method_code: int,
+    test_code: int,
+    tabs: tuple[float, np.ndarray, np.ndarray],
+    lo: int,
+    hi: int,
+    off: int,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """As :func:`metaparity.engine.numba.kernels.fit_rows` (any method code), for rows of
+    K <= MAX_K, BLOCK rows at a time in SIMD lanes.
 
+    Parameters
+    ----------
+    Y, V, W, tabs, lo, hi, off, out
+        As :func:`~metaparity.engine.numba.kernels.fit_rows`.
+    method_code, test_code : int
+        :data:`~metaparity.engine.numba.kernels.METHOD_CODES` and ``TEST_CODES`` values
+        of the estimator (metafor ``method=``) and test.
+    """
     F, KO, CONV, ITERS = out
     has_w = W is not None
     zcrit, tcrit, pmm = tabs

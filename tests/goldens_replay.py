@@ -1,8 +1,12 @@
 """Replay the issue-8 golden file (``fixtures/goldens/diagnostics.json``) without R.
 
+Test tooling that needs a source checkout (the golden file and ``r_scripts/`` live in the
+repository, not in the installed package): used by ``tests/test_goldens_diagnostics.py``
+and ``scripts/parity_summary_diagnostics.py``.
+
 ``r_scripts/goldens_diagnostics.R`` records metafor's answers from the very R functions
 the live bridge calls (``mp_rma_mods``, ``mp_influence``, ``mp_bias``, ``mp_rma_glmm`` in
-``metaparity/r/metaparity.R``) next to their inputs.  Each ``replay_*`` function runs
+``metaparity/parity/r/metaparity.R``) next to their inputs.  Each ``replay_*`` function runs
 metaparity on a record's inputs and compares every quantity with the tolerance table
 (:func:`~metaparity.parity.tolerances.compare_values`, :func:`~metaparity.parity.compare.compare_mods`,
 :func:`~metaparity.parity.compare.compare_glmm`), exactly as the live tests (``tests/models/test_metareg.py``,
@@ -25,13 +29,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
+from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
+from metaparity.analysis.diagnostics import (
+    baujat,
+    cumul,
+    influence,
+    leave1out,
+    rstandard,
+    rstudent,
+)
+from metaparity.models.glmm import glmm_loglik, rma_glmm
+from metaparity.models.metareg import rma_mods
+from metaparity.models.results import RmaModsResult, RmaResult
+from metaparity.models.uni import rma
+from metaparity.parity.compare import compare_glmm, compare_mods, summarise
+from metaparity.parity.rbridge import _Bridge
 from metaparity.parity.tolerances import Comparison, compare_values, pvalue_condition
 
 __all__ = [
     "KINDS",
+    "ROOT",
+    "DEFAULT_PATH",
     "Replay",
     "load",
+    "label",
     "recorded_as_live",
     "replay",
     "replay_mods",
@@ -47,6 +71,8 @@ __all__ = [
 #: record lists in the golden file, in the order the producer writes them
 KINDS = ("rma_mods", "influence", "bias", "rma_glmm")
 DEFAULT_PATH = Path("fixtures") / "goldens" / "diagnostics.json"
+#: the source checkout this file sits in (``tests/..``)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -73,10 +99,22 @@ class Replay:
 
 
 def load(path: str | Path | None = None) -> dict[str, Any]:
-    """The golden file (default: ``fixtures/goldens/diagnostics.json`` under the repo)."""
-    if path is None:
-        path = Path(__file__).resolve().parents[3] / DEFAULT_PATH
-    return json.loads(Path(path).read_text())
+    """Read the golden file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The JSON written by ``r_scripts/goldens_diagnostics.R``; default
+        ``fixtures/goldens/diagnostics.json`` of the checkout this module sits in.
+
+    Returns
+    -------
+    dict
+        ``provenance`` and one list of records per entry of :data:`KINDS`.
+    """
+    p = ROOT / DEFAULT_PATH if path is None else Path(path)
+    golden: dict[str, Any] = json.loads(p.read_text())
+    return golden
 
 
 def label(kind: str, rec: dict[str, Any]) -> str:
@@ -105,7 +143,6 @@ def _X(rec: dict[str, Any]) -> np.ndarray:
 
 def recorded_as_live(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
     """``rec`` post-processed by the bridge method that answers ``kind`` live."""
-    from metaparity.parity.rbridge import _Bridge
 
     class _Recorded(_Bridge):
         backend = "golden"
@@ -129,9 +166,7 @@ def recorded_as_live(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown record kind {kind!r}")
 
 
-def _fit(y, v, method, test, level):
-    from metaparity.models.uni import rma
-
+def _fit(y: np.ndarray, v: np.ndarray, method: str, test: str, level: float) -> RmaResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # EE + knha, as metafor warns
         return rma(y, v, method=method, test=test, level=level)
@@ -142,11 +177,6 @@ def _fit(y, v, method, test, level):
 # --------------------------------------------------------------------------- #
 def replay_mods(rec: dict[str, Any]) -> Replay:
     """rma(yi, vi, mods = X) vs the record (:func:`~metaparity.parity.compare.compare_mods`)."""
-    import pandas as pd
-
-    from metaparity.models.metareg import rma_mods
-    from metaparity.parity.compare import compare_mods
-
     out = Replay(label("rma_mods", rec))
     ref = recorded_as_live("rma_mods", rec)
     if not ref.get("ok"):
@@ -166,6 +196,7 @@ def replay_mods(rec: dict[str, Any]) -> Replay:
         out.mismatches.append(f"coef_names {res.coef_names} vs metafor {ref['fit']['coef_names']}")
     out.rows = [("rma_mods", c) for c in compare_mods(res, ref)]
     if rec.get("tau2_intercept_only") is not None:  # the model R2 is measured against
+        assert res.yi is not None and res.vi is not None  # a fitted model keeps its data
         fit0 = _fit(res.yi, res.vi, res.method, "z", res.level)
         c = compare_values("tau2", fit0.tau2, rec["tau2_intercept_only"], res.method)
         out.rows.append(("rma_mods", _renamed(c, "tau2_intercept_only")))
@@ -175,7 +206,7 @@ def replay_mods(rec: dict[str, Any]) -> Replay:
     return out
 
 
-def exact_mods(res) -> dict[str, float]:
+def exact_mods(res: RmaModsResult) -> dict[str, float]:
     """b, se, zval, CI, p-values, tau2, QE, QM of a closed-form (EE, DL) meta-regression at
     60 digits (mpmath) -- the evidence ``tests/models/test_metareg.py::_exact`` gives live.
 
@@ -183,10 +214,9 @@ def exact_mods(res) -> dict[str, float]:
     cond(X) ~ 5e5) cost metafor's normal-equation solves ~1e-10 relative; metaparity works
     from a QR decomposition.  Iterative estimators: ``{}`` (no evidence, never accepted).
     """
-    import mpmath as mp
-    from scipy import stats
+    import mpmath as mp  # optional dependency (a test extra): only this evidence needs it
 
-    if res.method not in ("EE", "FE", "DL"):
+    if res.method not in ("EE", "FE", "DL") or res.X is None or res.yi is None or res.vi is None:
         return {}
     with mp.workdps(60):
         k, p = res.X.shape
@@ -241,7 +271,7 @@ def exact_mods(res) -> dict[str, float]:
         return {q: float(x) for q, x in out.items()}
 
 
-def _metafor_is_the_imprecise_one(res, bad: list[Comparison]) -> list[Comparison]:
+def _metafor_is_the_imprecise_one(res: RmaModsResult, bad: list[Comparison]) -> list[Comparison]:
     """``bad`` when every one is metaparity within tolerance of the exact value and metafor
     at least 100x farther from it (the live tests' rule); else ``[]`` (nothing accepted)."""
     ex = exact_mods(res)
@@ -296,15 +326,6 @@ def _fields(c: Comparison) -> tuple:
 
 def replay_influence(rec: dict[str, Any]) -> Replay:
     """leave1out, influence, rstudent, rstandard, cumul, baujat vs the record."""
-    from metaparity.analysis.diagnostics import (
-        baujat,
-        cumul,
-        influence,
-        leave1out,
-        rstandard,
-        rstudent,
-    )
-
     out = Replay(label("influence", rec))
     ref = recorded_as_live("influence", rec)
     if not ref.get("ok"):
@@ -359,8 +380,6 @@ _TF_FIT_Q = ("b", "se", "zval", "pval", "ci_lb", "ci_ub", "tau2")
 
 def replay_bias(rec: dict[str, Any]) -> Replay:
     """ranktest, regtest (12 variants), trimfill (6), fsn (6) vs the record."""
-    from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
-
     out = Replay(label("bias", rec))
     ref = recorded_as_live("bias", rec)
     if not ref.get("ok"):
@@ -385,17 +404,17 @@ def replay_bias(rec: dict[str, Any]) -> Replay:
         model, pred = key.split("_")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            o = regtest(res, model=model, predictor=pred, ni=ni)
-        dist = "z" if math.isnan(o.dfs) else "t"
-        cond = pvalue_condition(o.zval, dist, o.dfs)
+            rt = regtest(res, model=model, predictor=pred, ni=ni)
+        dist = "z" if math.isnan(rt.dfs) else "t"
+        cond = pvalue_condition(rt.zval, dist, rt.dfs)
         fn = f"regtest[{key}]"
         for q in _REG_Q:
-            add(fn, q, getattr(o, q), g[q], cond if q == "pval" else 1.0)
-        b = o.fit.b if model == "rma" else o.fit["b"]
+            add(fn, q, getattr(rt, q), g[q], cond if q == "pval" else 1.0)
+        b = rt.fit.b if model == "rma" else rt.fit["b"]
         for j in range(2):
             add(fn, f"b[{j + 1}]", b[j], g["b"][j])
         if model == "rma":
-            add(fn, "tau2", o.fit.tau2, g["tau2"])
+            add(fn, "tau2", rt.fit.tau2, g["tau2"])
 
     for key, t in ref["trimfill"].items():
         fn = f"trimfill[{key}]"
@@ -405,23 +424,24 @@ def replay_bias(rec: dict[str, Any]) -> Replay:
         est, *side = key.split("_")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # se_k0 NaN, as metafor
-            o = trimfill(res, estimator=est, side=side[0] if side else None)
-        if o.side != t["side"]:
-            out.mismatches.append(f"{fn}: side {o.side!r} vs metafor {t['side']!r}")
-        add(fn, "k0", o.k0, t["k0"])
-        add(fn, "k", o.fit.k, t["k"])
-        fill_ours, fill_ref = np.asarray(o.fill, dtype=float), np.asarray(t["fill"], dtype=float)
+            tf = trimfill(res, estimator=est, side=side[0] if side else None)
+        if tf.side != t["side"]:
+            out.mismatches.append(f"{fn}: side {tf.side!r} vs metafor {t['side']!r}")
+        add(fn, "k0", tf.k0, t["k0"])
+        add(fn, "k", tf.fit.k, t["k"])
+        fill_ours = np.asarray(tf.fill, dtype=float)
+        fill_ref = np.asarray(t["fill"], dtype=float)
         if fill_ours.shape != fill_ref.shape:
             out.mismatches.append(f"{fn}: {fill_ours.size} studies vs metafor {fill_ref.size}")
             continue
         for i, (a, b) in enumerate(zip(fill_ours, fill_ref, strict=True)):
             add(fn, f"fill[{i + 1}]", a, b)
-        add(fn, "se_k0", o.se_k0, t["se_k0"])
-        add(fn, "p_k0", o.p_k0, t["p_k0"])
-        for q, arr in (("yi", o.yi), ("vi", o.vi)):
+        add(fn, "se_k0", tf.se_k0, t["se_k0"])
+        add(fn, "p_k0", tf.p_k0, t["p_k0"])
+        for q, arr in (("yi", tf.yi), ("vi", tf.vi)):
             for i, (a, b) in enumerate(zip(arr, t[q], strict=True)):
                 out.rows.append((fn, _renamed(compare_values(q, a, b, method), f"{q}[{i + 1}]")))
-        f = o.fit
+        f = tf.fit
         cond = pvalue_condition(f.zval, "z" if f.test == "z" else "t", f.dfs)
         for q in _TF_FIT_Q:
             add(fn, q, getattr(f, q), t[q], cond if q == "pval" else 1.0)
@@ -431,11 +451,11 @@ def replay_bias(rec: dict[str, Any]) -> Replay:
         kw: dict[str, Any] = {"weighted": True} if key == "Orwin_weighted" else {}
         if key.endswith("_01"):
             kw["alpha"] = 0.01
-        o = fsn(yi, vi, type=typ, **kw)
+        fs = fsn(yi, vi, type=typ, **kw)
         fn = f"fsn[{key}]"
-        add(fn, "fsnum", o.fsnum, f["fsnum"])
+        add(fn, "fsnum", fs.fsnum, f["fsnum"])
         for q in ("pval", "meanes", "target"):
-            add(fn, q, getattr(o, q), f[q])
+            add(fn, q, getattr(fs, q), f[q])
     return out
 
 
@@ -449,9 +469,6 @@ def _renamed(c: Comparison, name: str) -> Comparison:
 def replay_glmm(rec: dict[str, Any]) -> Replay:
     """rma_glmm vs the record (:func:`~metaparity.parity.compare.compare_glmm`), and our marginal
     log-likelihood at the record's fixed point ``at`` vs lme4's there."""
-    from metaparity.models.glmm import glmm_loglik, rma_glmm
-    from metaparity.parity.compare import compare_glmm
-
     out = Replay(label("rma_glmm", rec))
     ref = recorded_as_live("rma_glmm", rec)
     if not ref.get("ok"):
@@ -502,8 +519,6 @@ def summarise_replays(replays: list[tuple[str, Replay]]) -> dict[tuple[str, str]
     :func:`metaparity.parity.compare.summarise`) and ``max_abs`` of the comparisons within the
     table, and ``accepted`` / ``max_rel_accepted`` for those beyond it that were accepted on
     exact evidence.  Non-numeric mismatches count as failures of the record's kind."""
-    from metaparity.parity.compare import summarise
-
     out: dict[tuple[str, str], dict[str, float]] = {}
 
     def entry(kind: str, fn: str) -> dict[str, float]:
