@@ -255,6 +255,7 @@ def _fit(x, n, q):
         th = np.array([r.x[0], abs(r.x[1])])
         if best is None or obj.ll(th) > obj.ll(best):
             best = th
+    assert best is not None  # the search loop above runs at least once
     th, converged = _newton(obj, best)
     # the boundary tau = 0 (mu at the equal-effects MLE, exact): taken when it is at least
     # as good, or when the search ended at tau ~ 0 and tau = 0 is a local maximum in tau

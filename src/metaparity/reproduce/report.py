@@ -17,9 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from metaparity._core.io import atomic_write
 from metaparity._core.version import __version__
+from metaparity.plots import (
+    ForestPooled,
+    ForestStudy,
+    encode_png,
+    revman_forest,
+    revman_galbraith,
+)
 from metaparity.reproduce.pipeline import OVERALL, Analysis, FigureRow, Reproduction
 from metaparity.reproduce.verdicts import VERDICTS, Printed, compare_triple
 
@@ -521,8 +529,6 @@ def _json_default(o: Any) -> Any:
 # figures
 # --------------------------------------------------------------------------- #
 def _forest_inputs(rep: Reproduction, outcome: str, grade: str):
-    from metaparity.plots import ForestStudy
-
     analyses = {g: rep.analyses.get((outcome, grade, g)) for g in [OVERALL, *rep.subgroups]}
     studies = []
     subtotals: dict[str, Any] = {}
@@ -569,10 +575,6 @@ def _forest_inputs(rep: Reproduction, outcome: str, grade: str):
 
 
 def _pooled(a: Analysis | None, label: str):
-    from scipy import stats
-
-    from metaparity.plots import ForestPooled
-
     if a is None or a.result is None:
         return None
     r = a.result
@@ -595,8 +597,6 @@ def _pooled(a: Analysis | None, label: str):
 def make_figures(rep: Reproduction, folder: Path) -> dict[str, list[tuple[str, Path]]]:
     """Forest plot per outcome (with subgroup diamonds and the printed figures overlaid) and
     a Galbraith plot per outcome with >= 2 pooled studies; PNGs written to ``folder``."""
-    from metaparity.plots import revman_forest, revman_galbraith
-
     out: dict[str, list[tuple[str, Path]]] = {}
     keys = list(dict.fromkeys((a.outcome, a.grade) for a in rep.analyses.values()))
     for outcome, grade in keys:
@@ -605,10 +605,12 @@ def make_figures(rep: Reproduction, folder: Path) -> dict[str, list[tuple[str, P
         if not any(a.result is not None for a in have):
             continue
         studies, subtotals, total = _forest_inputs(rep, outcome, grade)
-        published = {}
+        published: dict[str, tuple[float, float, float]] = {}
         for f in rep.figures:
-            if (f.outcome, f.grade) == (outcome, grade) and all(p is not None for p in f.printed):
-                published[f.subgroup] = tuple(p.value for p in f.printed)  # type: ignore[union-attr]
+            est, lo, hi = f.printed
+            same = (f.outcome, f.grade) == (outcome, grade)
+            if same and est is not None and lo is not None and hi is not None:
+                published[f.subgroup] = (est.value, lo.value, hi.value)
         drawn = {g for g, v in subtotals.items() if v is not None} | ({OVERALL} if total else set())
         published = {g: v for g, v in published.items() if g in drawn}
         t = rep.tests.get((outcome, grade))
@@ -623,7 +625,7 @@ def make_figures(rep: Reproduction, folder: Path) -> dict[str, list[tuple[str, P
                     published=published, path=path)  # fmt: skip
         items = [(f"Forest plot: {name}", path)]
         best = next((a for a in have if a.result is not None and a.result.k >= 2), None)
-        if best is not None and best.data is not None:
+        if best is not None and best.data is not None and best.result is not None:
             gpath = folder / f"galbraith_{_slug(outcome, grade)}.png"
             revman_galbraith(
                 best.data["yi"].to_numpy(),
@@ -683,8 +685,6 @@ def write_report(
     staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=out))
     try:
         if figures:
-            from metaparity.plots import encode_png
-
             made = make_figures(rep, staging)
             for sec, items in made.items():
                 figs_md[sec] = [(cap, f"figures/{p.name}") for cap, p in items]
