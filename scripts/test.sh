@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (without running the demo), lint, then run the test suite.
+# Set up (without running the demo), lint (ruff, mypy), then run the test suite
+# (which includes tests/layout: layering, import cycles, the facade, numpydoc).
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
 
@@ -11,6 +12,9 @@ echo "[test] ruff check src tests benchmarks"
 .venv/bin/ruff check src tests benchmarks scripts
 echo "[test] ruff format --check src tests benchmarks"
 .venv/bin/ruff format --check src tests benchmarks scripts
+
+echo "[test] mypy (config in pyproject.toml: the whole package)"
+.venv/bin/python -m mypy
 
 echo "[test] pytest $*"
 rc=0
