@@ -10,7 +10,7 @@ from __future__ import annotations
 from metaparity._core.names import METHODS, TESTS
 
 __all__ = [
-    "FLOAT_FIELDS", "BATCH_FIELDS", "SCALAR_FIELDS", "METHOD_CODES", "TEST_CODES",
+    "FLOAT_FIELDS", "BATCH_FIELDS", "SCALAR_FIELDS", "COEF_FIELDS", "FIT_FIELDS", "METHOD_CODES", "TEST_CODES",
     "EPS", "MAXIT", "MAXIT_FS",
 ]  # fmt: skip
 
@@ -22,6 +22,10 @@ FLOAT_FIELDS: tuple[str, ...] = tuple(
 BATCH_FIELDS: tuple[str, ...] = (
     FLOAT_FIELDS[:12] + ("k",) + FLOAT_FIELDS[12:] + ("converged", "iterations")
 )  # b ... QEp, k, dfs, converged, iterations
+#: the coefficient fields (one entry per coefficient with moderators)
+COEF_FIELDS: tuple[str, ...] = FLOAT_FIELDS[:6]
+#: an intercept-only fit's results as reported by ``to_dict()`` and compared with metafor
+FIT_FIELDS: tuple[str, ...] = FLOAT_FIELDS[:12] + ("k",)
 #: float fields of a single intercept-only fit (:class:`metaparity.RmaResult`)
 SCALAR_FIELDS: tuple[str, ...] = FLOAT_FIELDS + ("s2typ",)
 

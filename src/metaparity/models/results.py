@@ -25,19 +25,17 @@ import numpy as np
 import pandas as pd
 
 from metaparity.engine.dask import is_dask
-from metaparity.engine.facts import BATCH_FIELDS
+from metaparity.engine.facts import BATCH_FIELDS, COEF_FIELDS, FIT_FIELDS
 from metaparity.models.confint import ConfInt, confint
 from metaparity.models.predict import Prediction, predict
 from metaparity.models.summary import format_summary
 
-__all__ = ["ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult"]
+__all__ = [
+    "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "COEF_FIELDS",
+]  # fmt: skip
 
 #: the fields of an intercept-only fit that ``to_dict()`` reports (and the goldens hold)
-_UNI_DICT = tuple(
-    "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k method test level".split()
-)
-#: the coefficient fields (one entry per coefficient with moderators)
-COEF_FIELDS = ("b", "se", "zval", "pval", "ci_lb", "ci_ub")
+_UNI_DICT = FIT_FIELDS + ("method", "test", "level")
 
 
 class ModelResult:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from metaparity.engine.facts import COEF_FIELDS
+from metaparity.engine.facts import FIT_FIELDS as FACT_FIT_FIELDS
 from metaparity.models.glmm import (
     GLMM_FIT_FIELDS,
     GlmmResult,
@@ -42,7 +44,7 @@ __all__ = [
     "summarise",
 ]
 
-FIT_FIELDS = "b se zval pval ci_lb ci_ub tau2 se_tau2 I2 H2 QE QEp k".split()
+FIT_FIELDS = list(FACT_FIT_FIELDS)
 PRED_FIELDS = "pred se ci_lb ci_ub pi_lb pi_ub".split()
 CONFINT_FIELDS = "tau2_lb tau2_ub I2_lb I2_ub H2_lb H2_ub".split()
 
@@ -149,7 +151,7 @@ def compare_result(res: RmaResult, ref: dict[str, Any]) -> list[Comparison]:
     return out
 
 
-MODS_VEC_FIELDS = "b se zval pval ci_lb ci_ub".split()
+MODS_VEC_FIELDS = list(COEF_FIELDS)
 MODS_FIELDS = MODS_VEC_FIELDS + "tau2 se_tau2 I2 H2 R2 QE QEp QM QMp k p".split()
 
 
