@@ -42,6 +42,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from metaparity._core.names import METHODS, check_choice
 from metaparity.models.uni import rma_batch
 from metaparity.simulate import simulate_normal
 
@@ -442,7 +443,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                         V: np.ndarray = V,
                         last: dict[str, Any] = last,
                     ) -> None:
-                        last["res"] = rma_batch(Y, V, method=meth, **ekw)
+                        last["res"] = rma_batch(
+                            Y, V, method=check_choice("method", meth, METHODS), **ekw
+                        )
 
                     t = _timeit(fit, max_repeat=3 if M <= 10_000 else 1, warmup=M <= 10_000)
                     skip[key] = t / M
@@ -473,7 +476,12 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             for meth in cfg.methods:
                 name = meth if eng is None else f"{meth} [{eng}]"
                 mem[name] = (
-                    _peak_bytes(functools.partial(rma_batch, Ym, Vm, method=meth, **ekw)) / Mm
+                    _peak_bytes(
+                        functools.partial(
+                            rma_batch, Ym, Vm, method=check_choice("method", meth, METHODS), **ekw
+                        )
+                    )
+                    / Mm
                 )
         mem["floor"] = _peak_bytes(functools.partial(np.einsum, "ij,ij->i", Ym, Vm)) / Mm
         report["memory"][str(k)] = dict(M=Mm, input_bytes_per_row=16 * k, peak_bytes_per_row=mem)
@@ -482,7 +490,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         # ---- the overlapping rows: metafor, statsmodels, PyMARE vs metafor
         n = min(cfg.r_n, max(cfg.ms))
         Yr, Vr = Y_all[:n], V_all[:n]
-        ours = {m: rma_batch(Yr, Vr, method=m) for m in cfg.methods}
+        ours = {
+            m: rma_batch(Yr, Vr, method=check_choice("method", m, METHODS)) for m in cfg.methods
+        }
         mf = None
         if cfg.r:
             mf = run_metafor(csv, cfg.methods, data_dir / f"metafor_k{k}_n{n}")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from metaparity._core.names import METHODS, check_choice
 from metaparity.effects.datasets import selinexor_counts, selinexor_published
 from metaparity.effects.escalc import escalc
 from metaparity.models.uni import rma
@@ -89,7 +90,7 @@ def selinexor_demo(bridge: Any = None) -> list[DemoRow]:
             continue
         method = "EE" if "fixed" in str(p["model"]) else "DL"
         dat = escalc("PR", xi=sel["events"], ni=sel["n"], slab=list(sel["study"]))
-        res = rma(data=dat, method=method, slab=list(sel["study"]))
+        res = rma(data=dat, method=check_choice("method", method, METHODS), slab=list(sel["study"]))
         row = DemoRow(
             outcome=p["outcome"],
             grade=p["grade"],

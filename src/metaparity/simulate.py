@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metaparity._core.names import METHODS, TESTS, check_choice
 from metaparity.models.uni import rma_batch
 
 __all__ = [
@@ -475,7 +476,8 @@ def coverage_study(
         for j, t2 in enumerate(tau2s):
             Y, V = simulate_normal(M, k, mu=mu, tau2=t2, vi=vi, seed=seeds[i * len(tau2s) + j])
             for label, method, test in designs:
-                res = rma_batch(Y, V, method=method, test=test, level=level)
+                res = rma_batch(Y, V, method=check_choice("method", method, METHODS),
+                                test=check_choice("test", test, TESTS), level=level)  # fmt: skip
                 hit = (res.ci_lb <= mu) & (mu <= res.ci_ub)
                 cov = float(hit.mean())
                 rows.append(

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
+
+_S = TypeVar("_S", bound=str)
+
+#: The tau^2 estimator names (metafor's spelling) as a type, for annotations.
+MethodName = Literal[
+    "EE", "FE", "DL", "DLIT", "HE", "HS", "HSk", "SJ", "SJIT", "ML", "REML", "EB", "PM", "PMM",
+    "GENQ",
+]  # fmt: skip
 
 #: tau^2 estimators accepted by :func:`metaparity.rma` (metafor 3.8 names).
-METHODS: tuple[str, ...] = (
-    "EE",
-    "FE",
-    "DL",
-    "DLIT",
-    "HE",
-    "HS",
-    "HSk",
-    "SJ",
-    "SJIT",
-    "ML",
-    "REML",
-    "EB",
-    "PM",
-    "PMM",
-    "GENQ",
-)
+METHODS: tuple[MethodName, ...] = get_args(MethodName)
 
 #: Estimators with a closed form (no iteration, no root finding).
 CLOSED_FORM: frozenset[str] = frozenset({"EE", "FE", "DL", "HE", "HS", "HSk", "SJ", "GENQ"})
@@ -29,8 +21,11 @@ CLOSED_FORM: frozenset[str] = frozenset({"EE", "FE", "DL", "HE", "HS", "HSk", "S
 #: Estimators found by iteration or root finding.
 ITERATIVE: frozenset[str] = frozenset(set(METHODS) - CLOSED_FORM)
 
+#: The test names (metafor's ``test=``) as a type, for annotations.
+TestName = Literal["z", "t", "knha", "adhoc"]
+
 #: Inference for the pooled estimate (metafor's ``test=``).
-TESTS: tuple[str, ...] = ("z", "t", "knha", "adhoc")
+TESTS: tuple[TestName, ...] = get_args(TestName)
 
 
 def family(method: str) -> str:
@@ -38,7 +33,7 @@ def family(method: str) -> str:
     return "closed" if method in CLOSED_FORM else "iterative"
 
 
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+def check_choice(name: str, value: object, choices: tuple[_S, ...]) -> _S:
     """Validate ``value`` against ``choices`` (case-sensitive as in metafor)."""
     if not isinstance(value, str) or value not in choices:
         hint = ""
@@ -48,16 +43,3 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
                 hint = f" (did you mean {near[0]!r}? names are case-sensitive as in metafor)"
         raise ValueError(f"unknown {name} {value!r}{hint}; choose one of: {', '.join(choices)}")
     return value
-
-
-#: The tau^2 estimator names of :data:`METHODS` as a type (for annotations).
-MethodName = Literal[
-    "EE", "FE", "DL", "DLIT", "HE", "HS", "HSk", "SJ", "SJIT", "ML", "REML", "EB", "PM", "PMM",
-    "GENQ",
-]  # fmt: skip
-
-#: The test names of :data:`TESTS` as a type (for annotations).
-TestName = Literal["z", "t", "knha", "adhoc"]
-
-# one home per fact: the Literal types spell the tuples above
-assert get_args(MethodName) == METHODS and get_args(TestName) == TESTS

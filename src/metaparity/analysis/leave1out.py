@@ -111,7 +111,12 @@ def leave1out_batch(
 
 
 def _leave1out_fits(
-    Y: ArrayLike, V: ArrayLike, method: str, test: str, level: float, weights: ArrayLike | None
+    Y: ArrayLike,
+    V: ArrayLike,
+    method: MethodName,
+    test: TestName,
+    level: float,
+    weights: ArrayLike | None,
 ) -> BatchResult:
     """:func:`leave1out_batch` for estimator and test names already checked (a model's)."""
     Yf = as_float_array("Y", Y)

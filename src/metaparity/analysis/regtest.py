@@ -81,8 +81,8 @@ class RegTestResult:
     ci_lb: float
     ci_ub: float
     k: int
-    method: str | None
-    test: str
+    method: MethodName | None
+    test: TestName
     level: float
     fit: RmaResult | dict[str, Any] | None = field(repr=False, default=None)
 
@@ -98,10 +98,10 @@ class RegTestResult:
 def _settings(
     x: RmaResult | ArrayLike,
     ni: ArrayLike | None,
-    method: str | None,
-    test: str | None,
+    method: MethodName | None,
+    test: TestName | None,
     level: float | None,
-) -> tuple[str, str, float, ArrayLike | None]:
+) -> tuple[MethodName, TestName, float, ArrayLike | None]:
     """Estimator, test, level (and recorded sample sizes) of the regression: those of
     the fitted model ``x``, or the arguments with metafor's defaults for ``yi``/``vi``."""
     if _is_rma(x):
@@ -192,7 +192,7 @@ def _rma_result(
     v: np.ndarray,
     pred: np.ndarray,
     predictor: str,
-    settings: tuple[str, str, float],
+    settings: tuple[MethodName, TestName, float],
 ) -> RegTestResult:
     """The meta-regression test with the estimator, test and level in ``settings``."""
     method, test, level = settings

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 from scipy import stats
 
-from metaparity._core.names import TestName, check_choice
+from metaparity._core.names import MethodName, TestName, check_choice
 from metaparity.analysis._bias_common import _check_k, _check_plain, _is_rma, _model_data
 from metaparity.models.metareg import rma_mods
 from metaparity.models.results import RmaResult
@@ -110,7 +110,7 @@ class TrimFillResult:
 # input handling
 # --------------------------------------------------------------------------- #
 def _refit(
-    y: np.ndarray, v: np.ndarray, method: str, test: str = "z", level: float = 95
+    y: np.ndarray, v: np.ndarray, method: MethodName, test: TestName = "z", level: float = 95
 ) -> RmaResult:
     return rma(y, v, method=method, test=test, level=level)
 
@@ -151,7 +151,7 @@ def _k0_step(dev: np.ndarray, estimator: str) -> tuple[int, float]:
 
 
 def _iterate(
-    ys: np.ndarray, vs: np.ndarray, sign: float, method: str, estimator: str, maxiter: int
+    ys: np.ndarray, vs: np.ndarray, sign: float, method: MethodName, estimator: str, maxiter: int
 ) -> tuple[int, float, float, int]:
     """Trim the ``k0`` largest of the sorted ``ys``, re-estimate, recount ``k0`` until it
     no longer changes: ``(k0, k0_raw, b, iterations)`` with ``b`` on the sorted scale."""

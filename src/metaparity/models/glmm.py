@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from metaparity._core.names import MethodName, TestName
 from metaparity._core.validation import (
     as_float_array,
     check_level,
@@ -325,11 +326,11 @@ class GlmmResult(ModelResult):
     AICc: float
     k: int
     nAGQ: int
-    test: str
+    test: TestName
     level: float
     converged: bool
     measure: str = "PLO"
-    method: str = "ML"
+    method: MethodName = "ML"
     xi: np.ndarray | None = field(repr=False, default=None)
     ni: np.ndarray | None = field(repr=False, default=None)
     slab: tuple | None = field(repr=False, default=None)
@@ -446,7 +447,7 @@ def rma_glmm(
     measure: str = "PLO",
     nAGQ: int | None = None,
     level: float = 95,
-    test: str = "z",
+    test: TestName = "z",
     slab: Any = None,
     data: Any = None,
 ) -> GlmmResult:
@@ -568,7 +569,13 @@ def rma_glmm(
 
 
 def glmm_vs_wald(
-    xi: Any, ni: Any, slab: Any = None, *, method: str = "DL", level: float = 95, nAGQ: int = 7
+    xi: Any,
+    ni: Any,
+    slab: Any = None,
+    *,
+    method: MethodName = "DL",
+    level: float = 95,
+    nAGQ: int = 7,
 ):
     """One analysis of proportions pooled three ways, for a sensitivity column.
 

@@ -12,8 +12,9 @@ import warnings
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from metaparity._core.names import METHODS, TESTS, check_choice
+from metaparity._core.names import METHODS, TESTS, MethodName, TestName, check_choice
 from metaparity._core.validation import check_level, study_label
 from metaparity.engine.mods import MODS_METHODS, fit_mods
 from metaparity.models.design import design_matrix
@@ -24,16 +25,16 @@ __all__ = ["rma_mods", "RmaModsResult", "design_matrix", "MODS_METHODS"]
 
 
 def rma_mods(
-    yi: Any = None,
-    vi: Any = None,
+    yi: ArrayLike | str | None = None,
+    vi: ArrayLike | str | None = None,
     mods: Any = None,
     *,
     data: Any = None,
-    method: str = "REML",
-    test: str = "z",
+    method: MethodName = "REML",
+    test: TestName = "z",
     level: float = 95,
     intercept: bool = True,
-    slab: Any = None,
+    slab: ArrayLike | str | None = None,
     btt: Any = None,
 ) -> RmaModsResult:
     """Fit a meta-regression (mixed- or fixed-effects model with moderators).

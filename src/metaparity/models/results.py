@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metaparity._core.names import MethodName, TestName
 from metaparity.engine.dask import is_dask
 from metaparity.engine.facts import BATCH_FIELDS, COEF_FIELDS, FIT_FIELDS
 from metaparity.models.confint import ConfInt, confint
@@ -87,8 +88,8 @@ class RmaResult(ModelResult):
     QE: float
     QEp: float
     k: int
-    method: str
-    test: str
+    method: MethodName
+    test: TestName
     level: float
     dfs: float
     converged: bool
@@ -187,8 +188,8 @@ class BatchResult:
     dfs: np.ndarray
     converged: np.ndarray
     iterations: np.ndarray
-    method: str
-    test: str
+    method: MethodName
+    test: TestName
     level: float
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from metaparity._core.names import METHODS, TESTS, check_choice
+from metaparity._core.names import METHODS, TESTS, MethodName, TestName, check_choice
 from metaparity._core.validation import as_float_array, check_level
 from metaparity.engine import reference
 from metaparity.engine.dask import is_dask, map_fit
@@ -29,14 +30,14 @@ __all__ = ["rma", "rma_batch"]
 
 
 def rma_batch(
-    Y: Any,
-    V: Any,
+    Y: ArrayLike,
+    V: ArrayLike,
     *,
-    method: str = "REML",
-    test: str = "z",
+    method: MethodName = "REML",
+    test: TestName = "z",
     level: float = 95,
     weights: Any = None,
-    engine: str = "auto",
+    engine: Literal["auto", "numba", "numpy"] = "auto",
     chunk_size: int | None = None,
 ) -> BatchResult:
     """Fit many meta-analyses at once (a loop of ``metafor::rma`` over the rows, in one call).
@@ -107,16 +108,16 @@ def rma_batch(
 
 
 def rma(
-    yi: Any = None,
-    vi: Any = None,
+    yi: ArrayLike | str | None = None,
+    vi: ArrayLike | str | None = None,
     *,
-    sei: Any = None,
-    weights: Any = None,
-    method: str = "REML",
-    test: str = "z",
+    sei: ArrayLike | str | None = None,
+    weights: ArrayLike | str | None = None,
+    method: MethodName = "REML",
+    test: TestName = "z",
     level: float = 95,
     data: Any = None,
-    slab: Any = None,
+    slab: ArrayLike | str | None = None,
     mods: Any = None,
 ) -> RmaResult:
     """Fit an equal- or random-effects model (intercept only).

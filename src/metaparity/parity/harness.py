@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from metaparity._core.io import InputError, atomic_write, numeric_columns, read_table
-from metaparity._core.names import METHODS, TESTS, check_choice
+from metaparity._core.names import METHODS, TESTS, MethodName, check_choice
 from metaparity.effects.escalc import MEASURES, escalc
 from metaparity.effects.transforms import BACK_TRANSFORMS
 from metaparity.models.uni import rma
@@ -326,14 +327,18 @@ def compare(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
                     res = rma(
-                        data=esc, method=m, test=test, level=level, weights=esc.attrs["weights"]
+                        data=esc,
+                        method=check_choice("method", m, METHODS),
+                        test=check_choice("test", test, TESTS),
+                        level=level,
+                        weights=esc.attrs["weights"],
                     )
                 a.comparisons += compare_result(res, dict(ref, method=m))
             analyses.append(a)
     return ParityReport(where, measure, test, float(level), reference, versions, analyses)
 
 
-def _methods(method: str | list[str], have_weights: bool) -> list[str]:
+def _methods(method: str | list[str], have_weights: bool) -> list[MethodName]:
     if isinstance(method, str):
         if method == "all":
             method = [*ALL_METHODS, "GENQ"] if have_weights else list(ALL_METHODS)
@@ -358,7 +363,7 @@ def _key(measure: str, test: str, level: float, gname: str, what: str) -> str:
 def _references(
     prepared: list[tuple[str, dict[str, Any], pd.DataFrame]],
     measure: str,
-    methods: list[str],
+    methods: Sequence[str],
     test: str,
     level: float,
     bridge: Any,

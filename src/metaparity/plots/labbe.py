@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from metaparity._core.names import MethodName
 from metaparity.effects.escalc import escalc
 from metaparity.models.uni import rma
 from metaparity.plots._common import check_path, finish, new_figure
@@ -52,7 +53,7 @@ def labbe(
     path: str | Path | None = None,
     *,
     measure: Literal["RR", "OR", "RD"] = "RR",
-    method: str = "REML",
+    method: MethodName = "REML",
     title: str | None = None,
 ) -> Figure:
     """L'Abbé plot for 2x2 data.

@@ -311,7 +311,9 @@ def _fit(
                  slab=list(rows["study"]), **kw)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        res = rma(data=dat, method=method, slab=list(rows["study"]))
+        res = rma(
+            data=dat, method=check_choice("method", method, METHODS), slab=list(rows["study"])
+        )
     pooled = rows.assign(yi=dat["yi"].to_numpy(), vi=dat["vi"].to_numpy())
     return res, pooled
 
@@ -709,7 +711,8 @@ def _qm(ov: Analysis) -> tuple[RmaModsResult | None, str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            return rma_mods(mods="~ subgroup", data=ov.data, method=ov.method), ""
+            return rma_mods(mods="~ subgroup", data=ov.data,
+                            method=check_choice("method", ov.method, METHODS)), ""  # fmt: skip
     except ValueError as err:
         return None, str(err)
 
