@@ -757,8 +757,8 @@ def scaling_plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib  # optional heavy dependency (plot extra)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
+    import matplotlib.pyplot as plt  # optional heavy dependency
+    from matplotlib.lines import Line2D  # optional heavy dependency
 
     ks = sorted({t["k"] for t in report["timings"]})
     methods = list(dict.fromkeys(t["method"] for t in report["timings"] if t["engine"] != "floor"))

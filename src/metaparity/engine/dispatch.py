@@ -64,7 +64,7 @@ def resolve_engine(engine: str, rows: int | None = None) -> str:
 
 
 def _threads() -> int:
-    from numba import get_num_threads
+    from numba import get_num_threads  # optional heavy dependency
 
     return max(1, int(get_num_threads()))
 
@@ -161,7 +161,7 @@ def _fit_numba(Y2, V2, W2, *, method, test, level, chunk):
         _genq_check(method, W2)
     # optional heavy dependency: numba (the kernels compile on first use)
     from metaparity.engine.numba import kernels as _kernels
-    from metaparity.engine.numba import lanes as _lanes
+    from metaparity.engine.numba import lanes as _lanes  # optional heavy dependency
 
     n, K = Y2.shape
     F = np.empty((len(FLOAT_FIELDS), n))

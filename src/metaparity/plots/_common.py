@@ -61,8 +61,8 @@ C_REF = "#d1495b"
 def require_mpl() -> tuple[Any, Any]:
     """Import matplotlib (lazily: an optional dependency); return (Figure, FigureCanvasAgg)."""
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # optional heavy dependency
+        from matplotlib.figure import Figure  # optional heavy dependency
     except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
         raise ImportError(MISSING_MPL) from exc
     return Figure, FigureCanvasAgg
@@ -199,7 +199,7 @@ def fmt_count(x: float | None) -> str:
 
 def nice_limits(lo: float, hi: float, pad: float = 0.03) -> tuple[float, float]:
     """Round tick values just outside ``[lo, hi]`` (padded by ``pad`` of the span)."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # optional heavy dependency
 
     if not (math.isfinite(lo) and math.isfinite(hi)):
         lo, hi = 0.0, 1.0
@@ -283,7 +283,7 @@ def place_labels(
     out.  A label must stay inside the axes (``right_slack_px`` lets it pass the right
     edge by that much).  Returns the indices shown by their short label and those left out.
     """
-    from matplotlib.transforms import Bbox
+    from matplotlib.transforms import Bbox  # optional heavy dependency
 
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     box = ax.get_window_extent(renderer)

@@ -31,7 +31,7 @@ class TextMeasure:
     """Text extents in inches, measured with the Agg renderer of a scratch figure."""
 
     def __init__(self, dpi: int):
-        from matplotlib.font_manager import FontProperties
+        from matplotlib.font_manager import FontProperties  # optional heavy dependency
 
         self._fig = new_figure(1, 1, dpi)
         self._renderer = self._fig.canvas.get_renderer()  # type: ignore[attr-defined]
@@ -202,7 +202,7 @@ class ForestCanvas:
     def diamond(self, y: float, e: float, lo: float, hi: float, half: float, **kw: Any) -> None:
         """The pooled polygon, ``half`` inches high above and below ``y``; its tips are cut
         just outside the range (a CI line is then drawn by the caller)."""
-        from matplotlib.patches import Polygon
+        from matplotlib.patches import Polygon  # optional heavy dependency
 
         lo_c = max(lo, self.xmin - 0.02 * self.span)
         hi_c = min(hi, self.xmax + 0.02 * self.span)

@@ -157,7 +157,7 @@ def _axis(
     vals: list[float], alim: Any, xlim: Any, at: Any
 ) -> tuple[tuple[float, float], tuple[float, float], list[float]]:
     """``alim`` (axis range, CIs beyond it end in arrows), ``xlim`` (graph range) and ticks."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # optional heavy dependency
 
     def pair(name: str, v: Any) -> tuple[float, float]:
         p = (float(v[0]), float(v[1]))

@@ -55,7 +55,7 @@ def _levels(contours: Sequence[float] | None) -> list[float]:
 def _contours(ax: Axes, levels: list[float], ref: float, smax: float) -> list[Any]:
     """Shade from the widest region inwards (p <= 1 - level outside each funnel); return
     the legend patches."""
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # optional heavy dependency
 
     for i, lev in reversed(list(enumerate(levels))):
         z = stats.norm.isf((1 - lev) / 2)
@@ -73,7 +73,7 @@ def _contours(ax: Axes, levels: list[float], ref: float, smax: float) -> list[An
 
 
 def _legend(ax: Axes, handles: list[Any], n_filled: int) -> None:
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # optional heavy dependency
 
     pts = [Line2D([], [], marker="o", ls="", color=POINT, label="Studies")]
     if n_filled:

@@ -75,7 +75,7 @@ def _check(
 
 
 def _legend(ax: Axes, gnames: list[str], grp: list[str | None] | None) -> None:
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # optional heavy dependency
 
     handles = [
         Line2D([], [], marker="o", ls="none", ms=6, mfc=_PALETTE[i % len(_PALETTE)], mec="white")

@@ -23,7 +23,7 @@ __all__ = ["radial"]
 
 def _arc(ax: Axes, y: np.ndarray, b: float, r: float, ylo: float, yhi: float) -> None:
     """The outcome values as slopes, ticked and labelled at the right edge ``x = r``."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # optional heavy dependency
 
     span = np.array([y.min(), y.max(), b])
     ticks = MaxNLocator(nbins=5).tick_values(float(span.min()), float(span.max()))

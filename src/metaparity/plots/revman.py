@@ -305,7 +305,7 @@ def _draw_axis(cv: ForestCanvas, cols: _Columns, vert: _Vertical, xlabel: str,
         FuncFormatter(lambda v, _p: fmt_num(v, 0) if abs(v - round(v)) < 1e-9 else fmt_num(v, 1))
     )
     if pub:
-        from matplotlib.lines import Line2D
+        from matplotlib.lines import Line2D  # optional heavy dependency
 
         handles = [
             Line2D([], [], marker="D", ms=7, mfc=C_POOLED, mec=C_POOLED, ls="none"),
