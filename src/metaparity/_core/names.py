@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+#: Effect-size measures accepted by :func:`metaparity.effects.escalc` (metafor's names), in
+#: the order of ``metaparity.effects.MEASURES`` (a test keeps the two equal).
+Measure = Literal[
+    "PR", "PLN", "PLO", "PAS", "PFT",
+    "OR", "RR", "RD",
+    "MD", "SMD", "ROM",
+    "ZCOR", "COR",
+    "GEN",
+]  # fmt: skip
+
 #: tau^2 estimators accepted by :func:`metaparity.models.uni` (metafor 3.8 names).
 METHODS: tuple[str, ...] = (
     "EE",

@@ -22,6 +22,7 @@ from metaparity._core.validation import (
     column,
     study_label,
 )
+from metaparity.effects import study_labels
 from metaparity.engine.estimators import estimate_tau2
 
 __all__ = ["rma", "rma_batch", "RmaResult", "BatchResult"]
@@ -431,6 +432,8 @@ def rma(
             vi = "vi"
         if "ni" in attrs and attrs["ni"] is not None:
             ni = np.asarray(attrs["ni"], dtype=float)
+        if slab is None:
+            slab = study_labels(data)
 
     yi, vi, sei, weights, slab = (
         column(n, x, data)
