@@ -6,6 +6,6 @@
 ('Vogl 2018',)
 """
 
-from metaparity.effects.escalc import MEASURES, escalc, study_labels
+from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_sizes
 
-__all__ = ["escalc", "study_labels", "MEASURES"]
+__all__ = ["escalc", "study_labels", "study_sizes", "MEASURES"]

@@ -192,7 +192,8 @@ def escalc(
     out["yi"] = y_
     out["vi"] = v_
     out.attrs["measure"] = measure
-    out.attrs["ni"] = ntot
+    # a list, not an array: pandas compares attrs when concatenating (an array is ambiguous)
+    out.attrs["ni"] = None if ntot is None else ntot.tolist()
     if labels is not None and len(labels) == k:
         out.index = pd.Index(labels, name=SLAB)
         out.attrs["slab"] = list(labels)
