@@ -82,6 +82,8 @@ def test_labels_from_a_column_and_from_labelled_data():
     bad = d.iloc[1:].assign(x=[16, 5, 99, 9])
     with pytest.raises(ValueError, match=r"study 'Grosicki 2020' \(row 3\) has xi=99 > ni=90"):
         escalc("PR", xi="x", ni="n", data=bad)
+    with pytest.raises(ValueError, match=r"data has 4 rows but the arguments have 5 values"):
+        escalc("PR", xi=XI, ni=NI, data=d.iloc[1:])
 
 
 def test_slab_must_have_one_label_per_study():

@@ -209,7 +209,8 @@ def _labels(slab: object, data: pd.DataFrame | None, k: int) -> list[object] | N
     values = column("slab", slab, data)
     if values is None:
         carried = study_labels(data) if data is not None else None
-        return None if carried is None else list(carried)
+        # data of the wrong length is reported once the values are checked
+        return None if carried is None or len(carried) != k else list(carried)
     labels: list[object] = np.asarray(values, dtype=object).ravel().tolist()
     if k and len(labels) != k:
         raise ValueError(
