@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import metaparity as mp
 from metaparity.analysis.diagnostics import influence, leave1out
@@ -111,3 +113,14 @@ def test_pft_sizes_follow_subsetting():
     sub = d.iloc[[4, 0, 2]]
     np.testing.assert_array_equal(study_sizes(sub), [60, 122, 40])
     np.testing.assert_array_equal(study_sizes(d), NI)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.integers(0, 4), min_size=1, max_size=5, unique=True))
+def test_any_reordered_subset_keeps_labels_sizes_and_fit(rows):
+    d = escalc("PFT", xi=XI, ni=NI, slab=LABELS)
+    sub = d.iloc[rows]
+    assert study_labels(sub) == tuple(LABELS[i] for i in rows)
+    np.testing.assert_array_equal(study_sizes(sub), [NI[i] for i in rows])
+    direct = escalc("PFT", xi=[XI[i] for i in rows], ni=[NI[i] for i in rows])
+    np.testing.assert_array_equal(sub["yi"].to_numpy(), direct["yi"].to_numpy())
