@@ -22,7 +22,7 @@ from metaparity.analysis.diagnostics import (
     rstandard,
     rstudent,
 )
-from metaparity.effects.escalc import MEASURES, escalc
+from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_sizes
 from metaparity.models.confint import ConfInt
 from metaparity.models.glmm import GlmmResult, rma_glmm
 from metaparity.models.metareg import rma_mods
@@ -47,7 +47,7 @@ from metaparity.plots import (
 
 __all__ = [
     # effect sizes
-    "escalc", "MEASURES",
+    "escalc", "MEASURES", "study_labels", "study_sizes",
     # models
     "rma", "rma_batch", "rma_mods", "rma_glmm",
     # results

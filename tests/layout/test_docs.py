@@ -9,9 +9,7 @@ import pytest
 
 import metaparity
 
-FUNCTIONS = [
-    n for n in metaparity.__all__ if inspect.isfunction(getattr(metaparity, n, None))
-]
+FUNCTIONS = [n for n in metaparity.__all__ if inspect.isfunction(getattr(metaparity, n, None))]
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

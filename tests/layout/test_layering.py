@@ -203,7 +203,7 @@ def test_facade_exports_exactly_the_public_api():
 
 
 PUBLIC_API = [
-    "escalc", "MEASURES",
+    "escalc", "MEASURES", "study_labels", "study_sizes",
     "rma", "rma_batch", "rma_mods", "rma_glmm",
     "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
     "Prediction", "ConfInt",

@@ -6,6 +6,16 @@ from typing import Literal, TypeVar, get_args
 
 _S = TypeVar("_S", bound=str)
 
+#: Effect-size measures accepted by :func:`metaparity.effects.escalc` (metafor's names), in
+#: the order of ``metaparity.effects.MEASURES`` (a test keeps the two equal).
+Measure = Literal[
+    "PR", "PLN", "PLO", "PAS", "PFT",
+    "OR", "RR", "RD",
+    "MD", "SMD", "ROM",
+    "ZCOR", "COR",
+    "GEN",
+]  # fmt: skip
+
 #: The tau^2 estimator names (metafor's spelling) as a type, for annotations.
 MethodName = Literal[
     "EE", "FE", "DL", "DLIT", "HE", "HS", "HSk", "SJ", "SJIT", "ML", "REML", "EB", "PM", "PMM",

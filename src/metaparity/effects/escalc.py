@@ -22,117 +22,80 @@ ZCOR      ri, ni                                  Fisher's r-to-z
 COR       ri, ni                                  raw correlation
 GEN       yi with vi or sei                       given
 ========  =====================================  ====================================
+
+Each family of measures lives in its own module -- ``proportions`` (PR ... PFT),
+``twobytwo`` (OR, RR, RD), ``continuous`` (MD, SMD, ROM), ``correlations`` (ZCOR, COR),
+``generic`` (GEN) -- behind :func:`escalc`; what they share (count checks, the continuity
+correction) is in ``_common``.  A new measure goes into its family's module (or a new
+family module added to ``_FAMILIES`` below) and into ``metaparity._core.names.Measure``.
+
+Study labels travel as the DataFrame index, named ``"slab"`` (metafor keeps them as the
+``slab`` attribute of ``yi``): rows and labels move together under ``iloc``, boolean
+masks, ``sort_values`` and ``concat``; :func:`study_labels` reads them back.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from collections.abc import Callable
+from typing import get_args
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from numpy.typing import ArrayLike
 
-from metaparity._core.validation import as_float_array, column, study_label
+from metaparity._core.names import Measure
+from metaparity._core.validation import as_float_array, column
+from metaparity.effects import continuous, correlations, generic, proportions, twobytwo
+from metaparity.effects._common import Effect, To, check_options
 
-__all__ = ["escalc", "MEASURES"]
+__all__ = ["escalc", "study_labels", "study_sizes", "MEASURES", "SLAB"]
 
-MEASURES: tuple[str, ...] = (
-    "PR",
-    "PLN",
-    "PLO",
-    "PAS",
-    "PFT",
-    "OR",
-    "RR",
-    "RD",
-    "MD",
-    "SMD",
-    "ROM",
-    "ZCOR",
-    "COR",
-    "GEN",
-)
-_ONE_GROUP = ("PR", "PLN", "PLO", "PAS", "PFT")
-_TWO_BY_TWO = ("OR", "RR", "RD")
-_MEANS = ("MD", "SMD", "ROM")
-_CORR = ("ZCOR", "COR")
-_TO = ("only0", "all", "if0all", "none")
+_FAMILIES = (proportions, twobytwo, continuous, correlations, generic)
+#: every measure :func:`escalc` knows, family by family (the order of ``Measure``)
+MEASURES: tuple[Measure, ...] = get_args(Measure)
+assert MEASURES == tuple(m for fam in _FAMILIES for m in fam.MEASURES), "Measure lists the families"
+_COMPUTE: dict[str, Callable[..., Effect]] = {
+    m: fam.compute for fam in _FAMILIES for m in fam.MEASURES
+}
+#: the name of the index that carries the study labels
+SLAB = "slab"
+_ARGS = (
+    "ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i",
+    "xi", "mi", "ni", "ri", "yi", "vi", "sei",
+)  # fmt: skip
 
 
-def _get(name: str, x: Any, data: pd.DataFrame | None) -> np.ndarray | None:
+def _get(name: str, x: object, data: pd.DataFrame | None) -> np.ndarray | None:
     if x is None:
         return None
     return np.atleast_1d(as_float_array(name, column(name, x, data))).ravel()
 
 
-def _need(measure: str, **args: np.ndarray | None) -> None:
-    missing = [k for k, v in args.items() if v is None]
-    if missing:
-        raise ValueError(f"measure={measure!r} needs {', '.join(missing)}")
-
-
-def _check_counts(slab, **counts: np.ndarray) -> None:
-    for name, arr in counts.items():
-        for i, val in enumerate(arr):
-            if np.isnan(val):
-                continue
-            if not np.isfinite(val) or val < 0:
-                raise ValueError(
-                    f"{study_label(i, slab)} has {name}={val:g}; counts must be finite and >= 0"
-                )
-
-
-def _check_events(slab, x: np.ndarray, n: np.ndarray, xname: str, nname: str) -> None:
-    for i in range(x.size):
-        if np.isnan(x[i]) or np.isnan(n[i]):
-            continue
-        if n[i] <= 0:
-            raise ValueError(
-                f"{study_label(i, slab)} has {nname}={n[i]:g}; a group needs at least one "
-                "participant -- fix the count or drop the study"
-            )
-        if x[i] > n[i]:
-            raise ValueError(
-                f"{study_label(i, slab)} has {xname}={x[i]:g} > {nname}={n[i]:g}; events cannot "
-                "exceed the group size -- check the extraction"
-            )
-
-
-def _cc_mask(zero: np.ndarray, to: str, add: float) -> np.ndarray:
-    """Which studies get the continuity correction ``add``."""
-    if to == "none" or add == 0:
-        return np.zeros_like(zero)
-    if to == "all":
-        return np.ones_like(zero)
-    if to == "if0all":
-        return np.full_like(zero, bool(zero.any()))
-    return zero
-
-
 def escalc(
-    measure: str,
-    ai: Any = None,
-    bi: Any = None,
-    ci: Any = None,
-    di: Any = None,
-    n1i: Any = None,
-    n2i: Any = None,
-    m1i: Any = None,
-    m2i: Any = None,
-    sd1i: Any = None,
-    sd2i: Any = None,
-    xi: Any = None,
-    mi: Any = None,
-    ni: Any = None,
-    ri: Any = None,
-    yi: Any = None,
-    vi: Any = None,
-    sei: Any = None,
+    measure: Measure,
+    ai: ArrayLike | str | None = None,
+    bi: ArrayLike | str | None = None,
+    ci: ArrayLike | str | None = None,
+    di: ArrayLike | str | None = None,
+    n1i: ArrayLike | str | None = None,
+    n2i: ArrayLike | str | None = None,
+    m1i: ArrayLike | str | None = None,
+    m2i: ArrayLike | str | None = None,
+    sd1i: ArrayLike | str | None = None,
+    sd2i: ArrayLike | str | None = None,
+    xi: ArrayLike | str | None = None,
+    mi: ArrayLike | str | None = None,
+    ni: ArrayLike | str | None = None,
+    ri: ArrayLike | str | None = None,
+    yi: ArrayLike | str | None = None,
+    vi: ArrayLike | str | None = None,
+    sei: ArrayLike | str | None = None,
     *,
     data: pd.DataFrame | None = None,
-    slab: Any = None,
+    slab: ArrayLike | str | None = None,
     add: float | None = None,
-    to: str = "only0",
+    to: To = "only0",
     drop00: bool = False,
     vtype: str = "LS",
 ) -> pd.DataFrame:
@@ -141,10 +104,50 @@ def escalc(
     Equivalent to ``metafor::escalc(measure, ..., add=1/2, to="only0", drop00=FALSE)``.
     As in metafor, leaving ``add`` unset means 1/2, except for PAS and PFT, where
     it means 0 (an explicit ``add`` applies to them as well).
-    Arguments may be arrays or names of columns in ``data``.  The result is a
-    DataFrame with the columns of ``data`` (if given) followed by ``yi`` and
-    ``vi``; ``attrs["measure"]`` and ``attrs["ni"]`` (total sample sizes) are set
-    so that :func:`metaparity.rma` and ``predict()`` can back-transform.
+
+    Parameters
+    ----------
+    measure : str
+        One of :data:`MEASURES` (metafor's names, case-sensitive).
+    ai, bi, ci, di, n1i, n2i : array_like or str, optional
+        2x2 tables (OR, RR, RD): events ``ai``/``ci``, non-events ``bi``/``di`` or group
+        sizes ``n1i``/``n2i``; ``n1i``/``n2i`` are also the group sizes of MD, SMD, ROM.
+    m1i, m2i, sd1i, sd2i : array_like or str, optional
+        Means and standard deviations of the two groups (MD, SMD, ROM).
+    xi, mi, ni : array_like or str, optional
+        Events, non-events and sample sizes of one group (PR, PLN, PLO, PAS, PFT);
+        ``ni`` is also the sample size of ZCOR and COR.
+    ri : array_like or str, optional
+        Correlations (ZCOR, COR).
+    yi, vi, sei : array_like or str, optional
+        Given effect sizes with variances or standard errors (GEN).
+    data : pandas.DataFrame, optional
+        Where string arguments are looked up as column names; its columns come first in
+        the result.
+    slab : array_like or str, optional
+        Study labels (or a column name).  They become the result's index, named
+        ``"slab"``; without them the index of ``data`` (or 0, 1, ...) is kept, and an
+        index of ``data`` already named ``"slab"`` keeps its labels.
+    add : float, optional
+        Continuity correction (metafor's default: 1/2, but 0 for PAS and PFT).
+    to : {"only0", "all", "if0all", "none"}
+        Which studies get ``add``: those with a zero cell (or ``xi = ni``), all, all when
+        any has one, none.
+    drop00 : bool
+        For 2x2 tables: studies with no events (or only events) in both groups get
+        ``yi = vi = NaN`` (metafor's ``drop00=TRUE``).
+    vtype : {"LS"}
+        Large-sample variances (metafor's default; the only one so far).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``data`` (if given) followed by ``yi`` and ``vi``, one row per
+        study, indexed by the study labels when there are any.  ``attrs["measure"]`` and
+        ``attrs["ni"]`` (total sample sizes) are set so that ``rma(data=...)`` and
+        ``predict()`` can back-transform; ``attrs["slab"]`` repeats the labels for older
+        readers -- after subsetting only the index is right, so read them with
+        :func:`study_labels`.
 
     Examples
     --------
@@ -152,192 +155,161 @@ def escalc(
            yi      vi
     0  0.0164  0.0001
     1  0.2051  0.0021
+    >>> dat = escalc("PLO", xi=[2, 16], ni=[122, 78], slab=["Chari", "Vogl"])
+    >>> dat.round(4)  # doctest: +NORMALIZE_WHITESPACE
+               yi      vi
+    slab
+    Chari -4.0943  0.5083
+    Vogl  -1.3545  0.0786
+
+    (metafor: ``escalc("PLO", xi=c(2,16), ni=c(122,78), slab=c("Chari","Vogl"))`` prints
+    -4.0943, 0.5083 and -1.3545, 0.0786.)
     """
     if not isinstance(measure, str) or measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; choose one of: {', '.join(MEASURES)}")
-    if to not in _TO:
-        raise ValueError(f"to={to!r} is not one of {', '.join(_TO)}")
-    if vtype != "LS":
-        raise ValueError(f"vtype={vtype!r} is not supported yet; only 'LS' (metafor's default)")
-    # metafor: add=1/2 by default, but a *missing* add means 0 for PAS and PFT
-    # (variance-stabilised; defined at 0 and n); given explicitly, it applies to them too
-    add = (0.0 if measure in ("PAS", "PFT") else 0.5) if add is None else float(add)
-    if not np.isfinite(add) or add < 0:
-        raise ValueError(f"add={add!r} must be a non-negative number (metafor's default is 0.5)")
-
-    g = {
-        n: _get(n, x, data)
-        for n, x in dict(
-            ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, m1i=m1i, m2i=m2i, sd1i=sd1i,
-            sd2i=sd2i, xi=xi, mi=mi, ni=ni, ri=ri, yi=yi, vi=vi, sei=sei,
-        ).items()
-    }  # fmt: skip
-    given = {n: a for n, a in g.items() if a is not None}
-    lengths = {n: a.size for n, a in given.items()}
+    add_ = check_options(measure, add, to, vtype)
+    given = dict(zip(_ARGS, (ai, bi, ci, di, n1i, n2i, m1i, m2i, sd1i, sd2i,
+                             xi, mi, ni, ri, yi, vi, sei), strict=True))  # fmt: skip
+    g = {n: _get(n, x, data) for n, x in given.items()}
+    lengths = {n: a.size for n, a in g.items() if a is not None}
     if len(set(lengths.values())) > 1:
         raise ValueError(
             "arguments differ in length ("
             + ", ".join(f"{n} has {s}" for n, s in lengths.items())
             + "); give one value per study"
         )
-    slab = column("slab", slab, data)
-    labels = None if slab is None else list(slab)
     k = next(iter(lengths.values())) if lengths else 0
+    labels = _labels(slab, data, k)
     if k == 0:
         raise ValueError(f"no studies given for measure={measure!r} (k = 0)")
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if measure in _ONE_GROUP:
-            y_, v_, ntot = _one_group(measure, g, labels, add, to)
-        elif measure in _TWO_BY_TWO:
-            y_, v_, ntot = _two_by_two(measure, g, labels, add, to, drop00)
-        elif measure in _MEANS:
-            y_, v_, ntot = _means(measure, g, labels)
-        elif measure in _CORR:
-            y_, v_, ntot = _corr(measure, g, labels)
-        else:
-            y_, v_, ntot = _generic(g, labels)
+    y_, v_, ntot = _COMPUTE[measure](measure, g, labels, add=add_, to=to, drop00=drop00)
 
-    out = pd.DataFrame(index=data.index if data is not None else None)
     if data is not None:
         out = data.copy()
         if len(out) != k:
             raise ValueError(f"data has {len(out)} rows but the arguments have {k} values")
+    else:
+        out = pd.DataFrame(index=pd.RangeIndex(k))
     out["yi"] = y_
     out["vi"] = v_
     out.attrs["measure"] = measure
-    out.attrs["ni"] = ntot
-    if labels is not None:
-        out.attrs["slab"] = labels
+    # a list, not an array: pandas compares attrs when concatenating (an array is ambiguous)
+    out.attrs["ni"] = None if ntot is None else ntot.tolist()
+    if labels is not None and len(labels) == k:
+        out.index = pd.Index(labels, name=SLAB)
+        out.attrs["slab"] = list(labels)
+    else:
+        out.attrs.pop("slab", None)  # stale labels of data would not match the rows
+    # the row each size belongs to, so that study_sizes() can follow subsetting
+    out.attrs["ni_index"] = None if ntot is None else list(out.index)
     return out
 
 
-def _one_group(measure, g, slab, add, to):
-    x, n, mm = g["xi"], g["ni"], g["mi"]
-    if x is None or (n is None and mm is None):
-        raise ValueError(f"measure={measure!r} needs xi and ni (or xi and mi)")
-    if n is None:
-        n = x + mm
-    _check_counts(slab, xi=x, ni=n)
-    _check_events(slab, x, n, "xi", "ni")
-    ntot = n.copy()
-    # continuity correction (add = 0 for PAS/PFT unless given: see escalc)
-    cc = _cc_mask((x == 0) | (x == n), to, add)
-    x = np.where(cc, x + add, x)
-    n = np.where(cc, n + 2 * add, n)
-    p = x / n
-    if measure == "PR":
-        return p, p * (1 - p) / n, ntot
-    if measure == "PLN":
-        return np.log(p), 1 / x - 1 / n, ntot
-    if measure == "PLO":
-        return np.log(p / (1 - p)), 1 / x + 1 / (n - x), ntot
-    if measure == "PAS":
-        return np.arcsin(np.sqrt(p)), 1 / (4 * n), ntot
-    # PFT: Freeman-Tukey double arcsine
-    yi = 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
-    return yi, 1 / (4 * n + 2), ntot
+def _labels(slab: object, data: pd.DataFrame | None, k: int) -> list[object] | None:
+    """The study labels: ``slab`` (values or a column of ``data``), else those ``data`` carries."""
+    values = column("slab", slab, data)
+    if values is None:
+        carried = study_labels(data) if data is not None else None
+        # data of the wrong length is reported once the values are checked
+        return None if carried is None or len(carried) != k else list(carried)
+    labels: list[object] = np.asarray(values, dtype=object).ravel().tolist()
+    if k and len(labels) != k:
+        raise ValueError(
+            f"slab has {len(labels)} labels but the arguments have {k} values; "
+            "give one label per study"
+        )
+    return labels
 
 
-def _two_by_two(measure, g, slab, add, to, drop00):
-    a, b, c, d = g["ai"], g["bi"], g["ci"], g["di"]
-    n1, n2 = g["n1i"], g["n2i"]
-    if a is None or c is None:
-        raise ValueError(f"measure={measure!r} needs ai and ci, with bi, di or n1i, n2i")
-    if b is None:
-        _need(measure, n1i=n1)
-        _check_events(slab, a, n1, "ai", "n1i")
-        b = n1 - a
-    if d is None:
-        _need(measure, n2i=n2)
-        _check_events(slab, c, n2, "ci", "n2i")
-        d = n2 - c
-    _check_counts(slab, ai=a, bi=b, ci=c, di=d)
-    for i in range(a.size):
-        if a[i] + b[i] == 0 or c[i] + d[i] == 0:
-            raise ValueError(
-                f"{study_label(i, slab)} has an empty group (n1i={a[i] + b[i]:g}, "
-                f"n2i={c[i] + d[i]:g}); each group needs at least one participant"
-            )
-    ntot = a + b + c + d
-    both = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
-    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
-    cc = _cc_mask(zero, to, add)
-    if drop00:
-        cc = cc & ~both
-    a, b, c, d = (np.where(cc, z + add, z) for z in (a, b, c, d))
-    n1, n2 = a + b, c + d
-    if measure == "OR":
-        yi = np.log(a * d / (b * c))
-        vi = 1 / a + 1 / b + 1 / c + 1 / d
-    elif measure == "RR":
-        yi = np.log((a / n1) / (c / n2))
-        vi = 1 / a - 1 / n1 + 1 / c - 1 / n2
-    else:
-        p1, p2 = a / n1, c / n2
-        yi = p1 - p2
-        vi = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
-    if drop00:
-        yi = np.where(both, np.nan, yi)
-        vi = np.where(both, np.nan, vi)
-    return yi, vi, ntot
+def study_labels(data: object) -> tuple[str, ...] | None:
+    """The study labels an :func:`escalc` result carries, or None when it has none.
+
+    The labels are the index named ``"slab"``, so they follow the rows through
+    ``iloc``, boolean masks, ``sort_values`` and ``concat``.  An index that is no
+    longer the ``"slab"`` index (``reset_index``, ``set_index``, concatenating with
+    unlabelled rows) means no labels; if ``attrs["slab"]`` is still there it may not
+    match the rows, so it is ignored with a warning rather than misaligned.
+
+    Equivalent to reading metafor's ``attr(dat$yi, "slab")`` of an ``escalc`` object.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or object
+        Usually the output of :func:`escalc`, possibly subset or reordered.
+
+    Returns
+    -------
+    tuple of str or None
+        One label per row, as strings, in row order.
+
+    Examples
+    --------
+    >>> dat = escalc("PR", xi=[2, 16, 5], ni=[122, 78, 40], slab=["A", "B", "C"])
+    >>> study_labels(dat)
+    ('A', 'B', 'C')
+    >>> study_labels(dat[dat.yi > 0.05].sort_values("yi"))
+    ('C', 'B')
+    >>> study_labels(escalc("PR", xi=[2, 16], ni=[122, 78])) is None
+    True
+    """
+    index = getattr(data, "index", None)
+    if isinstance(index, pd.Index) and not isinstance(index, pd.MultiIndex):
+        if index.name == SLAB:
+            return tuple(str(s) for s in index)
+    attrs = getattr(data, "attrs", None)
+    if isinstance(attrs, dict) and attrs.get("slab") is not None:
+        warnings.warn(
+            "data has study labels in attrs['slab'] but its index is no longer the 'slab' "
+            "index (reset or replaced), so they may not match the rows; ignoring them -- "
+            "keep the index (or set_index('slab')), or pass slab=",
+            UserWarning,
+            stacklevel=2,
+        )
+    return None
 
 
-def _means(measure, g, slab):
-    m1, m2, s1, s2, n1, n2 = (g[n] for n in ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i"))
-    _need(measure, m1i=m1, sd1i=s1, n1i=n1, m2i=m2, sd2i=s2, n2i=n2)
-    for name, arr in (("sd1i", s1), ("sd2i", s2)):
-        for i, val in enumerate(arr):
-            if not np.isnan(val) and val < 0:
-                raise ValueError(f"{study_label(i, slab)} has {name}={val:g}; SDs must be >= 0")
-    for name, arr in (("n1i", n1), ("n2i", n2)):
-        for i, val in enumerate(arr):
-            if not np.isnan(val) and val < 1:
-                raise ValueError(f"{study_label(i, slab)} has {name}={val:g}; a group needs n >= 1")
-    ntot = n1 + n2
-    if measure == "MD":
-        return m1 - m2, s1**2 / n1 + s2**2 / n2, ntot
-    if measure == "ROM":
-        for name, arr in (("m1i", m1), ("m2i", m2)):
-            for i, val in enumerate(arr):
-                if not np.isnan(val) and val <= 0:
-                    raise ValueError(
-                        f"{study_label(i, slab)} has {name}={val:g}; the log ratio of means "
-                        "needs positive means"
-                    )
-        return np.log(m1 / m2), s1**2 / (n1 * m1**2) + s2**2 / (n2 * m2**2), ntot
-    mdf = n1 + n2 - 2
-    for i, val in enumerate(mdf):
-        if not np.isnan(val) and val < 2:
-            raise ValueError(
-                f"{study_label(i, slab)} has n1i + n2i = {val + 2:g}; SMD needs n1i + n2i >= 4"
-            )
-    sp = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / mdf)
-    cm = np.exp(special.gammaln(mdf / 2) - 0.5 * np.log(mdf / 2) - special.gammaln((mdf - 1) / 2))
-    yi = cm * (m1 - m2) / sp
-    vi = 1 / n1 + 1 / n2 + yi**2 / (2 * ntot)
-    return yi, vi, ntot
+def study_sizes(data: object) -> np.ndarray | None:
+    """The total sample sizes an :func:`escalc` result carries, aligned with its rows.
 
+    ``attrs["ni"]`` holds one size per study *as escalc made them*; this looks each
+    row up by its index label, so ``iloc``, masks and ``sort_values`` keep sizes and
+    rows together (``ipft.hm`` needs them).  None when there are none, or when the rows
+    can no longer be matched (a repeated or replaced index).  Without study labels the
+    index is 0, 1, ...: ``reset_index(drop=True)`` after subsetting renumbers the rows
+    and cannot be told apart from the original, so give ``slab=`` when you subset.
 
-def _corr(measure, g, slab):
-    r, n = g["ri"], g["ni"]
-    _need(measure, ri=r, ni=n)
-    for i in range(r.size):
-        if not np.isnan(r[i]) and not -1 <= r[i] <= 1:
-            raise ValueError(f"{study_label(i, slab)} has ri={r[i]:g}; correlations lie in [-1, 1]")
-        if measure == "ZCOR" and not np.isnan(n[i]) and n[i] <= 3:
-            raise ValueError(f"{study_label(i, slab)} has ni={n[i]:g}; ZCOR needs ni > 3")
-        if measure == "COR" and not np.isnan(n[i]) and n[i] <= 1:
-            raise ValueError(f"{study_label(i, slab)} has ni={n[i]:g}; COR needs ni > 1")
-    if measure == "ZCOR":
-        return np.arctanh(r), 1 / (n - 3), n.copy()
-    return r.copy(), (1 - r**2) ** 2 / (n - 1), n.copy()
+    Equivalent to metafor's ``attr(dat$yi, "ni")``, which ``[.escalc`` subsets with the rows.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame or object
+        Usually the output of :func:`escalc`, possibly subset or reordered.
 
-def _generic(g, slab):
-    y, v, s = g["yi"], g["vi"], g["sei"]
-    if y is None or (v is None and s is None):
-        raise ValueError("measure='GEN' needs yi and vi (or sei)")
-    if v is None:
-        v = s * s
-    return y.copy(), v.copy(), None
+    Returns
+    -------
+    numpy.ndarray or None
+        One total sample size per row, in row order.
+
+    Examples
+    --------
+    >>> dat = escalc("PFT", xi=[2, 16, 5], ni=[122, 78, 40], slab=["A", "B", "C"])
+    >>> study_sizes(dat.sort_values("yi").iloc[1:]).tolist()
+    [40.0, 78.0]
+    """
+    attrs = getattr(data, "attrs", None)
+    index = getattr(data, "index", None)
+    if not isinstance(attrs, dict) or attrs.get("ni") is None or not isinstance(index, pd.Index):
+        return None
+    ni = np.asarray(attrs["ni"], dtype=float)
+    keys = attrs.get("ni_index")
+    if keys is None:  # sizes set by hand, without their rows: trust them only if they fit
+        return ni if ni.size == len(index) else None
+    if len(keys) != ni.size:
+        return None
+    if list(index) == list(keys):
+        return ni
+    pos = {key: i for i, key in enumerate(keys)}
+    if len(pos) != len(keys) or not index.is_unique or any(key not in pos for key in index):
+        return None
+    return ni[[pos[key] for key in index]]

@@ -1,8 +1,8 @@
 """The studies of one model, read the way every ``rma`` function reads them.
 
 ``yi``/``vi`` (or ``sei``) given as values or as column names of ``data``; with an
-``escalc()`` DataFrame they default to its ``yi``/``vi`` columns and the measure and
-group sizes travel with it.  Errors name the study, the value and the fix.
+``escalc()`` DataFrame they default to its ``yi``/``vi`` columns and the measure, the
+study labels and the group sizes travel with it (row by row, after any subsetting).  Errors name the study, the value and the fix.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from metaparity._core.validation import (
     column,
     study_label,
 )
+from metaparity.effects import study_labels, study_sizes
 
 __all__ = ["Studies", "read_studies", "warn_set_to_zero"]
 
@@ -73,8 +74,9 @@ def read_studies(
             yi = "yi"
         if vi is None and sei is None:
             vi = "vi"
-        if attrs.get("ni") is not None:
-            ni = np.asarray(attrs["ni"], dtype=float)
+        ni = study_sizes(data)  # escalc's sizes, row by row (ipft.hm needs them)
+        if slab is None:
+            slab = study_labels(data)  # escalc's labels travel with the rows
     yi, vi, sei, weights, slab = (
         column(n, x, data)
         for n, x in (("yi", yi), ("vi", vi), ("sei", sei), ("weights", weights), ("slab", slab))

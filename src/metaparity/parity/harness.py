@@ -299,7 +299,7 @@ def compare(
                     )
                 seen[lab] = i
         try:
-            esc = escalc(measure, **inputs, slab=labels)
+            esc = escalc(check_choice("measure", measure, MEASURES), **inputs, slab=labels)
         except ValueError as err:
             raise InputError(f"{where} ({gname}): {err}") from None
         esc.attrs["weights"] = w

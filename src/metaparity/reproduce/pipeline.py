@@ -41,7 +41,7 @@ from metaparity.effects.datasets import (
     selinexor_counts_path,
     selinexor_published_path,
 )
-from metaparity.effects.escalc import escalc
+from metaparity.effects.escalc import MEASURES, escalc
 from metaparity.models.glmm import GlmmResult, rma_glmm
 from metaparity.models.metareg import RmaModsResult, design_matrix, rma_mods
 from metaparity.models.uni import RmaResult, rma
@@ -307,7 +307,7 @@ def _fit(
     rows: pd.DataFrame, method: str, measure: str, add: float | None
 ) -> tuple[RmaResult, pd.DataFrame]:
     kw: dict[str, Any] = {} if add is None else {"add": add, "to": "only0"}
-    dat = escalc(measure, xi=rows["events"].to_numpy(), ni=rows["n"].to_numpy(),
+    dat = escalc(check_choice("measure", measure, MEASURES), xi=rows["events"].to_numpy(), ni=rows["n"].to_numpy(),
                  slab=list(rows["study"]), **kw)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
