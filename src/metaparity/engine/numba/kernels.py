@@ -257,8 +257,8 @@ def _mom_parts(v, m, a_in, K, s):
 
 
 @njit(**_JIT)
-def _traces(v, m, a_in, K, s):
-    """tr(P), tr(PP), tr(PVP), tr(PVPV) as estimators._traces."""
+def _trp_trpp_s2(v, m, a_in, K, s):
+    """tr(P), tr(PP) and S^2; leaves a^2 in s[8] and its sums over the others in s[5]."""
     S = _diag_p(v, m, a_in, K, s[4], s[5], s[6])
     a, oth, d, t1, t2 = s[4], s[5], s[6], s[7], s[8]
     S2 = S * S
@@ -271,7 +271,14 @@ def _traces(v, m, a_in, K, s):
     _others(t2, K, oth)
     for j in range(K):
         t1[j] = t2[j] * oth[j]
-    trpp = dd + _psum(t1, K) / S2
+    return trp, dd + _psum(t1, K) / S2, S2
+
+
+@njit(**_JIT)
+def _traces(v, m, a_in, K, s):
+    """tr(P), tr(PP), tr(PVP), tr(PVPV) as estimators._traces."""
+    trp, trpp, S2 = _trp_trpp_s2(v, m, a_in, K, s)
+    a, oth, d, t1, t2 = s[4], s[5], s[6], s[7], s[8]
     for j in range(K):
         t1[j] = d[j] * d[j] * v[j]
     ddv = _psum(t1, K)
@@ -293,19 +300,8 @@ def _traces(v, m, a_in, K, s):
 @njit(**_JIT)
 def _trp_trpp(v, m, a_in, K, s):
     """tr(P), tr(PP) as estimators._trp_trpp (the first two of _traces, same bits)."""
-    S = _diag_p(v, m, a_in, K, s[4], s[5], s[6])
-    a, oth, d, t1, t2 = s[4], s[5], s[6], s[7], s[8]
-    S2 = S * S
-    trp = _psum(d, K)
-    for j in range(K):
-        t1[j] = d[j] * d[j]
-    dd = _psum(t1, K)
-    for j in range(K):
-        t2[j] = a[j] * a[j]  # a2
-    _others(t2, K, oth)
-    for j in range(K):
-        t1[j] = t2[j] * oth[j]
-    return trp, dd + _psum(t1, K) / S2
+    trp, trpp, _ = _trp_trpp_s2(v, m, a_in, K, s)
+    return trp, trpp
 
 
 @njit(**_JIT)
