@@ -489,14 +489,39 @@ def rma_glmm(
     0.51
     """
 
+    q, level = _check_settings(measure, test, level, nAGQ)
+    x, n, labels = _read_counts(xi, ni, slab, data)
+    obj, th, converged = _fit(x, n, q)
+    mu, tau = float(th[0]), float(th[1])
+    k = x.size
+    se, vb_cond = _standard_errors(obj, th, tau)
+    zval = mu / se
+    pval, crit = _test(zval, test, level, k)
+    tau2 = tau * tau
+    ll = conditional_loglik(x, n, mu, tau)
+    het = _heterogeneity(x, n, tau2)
+    return GlmmResult(
+        b=mu, se=se, zval=zval, pval=float(pval), ci_lb=mu - crit * se, ci_ub=mu + crit * se,
+        tau2=tau2, **het, **_fit_stats(x, n, ll), logLik_marginal=obj.ll(th), k=k, nAGQ=q,
+        test=test, level=level, converged=bool(converged), xi=x, ni=n, slab=labels,
+        vb_conditional=vb_cond,
+    )  # fmt: skip
+
+
+def _check_settings(measure: str, test: str, level: float, nAGQ: int | None) -> tuple[int, float]:
     if str(measure).upper() != "PLO":
         raise ValueError(f"measure={measure!r}: rma_glmm implements measure='PLO' only")
     if test not in ("z", "t"):
         raise ValueError(f"test={test!r} must be 'z' or 't'")
-    level = check_level(level)
+    lv = check_level(level)
     q = 7 if nAGQ is None else int(nAGQ)
     if nAGQ is not None and (q != nAGQ or q < 1):
         raise ValueError(f"nAGQ={nAGQ!r} must be a positive integer (1 = Laplace)")
+    return q, lv
+
+
+def _read_counts(xi: Any, ni: Any, slab: Any, data: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Events and group sizes as float vectors, checked (k >= 2, some events, some non-events)."""
     xi, ni, slab = (column(nm, v, data) for nm, v in (("xi", xi), ("ni", ni), ("slab", slab)))
     if xi is None or ni is None:
         raise ValueError("give xi (events) and ni (group sizes)")
@@ -507,8 +532,7 @@ def rma_glmm(
     if x.size == 0:
         raise ValueError("no studies given (k = 0)")
     _check_counts(x, n, labels)
-    k = x.size
-    if k < 2:
+    if x.size < 2:
         raise ValueError(
             f"only one study ({study_label(0, labels)}): tau^2 cannot be estimated from k = 1; "
             "a random-effects model needs at least two studies"
@@ -519,29 +543,30 @@ def rma_glmm(
             f"{what} in every study: the pooled logit has no finite maximum-likelihood "
             "estimate (the binomial-normal model cannot be fitted)"
         )
+    return x, n, labels
 
-    obj, th, converged = _fit(x, n, q)
-    mu, tau = float(th[0]), float(th[1])
-    ll_marg = obj.ll(th)
-    ll = conditional_loglik(x, n, mu, tau)
+
+def _standard_errors(obj: _Objective, th: np.ndarray, tau: float) -> tuple[float, float]:
+    """se(mu) from the inverse observed information (conditional on tau when tau = 0)."""
     H = obj.hess(th)
     if tau == 0.0:
         vb = -1.0 / H[0, 0]
     else:
         vb = float(np.linalg.inv(-H)[0, 0])
-    vb_cond = -1.0 / H[0, 0]
-    se = math.sqrt(vb)
-    zval = mu / se
+    return math.sqrt(vb), -1.0 / H[0, 0]
+
+
+def _test(zval: float, test: str, level: float, k: int) -> tuple[float, float]:
+    """p-value and critical value: normal, or t with k - 1 df."""
     alpha = 1 - level / 100
     if test == "z":
-        pval = 2 * stats.norm.sf(abs(zval))
-        crit = stats.norm.isf(alpha / 2)
-    else:
-        pval = 2 * stats.t.sf(abs(zval), k - 1)
-        crit = stats.t.isf(alpha / 2, k - 1)
-    tau2 = tau * tau
+        return 2 * stats.norm.sf(abs(zval)), stats.norm.isf(alpha / 2)
+    return 2 * stats.t.sf(abs(zval), k - 1), stats.t.isf(alpha / 2, k - 1)
 
-    # heterogeneity
+
+def _heterogeneity(x: np.ndarray, n: np.ndarray, tau2: float) -> dict[str, Any]:
+    """I^2, H^2 (from the typical within-study variance of the logits), Wald and LRT tests."""
+    k = x.size
     dat = escalc("PLO", xi=x, ni=n)
     w = 1.0 / dat["vi"].to_numpy()
     vt = (k - 1) * w.sum() / (w.sum() ** 2 - (w * w).sum())
@@ -553,19 +578,26 @@ def rma_glmm(
     qe_lrt = max(0.0, 2.0 * (ll_sat - ll_fe))
     qe_wld = _wald_het(x, n)
     df = k - 1
-    npar = 2
-    dev = -2.0 * (ll - ll_sat)
-    aic = -2.0 * ll + 2 * npar
-    bic = -2.0 * ll + npar * math.log(k)
-    aicc = -2.0 * ll + 2 * npar * max(k, npar + 2) / (max(k, npar + 2) - npar - 1)
-    return GlmmResult(
-        b=mu, se=se, zval=zval, pval=float(pval), ci_lb=mu - crit * se, ci_ub=mu + crit * se,
-        tau2=tau2, I2=float(I2), H2=float(H2), vt=float(vt),
+    return dict(
+        I2=float(I2), H2=float(H2), vt=float(vt),
         QE_Wld=qe_wld, QEp_Wld=float(stats.chi2.sf(qe_wld, df)),
         QE_LRT=qe_lrt, QEp_LRT=float(stats.chi2.sf(qe_lrt, df)),
-        logLik=ll, logLik_marginal=ll_marg, deviance=dev, AIC=aic, BIC=bic, AICc=aicc, k=k, nAGQ=q, test=test,
-        level=level, converged=bool(converged), xi=x, ni=n, slab=labels, vb_conditional=vb_cond,
     )  # fmt: skip
+
+
+def _fit_stats(x: np.ndarray, n: np.ndarray, ll: float) -> dict[str, Any]:
+    """logLik, deviance (against the saturated binomial model), AIC, BIC, AICc."""
+    k = x.size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll_sat = float(_binom_ll(x, n, x / n).sum())
+    npar = 2
+    return dict(
+        logLik=ll,
+        deviance=-2.0 * (ll - ll_sat),
+        AIC=-2.0 * ll + 2 * npar,
+        BIC=-2.0 * ll + npar * math.log(k),
+        AICc=-2.0 * ll + 2 * npar * max(k, npar + 2) / (max(k, npar + 2) - npar - 1),
+    )
 
 
 def glmm_vs_wald(
