@@ -306,6 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     int
         The subcommand's exit code.
     """
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    """The ``metaparity`` parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="metaparity", description="Meta-analysis pooling that agrees with R's metafor."
     )
@@ -313,6 +320,20 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="pool the bundled selinexor data next to live metafor")
     p.set_defaults(func=cmd_demo)
+    _add_reproduce_parser(sub)
+    _add_parity_parser(sub)
+    _add_goldens_parser(sub)
+    p = sub.add_parser("version", help="print versions (metaparity, and R/metafor if reachable)")
+    p.set_defaults(func=cmd_version)
+    _add_simulate_parser(sub)
+    p = sub.add_parser("bench", help="benchmark rma_batch against metafor, PyMARE, statsmodels")
+    _bench_arguments(p)
+    p.set_defaults(func=_bench_run)
+    return parser
+
+
+def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``metaparity reproduce`` and its options."""
     p = sub.add_parser(
         "reproduce",
         help="reproduce a published meta-analysis figure by figure (default: the selinexor paper)",
@@ -349,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.set_defaults(func=cmd_reproduce)
+
+
+def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``metaparity parity`` and its options."""
     p = sub.add_parser(
         "parity",
         help="compare metaparity with metafor on your data, quantity by quantity",
@@ -377,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--brief", action="store_true",
                    help="tables only for analyses that differ (default: every quantity)")  # fmt: skip
     p.set_defaults(func=cmd_parity)
+
+
+def _add_goldens_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``metaparity goldens regenerate`` and its options."""
     p = sub.add_parser("goldens", help="golden files recorded with metafor")
     gsub = p.add_subparsers(dest="goldens_command", required=True)
     g = gsub.add_parser(
@@ -387,8 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--only", action="append", help="only producers whose path contains this")
     g.add_argument("--root", default=".", help="repository root (default: current folder)")
     g.set_defaults(func=cmd_goldens_regenerate)
-    p = sub.add_parser("version", help="print versions (metaparity, and R/metafor if reachable)")
-    p.set_defaults(func=cmd_version)
+
+
+def _add_simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``metaparity simulate`` and its options."""
     p = sub.add_parser("simulate", help="simulate meta-analyses (normal-normal model) into an .npz")
     p.add_argument("out", help="output .npz with arrays Y and V, shaped (M, k); NaN pads")
     p.add_argument("--M", type=float, default=1e5, help="meta-analyses (default 1e5)")
@@ -399,11 +430,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vi", default="uniform:0.01:0.2", help="uniform:LO:HI or loguniform:LO:HI")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_simulate)
-    p = sub.add_parser("bench", help="benchmark rma_batch against metafor, PyMARE, statsmodels")
-    _bench_arguments(p)
-    p.set_defaults(func=_bench_run)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
 
 
 def cmd_version(args: argparse.Namespace) -> int:

@@ -257,6 +257,24 @@ def compare(
     measure = check_choice("measure", measure, MEASURES)
     test = check_choice("test", test, TESTS)
     methods = _methods(method, weights is not None)
+    df, where = _filtered_rows(data, filters)
+    colmap = _pick_columns(df, measure, dict(columns or {}), where)
+    slab_col = _slab_column(df, slab, where)
+    prepared = [
+        _prepare_group(gname, sub, measure, colmap, slab_col, weights, where)
+        for gname, sub in _groups(df, by, where)
+    ]
+    refs, reference, versions = _references(
+        prepared, measure, methods, test, level, bridge, golden_dir
+    )
+    analyses = _analyses(prepared, refs, methods, test, level)
+    return ParityReport(where, measure, test, float(level), reference, versions, analyses)
+
+
+def _filtered_rows(
+    data: pd.DataFrame | str | Path, filters: dict[str, str] | None
+) -> tuple[pd.DataFrame, str]:
+    """The table (read from a file or copied) with ``filters`` applied, and its name."""
     if isinstance(data, str | Path):
         df = read_table(data)
         where = str(data)
@@ -269,73 +287,111 @@ def compare(
         df = df[df[col].astype(str) == str(val)]
     if df.empty:
         raise InputError(f"{where}: no rows left after --filter {filters}")
-    colmap = _pick_columns(df, measure, dict(columns or {}), where)
+    return df, where
+
+
+def _slab_column(df: pd.DataFrame, slab: str | None, where: str) -> str | None:
+    """The study-label column: ``slab``, else ``study`` when present, else None."""
     slab_col = slab if slab is not None else ("study" if "study" in df.columns else None)
     if slab_col is not None and slab_col not in df.columns:
         raise InputError(f"{where}: --slab column {slab_col!r} is missing")
+    return slab_col
 
-    prepared: list[tuple[str, dict[str, Any], pd.DataFrame]] = []
-    for gname, sub in _groups(df, by, where):
-        inputs = numeric_columns(sub, colmap, where)
-        w = (
-            None
-            if weights is None
-            else numeric_columns(sub, {"weights": weights}, where)["weights"]
+
+def _prepare_group(
+    gname: str,
+    sub: pd.DataFrame,
+    measure: str,
+    colmap: dict[str, str],
+    slab_col: str | None,
+    weights: str | None,
+    where: str,
+) -> tuple[str, dict[str, Any], pd.DataFrame]:
+    """One subgroup's numeric inputs and metaparity escalc (user weights in its attrs)."""
+    inputs = numeric_columns(sub, colmap, where)
+    w = None if weights is None else numeric_columns(sub, {"weights": weights}, where)["weights"]
+    if w is not None and not (w > 0).all():
+        i = int((w <= 0).nonzero()[0][0])
+        raise InputError(
+            f"{where}: line {int(sub.index[i]) + 2}, column {weights!r}: weights must be > 0"
         )
-        if w is not None and not (w > 0).all():
-            i = int((w <= 0).nonzero()[0][0])
-            raise InputError(
-                f"{where}: line {int(sub.index[i]) + 2}, column {weights!r}: weights must be > 0"
-            )
-        labels = sub[slab_col].astype(str).tolist() if slab_col else None
-        if labels is not None:
-            seen: dict[str, int] = {}
-            for i, lab in enumerate(labels):
-                if lab in seen:
-                    raise InputError(
-                        f"{where}: study label {lab!r} appears twice (lines "
-                        f"{int(sub.index[seen[lab]]) + 2} and {int(sub.index[i]) + 2}) in "
-                        f"{gname}; labels must be unique -- fix the label or filter the rows"
-                    )
-                seen[lab] = i
-        try:
-            esc = escalc(check_choice("measure", measure, MEASURES), **inputs, slab=labels)
-        except ValueError as err:
-            raise InputError(f"{where} ({gname}): {err}") from None
-        esc.attrs["weights"] = w
-        prepared.append((gname, inputs, esc))
+    labels = sub[slab_col].astype(str).tolist() if slab_col else None
+    if labels is not None:
+        _check_unique_labels(labels, sub, gname, where)
+    try:
+        esc = escalc(check_choice("measure", measure, MEASURES), **inputs, slab=labels)
+    except ValueError as err:
+        raise InputError(f"{where} ({gname}): {err}") from None
+    esc.attrs["weights"] = w
+    return (gname, inputs, esc)
 
-    refs, reference, versions = _references(
-        prepared, measure, methods, test, level, bridge, golden_dir
-    )
+
+def _check_unique_labels(labels: list[str], sub: pd.DataFrame, gname: str, where: str) -> None:
+    """Raise on the first study label that appears twice in a subgroup."""
+    seen: dict[str, int] = {}
+    for i, lab in enumerate(labels):
+        if lab in seen:
+            raise InputError(
+                f"{where}: study label {lab!r} appears twice (lines "
+                f"{int(sub.index[seen[lab]]) + 2} and {int(sub.index[i]) + 2}) in "
+                f"{gname}; labels must be unique -- fix the label or filter the rows"
+            )
+        seen[lab] = i
+
+
+def _analyses(
+    prepared: list[tuple[str, dict[str, Any], pd.DataFrame]],
+    refs: Any,
+    methods: list[MethodName],
+    test: str,
+    level: float,
+) -> list[Analysis]:
+    """One :class:`Analysis` per subgroup x estimator, escalc comparisons first."""
     analyses = []
     for gname, _inputs, esc in prepared:
-        ref_esc = refs[("escalc", gname)]
-        esc_cmp = []
-        for q, ours in (("yi", esc["yi"].to_numpy()), ("vi", esc["vi"].to_numpy())):
-            theirs = np.atleast_1d(np.asarray(ref_esc[q], dtype=float))
-            for i, (o, r) in enumerate(zip(ours, theirs, strict=True)):
-                lab = esc.attrs.get("slab", [None] * len(ours))[i] or f"row {i + 1}"
-                esc_cmp.append(compare_values(f"{q}[{lab}]", o, r, "EE"))
+        esc_cmp = _escalc_comparisons(esc, refs[("escalc", gname)])
         for m in methods:
-            ref = refs[(m, gname)]
-            a = Analysis(gname, m, len(esc), r_warnings=list(ref.get("warnings") or []))
-            a.comparisons += esc_cmp
-            if not ref.get("ok"):
-                a.r_error = ref.get("error", "metafor failed")
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    res = rma(
-                        data=esc,
-                        method=check_choice("method", m, METHODS),
-                        test=check_choice("test", test, TESTS),
-                        level=level,
-                        weights=esc.attrs["weights"],
-                    )
-                a.comparisons += compare_result(res, dict(ref, method=m))
-            analyses.append(a)
-    return ParityReport(where, measure, test, float(level), reference, versions, analyses)
+            analyses.append(_analysis(gname, m, esc, esc_cmp, refs[(m, gname)], test, level))
+    return analyses
+
+
+def _escalc_comparisons(esc: pd.DataFrame, ref_esc: Any) -> list[Comparison]:
+    """yi and vi, study by study, against metafor's escalc."""
+    esc_cmp = []
+    for q, ours in (("yi", esc["yi"].to_numpy()), ("vi", esc["vi"].to_numpy())):
+        theirs = np.atleast_1d(np.asarray(ref_esc[q], dtype=float))
+        for i, (o, r) in enumerate(zip(ours, theirs, strict=True)):
+            lab = esc.attrs.get("slab", [None] * len(ours))[i] or f"row {i + 1}"
+            esc_cmp.append(compare_values(f"{q}[{lab}]", o, r, "EE"))
+    return esc_cmp
+
+
+def _analysis(
+    gname: str,
+    m: MethodName,
+    esc: pd.DataFrame,
+    esc_cmp: list[Comparison],
+    ref: Any,
+    test: str,
+    level: float,
+) -> Analysis:
+    """One subgroup x estimator: metafor's error, or every rma quantity compared."""
+    a = Analysis(gname, m, len(esc), r_warnings=list(ref.get("warnings") or []))
+    a.comparisons += esc_cmp
+    if not ref.get("ok"):
+        a.r_error = ref.get("error", "metafor failed")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            res = rma(
+                data=esc,
+                method=check_choice("method", m, METHODS),
+                test=check_choice("test", test, TESTS),
+                level=level,
+                weights=esc.attrs["weights"],
+            )
+        a.comparisons += compare_result(res, dict(ref, method=m))
+    return a
 
 
 def _methods(method: str | list[str], have_weights: bool) -> list[MethodName]:

@@ -594,91 +594,18 @@ def reproduce(
     measure = check_choice("measure", measure, tuple(_BACK))
     pol = ModelPolicy.parse(policy) if isinstance(policy, str) else policy
     zer = ZeroEvents(zero) if isinstance(zero, str) else zero
-    alt_zero = ZeroEvents("cc" if zer.mode == "drop" else "drop", zer.add)
     counts = load_counts(data)
     pub = load_published(published)
     subgroups = list(dict.fromkeys(counts["subgroup"]))
-    sources = {"data": _where(counts), "published": str(pub.attrs.get("source", "published"))}
-    if bundled:
-        sources = {k: f"bundled with metaparity: {Path(v).name} (see metaparity.effects.datasets)"
-                   for k, v in sources.items()}  # fmt: skip
-    for _, r in pub.iterrows():
-        if r.subgroup == "" and r.est is None and r.lb is None and r.ub is None:
-            continue  # a remark on the text, checked against the text claims
-        if r.subgroup != OVERALL and r.subgroup not in subgroups:
-            raise InputError(
-                f"{sources['published']}: line {r.line}: subgroup {r.subgroup!r} is not in the data "
-                f"(subgroups: {', '.join(subgroups)}; use 'overall' for all studies)"
-            )
-
+    sources = _sources(counts, pub, subgroups, bundled)
     # 1. every analysis: each outcome x grade, all studies and each subgroup
     keys = list(dict.fromkeys(zip(counts.outcome, counts.grade, strict=True)))
     keys += [k for k in dict.fromkeys(zip(pub.outcome, pub.grade, strict=True)) if k not in keys]
-    stated = {(r.outcome, r.grade, r.subgroup): r.model for _, r in pub.iterrows()}
-    analyses: dict[tuple[str, str, str], Analysis] = {}
-    for outcome, grade in keys:
-        rows = counts[(counts.outcome == outcome) & (counts.grade == grade)]
-        scopes = [(OVERALL, rows)] + [(g, rows[rows.subgroup == g]) for g in subgroups]
-        made = {g: _analyse(outcome, grade, g, r, zer, measure) for g, r in scopes}
-        overall = made[OVERALL]
-        outcome_i2 = (
-            _i2_fe(overall.data, measure)
-            if overall.computable and overall.data is not None
-            else None
-        )
-        for g, a in made.items():
-            if a.computable and a.data is not None:
-                a.i2_fe = _i2_fe(a.data, measure)
-                a.method, a.reason = pol.choose(
-                    a.i2_fe, outcome_i2, stated.get((outcome, grade, g), "")
-                )
-                if not a.data.empty:
-                    add = None if zer.mode == "drop" else zer.add
-                    try:
-                        a.result, a.data = _fit(a.data, a.method, measure, add)
-                    except ValueError as err:
-                        a.error = str(err)
-                alt_rows = dict(scopes)[g]
-                alt_rows = alt_rows[alt_rows["included"]]
-                if alt_zero.mode == "drop":
-                    alt_rows = alt_rows[~_extreme(alt_rows, measure)]
-                if not alt_rows.empty:
-                    add = None if alt_zero.mode == "drop" else alt_zero.add
-                    a.alt, a.alt_data = _fit(alt_rows, a.method, measure, add)
-                a.glmm = _glmm(dict(scopes)[g])
-            analyses[(outcome, grade, g)] = a
-
+    analyses = _all_analyses(counts, pub, keys, subgroups, pol, zer, measure)
     # 2. subgroup differences
-    tests: dict[tuple[str, str], SubgroupTest] = {}
-    for outcome, grade in keys:
-        subs = [analyses[(outcome, grade, g)] for g in subgroups]
-        t = SubgroupTest(outcome, grade, [s.subgroup for s in subs])
-        t.missing = [f"{s.subgroup}: {', '.join(s.missing)}" for s in subs if s.missing]
-        usable = [s for s in subs if s.result is not None]
-        if len(subgroups) < 2:
-            t.note = "only one subgroup"
-        elif t.missing:
-            t.note = "counts missing"
-        elif len(usable) < 2:
-            t.note = "fewer than two subgroups with pooled studies"
-        else:
-            t.groups = [s.subgroup for s in usable]
-            t.Q, t.df, t.p, _, _ = _q_between([s.result for s in usable if s.result is not None])
-            ov = analyses[(outcome, grade, OVERALL)]
-            t.qm_method = ov.method
-            t.mods, t.qm_note = _qm(ov)
-            if t.mods is not None:
-                t.QM, t.QMp = float(t.mods.QM), float(t.mods.QMp)
-        tests[(outcome, grade)] = t
-
+    tests = {(o, g): _subgroup_test(o, g, analyses, subgroups) for o, g in keys}
     # 3. live metafor
-    versions: dict[str, str] = {}
-    r_status = "not asked (no R bridge)"
-    if bridge is not None:
-        versions = bridge.versions()
-        r_status = f"metafor {versions.get('metafor')} on {versions.get('R')} ({bridge.backend})"
-        _ask_metafor(analyses, tests, bridge, measure, progress)
-
+    versions, r_status = _live_metafor(bridge, analyses, tests, measure, progress)
     # 4. verdicts
     figures, pvalues = _verdicts(pub, analyses, tests, counts, subgroups, measure)
     claim_rows = [] if claims is None else check_claims(load_claims(claims), pub)
@@ -701,6 +628,129 @@ def reproduce(
         sources=sources,
         claims=claim_rows,
     )
+
+
+def _sources(
+    counts: pd.DataFrame, pub: pd.DataFrame, subgroups: list[str], bundled: bool
+) -> dict[str, str]:
+    """Where data and figures came from; every printed subgroup must be in the data."""
+    sources = {"data": _where(counts), "published": str(pub.attrs.get("source", "published"))}
+    if bundled:
+        sources = {k: f"bundled with metaparity: {Path(v).name} (see metaparity.effects.datasets)"
+                   for k, v in sources.items()}  # fmt: skip
+    for _, r in pub.iterrows():
+        if r.subgroup == "" and r.est is None and r.lb is None and r.ub is None:
+            continue  # a remark on the text, checked against the text claims
+        if r.subgroup != OVERALL and r.subgroup not in subgroups:
+            raise InputError(
+                f"{sources['published']}: line {r.line}: subgroup {r.subgroup!r} is not in the data "
+                f"(subgroups: {', '.join(subgroups)}; use 'overall' for all studies)"
+            )
+    return sources
+
+
+def _all_analyses(
+    counts: pd.DataFrame,
+    pub: pd.DataFrame,
+    keys: list[tuple[str, str]],
+    subgroups: list[str],
+    pol: ModelPolicy,
+    zer: ZeroEvents,
+    measure: str,
+) -> dict[tuple[str, str, str], Analysis]:
+    """Each outcome x grade, all studies and each subgroup: model chosen, fitted both ways."""
+    alt_zero = ZeroEvents("cc" if zer.mode == "drop" else "drop", zer.add)
+    stated = {(r.outcome, r.grade, r.subgroup): r.model for _, r in pub.iterrows()}
+    analyses: dict[tuple[str, str, str], Analysis] = {}
+    for outcome, grade in keys:
+        rows = counts[(counts.outcome == outcome) & (counts.grade == grade)]
+        scopes = [(OVERALL, rows)] + [(g, rows[rows.subgroup == g]) for g in subgroups]
+        made = {g: _analyse(outcome, grade, g, r, zer, measure) for g, r in scopes}
+        overall = made[OVERALL]
+        outcome_i2 = (
+            _i2_fe(overall.data, measure)
+            if overall.computable and overall.data is not None
+            else None
+        )
+        for g, a in made.items():
+            if a.computable and a.data is not None:
+                a.i2_fe = _i2_fe(a.data, measure)
+                a.method, a.reason = pol.choose(
+                    a.i2_fe, outcome_i2, stated.get((outcome, grade, g), "")
+                )
+                _fit_both_ways(a, a.data, dict(scopes)[g], zer, alt_zero, measure)
+            analyses[(outcome, grade, g)] = a
+    return analyses
+
+
+def _fit_both_ways(
+    a: Analysis,
+    data: pd.DataFrame,
+    scope_rows: pd.DataFrame,
+    zer: ZeroEvents,
+    alt_zero: ZeroEvents,
+    measure: str,
+) -> None:
+    """Fit ``a`` under the zero-events rule, the other rule alongside, and the GLMM."""
+    if not data.empty:
+        add = None if zer.mode == "drop" else zer.add
+        try:
+            a.result, a.data = _fit(data, a.method, measure, add)
+        except ValueError as err:
+            a.error = str(err)
+    alt_rows = scope_rows
+    alt_rows = alt_rows[alt_rows["included"]]
+    if alt_zero.mode == "drop":
+        alt_rows = alt_rows[~_extreme(alt_rows, measure)]
+    if not alt_rows.empty:
+        add = None if alt_zero.mode == "drop" else alt_zero.add
+        a.alt, a.alt_data = _fit(alt_rows, a.method, measure, add)
+    a.glmm = _glmm(scope_rows)
+
+
+def _subgroup_test(
+    outcome: str,
+    grade: str,
+    analyses: dict[tuple[str, str, str], Analysis],
+    subgroups: list[str],
+) -> SubgroupTest:
+    """RevMan's Q-between and metafor's QM for one outcome x grade (or why not)."""
+    subs = [analyses[(outcome, grade, g)] for g in subgroups]
+    t = SubgroupTest(outcome, grade, [s.subgroup for s in subs])
+    t.missing = [f"{s.subgroup}: {', '.join(s.missing)}" for s in subs if s.missing]
+    usable = [s for s in subs if s.result is not None]
+    if len(subgroups) < 2:
+        t.note = "only one subgroup"
+    elif t.missing:
+        t.note = "counts missing"
+    elif len(usable) < 2:
+        t.note = "fewer than two subgroups with pooled studies"
+    else:
+        t.groups = [s.subgroup for s in usable]
+        t.Q, t.df, t.p, _, _ = _q_between([s.result for s in usable if s.result is not None])
+        ov = analyses[(outcome, grade, OVERALL)]
+        t.qm_method = ov.method
+        t.mods, t.qm_note = _qm(ov)
+        if t.mods is not None:
+            t.QM, t.QMp = float(t.mods.QM), float(t.mods.QMp)
+    return t
+
+
+def _live_metafor(
+    bridge: Any,
+    analyses: dict[tuple[str, str, str], Analysis],
+    tests: dict[tuple[str, str], SubgroupTest],
+    measure: str,
+    progress: Callable[[int, int, str], None] | None,
+) -> tuple[dict[str, str], str]:
+    """Ask metafor the same (when there is a bridge); its versions and a status line."""
+    versions: dict[str, str] = {}
+    r_status = "not asked (no R bridge)"
+    if bridge is not None:
+        versions = bridge.versions()
+        r_status = f"metafor {versions.get('metafor')} on {versions.get('R')} ({bridge.backend})"
+        _ask_metafor(analyses, tests, bridge, measure, progress)
+    return versions, r_status
 
 
 def _qm(ov: Analysis) -> tuple[RmaModsResult | None, str]:

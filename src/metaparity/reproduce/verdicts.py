@@ -318,48 +318,66 @@ def consistency_flags(
     {('ORR', 'na', 'overall'): [Flag(kind='garbled row', text='estimate 50 outside its CI 10 to 40')]}
     """
     out: dict[object, list[Flag]] = {}
-
-    def add(row: PublishedRow, kind: str, text: str) -> None:
-        out.setdefault(row.ident, []).append(Flag(kind, text))
-
     for r in rows:
-        if r.est is None or r.lb is None or r.ub is None:
-            continue
-        e, lo, hi = r.est.value, r.lb.value, r.ub.value
-        unit = max(r.est.unit, r.lb.unit, r.ub.unit)
-        if hi == e and lo < e:
-            add(r, "garbled row", f"upper bound {r.ub.text} equals the estimate {r.est.text}")
-        elif not lo <= e <= hi:
-            add(
-                r,
-                "garbled row",
-                f"estimate {r.est.text} outside its CI {r.lb.text} to {r.ub.text}",
-            )
-        elif symmetric:
-            # each printed value is off by <= unit/2, so 2e - lo - hi by <= 2 units
-            asym = 2 * e - lo - hi
-            if abs(asym) > 2 * unit * (1 + 1e-9):
-                fixed = [
-                    (name, flo if name == "lower" else fhi)
-                    for name, flo, fhi, val in (("lower", -lo, hi, lo), ("upper", lo, -hi, hi))
-                    if val > 0 and flo <= e <= fhi and abs(2 * e - flo - fhi) <= 2 * unit
-                ]
-                if fixed:
-                    name, alt = fixed[0]
-                    add(
-                        r,
-                        "lost minus sign",
-                        f"CI {r.lb.text} to {r.ub.text} is not symmetric about {r.est.text} (a Wald "
-                        f"interval is); a {name} bound of {alt:g} makes it symmetric",
-                    )
-                else:
-                    add(
-                        r,
-                        "garbled row",
-                        f"CI {r.lb.text} to {r.ub.text} is not symmetric about {r.est.text} "
-                        "(a Wald interval on this scale is)",
-                    )
-    # rows identical to another outcome's row (same subgroup and grade)
+        _flag_ci(out, r, symmetric)
+    _flag_copies(out, rows)
+    groups: dict[tuple[str, str], list[PublishedRow]] = {}
+    for r in rows:
+        groups.setdefault(r.key[:2], []).append(r)
+    for rs in groups.values():
+        _flag_group(out, rs, subgroup_sizes)
+    return out
+
+
+def _add(out: dict[object, list[Flag]], row: PublishedRow, kind: str, text: str) -> None:
+    out.setdefault(row.ident, []).append(Flag(kind, text))
+
+
+def _flag_ci(out: dict[object, list[Flag]], r: PublishedRow, symmetric: bool) -> None:
+    """A row's estimate outside its CI, or (Wald CIs) a CI not symmetric about it."""
+    if r.est is None or r.lb is None or r.ub is None:
+        return
+    e, lo, hi = r.est.value, r.lb.value, r.ub.value
+    unit = max(r.est.unit, r.lb.unit, r.ub.unit)
+    if hi == e and lo < e:
+        _add(out, r, "garbled row", f"upper bound {r.ub.text} equals the estimate {r.est.text}")
+    elif not lo <= e <= hi:
+        _add(
+            out,
+            r,
+            "garbled row",
+            f"estimate {r.est.text} outside its CI {r.lb.text} to {r.ub.text}",
+        )
+    elif symmetric:
+        # each printed value is off by <= unit/2, so 2e - lo - hi by <= 2 units
+        asym = 2 * e - lo - hi
+        if abs(asym) > 2 * unit * (1 + 1e-9):
+            fixed = [
+                (name, flo if name == "lower" else fhi)
+                for name, flo, fhi, val in (("lower", -lo, hi, lo), ("upper", lo, -hi, hi))
+                if val > 0 and flo <= e <= fhi and abs(2 * e - flo - fhi) <= 2 * unit
+            ]
+            if fixed:
+                name, alt = fixed[0]
+                _add(
+                    out,
+                    r,
+                    "lost minus sign",
+                    f"CI {r.lb.text} to {r.ub.text} is not symmetric about {r.est.text} (a Wald "
+                    f"interval is); a {name} bound of {alt:g} makes it symmetric",
+                )
+            else:
+                _add(
+                    out,
+                    r,
+                    "garbled row",
+                    f"CI {r.lb.text} to {r.ub.text} is not symmetric about {r.est.text} "
+                    "(a Wald interval on this scale is)",
+                )
+
+
+def _flag_copies(out: dict[object, list[Flag]], rows: list[PublishedRow]) -> None:
+    """Rows identical to another outcome's row (same subgroup and grade)."""
     seen: dict[tuple[str, ...], list[PublishedRow]] = {}
     for r in rows:
         if r.est is None or r.lb is None or r.ub is None:
@@ -371,63 +389,73 @@ def consistency_flags(
         if len(outcomes) > 1:
             for r in same:
                 twins = ", ".join(sorted(o for o in outcomes if o != r.key[0]))
-                add(r, "copy error", f"identical to the {twins} row (same subgroup and grade)")
-    # an overall estimate outside every subgroup's CI range cannot come from pooling them
-    groups: dict[tuple[str, str], list[PublishedRow]] = {}
-    for r in rows:
-        groups.setdefault(r.key[:2], []).append(r)
-    for rs in groups.values():
-        overalls = [(r, r.est) for r in rs if r.key[2] == "overall" and r.est is not None]
-        subs = [r for r in rs if r.key[2] != "overall" and r.lb is not None and r.ub is not None]
-        if not overalls or len(subs) < 2:
-            continue
-        lo = min(r.lb.value for r in subs if r.lb is not None)
-        hi = max(r.ub.value for r in subs if r.ub is not None)
-        for overall, est in overalls:
-            if lo <= est.value <= hi:
-                continue
-            add(
-                overall,
-                "impossible value",
-                f"overall estimate {est.text} lies outside every subgroup's CI "
-                f"({lo:g} to {hi:g}); a pooled estimate cannot",
-            )
-        # study counts
-        if subgroup_sizes:
-            bad = [
-                (r, r.k)
-                for r in subs
-                if r.k is not None and r.k > subgroup_sizes.get(r.key[2], 10**9)
-            ]
-            for r, rk in bad:
-                swap = [
-                    s
-                    for s in subs
-                    if s is not r
-                    and s.k is not None
-                    and s.k <= subgroup_sizes.get(r.key[2], 0)
-                    and rk <= subgroup_sizes.get(s.key[2], 0)
-                ]
-                how = (
-                    f"; swapping with {swap[0].key[2]} (k = {swap[0].k}) makes both possible"
-                    if swap
-                    else ""
+                _add(
+                    out, r, "copy error", f"identical to the {twins} row (same subgroup and grade)"
                 )
-                for row in [r, *swap[:1]]:
-                    add(
-                        row,
-                        "impossible study count",
-                        f"{r.key[2]} is printed with k = {r.k} but has only "
-                        f"{subgroup_sizes[r.key[2]]} studies{how}",
-                    )
-        ks = [r.k for r in subs if r.k is not None]
-        if len(ks) == len(subs):
-            total = sum(ks)
-            for overall, _ in overalls:
-                if overall.k is not None and total != overall.k:
-                    add(
-                        overall,
-                        "study count",
-                        f"overall k = {overall.k} but the subgroups' k add up to {total}",
-                    )
-    return out
+
+
+def _flag_group(
+    out: dict[object, list[Flag]],
+    rs: list[PublishedRow],
+    subgroup_sizes: dict[str, int] | None,
+) -> None:
+    """One outcome x grade: an overall estimate outside every subgroup's CI range (it
+    cannot come from pooling them), impossible study counts, and k that do not add up."""
+    overalls = [(r, r.est) for r in rs if r.key[2] == "overall" and r.est is not None]
+    subs = [r for r in rs if r.key[2] != "overall" and r.lb is not None and r.ub is not None]
+    if not overalls or len(subs) < 2:
+        return
+    lo = min(r.lb.value for r in subs if r.lb is not None)
+    hi = max(r.ub.value for r in subs if r.ub is not None)
+    for overall, est in overalls:
+        if lo <= est.value <= hi:
+            continue
+        _add(
+            out,
+            overall,
+            "impossible value",
+            f"overall estimate {est.text} lies outside every subgroup's CI "
+            f"({lo:g} to {hi:g}); a pooled estimate cannot",
+        )
+    if subgroup_sizes:
+        _flag_study_counts(out, subs, subgroup_sizes)
+    ks = [r.k for r in subs if r.k is not None]
+    if len(ks) == len(subs):
+        total = sum(ks)
+        for overall, _ in overalls:
+            if overall.k is not None and total != overall.k:
+                _add(
+                    out,
+                    overall,
+                    "study count",
+                    f"overall k = {overall.k} but the subgroups' k add up to {total}",
+                )
+
+
+def _flag_study_counts(
+    out: dict[object, list[Flag]], subs: list[PublishedRow], subgroup_sizes: dict[str, int]
+) -> None:
+    """Subgroups printed with more studies than they have (and the swap that fixes it)."""
+    bad = [(r, r.k) for r in subs if r.k is not None and r.k > subgroup_sizes.get(r.key[2], 10**9)]
+    for r, rk in bad:
+        swap = [
+            s
+            for s in subs
+            if s is not r
+            and s.k is not None
+            and s.k <= subgroup_sizes.get(r.key[2], 0)
+            and rk <= subgroup_sizes.get(s.key[2], 0)
+        ]
+        how = (
+            f"; swapping with {swap[0].key[2]} (k = {swap[0].k}) makes both possible"
+            if swap
+            else ""
+        )
+        for row in [r, *swap[:1]]:
+            _add(
+                out,
+                row,
+                "impossible study count",
+                f"{r.key[2]} is printed with k = {r.k} but has only "
+                f"{subgroup_sizes[r.key[2]]} studies{how}",
+            )
