@@ -34,10 +34,8 @@ def _vector(name: str, x: object) -> np.ndarray:
     return np.atleast_1d(as_float_array(name, x)).ravel()
 
 
-def _model_data(res: RmaResult, fn: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ``yi``/``vi`` a fitted model carries, as float arrays."""
-    if res.yi is None or res.vi is None:
-        raise ValueError(f"{fn}: the fitted model does not carry its data (yi, vi)")
+def _model_data(res: RmaResult) -> tuple[np.ndarray, np.ndarray]:
+    """The ``yi``/``vi`` a fitted model carries (always: they are required fields), as floats."""
     return np.asarray(res.yi, dtype=float), np.asarray(res.vi, dtype=float)
 
 
@@ -47,7 +45,7 @@ def _yi_vi(
     """Effect sizes and sampling variances from a fitted model or from ``yi`` with
     ``vi`` or ``sei`` (validated: same length, finite, ``vi > 0``)."""
     if _is_rma(x):
-        return _model_data(x, fn)
+        return _model_data(x)
     if x is None:
         raise ValueError(f"{fn}: give a fitted model (metaparity.rma(...)) or yi with vi/sei")
     y = _vector("yi", x)

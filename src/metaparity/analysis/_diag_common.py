@@ -26,9 +26,7 @@ def _labels(res: RmaResult) -> tuple:
 
 
 def _data(res: RmaResult) -> tuple[np.ndarray, np.ndarray]:
-    """The ``yi``/``vi`` the fitted model carries."""
-    if res.yi is None or res.vi is None:
-        raise ValueError("the fitted model does not carry its data (yi, vi)")
+    """The ``yi``/``vi`` the fitted model carries (required fields of RmaResult)."""
     return res.yi, res.vi
 
 

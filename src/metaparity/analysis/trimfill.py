@@ -119,7 +119,7 @@ def _estimate_side(res: RmaResult) -> str:
     """Side of the missing studies: from the slope of the regression test with the
     standard errors as predictor (same estimator): a positive slope (small studies
     with larger outcomes) means studies missing on the left."""
-    yi, vi = _model_data(res, "trimfill")
+    yi, vi = _model_data(res)
     fit = rma_mods(yi, vi, np.sqrt(vi), method=res.method, test="z")
     return "right" if fit.b[1] < 0 else "left"
 
@@ -299,7 +299,7 @@ def trimfill(
     """
     res = _check_model(res)
     estimator_ = check_choice("estimator", estimator, get_args(TrimFillEstimator))
-    y0, v0 = _model_data(res, "trimfill")
+    y0, v0 = _model_data(res)
     k = y0.size
     _check_k(k, "trimfill", "trim and fill", "an error from the regression test for the side")
     side_ = check_choice("side", _estimate_side(res) if side is None else side, get_args(Side))
