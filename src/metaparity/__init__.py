@@ -11,6 +11,7 @@ subpackages hold the layers (``_core`` -> ``effects``/``engine`` -> ``models`` -
 0.1056
 """
 
+from metaparity._core.mfversion import get_metafor_version, metafor_version, set_metafor_version
 from metaparity._core.version import __version__
 from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
 from metaparity.analysis.diagnostics import (
@@ -59,5 +60,7 @@ __all__ = [
     "ranktest", "regtest", "trimfill", "fsn",
     # plots (matplotlib is imported when one is drawn)
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
+    # which metafor release's behaviour is mirrored
+    "set_metafor_version", "get_metafor_version", "metafor_version",
     "__version__",
 ]  # fmt: skip

@@ -210,5 +210,6 @@ PUBLIC_API = [
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     "ranktest", "regtest", "trimfill", "fsn",
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
+    "set_metafor_version", "get_metafor_version", "metafor_version",
     "__version__",
 ]  # fmt: skip

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from metaparity._core.names import estimating_method, estimating_test
 from metaparity.engine.facts import FLOAT_FIELDS
 from metaparity.engine.reference import fit, prepare
 
@@ -124,6 +125,7 @@ def fit_batch(Y2, V2, W2, *, method, test, level, engine="auto", chunk_size=None
     :func:`metaparity.rma_batch` for V <= 0, rows without studies and GENQ
     without weights.
     """
+    method, test = estimating_method(method), estimating_test(test)
     eng = resolve_engine(engine, Y2.shape[0])
     chunk = DEFAULT_CHUNK if chunk_size is None else int(chunk_size)
     if chunk < 1:

@@ -34,9 +34,10 @@ SCALAR_FIELDS: tuple[str, ...] = FLOAT_FIELDS + ("s2typ",)
 METHOD_CODES: dict[str, int] = {
     "EE": 0, "FE": 0, "DL": 1, "HE": 2, "GENQ": 3, "HS": 4, "HSk": 5, "SJ": 6,
     "PM": 7, "EB": 7, "SJIT": 7, "PMM": 8, "DLIT": 9, "ML": 10, "REML": 11,
+    "CE": 0, "MP": 7, "CO": 2, "VC": 2,  # metafor's aliases
 }  # fmt: skip
 #: test codes of the compiled engine (metafor's ``test=``)
-TEST_CODES: dict[str, int] = {"z": 0, "t": 1, "knha": 2, "adhoc": 3}
+TEST_CODES: dict[str, int] = {"z": 0, "t": 1, "knha": 2, "adhoc": 3, "hksj": 2}
 
 #: relative convergence target on tau^2 of the root finders
 EPS = 1e-15

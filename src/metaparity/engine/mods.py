@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from metaparity._core.distributions import t_two_sided
+from metaparity._core.names import estimating_method, estimating_test
 from metaparity.engine.estimators import _refine, _sel, solve_decreasing
 
 __all__ = ["fit_mods", "MODS_METHODS"]
@@ -30,6 +31,7 @@ __all__ = ["fit_mods", "MODS_METHODS"]
 #: tau^2 estimators supported with moderators (metafor names).
 MODS_METHODS: tuple[str, ...] = (
     "EE", "FE", "DL", "DLIT", "HE", "HS", "HSk", "SJ", "SJIT", "ML", "REML", "EB", "PM", "PMM",
+    "CE", "MP", "CO", "VC",
 )  # fmt: skip
 
 _EPS = float(np.finfo(float).eps)
@@ -228,6 +230,7 @@ def _loglik(method, y, v, X, tau2):
 
 def fit_mods(y, v, X, *, method, test, level, btt, intercept):
     """Fit every row; ``y, v`` (n, k), ``X`` (n, k, p); returns a dict of arrays."""
+    method, test = estimating_method(method), estimating_test(test)
     n, k_ = y.shape
     p = X.shape[-1]
     k = np.full(n, float(k_))

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import stats
 
 from metaparity._core.distributions import t_two_sided
+from metaparity._core.names import estimating_method, estimating_test
 from metaparity.engine.estimators import estimate_tau2
 
 __all__ = ["prepare", "fit"]
@@ -50,6 +51,7 @@ def fit(
     and its variance, the test (z, t, Knapp-Hartung, ad hoc), and the heterogeneity
     statistics of the equal-effects fit.
     """
+    method, test = estimating_method(method), estimating_test(test)
     k = m.sum(-1).astype(np.int64)
     df = k.astype(float) - 1.0
     tf = estimate_tau2(method, y, v, m, k, weights=weights)

@@ -573,7 +573,7 @@ def _heterogeneity(x: np.ndarray, n: np.ndarray, tau2: float) -> dict[str, Any]:
     I2 = 100.0 * tau2 / (tau2 + vt)
     H2 = (tau2 + vt) / vt
     with np.errstate(divide="ignore", invalid="ignore"):
-        ll_sat = float(_binom_ll(x, n, x / n).sum())
+        ll_sat = float(_binom_ll(x, n, np.true_divide(x, n, dtype=float)).sum())
     ll_fe = float(_binom_ll(x, n, np.full(k, x.sum() / n.sum())).sum())
     qe_lrt = max(0.0, 2.0 * (ll_sat - ll_fe))
     qe_wld = _wald_het(x, n)
@@ -589,7 +589,7 @@ def _fit_stats(x: np.ndarray, n: np.ndarray, ll: float) -> dict[str, Any]:
     """logLik, deviance (against the saturated binomial model), AIC, BIC, AICc."""
     k = x.size
     with np.errstate(divide="ignore", invalid="ignore"):
-        ll_sat = float(_binom_ll(x, n, x / n).sum())
+        ll_sat = float(_binom_ll(x, n, np.true_divide(x, n, dtype=float)).sum())
     npar = 2
     return dict(
         logLik=ll,

@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from metaparity._core.names import METHODS, TESTS, MethodName, TestName, check_choice
+from metaparity._core.names import (
+    METHODS,
+    TESTS,
+    MethodName,
+    TestName,
+    check_choice,
+    estimating_test,
+)
 from metaparity._core.validation import check_level, study_label
 from metaparity.engine.mods import MODS_METHODS, fit_mods
 from metaparity.models.design import design_matrix
@@ -104,7 +111,7 @@ def rma_mods(
             f"method={method!r} is not supported with moderators in metaparity; supported: "
             f"{', '.join(MODS_METHODS)}"
         )
-    test = check_choice("test", test, TESTS)
+    test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
     if mods is None:
         raise ValueError("give mods= (a formula such as '~ x' or moderator values)")

@@ -16,7 +16,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from metaparity._core.names import METHODS, TESTS, MethodName, TestName, check_choice
+from metaparity._core.names import (
+    METHODS,
+    TESTS,
+    MethodName,
+    TestName,
+    check_choice,
+    estimating_test,
+)
 from metaparity._core.validation import as_float_array, check_level
 from metaparity.engine import reference
 from metaparity.engine.dask import is_dask, map_fit
@@ -81,7 +88,7 @@ def rma_batch(
                                 engine=engine, chunk_size=chunk_size)  # fmt: skip
         return DaskBatchResult(**map_fit(Y, V, weights, fit=chunk_fit))
     method = check_choice("method", method, METHODS)
-    test = check_choice("test", test, TESTS)
+    test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
     Yf = as_float_array("Y", Y)
     Vf = as_float_array("V", V)
@@ -171,7 +178,7 @@ def rma(
         return rma_mods(yi, vi, mods, data=data, method=method, test=test, level=level,
                         slab=slab)  # fmt: skip
     method = check_choice("method", method, METHODS)
-    test = check_choice("test", test, TESTS)
+    test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
     st = read_studies(yi, vi, sei=sei, weights=weights, data=data, slab=slab)
     y, v, w = st.yi, st.vi, st.weights

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -102,7 +102,7 @@ def _to_py(obj: Any) -> Any:
     if obj is ri.NULL or obj is None:
         return None
     if isinstance(obj, vectors.ListVector | ri.ListSexpVector):
-        names = list(obj.names) if obj.names is not ri.NULL else None
+        names = list(cast(Any, obj.names)) if obj.names is not ri.NULL else None
         vals = [_to_py(x) for x in obj]
         if names and all(n not in ("", None) for n in names):
             return dict(zip(names, vals, strict=True))
@@ -114,7 +114,7 @@ def _to_py(obj: Any) -> Any:
         vals = [None if x is ri.NA_Logical else bool(x) for x in obj]
         return vals[0] if len(vals) == 1 else vals
     if isinstance(obj, vectors.IntVector | ri.IntSexpVector):
-        vals = [None if x == ri.NA_Integer else int(x) for x in obj]
+        vals = [None if x == ri.NA_Integer else int(cast(Any, x)) for x in obj]
         return vals[0] if len(vals) == 1 else vals
     if isinstance(obj, vectors.FloatVector | ri.FloatSexpVector):
         arr = np.array(obj, dtype=float)

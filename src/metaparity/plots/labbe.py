@@ -96,7 +96,7 @@ def labbe(
     dat = escalc(measure, ai=a, n1i=n1, ci=c, n2i=n2)
     res = rma(dat["yi"].to_numpy(), dat["vi"].to_numpy(), method=method)
     w = 1.0 / (np.asarray(res.vi) + (0.0 if method in ("EE", "FE") else res.tau2))
-    size = 40.0 + 400.0 * w / w.max()
+    size = 40.0 + 400.0 * w / np.max(w)
     p1, p2 = a / n1, c / n2
     fig = new_figure(5.4, 5.0)
     ax = fig.add_subplot(1, 1, 1)

@@ -74,7 +74,7 @@ def radial(res: Any, path: str | Path | None = None, *, title: str | None = None
     x, z = 1.0 / s, y / s
     b = float(res.b)
     zc = stats.norm.isf(0.025)
-    xmax = float(x.max()) * 1.08
+    xmax = float(np.max(x)) * 1.08
     fig = new_figure(6.4, 4.8)
     ax = fig.add_subplot(1, 1, 1)
     xs = np.array([0.0, xmax])
@@ -84,8 +84,8 @@ def radial(res: Any, path: str | Path | None = None, *, title: str | None = None
         ax.plot(xs, b * xs + sgn * zc, color=LINE, lw=0.8, ls="--", zorder=2)
     ax.axhline(0, color="#999999", lw=0.6, zorder=1)
     ax.scatter(x, z, s=30, color=POINT, zorder=4)
-    ylo = min(float(z.min()), b * xmax - zc, -zc) - 0.5
-    yhi = max(float(z.max()), b * xmax + zc, zc) + 0.5
+    ylo = min(float(np.min(z)), b * xmax - zc, -zc) - 0.5
+    yhi = max(float(np.max(z)), b * xmax + zc, zc) + 0.5
     ax.set_xlim(0, xmax * 1.02)
     ax.set_ylim(ylo, yhi)
     _arc(ax, y, b, xmax * 1.02, ylo, yhi)
