@@ -46,9 +46,8 @@ def test_escalc_unknown_measure_and_options():
 @pytest.mark.parametrize(
     "yi,vi,match",
     [
-        ([0.1, 0.2], [0.01, 0.0], r"row 2 has vi=0.0 <= 0"),
-        ([0.1, 0.2], [0.01, -1], r"row 2 has vi=-1.0 <= 0"),
-        ([0.1, np.nan], [0.01, 0.02], r"row 2 has yi=nan, which is not finite"),
+        ([0.1, 0.2], [0.01, -1], r"row 2 has vi=-1.0 < 0"),
+        ([0.1, np.inf], [0.01, 0.02], r"row 2 has yi=inf, which is not finite"),
         ([0.1, 0.2], [0.01, np.inf], r"row 2 has vi=inf, which is not finite"),
         ([], [], r"k = 0"),
         ([0.1, 0.2, 0.3], [0.01, 0.02], r"yi has 3, vi has 2"),
@@ -57,6 +56,17 @@ def test_escalc_unknown_measure_and_options():
 def test_rma_bad_yi_vi(yi, vi, match):
     with pytest.raises(ValueError, match=match):
         rma(yi, vi)
+
+
+def test_rma_missing_and_zero_variances():
+    # NaN is a missing value: omitted with a warning naming the study (metafor's na.omit)
+    with pytest.warns(UserWarning, match=r"study in row 2: yi\), as metafor does"):
+        rma([0.1, np.nan, 0.3], [0.01, 0.02, 0.03], method="DL")
+    with pytest.raises(ValueError, match=r"missing values in 1 study \(study in row 2: yi\)"):
+        rma([0.1, np.nan, 0.3], [0.01, 0.02, 0.03], na_action="fail")
+    # vi = 0: refused by the estimators metafor refuses it for, naming the study
+    with pytest.raises(ValueError, match=r"study in row 2 has vi=0; method='DL' needs positive"):
+        rma([0.1, 0.2, 0.4], [0.01, 0.0, 0.02], method="DL")
 
 
 def test_rma_unknown_names():
@@ -85,7 +95,9 @@ def test_zero_events_documented_behaviour():
     assert d["yi"].iloc[0] == pytest.approx(0.5 / 21)
     d = escalc("PR", xi=[0, 5], ni=[20, 20], add=0)
     assert d["vi"].iloc[0] == 0
-    with pytest.raises(ValueError, match=r"vi=0.0 <= 0.*continuity correction"):
+    with pytest.raises(
+        ValueError, match=r"vi=0; method='DL' needs positive.*continuity correction"
+    ):
         rma(data=d, method="DL")
     # drop00: studies without events in both arms drop out (NaN), as in metafor
     d = escalc("OR", ai=[0, 3], n1i=[10, 10], ci=[0, 2], n2i=[10, 10], drop00=True)

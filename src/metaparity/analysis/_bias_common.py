@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from metaparity._core.validation import as_float_array, check_same_length, check_yi_vi
+from metaparity.analysis._diag_common import _need_standard_fit
 from metaparity.models.results import RmaResult
 
 __all__: list[str] = []
@@ -36,6 +37,7 @@ def _vector(name: str, x: object) -> np.ndarray:
 
 def _model_data(res: RmaResult) -> tuple[np.ndarray, np.ndarray]:
     """The ``yi``/``vi`` a fitted model carries (always: they are required fields), as floats."""
+    _need_standard_fit(res, "this bias method")
     return np.asarray(res.yi, dtype=float), np.asarray(res.vi, dtype=float)
 
 

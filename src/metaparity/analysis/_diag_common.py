@@ -27,17 +27,41 @@ def _labels(res: RmaResult) -> tuple:
 
 def _data(res: RmaResult) -> tuple[np.ndarray, np.ndarray]:
     """The ``yi``/``vi`` the fitted model carries (required fields of RmaResult)."""
+    _need_standard_fit(res, "this diagnostic")
     return res.yi, res.vi
+
+
+def _need_standard_fit(res: Any, what: str) -> None:
+    """Refuse fits whose settings the refits here do not reproduce (metafor's refits keep
+    ``tau2.fix``, ``weighted`` and zero sampling variances; these functions refit with an
+    estimated tau^2, inverse-variance weights and positive variances)."""
+    if not isinstance(res, RmaResult):
+        return
+    how = []
+    if res.tau2_fix:
+        how.append(f"tau^2 fixed at {res.tau2:g} (tau2=)")
+    if not res.weighted:
+        how.append("unweighted estimation (weighted=False)")
+    if np.any(np.asarray(res.vi) == 0):
+        how.append("sampling variances of 0")
+    if how:
+        raise NotImplementedError(
+            f"{what}: the model was fitted with {' and '.join(how)}; metaparity's diagnostics "
+            "and bias methods refit it with an estimated tau^2, inverse-variance weights and "
+            "positive sampling variances only -- refit the model without them first"
+        )
 
 
 def _need_k2(res: RmaResult, what: str) -> None:
     if not isinstance(res, RmaResult) or not res.int_only:
         raise TypeError(f"{what}() needs a fitted model from metaparity.rma(); got {type(res)!r}")
+    _need_standard_fit(res, f"{what}()")
     if res.k < 2:
         raise ValueError(f"{what}(): stopped because k = 1 (metafor: 'Stopped because k = 1.')")
 
 
 def _need_unweighted(res: RmaResult, what: str) -> None:
+    _need_standard_fit(res, f"{what}()")
     if res.weights is not None:
         raise NotImplementedError(
             f"{what}() for models fitted with user weights is not implemented "

@@ -25,6 +25,13 @@ Iterative estimators are solved to the root (bracketed Newton/bisection to
 machine precision on tau^2), not to a loose stopping rule; each row carries its
 own convergence flag.  Standard errors of tau^2 are those metafor reports
 (derived from the variance of the estimating equation at the estimate).
+
+A fixed tau^2 (metafor's ``tau2=``) skips the estimation; the SE is the estimator's
+formula evaluated at the fixed value, as metafor reports it.  Sampling variances of 0
+are accepted by the estimators metafor accepts them for (HE, GENQ, SJ, SJIT, EB, ML,
+REML) as long as tau^2 stays positive where ``1/(v + tau^2)`` is needed; rows where it
+would be infinite are flagged in ``TauFit.div0`` (metafor: "Division by zero when
+computing the inverse variance weights").
 """
 
 from __future__ import annotations
@@ -39,7 +46,10 @@ from metaparity.engine.facts import EPS as _EPS
 from metaparity.engine.facts import MAXIT as _MAXIT
 from metaparity.engine.facts import MAXIT_FS as _MAXIT_FS
 
-__all__ = ["TauFit", "estimate_tau2", "q_gen", "mom_tau2", "solve_decreasing"]
+__all__ = [
+    "TauFit", "estimate_tau2", "q_gen", "mom_tau2", "solve_decreasing", "zero_v",
+    "POSITIVE_V_ONLY",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,21 @@ class TauFit:
     iterations: np.ndarray
     #: ML/REML rows where a local maximum was replaced by tau^2 = 0 (metafor warns)
     set_to_zero: np.ndarray | None = None
+    #: rows whose estimator needs ``1/(v + tau^2)`` with ``v = 0`` at ``tau^2 = 0``
+    #: (metafor stops: "Division by zero when computing the inverse variance weights");
+    #: their tau^2 and SE are meaningless
+    div0: np.ndarray | None = None
+
+
+#: estimators that need every sampling variance positive (metafor refuses them otherwise:
+#: "... estimator cannot be used when there are non-positive sampling variances", or,
+#: for DLIT, whose iteration starts at tau^2 = 0, "Division by zero ...")
+POSITIVE_V_ONLY: frozenset[str] = frozenset({"DL", "DLIT", "HS", "HSk", "PM", "PMM"})
+
+
+def zero_v(v: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Rows (n,) with a study (``m > 0``) whose sampling variance is exactly 0."""
+    return ((v == 0) & (m > 0)).any(-1)
 
 
 def _sums(y: np.ndarray, m: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -245,14 +270,27 @@ def estimate_tau2(
     m: np.ndarray,
     k: np.ndarray,
     weights: np.ndarray | None = None,
+    tau2_fix: np.ndarray | None = None,
 ) -> TauFit:
     """Estimate tau^2 for every row with estimator ``method`` (metafor name).
 
     Rows with k = 1 get tau^2 = 0 and SE NaN (metafor); the arithmetic for them
     divides by k - 1 = 0, whose results are discarded, so those warnings are off.
+    ``tau2_fix`` (shape ``(n,)``, values >= 0) holds tau^2 at the given values
+    (metafor's ``tau2=``): no estimation, the estimator's SE formula at that value.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _estimate(method, y, v, m, k, weights)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if tau2_fix is not None and method not in ("EE", "FE"):
+            t = np.broadcast_to(np.asarray(tau2_fix, dtype=float), y.shape[:1]).copy()
+            return _at_fixed(method, y, v, m, k, weights, t)
+        fitted = _estimate(method, y, v, m, k, weights)
+        if method in POSITIVE_V_ONLY:
+            zv = zero_v(v, m)
+            if zv.any():
+                nan = np.where(zv, np.nan, 1.0)
+                fitted = TauFit(fitted.tau2 * nan, fitted.se_tau2 * nan, fitted.converged,
+                                fitted.iterations, fitted.set_to_zero, zv)  # fmt: skip
+        return fitted
 
 
 def _estimate(method, y, v, m, k, weights):
@@ -266,6 +304,54 @@ def _estimate(method, y, v, m, k, weights):
     if family is None:
         raise ValueError(f"unknown method {method!r}")
     return family(method, y, v, m, k, weights)
+
+
+def _at_fixed(method, y, v, m, k, weights, t) -> TauFit:
+    """tau^2 held at ``t``: the SE metafor reports for ``method`` at that value.
+
+    Each formula is the one the estimator's own fit evaluates at its estimate (see the
+    family functions below); k = 1 rows keep ``t`` with SE NaN, as metafor.
+    """
+    n = y.shape[0]
+    one = k <= 1
+    kf = k.astype(float)
+    zv = zero_v(v, m)
+    div0 = np.zeros(n, dtype=bool)
+    if method == "DL":
+        se = _se_dl_form(v, m, m / v, t)
+    elif method in ("HE", "GENQ"):
+        if method == "GENQ" and weights is None:
+            raise ValueError("method='GENQ' needs weights= (the a_i of the generalised Q)")
+        a = m.copy() if method == "HE" else weights * m
+        se = np.sqrt(_var_qa(v, m, a, t)) / _mom_parts(v, m, a)[0]
+    elif method in ("HS", "HSk"):
+        wfe = m / v
+        sw = wfe.sum(-1)
+        scale = kf / (kf - 1.0) if method == "HSk" else np.ones(n)
+        se = _se_dl_form(v, m, wfe, t) * _traces(v, m, wfe)[0] * scale / sw
+    elif method == "SJ":
+        _, r0, _ = _sums(y, m, m)
+        tau0 = (r0 * r0).sum(-1) / kf
+        div0 = zv & (tau0 <= 0)
+        a = m / (v + tau0[:, None])
+        se = tau0 * np.sqrt(_var_qa(v, m, a, t)) / (kf - 1.0)
+    elif method in ("PM", "EB", "SJIT", "PMM"):
+        se = _se_pm(v, m, t)
+        if method == "EB":  # metafor's EB iteration evaluates 1/(v + tau^2) at the value
+            div0 = zv & (t <= 0)
+    elif method == "DLIT":
+        se = _se_dl_form(v, m, m / (v + t[:, None]), t)
+        div0 = zv  # metafor's DLIT iteration starts at tau^2 = 0: 1/v
+    elif method in ("ML", "REML"):
+        _, info = _score_info(method, y, v, m, t, np.ones(n, dtype=bool))
+        se = np.sqrt(2.0 / info)
+        div0 = zv & (t <= 0)
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    if method in POSITIVE_V_ONLY:
+        div0 = div0 | zv
+    se = np.where(one | div0, np.nan, se)
+    return TauFit(t, se, np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64), None, div0)
 
 
 def _closed(tau2, se, one, n) -> TauFit:
@@ -326,7 +412,12 @@ def _sidik_jonkman(method, y, v, m, k, weights):
         tau2 = tau0 * qa / (kf - 1.0)
         se = tau0 * np.sqrt(_var_qa(v, m, a, tau2)) / (kf - 1.0)
     tau2 = np.where(one, 0.0, tau2)
-    return _closed(tau2, se, one, y.shape[0])
+    fitted = _closed(tau2, se, one, y.shape[0])
+    div0 = zero_v(v, m) & (tau0 <= 0) & ~one  # identical outcomes: 1/(0 + 0)
+    if not div0.any():
+        return fitted
+    return TauFit(np.where(div0, np.nan, tau2), np.where(div0, np.nan, fitted.se_tau2),
+                  fitted.converged, fitted.iterations, None, div0)  # fmt: skip
 
 
 def _paule_mandel(method, y, v, m, k, weights):
@@ -339,10 +430,47 @@ def _paule_mandel(method, y, v, m, k, weights):
         q, dq = q_gen(y[sel], v[sel], m[sel], t)
         return q - target[sel], dq
 
-    tau2, conv, iters = solve_decreasing(f, np.zeros(y.shape[0]), ~one, newton=True)
-    tau2 = np.where(one, 0.0, tau2)
+    lo = np.zeros(y.shape[0])
+    div0 = np.zeros(y.shape[0], dtype=bool)
+    zv = zero_v(v, m) & ~one
+    if zv.any():  # Q(0) is not defined with a v = 0: start the bracket above 0
+        lo, div0 = positive_lower_bracket(f, y, m, zv)
+    tau2, conv, iters = solve_decreasing(f, lo, ~one & ~div0, newton=True)
+    tau2 = np.where(one, 0.0, np.where(div0, np.nan, tau2))
     se = _se_pm(v, m, tau2)
-    return TauFit(tau2, np.where(one, np.nan, se), conv, iters)
+    return TauFit(tau2, np.where(one | div0, np.nan, se), conv, iters, None,
+                  div0 if div0.any() else None)  # fmt: skip
+
+
+def positive_lower_bracket(f, y: np.ndarray, m: np.ndarray, rows: np.ndarray):
+    """A lower end ``lo > 0`` with ``f(lo) > 0`` for each of ``rows`` (decreasing ``f``).
+
+    With a sampling variance of 0 the weights ``1/(v + tau^2)`` are infinite at 0, so
+    the root search must start above it.  From the variance of the outcomes about their
+    unweighted mean (SJIT's start in metafor), ``lo`` is divided by 4 until ``f(lo) > 0``;
+    a row where ``f`` stays <= 0 down to 1e-24 of that start has its root at tau^2 = 0,
+    where the weights are infinite: it is returned in ``div0`` (metafor's iteration then
+    reaches 0 and stops with "Division by zero", or ends at a value set by its threshold).
+
+    Returns ``(lo, div0)``, arrays ``(n,)``; rows outside ``rows`` get ``lo = 0``.
+    """
+    n = y.shape[0]
+    kf = m.sum(-1)
+    _, r0, _ = _sums(y, m, m)
+    start = np.where(rows, (r0 * r0).sum(-1) / np.maximum(kf, 1.0), 0.0)
+    lo = start.copy()
+    div0 = rows & ~(start > 0)
+    todo = rows & ~div0
+    for _ in range(40):
+        if not todo.any():
+            break
+        fx = np.full(n, np.nan)
+        fx[todo] = f(lo[todo], todo)[0]
+        ok = todo & (fx > 0)
+        todo = todo & ~ok
+        lo = np.where(todo, lo / 4.0, lo)
+    div0 = div0 | todo
+    return np.where(rows & ~div0, lo, 0.0), div0
 
 
 def _dl_iterated(method, y, v, m, k, weights):
@@ -415,22 +543,39 @@ def _likelihood(method, y, v, m, k):
     one = k <= 1
     raw, _, _ = mom_tau2(y, v, m, m.copy())  # HE
     tau2 = np.where(one, 0.0, np.maximum(np.nan_to_num(raw, nan=0.0), 0.0))
+    zv = zero_v(v, m) & ~one
+    # a v = 0 with the HE start at 0: metafor's first Fisher step divides by 0
+    div0 = zv & (tau2 <= 0)
+    if (
+        div0.any()
+    ):  # those rows are not iterated (their v set to 1 only to keep the arithmetic quiet)
+        v = np.where(div0[:, None], 1.0, v)
     score_info = functools.partial(_score_info, method, y, v, m)
     score_d = functools.partial(_score_d, method, y, v, m)
-    active = ~one
-    conv, iters = _fisher_scoring(score_info, tau2, active, one.copy())
+    active = ~one & ~div0
+    conv, iters = _fisher_scoring(score_info, tau2, active, one | div0, zv if zv.any() else None)
+    div0 = div0 | (zv & (tau2 <= 0))  # a step halved onto 0 exactly: the next one divides by 0
+    active = active & ~div0
     idx = np.flatnonzero(active)
     if idx.size:
-        tau2[idx], conv[idx], it = _polish_score_root(score_d, tau2[idx], idx, v, m, k)
+        floor = np.where(zv[idx], 0.5 * tau2[idx], 0.0)
+        tau2[idx], conv[idx], it, bound = _polish_score_root(
+            score_d, tau2[idx], idx, v, m, k, floor
+        )
         iters[idx] += it
+        div0[idx] |= bound & zv[idx]  # the maximum is at tau^2 -> 0: 1/(0 + tau^2) diverges
     # metafor: a local maximum below the likelihood at tau^2 = 0 is replaced by 0
-    # ("Fisher scoring algorithm may have gotten stuck at a local maximum")
-    pos = tau2 > 0
+    # ("Fisher scoring algorithm may have gotten stuck at a local maximum"); not checked
+    # with a v = 0 (metafor: only when all sampling variances are positive)
+    pos = (tau2 > 0) & ~zv
     switched = pos & (_loglik(method, y, v, m, np.zeros(n)) > _loglik(method, y, v, m, tau2))
     tau2 = np.where(switched, 0.0, tau2)
     _, info = score_info(tau2, np.ones(n, dtype=bool))
     se = np.sqrt(2.0 / info)
-    return TauFit(tau2, np.where(one, np.nan, se), conv, iters, switched)
+    if not div0.any():
+        return TauFit(tau2, np.where(one, np.nan, se), conv, iters, switched)
+    return TauFit(np.where(div0, np.nan, tau2), np.where(one | div0, np.nan, se), conv, iters,
+                  switched, div0)  # fmt: skip
 
 
 def _score_info(method, y, v, m, t, sel, exact=True):
@@ -473,8 +618,13 @@ def _score_d(method, y, v, m, t, sel):
     return sc - trp, trpp - 2.0 * ypppy
 
 
-def _fisher_scoring(score_info, tau2, active, conv):
-    """Fisher scoring in place on ``tau2``, as metafor, so the same local maximum is reached."""
+def _fisher_scoring(score_info, tau2, active, conv, halve=None):
+    """Fisher scoring in place on ``tau2``, as metafor, so the same local maximum is reached.
+
+    A step below 0 is truncated at 0; in the rows of ``halve`` (a sampling variance of
+    0, where tau^2 = 0 has infinite weights) it is halved until it lands at or above 0,
+    as metafor's step-halving does.
+    """
     n = tau2.shape[0]
     iters = np.zeros(n, dtype=np.int64)
     for _ in range(_MAXIT_FS):
@@ -483,6 +633,15 @@ def _fisher_scoring(score_info, tau2, active, conv):
             break
         s_, info = score_info(tau2[idx], _sel(n, idx), exact=False)
         new = np.maximum(tau2[idx] + s_ / info, 0.0)
+        if halve is not None and halve[idx].any():
+            adj = s_ / info
+            h = halve[idx]
+            for _ in range(1100):  # 2^-1074: every step reaches >= 0 by then
+                neg = h & (tau2[idx] + adj < 0)
+                if not neg.any():
+                    break
+                adj = np.where(neg, adj / 2.0, adj)
+            new = np.where(h, tau2[idx] + adj, new)
         iters[idx] += 1
         step = np.abs(new - tau2[idx])
         conv[idx] = (step <= 1e-10 * np.maximum(new, 1e-300)) | ((new == 0) & (tau2[idx] == 0))
@@ -490,32 +649,38 @@ def _fisher_scoring(score_info, tau2, active, conv):
     return conv, iters
 
 
-def _polish_score_root(score_d, t, idx, v, m, k):
+def _polish_score_root(score_d, t, idx, v, m, k, floor=None):
     """The root of the score next to the Fisher-scoring point ``t``, to machine precision:
-    bracket it, then safeguarded Newton on the exact score (observed information)."""
+    bracket it, then safeguarded Newton on the exact score (observed information).
+
+    The bracket does not go below ``floor`` (default 0; above 0 where a sampling variance
+    is 0 and the score is not defined at 0).  Returns ``(root, converged, iterations,
+    at_floor)``; ``at_floor`` marks rows whose score is <= 0 down to ``floor`` (root 0).
+    """
     n = m.shape[0]
     sel = _sel(n, idx)
+    fl = np.zeros(idx.size) if floor is None else floor
     s0, d0 = score_d(t, sel)
     scale = np.maximum(t, 1e-12 * (v[idx] * m[idx]).sum(-1) / k[idx])
     delta = 1e-6 * scale
     pos0 = s0 > 0
-    a = np.where(pos0, t, np.maximum(t - delta, 0.0))
+    a = np.where(pos0, t, np.maximum(t - delta, fl))
     b = np.where(pos0, t + delta, t)
     fa = s0.copy()
     fb = s0.copy()
     _set(fa, ~pos0, score_d, a, idx, n)
     _set(fb, pos0, score_d, b, idx, n)
     for _ in range(200):
-        need_a = (fa <= 0) & (a > 0)
+        need_a = (fa <= 0) & (a > fl)
         need_b = fb > 0
         if not (need_a | need_b).any():
             break
         delta = delta * 4.0
-        a = np.where(need_a, np.maximum(a - delta, 0.0), a)
+        a = np.where(need_a, np.maximum(a - delta, fl), a)
         b = np.where(need_b, b + delta, b)
         _set(fa, need_a, score_d, a, idx, n)
         _set(fb, need_b, score_d, b, idx, n)
-    at_zero = (fa <= 0) & (a == 0)
+    at_zero = (fa <= 0) & (a == fl)
     # the first Newton step from t uses the score already evaluated there
     nx = t - s0 / d0
     x0 = np.where(np.isfinite(nx) & (nx >= a) & (nx <= b), nx, 0.5 * (a + b))
@@ -527,7 +692,7 @@ def _polish_score_root(score_d, t, idx, v, m, k):
         root[go], ok[go], it[go] = _refine(
             score_d, a[go], b[go], _sel(n, idx[go]), newton=True, x0=x0[go]
         )
-    return root, ok, it
+    return root, ok, it, at_zero
 
 
 def _loglik(method, y, v, m, tau2):

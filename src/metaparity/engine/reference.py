@@ -13,7 +13,7 @@ from scipy import stats
 
 from metaparity._core.distributions import t_two_sided
 from metaparity._core.names import estimating_method, estimating_test
-from metaparity.engine.estimators import estimate_tau2
+from metaparity.engine.estimators import estimate_tau2, zero_v
 
 __all__ = ["prepare", "fit"]
 
@@ -43,6 +43,8 @@ def fit(
     test: str,
     level: float,
     weights: np.ndarray | None = None,
+    weighted: bool = True,
+    tau2_fix: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit every row of ``(n, k)`` arrays; returns a dict of ``(n,)`` arrays.
 
@@ -50,25 +52,42 @@ def fit(
     :func:`prepare`).  The steps: tau^2 (:func:`estimate_tau2`), the pooled estimate
     and its variance, the test (z, t, Knapp-Hartung, ad hoc), and the heterogeneity
     statistics of the equal-effects fit.
+
+    ``weighted=False`` pools with equal weights (metafor's unweighted estimation: the
+    mean, with variance ``sum(v + tau2) / k^2``; user weights then only enter GENQ's
+    tau^2).  ``tau2_fix`` holds tau^2 at the given values (metafor's ``tau2=``).
+    Sampling variances of 0 are allowed: QE, QEp, I2, H2 and s2typ are NaN for those
+    rows (metafor: NA), and ``div0`` flags the rows that would need an infinite
+    inverse-variance weight (metafor stops there; the numbers of such rows are void).
     """
     method, test = estimating_method(method), estimating_test(test)
     k = m.sum(-1).astype(np.int64)
     df = k.astype(float) - 1.0
-    tf = estimate_tau2(method, y, v, m, k, weights=weights)
+    tf = estimate_tau2(method, y, v, m, k, weights=weights, tau2_fix=tau2_fix)
     tau2 = tf.tau2
-    b, vb, wre, r = _pooled(y, v, m, tau2, weights)
-    if test in ("knha", "adhoc"):
-        vb = vb * _knha_factor(y, m, wre, r, k, df, test, weights)
+    pool_w = weights if weighted else m
+    zv = zero_v(v, m)
+    # 1/(v + tau2) is needed for the pooling (inverse-variance weights) and for the
+    # Knapp-Hartung factor; with v = 0 and tau2 = 0 it is infinite (metafor stops)
+    iv_needed = pool_w is None or test in ("knha", "adhoc")
+    div0 = np.zeros(k.shape, dtype=bool) if tf.div0 is None else tf.div0.copy()
+    if iv_needed:
+        div0 |= ((v + np.nan_to_num(tau2)[:, None] == 0) & (m > 0)).any(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b, vb, wre, r = _pooled(y, v, m, tau2, pool_w)
+        if test in ("knha", "adhoc"):
+            vb = vb * _knha_factor(y, m, wre, r, k, df, test, pool_w)
     se = np.sqrt(vb)
     with np.errstate(divide="ignore", invalid="ignore"):
         zval = b / se  # se = 0 (identical yi under knha): Inf or NaN, as metafor
     pval, crit, dfs = _inference(zval, k, df, test, level)
-    qe, qep, i2, h2, s2typ = _heterogeneity(y, v, m, k, df, tau2, method)
+    qe, qep, i2, h2, s2typ = _heterogeneity(y, v, m, k, df, tau2, method, zv)
     return dict(
         b=b, se=se, zval=zval, pval=pval, ci_lb=b - crit * se, ci_ub=b + crit * se,
         tau2=tau2, se_tau2=tf.se_tau2, I2=i2, H2=h2, QE=qe, QEp=qep, k=k, dfs=dfs,
         s2typ=s2typ, converged=tf.converged, iterations=tf.iterations,
         set_to_zero=np.zeros(b.shape, bool) if tf.set_to_zero is None else tf.set_to_zero,
+        div0=div0,
     )  # fmt: skip
 
 
@@ -115,8 +134,14 @@ def _inference(zval, k, df, test, level):
     return pval, crit, dfs
 
 
-def _heterogeneity(y, v, m, k, df, tau2, method):
-    """QE, QEp (always from the equal-effects fit, as metafor), I^2, H^2 and s^2."""
+def _heterogeneity(y, v, m, k, df, tau2, method, zv=None):
+    """QE, QEp (always from the equal-effects fit, as metafor), I^2, H^2 and s^2.
+
+    Rows with a sampling variance of 0 (``zv``) get NaN for all of them (metafor: NA,
+    "Cannot compute Q-test, I^2, or H^2 when there are non-positive sampling variances").
+    """
+    if zv is not None and zv.any():
+        v = np.where(zv[:, None], 1.0, v)  # keeps the arithmetic finite; masked below
     wfe = m / v
     swf = wfe.sum(-1)
     bfe = (wfe * y).sum(-1) / swf
@@ -135,4 +160,7 @@ def _heterogeneity(y, v, m, k, df, tau2, method):
     single = k <= 1
     i2 = np.where(single, 0.0, i2)
     h2 = np.where(single, 1.0, h2)
-    return qe, qep, i2, h2, np.where(single, np.nan, s2typ)
+    s2typ = np.where(single, np.nan, s2typ)
+    if zv is not None and zv.any():
+        qe, qep, i2, h2, s2typ = (np.where(zv, np.nan, a) for a in (qe, qep, i2, h2, s2typ))
+    return qe, qep, i2, h2, s2typ

@@ -86,6 +86,18 @@ def confint(res: RmaResult, level: float | None = None) -> ConfInt:
         )
     if res.weights is not None:
         raise ValueError("confint() is not available for models with user weights")
+    if res.tau2_fix:
+        raise ValueError(
+            f"confint(): tau^2 was fixed at {res.tau2:g} (tau2=), not estimated; there is no "
+            "interval for it (metafor: 'Model does not contain an estimated random-effects "
+            "component.')"
+        )
+    if np.any(np.asarray(res.vi) <= 0):
+        raise ValueError(
+            "confint(): the model has sampling variances of 0; the Q-profile interval needs "
+            "them positive (metafor: 'Cannot compute CI for tau^2 when there are non-positive "
+            "sampling variances in the data.')"
+        )
     lv = res.level if level is None else check_level(level)
     y, v = res.yi[None, :], res.vi[None, :]
     lb, ub = qprofile_tau2(y, v, np.ones_like(y), lv)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from metaparity._core.validation import as_float_array
 
-__all__ = ["design_matrix"]
+__all__ = ["design_matrix", "moderator_missing"]
 
 
 def _r_level(x: Any) -> str:
@@ -262,6 +262,59 @@ def design_matrix(
         )
     _check_rank(X, names)
     return X, names
+
+
+def moderator_missing(mods: Any, data: Any = None) -> list[tuple[str, np.ndarray]]:
+    """The rows where each moderator is missing (NaN, None, pandas NA), as metafor's ``na.omit``
+    sees them: ``[(name, mask), ...]``, one boolean mask per moderator column.
+
+    ``mods`` as :func:`design_matrix` takes it; a formula's terms are looked up in ``data``
+    (names that are not columns are left to :func:`design_matrix` to report).
+
+    Parameters
+    ----------
+    mods : str, pandas.DataFrame, pandas.Series or array_like
+        The moderators.
+    data : pandas.DataFrame, optional
+        Where formula terms are looked up.
+
+    Returns
+    -------
+    list of (str, numpy.ndarray)
+        Moderator name and a mask that is True where its value is missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"x": [1.0, None, 3.0], "g": ["a", "b", None]})
+    >>> [(n, m.tolist()) for n, m in moderator_missing("~ x + factor(g)", d)]
+    [('x', [False, True, False]), ('g', [False, False, True])]
+    """
+    if isinstance(mods, str):
+        if isinstance(data, dict):
+            data = pd.DataFrame(data)
+        text = mods.strip()
+        if data is None or not text.startswith("~"):
+            return []
+        out: list[tuple[str, np.ndarray]] = []
+        for _, term in _split_terms(text[1:].strip()):
+            mt = _TERM.match(term)
+            if term in ("0", "1") or mt is None:
+                continue
+            name = next(g for g in mt.groups() if g is not None)
+            if name in data.columns and name not in {n for n, _ in out}:
+                out.append((name, data[name].isna().to_numpy()))
+        return out
+    if isinstance(mods, pd.Series):
+        return [("mods" if mods.name is None else str(mods.name), mods.isna().to_numpy())]
+    if isinstance(mods, pd.DataFrame):
+        return [(str(c), mods[c].isna().to_numpy()) for c in mods.columns]
+    arr = np.asarray(mods, dtype=object)
+    if arr.ndim == 1:
+        return [("mods", pd.isna(arr).astype(bool))]
+    if arr.ndim == 2:
+        return [(f"X{j + 1}", pd.isna(arr[:, j]).astype(bool)) for j in range(arr.shape[1])]
+    return []
 
 
 def _check_rank(X: np.ndarray, names: tuple[str, ...]) -> None:

@@ -9,7 +9,7 @@ per coefficient.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -17,15 +17,23 @@ from numpy.typing import ArrayLike
 from metaparity._core.names import (
     METHODS,
     TESTS,
+    Measure,
     MethodName,
     TestName,
     check_choice,
     estimating_test,
 )
 from metaparity._core.validation import check_level, study_label
-from metaparity.engine.mods import MODS_METHODS, fit_mods
+from metaparity.effects.escalc import To
+from metaparity.engine.mods import MODS_METHODS, MODS_WEIGHTED_METHODS, fit_mods
 from metaparity.models.design import design_matrix
-from metaparity.models.inputs import read_studies, warn_set_to_zero
+from metaparity.models.inputs import (
+    check_zero_variances,
+    fixed_tau2,
+    model_inputs,
+    raise_div0,
+    warn_set_to_zero,
+)
 from metaparity.models.results import COEF_FIELDS, RmaModsResult, RmaResult
 
 __all__ = ["rma_mods", "RmaModsResult", "design_matrix", "MODS_METHODS"]
@@ -43,6 +51,30 @@ def rma_mods(
     intercept: bool = True,
     slab: ArrayLike | str | None = None,
     btt: Any = None,
+    sei: ArrayLike | str | None = None,
+    weights: ArrayLike | str | None = None,
+    measure: Measure | None = None,
+    ai: ArrayLike | str | None = None,
+    bi: ArrayLike | str | None = None,
+    ci: ArrayLike | str | None = None,
+    di: ArrayLike | str | None = None,
+    n1i: ArrayLike | str | None = None,
+    n2i: ArrayLike | str | None = None,
+    m1i: ArrayLike | str | None = None,
+    m2i: ArrayLike | str | None = None,
+    sd1i: ArrayLike | str | None = None,
+    sd2i: ArrayLike | str | None = None,
+    xi: ArrayLike | str | None = None,
+    mi: ArrayLike | str | None = None,
+    ni: ArrayLike | str | None = None,
+    ri: ArrayLike | str | None = None,
+    add: float | None = None,
+    to: To = "only0",
+    drop00: bool = False,
+    subset: ArrayLike | str | None = None,
+    tau2: float | None = None,
+    weighted: bool = True,
+    na_action: Literal["omit", "fail"] = "omit",
 ) -> RmaModsResult:
     """Fit a meta-regression (mixed- or fixed-effects model with moderators).
 
@@ -62,7 +94,7 @@ def rma_mods(
     data : pandas.DataFrame, optional
     method : str
         tau^2 estimator: EE (FE), DL, DLIT, HE, HS, HSk, SJ, SJIT, ML, REML
-        (default), EB, PM, PMM.  (GENQ/GENQM need weights and are not offered.)
+        (default), EB, PM, PMM; GENQ with ``weights=`` (GENQM is not offered).
     test : {"z", "t", "knha", "adhoc"}
         ``"z"``: normal tests, chi^2 omnibus test.  Otherwise t(k - p) tests and
         ``F(m, k - p)`` for ``QM / m``; ``"knha"`` scales ``vb`` by ``s2``
@@ -76,6 +108,27 @@ def rma_mods(
     btt : sequence of int, optional
         0-based indices of the coefficients in the omnibus test; default all but
         the intercept (all when there is none), as metafor.
+    sei : array_like or str, optional
+        Standard errors, used when ``vi`` is not given (``vi = sei**2``).
+    weights : array_like or str, optional
+        User weights (metafor's ``weights=``): weighted least squares
+        ``b = (X'AX)^-1 X'A y`` with ``vb = (X'AX)^-1 X'A M A X (X'AX)^-1``,
+        ``M = diag(vi + tau2)``; with ``method="GENQ"`` also the weights of the
+        generalised Q that estimates tau^2.  QE and I2 stay those of the
+        inverse-variance fit, Knapp-Hartung's factor too (as metafor).
+    measure, ai, bi, ci, di, n1i, n2i, m1i, m2i, sd1i, sd2i, xi, mi, ni, ri, add, to, drop00
+        Effect sizes computed by :func:`metaparity.escalc` first, as in :func:`metaparity.rma`.
+    subset : array_like of bool or int, or str, optional
+        The studies to fit (a mask of length k, 0-based positions, or a boolean column
+        of ``data``), applied first as metafor does; moderators follow the rows.
+    tau2 : float, optional
+        Hold tau^2 at this value (metafor's ``tau2=``); then ``k == p`` can be fitted.
+        R2 compares with the intercept-only model whose tau^2 is estimated (metafor).
+    weighted : bool
+        ``False``: ordinary least squares for ``b`` with the sandwich ``vb`` above (A = I).
+    na_action : {"omit", "fail"}
+        Studies with a missing yi, vi, weight or moderator: omitted with a warning naming
+        them (default, metafor's ``na.omit``) or an error naming them.
 
     Returns
     -------
@@ -86,9 +139,9 @@ def rma_mods(
     -----
     A singular design (a redundant or constant column) is a ``ValueError`` naming
     the column; metafor drops such columns with a warning.  Studies with a missing
-    moderator are an error as well (metafor drops them).  With ``k == p`` only
-    EE/FE can be fitted (metafor: "Number of parameters to be estimated is larger
-    than the number of observations").
+    moderator are omitted with a warning (``na_action="omit"``), as metafor does.  With
+    ``k == p`` only EE/FE or a fixed ``tau2`` can be fitted (metafor: "Number of
+    parameters to be estimated is larger than the number of observations").
 
     Examples
     --------
@@ -106,21 +159,29 @@ def rma_mods(
     97.54
     """
     method = check_choice("method", method, METHODS)
-    if method not in MODS_METHODS:
+    allowed = MODS_METHODS if weights is None else MODS_WEIGHTED_METHODS
+    if method == "GENQ" and weights is None:
+        raise ValueError("method='GENQ' needs weights= (the weights of the generalised Q)")
+    if method not in allowed:
         raise ValueError(
             f"method={method!r} is not supported with moderators in metaparity; supported: "
-            f"{', '.join(MODS_METHODS)}"
+            f"{', '.join(allowed)}"
         )
     test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
     if mods is None:
         raise ValueError("give mods= (a formula such as '~ x' or moderator values)")
-    st = read_studies(
-        yi, vi, data=data, slab=slab,
-        missing="give yi and vi, or data= with yi and vi columns (e.g. from escalc())",
+    effects: dict[str, Any] = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, m1i=m1i, m2i=m2i, sd1i=sd1i,
+                   sd2i=sd2i, xi=xi, mi=mi, ni=ni, ri=ri)  # fmt: skip
+    inp = model_inputs(
+        yi, vi, sei=sei, weights=weights, data=data, slab=slab, mods=mods, measure=measure,
+        effects=effects, add=add, to=to, drop00=drop00, subset=subset, na_action=na_action,
+        missing="give yi and vi, measure= with escalc's inputs, or data= with yi and vi "
+        "columns (e.g. from escalc())",
     )  # fmt: skip
-    y, v, labels = st.yi, st.vi, st.slab
-    X, names = design_matrix(mods, data=data, intercept=intercept, k=y.size)
+    st = inp.studies
+    y, v, w, labels = st.yi, st.vi, st.weights, st.slab
+    X, names = design_matrix(inp.mods, data=inp.data, intercept=intercept, k=y.size)
     k, p = X.shape
     has_int = bool(np.all(X[:, 0] == 1.0))
     if btt is None:
@@ -129,16 +190,22 @@ def rma_mods(
         btt_t = tuple(sorted({int(i) for i in np.atleast_1d(btt)}))
         if not btt_t or min(btt_t) < 0 or max(btt_t) >= p:
             raise ValueError(f"btt={btt!r}: indices (0-based) must lie in 0..{p - 1}")
-    if k == p and method not in ("EE", "FE"):
+    t2 = fixed_tau2(tau2, method)
+    if k == p and method not in ("EE", "FE", "CE") and t2 is None:
         raise ValueError(
             f"k = p = {k}: no residual degrees of freedom to estimate tau^2; metafor: 'Number of "
             "parameters to be estimated is larger than the number of observations' (only "
-            "method='EE' can be fitted)"
+            "method='EE' or a fixed tau2= can be fitted)"
         )
+    check_zero_variances(inp, method)
     out = fit_mods(
         y[None, :], v[None, :], X[None, :, :],
         method=method, test=test, level=level, btt=list(btt_t), intercept=has_int,
+        weights=None if w is None else w[None, :], weighted=bool(weighted),
+        tau2_fix=None if t2 is None else np.array([t2]),
     )  # fmt: skip
+    if out["div0"][0]:
+        raise_div0(inp, method, t2)
     if out["set_to_zero"][0]:
         warn_set_to_zero()
     if labels is not None and not out["converged"][0]:  # pragma: no cover - defensive
@@ -165,5 +232,10 @@ def rma_mods(
         yi=y,
         vi=v,
         X=X,
+        weights=w,
         slab=labels,
+        measure=st.measure,
+        ni=st.ni,
+        tau2_fix=t2 is not None,
+        weighted=bool(weighted),
     )

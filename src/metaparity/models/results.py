@@ -72,7 +72,9 @@ class RmaResult(ModelResult):
     (``coef_names``) with moderators; ``vb`` is their ``p x p`` covariance matrix.
     ``QM``/``QMp`` test the coefficients ``btt`` (chi^2 with ``QMdf = (m,)`` for
     ``test="z"``, F with ``QMdf = (m, k - p)`` otherwise); ``R2`` is NaN where metafor
-    reports none (no intercept, intercept-only model).
+    reports none (no intercept, intercept-only model).  ``tau2_fix`` is True when tau^2
+    was held at a given value (metafor's ``tau2.fix``), ``weighted`` False for unweighted
+    estimation.
     """
 
     b: Any
@@ -112,6 +114,9 @@ class RmaResult(ModelResult):
     measure: str = "GEN"
     ni: np.ndarray | None = field(default=None)
     s2typ: float = float("nan")
+    # how it was fitted (metafor's tau2.fix and weighted)
+    tau2_fix: bool = False
+    weighted: bool = True
 
     @property
     def int_only(self) -> bool:

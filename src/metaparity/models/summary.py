@@ -84,22 +84,33 @@ def _opening(res: Any, d: int, fixed: str, mixed: str, what: str, pad: int) -> l
     """The model heading and, for a random-effects model, its tau^2 and tau lines."""
     if res.method in ("EE", "FE"):
         return [f"{fixed} (k = {res.k})", ""]
-    head = f"{mixed} (k = {res.k}; tau^2 estimator: {res.method})"
+    how = "user-specified tau^2 value" if res.tau2_fix else f"tau^2 estimator: {res.method}"
+    head = f"{mixed} (k = {res.k}; {how})"
     return [head, "", *_tau_lines(res, d, what, pad)]
+
+
+def _het(res: Any, i2: str, h2: str, test: str, q: str) -> tuple[list[str], list[str]]:
+    """I^2/H^2 lines and the heterogeneity test; each left out where it is NaN (metafor:
+    NA with sampling variances of 0)."""
+    lines = []
+    if not np.isnan(res.I2):
+        lines.append(f"{i2}{res.I2:.2f}%")
+    if not np.isnan(res.H2):
+        lines.append(f"{h2}{res.H2:.2f}")
+    test_lines = [] if np.isnan(res.QE) else [test, q, ""]
+    return lines, test_lines
 
 
 def _uni(res: Any, d: int) -> str:
     lines = _opening(res, d, "Equal-Effects Model", "Random-Effects Model", "total", 49)
-    lines += [
-        f"I^2 (total heterogeneity / total variability):   {res.I2:.2f}%",
-        f"H^2 (total variability / sampling variability):  {res.H2:.2f}",
-        "",
+    het, qtest = _het(
+        res,
+        "I^2 (total heterogeneity / total variability):   ",
+        "H^2 (total variability / sampling variability):  ",
         "Test for Heterogeneity:",
         f"Q(df = {res.k - 1}) = {res.QE:.{d}f}, p-val {_p(res.QEp)}",
-        "",
-        "Model Results:",
-        "",
-    ]
+    )
+    lines += [*het, "", *qtest, "Model Results:", ""]
     lines += _table(*_coef_rows(res, d), first_left=False)
     if res.test == "knha":
         lines += ["", "(Knapp-Hartung adjustment applied to the SE; t-distribution with k-1 df)"]
@@ -110,19 +121,18 @@ def _mods(res: Any, d: int) -> str:
     lines = _opening(
         res, d, "Fixed-Effects with Moderators Model", "Mixed-Effects Model", "residual", 56
     )
-    lines += [
-        f"I^2 (residual heterogeneity / unaccounted variability): {res.I2:.2f}%",
-        f"H^2 (unaccounted variability / sampling variability):   {res.H2:.2f}",
-    ]
+    het, qtest = _het(
+        res,
+        "I^2 (residual heterogeneity / unaccounted variability): ",
+        "H^2 (unaccounted variability / sampling variability):   ",
+        "Test for Residual Heterogeneity:",
+        f"QE(df = {res.k - res.p}) = {res.QE:.{d}f}, p-val {_p(res.QEp)}",
+    )
+    lines += het
     if not np.isnan(res.R2) or (res.intercept and res.p > 1):
         r2 = "NA" if np.isnan(res.R2) else f"{res.R2:.2f}"
         lines.append(f"R^2 (amount of heterogeneity accounted for):            {r2}%")
-    lines += [
-        "",
-        "Test for Residual Heterogeneity:",
-        f"QE(df = {res.k - res.p}) = {res.QE:.{d}f}, p-val {_p(res.QEp)}",
-        "",
-    ]
+    lines += ["", *qtest]
     if res.test == "z":
         stat = f"QM(df = {res.QMdf[0]}) = {res.QM:.{d}f}"
     else:

@@ -19,17 +19,25 @@ from numpy.typing import ArrayLike
 from metaparity._core.names import (
     METHODS,
     TESTS,
+    Measure,
     MethodName,
     TestName,
     check_choice,
     estimating_test,
 )
 from metaparity._core.validation import as_float_array, check_level
+from metaparity.effects.escalc import To
 from metaparity.engine import reference
 from metaparity.engine.dask import is_dask, map_fit
 from metaparity.engine.dispatch import fit_batch
 from metaparity.engine.facts import BATCH_FIELDS, SCALAR_FIELDS
-from metaparity.models.inputs import read_studies, warn_set_to_zero
+from metaparity.models.inputs import (
+    check_zero_variances,
+    fixed_tau2,
+    model_inputs,
+    raise_div0,
+    warn_set_to_zero,
+)
 from metaparity.models.metareg import rma_mods
 from metaparity.models.results import BatchResult, DaskBatchResult, RmaResult
 
@@ -126,6 +134,28 @@ def rma(
     data: Any = None,
     slab: ArrayLike | str | None = None,
     mods: Any = None,
+    measure: Measure | None = None,
+    ai: ArrayLike | str | None = None,
+    bi: ArrayLike | str | None = None,
+    ci: ArrayLike | str | None = None,
+    di: ArrayLike | str | None = None,
+    n1i: ArrayLike | str | None = None,
+    n2i: ArrayLike | str | None = None,
+    m1i: ArrayLike | str | None = None,
+    m2i: ArrayLike | str | None = None,
+    sd1i: ArrayLike | str | None = None,
+    sd2i: ArrayLike | str | None = None,
+    xi: ArrayLike | str | None = None,
+    mi: ArrayLike | str | None = None,
+    ni: ArrayLike | str | None = None,
+    ri: ArrayLike | str | None = None,
+    add: float | None = None,
+    to: To = "only0",
+    drop00: bool = False,
+    subset: ArrayLike | str | None = None,
+    tau2: float | None = None,
+    weighted: bool = True,
+    na_action: Literal["omit", "fail"] = "omit",
 ) -> RmaResult:
     """Fit an equal- or random-effects model (intercept only).
 
@@ -133,14 +163,20 @@ def rma(
     meta-regression: the call is passed to :func:`metaparity.rma_mods`; the result is the
     same :class:`~metaparity.models.results.RmaResult` with one entry per coefficient.
 
-    Equivalent to ``metafor::rma(yi, vi, method=, test=, level=)``.
+    Equivalent to ``metafor::rma(yi, vi, method=, test=, level=)``, with metafor's
+    ``measure=`` and escalc's inputs (``rma(measure="OR", ai=, bi=, ci=, di=, data=)``),
+    ``subset=``, ``tau2=``, ``weighted=`` and ``na.action`` (``na_action=``).
 
     Parameters
     ----------
     yi, vi : array_like or str
         Effect sizes and sampling variances (or column names in ``data``).
         When ``data`` is the output of :func:`metaparity.escalc` they default to
-        its ``yi``/``vi`` columns.
+        its ``yi``/``vi`` columns.  Sampling variances of 0 are accepted by the
+        estimators metafor accepts them for (REML, ML, EB, HE, SJ, SJIT, GENQ) as
+        long as no inverse-variance weight ``1/(vi + tau^2)`` is infinite; QE, QEp, I2
+        and H2 are then NaN (metafor: NA).  EE, DL, DLIT, HS, HSk, PM and PMM refuse
+        them, naming the studies, as metafor does.
     sei : array_like or str, optional
         Standard errors, used when ``vi`` is not given (``vi = sei**2``).
     weights : array_like or str, optional
@@ -157,6 +193,32 @@ def rma(
         Study labels (used in messages and printouts).
     mods : str, DataFrame, Series or array_like, optional
         Moderators (meta-regression, see :func:`metaparity.rma_mods`).
+    measure : str, optional
+        With escalc's inputs (``ai`` ... ``ri``): the effect size to compute first, as
+        :func:`metaparity.escalc` computes it (metafor's ``rma(measure=, ai=, ...)``);
+        with ``yi`` given: the measure the values are (for ``predict(transf=True)``).
+    ai, bi, ci, di, n1i, n2i, m1i, m2i, sd1i, sd2i, xi, mi, ni, ri : array_like or str, optional
+        escalc's inputs (values or column names of ``data``); the study labels and the
+        sizes travel as with escalc output.  With ``yi`` given, ``ni`` alone is the study
+        sizes (for ``ipft.hm``).
+    add, to, drop00 : optional
+        escalc's continuity correction (metafor's defaults: ``add=1/2`` -- 0 for PAS and
+        PFT --, ``to="only0"``, ``drop00=False``), applied after ``subset``.
+    subset : array_like of bool or int, or str, optional
+        The studies to fit: a boolean mask of length k, 0-based integer positions, or
+        the name of a boolean column of ``data``.  Applied first (before escalc, so
+        ``to="if0all"`` looks only at the selected studies), as metafor does.
+    tau2 : float, optional
+        Hold tau^2 at this value (>= 0) instead of estimating it (metafor's ``tau2=``):
+        ``se_tau2`` is the estimator's formula at that value, I2/H2 follow from it, QE is
+        unchanged; ignored with EE (with a warning).
+    weighted : bool
+        ``False``: unweighted estimation (the mean, with variance ``sum(vi + tau2)/k^2``);
+        user weights then enter only GENQ's tau^2; Knapp-Hartung's factor still comes from
+        the inverse-variance weighted fit, as in metafor.
+    na_action : {"omit", "fail"}
+        Studies with a missing (NaN/None) yi, vi, weight or moderator: omitted with a
+        warning naming them (default, metafor's ``na.omit``), or an error naming them.
 
     Returns
     -------
@@ -172,18 +234,25 @@ def rma(
     >>> round(res.b, 4), round(res.tau2, 4)
     (0.2365, 0.0079)
     """
+    effects: dict[str, Any] = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, m1i=m1i, m2i=m2i, sd1i=sd1i,
+                   sd2i=sd2i, xi=xi, mi=mi, ni=ni, ri=ri)  # fmt: skip
     if mods is not None:
-        if sei is not None or weights is not None:
-            raise ValueError("mods= does not take sei= or weights=; give vi")
         return rma_mods(yi, vi, mods, data=data, method=method, test=test, level=level,
-                        slab=slab)  # fmt: skip
+                        slab=slab, sei=sei, weights=weights, measure=measure, **effects,
+                        add=add, to=to, drop00=drop00, subset=subset, tau2=tau2,
+                        weighted=weighted, na_action=na_action)  # fmt: skip
     method = check_choice("method", method, METHODS)
     test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
-    st = read_studies(yi, vi, sei=sei, weights=weights, data=data, slab=slab)
+    inp = model_inputs(yi, vi, sei=sei, weights=weights, data=data, slab=slab, measure=measure,
+                       effects=effects, add=add, to=to, drop00=drop00, subset=subset,
+                       na_action=na_action)  # fmt: skip
+    st = inp.studies
     y, v, w = st.yi, st.vi, st.weights
     if method == "GENQ" and w is None:
         raise ValueError("method='GENQ' needs weights= (the weights of the generalised Q)")
+    t2 = fixed_tau2(tau2, method)
+    check_zero_variances(inp, method)
     if y.size == 1 and test != "z":
         warnings.warn('Setting test="z" since k=1 (as metafor does).', UserWarning, stacklevel=2)
         test = "z"
@@ -195,8 +264,12 @@ def rma(
         test=test,
         level=level,
         weights=None if w is None else w[None, :],
+        weighted=bool(weighted),
+        tau2_fix=None if t2 is None else np.array([t2]),
     )
     g = {n: out[n][0].item() for n in out}
+    if g["div0"]:
+        raise_div0(inp, method, t2)
     if g["set_to_zero"]:
         warn_set_to_zero()
     nums: dict[str, Any] = {f: float(g[f]) for f in SCALAR_FIELDS}
@@ -218,6 +291,8 @@ def rma(
         slab=st.slab,
         measure=st.measure,
         ni=st.ni,
+        tau2_fix=t2 is not None,
+        weighted=bool(weighted),
     )
 
 
