@@ -45,7 +45,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from metaparity._core.names import Measure
-from metaparity._core.validation import as_float_array, column
+from metaparity._core.validation import as_float_array, column, study_label
 from metaparity.effects import continuous, correlations, generic, proportions, twobytwo
 from metaparity.effects._common import Effect, To, check_options
 
@@ -135,7 +135,9 @@ def escalc(
         any has one, none.
     drop00 : bool
         For 2x2 tables: studies with no events (or only events) in both groups get
-        ``yi = vi = NaN`` (metafor's ``drop00=TRUE``).
+        ``yi = vi = NaN`` (metafor's ``drop00=TRUE``).  A ``yi`` or ``vi`` of +-Inf (a
+        zero cell without correction, ``to="none"``) is set to NaN with a warning, as
+        metafor does.
     vtype : {"LS"}
         Large-sample variances (metafor's default; the only one so far).
 
@@ -184,6 +186,7 @@ def escalc(
         raise ValueError(f"no studies given for measure={measure!r} (k = 0)")
 
     y_, v_, ntot = _COMPUTE[measure](measure, g, labels, add=add_, to=to, drop00=drop00)
+    y_, v_ = _infinite_to_nan(np.asarray(y_, dtype=float), np.asarray(v_, dtype=float), labels)
 
     if data is not None:
         out = data.copy()
@@ -204,6 +207,31 @@ def escalc(
     # the row each size belongs to, so that study_sizes() can follow subsetting
     out.attrs["ni_index"] = None if ntot is None else list(out.index)
     return out
+
+
+def _infinite_to_nan(
+    y: np.ndarray, v: np.ndarray, labels: list[object] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """metafor: a yi or vi of +-Inf (e.g. a log odds ratio of a zero cell with ``to="none"``)
+    makes both NA, with a warning; here NaN, the warning naming the studies."""
+    inf = np.isinf(y) | np.isinf(v)
+    if not inf.any():
+        return y, v
+    rows = np.flatnonzero(inf)
+    named = "; ".join(study_label(int(i), labels) for i in rows[:8])
+    if rows.size > 8:
+        named += f"; ... and {rows.size - 8} more"
+    warnings.warn(
+        f"yi or vi is +-Inf for {named}: set to NaN (missing), as metafor does ('Some 'yi' "
+        "and/or 'vi' values equal to +-Inf. Recoded to NAs.'); a continuity correction "
+        "(add=, to=) gives them finite values",
+        UserWarning,
+        stacklevel=3,
+    )
+    y, v = y.copy(), v.copy()
+    y[inf] = np.nan
+    v[inf] = np.nan
+    return y, v
 
 
 def _labels(slab: object, data: pd.DataFrame | None, k: int) -> list[object] | None:

@@ -42,22 +42,27 @@ def _is_categorical(s) -> bool:
     )
 
 
-def _dummies(s, prefix: str, where: str, full: bool = False) -> tuple[list[np.ndarray], list[str]]:
+def _dummies(
+    s, prefix: str, where: str, full: bool = False, na_ok: bool = False
+) -> tuple[list[np.ndarray], list[str]]:
     """Treatment-contrast dummies as R's ``model.matrix`` makes them (first level = reference;
     ``full``: one indicator per level, as R codes the first factor of a model without
     intercept).
 
     Levels: pandas categorical order when categorical; else sorted as R's ``factor()``
     sorts (numbers numerically, logicals FALSE < TRUE, strings by code point, which is
-    R's order in the C locale).
+    R's order in the C locale).  ``na_ok``: missing values give NaN rows (R's ``na.pass``)
+    and are not a level.
     """
-    _check_missing(s, where)
+    if not na_ok:
+        _check_missing(s, where)
+    miss = s.isna().to_numpy()
     if isinstance(s.dtype, pd.CategoricalDtype):
         levels = list(s.cat.categories)
         vals = s.astype(object).to_numpy()
     else:
         vals = s.to_numpy(dtype=object)
-        uniq = set(vals.tolist())
+        uniq = {u for u, mm in zip(vals.tolist(), miss, strict=True) if not mm}
         if all(isinstance(u, bool | np.bool_) for u in uniq):
             levels = sorted(uniq)
         elif all(isinstance(u, int | float | np.integer | np.floating) for u in uniq):
@@ -66,7 +71,7 @@ def _dummies(s, prefix: str, where: str, full: bool = False) -> tuple[list[np.nd
             levels = sorted(uniq, key=str)
     cols, names = [], []
     for lev in levels if full else levels[1:]:
-        cols.append(np.array([v == lev for v in vals], dtype=float))
+        cols.append(np.where(miss, np.nan, np.array([v == lev for v in vals], dtype=float)))
         names.append(f"{prefix}{_r_level(lev)}")
     if not cols or (full and len(cols) < 2):
         raise ValueError(
@@ -86,7 +91,10 @@ def _check_missing(s, where: str) -> None:
         )
 
 
-def _numeric_column(s, where: str) -> np.ndarray:
+def _numeric_column(s, where: str, na_ok: bool = False) -> np.ndarray:
+    """A numeric moderator; ``na_ok``: missing values become NaN (checked on the kept rows)."""
+    if na_ok:
+        return as_float_array(where, s.to_numpy(dtype=object, na_value=np.nan))
     _check_missing(s, where)
     x = as_float_array(where, s.to_numpy())
     bad = ~np.isfinite(x)
@@ -119,7 +127,7 @@ def _split_terms(rhs: str) -> list[tuple[str, str]]:
     return out
 
 
-def _parse_formula(formula: str, data) -> tuple[np.ndarray, tuple[str, ...]]:
+def _parse_formula(formula: str, data, na_ok: bool = False) -> tuple[np.ndarray, tuple[str, ...]]:
     text = formula.strip()
     if not text.startswith("~"):
         raise ValueError(
@@ -169,10 +177,10 @@ def _parse_formula(formula: str, data) -> tuple[np.ndarray, tuple[str, ...]]:
         s = data[name]
         where = f"moderator {name!r}"
         if fac is not None or _is_categorical(s):
-            c, n = _dummies(s, f"factor({name})" if fac else name, where, full)
+            c, n = _dummies(s, f"factor({name})" if fac else name, where, full, na_ok)
             full = False
         else:
-            c, n = [_numeric_column(s, where)], [name]
+            c, n = [_numeric_column(s, where, na_ok)], [name]
         cols += c
         names += n
     k = len(data)
@@ -185,7 +193,11 @@ def _parse_formula(formula: str, data) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def design_matrix(
-    mods: Any, data: Any = None, intercept: bool = True, k: int | None = None
+    mods: Any,
+    data: Any = None,
+    intercept: bool = True,
+    k: int | None = None,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """The design matrix ``X`` (k x p) and its column names, as metafor builds them.
 
@@ -203,6 +215,18 @@ def design_matrix(
         Add an intercept column (ignored for formulas: the formula decides).
     k : int, optional
         Number of studies, to check the number of rows.
+    rows : array_like of int, optional
+        Keep only these rows (0-based), as metafor does with ``subset=`` and ``na.omit``:
+        the matrix is built from all rows (factor levels and their order included), then
+        the rows are taken and the rank is checked.  Missing values are allowed outside
+        ``rows``.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        The design matrix (``len(rows)`` x p, or k x p).
+    names : tuple of str
+        Its column names (``"intrcpt"`` first when there is an intercept).
 
     Examples
     --------
@@ -212,10 +236,34 @@ def design_matrix(
     >>> names, X[:, 1].tolist()
     (('intrcpt', 'gSEL+DEX+PI'), [0.0, 1.0, 0.0])
     """
+    X, names = _build(mods, data, intercept, na_ok=rows is not None)
+    if k is not None and X.shape[0] != k:
+        raise ValueError(
+            f"mods has {X.shape[0]} rows but there are {k} studies; give one row per study"
+        )
+    if rows is not None:
+        keep = np.asarray(rows, dtype=int)
+        bad = ~np.isfinite(X[keep])
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"moderator {names[j]!r}: row {keep[i] + 1} is {X[keep[i], j]!r}, not a "
+                "finite number (a missing value is NaN or None)"
+            )
+        X = X[keep]
+    _check_rank(X, names)
+    return X, names
+
+
+def _build(
+    mods: Any, data: Any, intercept: bool, na_ok: bool = False
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The matrix and names of :func:`design_matrix` before rows are taken and checked
+    (``na_ok``: missing values stay NaN, R's ``na.pass``)."""
     if isinstance(mods, str):
         if isinstance(data, dict):
             data = pd.DataFrame(data)
-        X, names = _parse_formula(mods, data)
+        X, names = _parse_formula(mods, data, na_ok)
     else:
         if isinstance(mods, pd.Series):
             name = "mods" if mods.name is None else str(mods.name)
@@ -227,15 +275,18 @@ def design_matrix(
                 s = mods[c]
                 where = f"moderator {c!r}"
                 if _is_categorical(s):
-                    cc, nn = _dummies(s, str(c), where, full)
+                    cc, nn = _dummies(s, str(c), where, full, na_ok)
                     full = False
                 else:
-                    cc, nn = [_numeric_column(s, where)], [str(c)]
+                    cc, nn = [_numeric_column(s, where, na_ok)], [str(c)]
                 cols += cc
                 names_l += nn
             X = np.column_stack(cols) if cols else np.empty((len(mods), 0))
         else:
-            arr = as_float_array("mods", mods)
+            raw = np.asarray(mods, dtype=object) if na_ok else mods
+            if na_ok:
+                raw = np.where(pd.isna(raw), np.nan, raw)
+            arr = as_float_array("mods", raw)
             if arr.ndim == 1:
                 X, names_l = arr[:, None], ["mods"]
             elif arr.ndim == 2:
@@ -244,7 +295,7 @@ def design_matrix(
             else:
                 raise ValueError(f"mods must be 1-D or 2-D; got shape {arr.shape}")
             bad = ~np.isfinite(X)
-            if bad.any():
+            if bad.any() and not na_ok:
                 i, j = np.argwhere(bad)[0]
                 raise ValueError(
                     f"mods: row {i + 1}, column {names_l[j]!r} is {X[i, j]!r}, not a finite "
@@ -256,11 +307,6 @@ def design_matrix(
         if X.shape[1] == 0:
             raise ValueError("mods has no columns and intercept=False: no coefficient to fit")
         names = tuple(names_l)
-    if k is not None and X.shape[0] != k:
-        raise ValueError(
-            f"mods has {X.shape[0]} rows but there are {k} studies; give one row per study"
-        )
-    _check_rank(X, names)
     return X, names
 
 

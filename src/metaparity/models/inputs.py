@@ -145,15 +145,18 @@ def warn_set_to_zero(stacklevel: int = 3) -> None:
 class ModelInputs:
     """The studies one model is fitted to, and where they came from.
 
-    ``rows`` are the 0-based positions of the fitted studies among the input rows (before
-    ``subset=`` and the omission of missing values), so that messages name the row the
-    user gave; ``data`` and ``mods`` are restricted to those rows.
+    ``rows`` are the 0-based positions of the fitted studies among the ``n_input`` input
+    rows (before ``subset=`` and the omission of missing values), so that messages name
+    the row the user gave.  ``data`` and ``mods`` are as given (all input rows): metafor
+    builds the model matrix from all rows (factor levels included) and then keeps
+    ``rows`` (:func:`~metaparity.models.design.design_matrix` with ``rows=``).
     """
 
     studies: Studies
     data: pd.DataFrame | None
     mods: Any
     rows: np.ndarray
+    n_input: int
 
     def label(self, i: int) -> str:
         """``study 'X' (row r)`` or ``study in row r`` for fitted study ``i`` (r: input row)."""
@@ -232,15 +235,6 @@ def _subset_mask(subset: Any, k: int, data: pd.DataFrame | None) -> np.ndarray |
     return mask
 
 
-def _take(x: Any, mask: np.ndarray) -> Any:
-    """Rows ``mask`` of per-study values (arrays, Series, DataFrames; formulas unchanged)."""
-    if x is None or isinstance(x, str):
-        return x
-    if isinstance(x, pd.Series | pd.DataFrame):
-        return x.iloc[np.flatnonzero(mask)]
-    return np.asarray(x)[mask]
-
-
 def _n_rows(x: Any) -> int:
     return len(x) if isinstance(x, pd.Series | pd.DataFrame) else int(np.shape(np.asarray(x))[0])
 
@@ -273,8 +267,7 @@ def model_inputs(
         Where column names are looked up; an ``escalc()`` result also supplies
         ``yi``/``vi``, the measure, the labels and the study sizes.
     mods : str, DataFrame, Series or array_like, optional
-        Moderators; their missing values count (metafor), and they are restricted to
-        the fitted rows.
+        Moderators; a study with a missing moderator value counts as missing (metafor).
     measure : str, optional
         With escalc's inputs in ``effects``: the effect size to compute.  With ``yi``
         given: the measure the values are (used by ``predict(transf=True)``).
@@ -295,8 +288,8 @@ def model_inputs(
     Returns
     -------
     ModelInputs
-        The studies (finite yi; vi >= 0, zeros allowed; weights > 0), the rows of
-        ``data`` and ``mods`` they came from, and their input positions.
+        The studies (finite yi; vi >= 0, zeros allowed; weights > 0) and their input
+        positions.
     """
     if na_action not in NA_ACTIONS:
         raise ValueError(
@@ -396,15 +389,13 @@ def model_inputs(
         vecs = {n: a[mask] for n, a in vecs.items()}
         labels = None if labels is None else labels[mask]
         ni_carried = None if ni_carried is None else ni_carried[mask]
-        data = None if data is None else data.iloc[np.flatnonzero(mask)]
-        mods = _take(mods, mask)
         rows = rows[mask]
     slab_t = None if labels is None else tuple(labels.tolist())
     # ---- effect sizes
     reasons: list[list[str]] = [[] for _ in range(rows.size)]
     if computing:
         try:
-            dat = escalc(meas, **vecs, slab=None if slab_t is None else list(slab_t),  # type: ignore[arg-type]
+            dat = escalc(meas, **{n: vecs[n] for n in given}, slab=None if slab_t is None else list(slab_t),  # type: ignore[arg-type]
                          add=add, to=to, drop00=drop00)  # type: ignore[arg-type]  # fmt: skip
         except ValueError as err:
             if mask is None:
@@ -415,12 +406,15 @@ def model_inputs(
         y = dat["yi"].to_numpy(dtype=float)
         v = dat["vi"].to_numpy(dtype=float)
         ni = study_sizes(dat)
-        for n, a in vecs.items():
-            for i in np.flatnonzero(np.isnan(a)):
+        for n in given:
+            for i in np.flatnonzero(np.isnan(vecs[n])):
                 reasons[i].append(n)
         for i in np.flatnonzero(np.isnan(y) | np.isnan(v)):
             if not reasons[i]:
-                reasons[i].append(f"yi/vi ({meas} not defined for this study, e.g. drop00=True)")
+                reasons[i].append(
+                    f"yi/vi (escalc: {meas} not defined here -- drop00=True, or +-Inf without "
+                    "a continuity correction)"
+                )
         vname = "vi"
     else:
         y = vecs["yi"]
@@ -439,7 +433,7 @@ def model_inputs(
             reasons[i].append("weights")
     if mods is not None:
         for name, miss in moderator_missing(mods, data):
-            for i in np.flatnonzero(miss):
+            for i in np.flatnonzero(miss[rows]):
                 reasons[i].append(f"moderator {name!r}")
     # ---- missing values: omitted with a warning, or an error
     drop = np.array([bool(r) for r in reasons], dtype=bool)
@@ -474,8 +468,6 @@ def model_inputs(
         w = None if w is None else w[keep]
         ni = None if ni is None else np.asarray(ni, dtype=float)[keep]
         slab_t = None if slab_t is None else tuple(np.asarray(slab_t, dtype=object)[keep].tolist())
-        data = None if data is None else data.iloc[np.flatnonzero(keep)]
-        mods = _take(mods, keep)
     # ---- the values themselves
     for ix in range(y.size):
         lab = _row_label(int(rows[ix]), slab_t, ix)
@@ -493,7 +485,7 @@ def model_inputs(
         if w is not None and (not np.isfinite(w[ix]) or w[ix] <= 0):
             raise ValueError(f"{lab} has weight {float(w[ix]):g}; weights must be positive and "
                              "finite")  # fmt: skip
-    return ModelInputs(Studies(y, v, w, slab_t, meas, ni), data, mods, rows)
+    return ModelInputs(Studies(y, v, w, slab_t, meas, ni), data, mods, rows, k)
 
 
 def fixed_tau2(tau2: Any, method: str, stacklevel: int = 3) -> float | None:

@@ -181,7 +181,9 @@ def rma_mods(
     )  # fmt: skip
     st = inp.studies
     y, v, w, labels = st.yi, st.vi, st.weights, st.slab
-    X, names = design_matrix(inp.mods, data=inp.data, intercept=intercept, k=y.size)
+    X, names = design_matrix(
+        inp.mods, data=inp.data, intercept=intercept, k=inp.n_input, rows=inp.rows
+    )
     k, p = X.shape
     has_int = bool(np.all(X[:, 0] == 1.0))
     if btt is None:

@@ -154,6 +154,32 @@ def _rma_call(yi, vi, method, test, level, weights, measure, ni, transf) -> dict
     )  # fmt: skip
 
 
+def _iface_vector(x: Any) -> tuple[str, list[Any]]:
+    """An R vector for :meth:`_Bridge.rma_iface`: ``(kind, values)`` with kind ``num``,
+    ``lgl`` or ``chr``; NaN, None and pandas NA become None (R's NA)."""
+    if hasattr(x, "to_numpy"):
+        x = x.to_numpy(dtype=object)
+    arr = np.atleast_1d(np.asarray(x, dtype=object)).ravel()
+    vals = arr.tolist()
+
+    def na(e: Any) -> bool:
+        if e is None:
+            return True
+        try:
+            return bool(e != e)  # NaN, pandas NA raises
+        except TypeError:
+            return True
+
+    present = [e for e in vals if not na(e)]
+    if present and all(isinstance(e, bool | np.bool_) for e in present):
+        return "lgl", [None if na(e) else bool(e) for e in vals]
+    if all(isinstance(e, int | float | np.integer | np.floating) for e in present) and not any(
+        isinstance(e, bool | np.bool_) for e in present
+    ):
+        return "num", [None if na(e) else float(e) for e in vals]
+    return "chr", [None if na(e) else str(e) for e in vals]
+
+
 class _Bridge:
     """What both backends offer: the same R code (``mp_rma``/``mp_escalc``), same answers."""
 
@@ -229,6 +255,48 @@ class _Bridge:
             fit["QMdf"] = tuple(np.atleast_1d(np.asarray(fit["QMdf"], dtype=float)).tolist())
             cn = fit.get("coef_names")
             fit["coef_names"] = (cn,) if isinstance(cn, str) else tuple(cn or ())
+        return out
+
+    def rma_iface(
+        self, args: dict[str, Any], *, data: Any = None, mods: str | None = None
+    ) -> dict[str, Any]:
+        """``metafor::rma(...)`` called with ``args`` as a user calls it (tight control).
+
+        ``args`` maps rma's argument names to values: numbers, strings, booleans or
+        vectors of them (``yi``, ``vi``, ``weights``, ``measure``, ``ai`` ... ``ni``,
+        ``subset`` as a logical vector, ``tau2``, ``weighted``, ``add``, ``to``,
+        ``drop00``, ``method``, ``test``, ``level``); NaN/None are NA.  ``data`` (a
+        DataFrame or dict of columns) becomes rma's ``data=`` and ``mods`` (formula text,
+        e.g. ``"~ ablat"``) is evaluated in it.  The control is scaled by the sampling
+        variances metafor fits (after escalc, subset and NA removal; zeros left out).
+
+        Returns ``ok``, ``fit`` (``b se zval pval ci_lb ci_ub`` as 1-D arrays, ``tau2
+        se_tau2 I2 H2 R2 QE QEp QM QMp QMdf k p coef_names``), ``predict`` (intercept-only
+        models), ``yi``/``vi`` (as fitted), ``slab``, ``tau2_fix``, ``weighted``,
+        ``int_only``, ``control``, ``warnings`` (or ``error``).
+        """
+        cols = None
+        if data is not None:
+            items = data.items() if hasattr(data, "items") else dict(data).items()
+            cols = {str(n): _iface_vector(c) for n, c in items}
+        call = dict(
+            fn="rma_iface",
+            args={n: _iface_vector(x) for n, x in args.items() if x is not None},
+            data=cols,
+            mods=mods,
+        )
+        out = _normalise(self.run([call])[0])
+        fit = out.get("fit")
+        if fit:
+            for q in ("b", "se", "zval", "pval", "ci_lb", "ci_ub"):
+                fit[q] = np.atleast_1d(np.asarray(fit[q], dtype=float))
+            fit["QMdf"] = tuple(np.atleast_1d(np.asarray(fit["QMdf"], dtype=float)).tolist())
+            cn = fit.get("coef_names")
+            fit["coef_names"] = (cn,) if isinstance(cn, str) else tuple(cn or ())
+            for q in ("yi", "vi"):
+                out[q] = np.atleast_1d(np.asarray(out[q], dtype=float))
+            sl = out.get("slab")
+            out["slab"] = (sl,) if isinstance(sl, str) else tuple(sl or ())
         return out
 
     def influence(
@@ -414,13 +482,23 @@ class MetaforBridge(_Bridge):
             return self._ro.NULL
         return self._ro.FloatVector(np.asarray(x, dtype=float).ravel().tolist())
 
+    def _rvec(self, kv: tuple[str, list[Any]]) -> Any:
+        """An R vector from :func:`_iface_vector`'s ``(kind, values)`` (None is NA)."""
+        ro = self._ro
+        kind, vals = kv
+        if kind == "num":
+            return ro.FloatVector([ro.NA_Real if e is None else e for e in vals])
+        if kind == "lgl":
+            return ro.BoolVector([ro.NA_Logical if e is None else e for e in vals])
+        return ro.StrVector([ro.NA_Character if e is None else e for e in vals])
+
     def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run calls in the embedded R, one after another.
 
         Parameters
         ----------
         calls : list of dict
-            Each with ``fn`` (``"rma"``, ``"rma_mods"``, ``"influence"``, ``"bias"``,
+            Each with ``fn`` (``"rma"``, ``"rma_mods"``, ``"rma_iface"``, ``"influence"``, ``"bias"``,
             ``"rma_glmm"``, ``"escalc"`` or ``"versions"``) and that function's arguments,
             as built by the methods of this class.
 
@@ -451,6 +529,17 @@ class MetaforBridge(_Bridge):
                     level=c["level"],
                 )
                 out.append(_normalise(_to_py(res)))
+            elif c["fn"] == "rma_iface":
+                args = ro.vectors.ListVector({n: self._rvec(kv) for n, kv in c["args"].items()})
+                data = (
+                    ro.NULL
+                    if c["data"] is None
+                    else ro.vectors.ListVector({n: self._rvec(kv) for n, kv in c["data"].items()})
+                )
+                res = ro.r["mp_rma_iface"](
+                    args, data=data, mods=ro.NULL if c["mods"] is None else c["mods"]
+                )
+                out.append(_to_py(res))
             elif c["fn"] == "influence":
                 res = ro.r["mp_influence"](
                     self._vec(c["yi"]),
@@ -485,6 +574,18 @@ class MetaforBridge(_Bridge):
             else:
                 out.append(_to_py(ro.r["mp_versions"]()))
         return out
+
+
+def _json_call(c: dict[str, Any]) -> dict[str, Any]:
+    """A call as JSON for driver.R: rma_iface's ``(kind, values)`` vectors become plain
+    lists (jsonlite simplifies them to numeric/logical/character vectors, null to NA)."""
+    if c.get("fn") != "rma_iface":
+        return c
+    out = dict(c)
+    out["args"] = {n: vals for n, (_, vals) in c["args"].items()}
+    if c["data"] is not None:
+        out["data"] = {n: vals for n, (_, vals) in c["data"].items()}
+    return out
 
 
 class RscriptBridge(_Bridge):
@@ -537,7 +638,7 @@ class RscriptBridge(_Bridge):
             tempfile.TemporaryDirectory(prefix="metaparity-") as tmp,
         ):
             req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
-            req.write_text(json.dumps(calls))
+            req.write_text(json.dumps([_json_call(c) for c in calls]))
             proc = subprocess.run(
                 [self._exe, "--vanilla", str(driver), str(lib), str(req), str(res)],
                 capture_output=True, text=True, timeout=self._timeout,
@@ -547,7 +648,7 @@ class RscriptBridge(_Bridge):
                 raise RUnavailable(f"Rscript failed (exit {proc.returncode}): {' | '.join(tail)}")
             out: list[dict[str, Any]] = json.loads(res.read_text())
         return [
-            _normalise(o) if c["fn"] in ("rma", "rma_mods") else o
+            _normalise(o) if c["fn"] in ("rma", "rma_mods", "rma_iface") else o
             for c, o in zip(calls, out, strict=True)
         ]
 
@@ -569,7 +670,7 @@ def get_bridge(backend: str = "auto") -> _Bridge:
     Returns
     -------
     MetaforBridge or RscriptBridge
-        Answers ``rma``, ``rma_mods``, ``influence``, ``bias``, ``rma_glmm`` and ``escalc``
+        Answers ``rma``, ``rma_mods``, ``rma_iface``, ``influence``, ``bias``, ``rma_glmm`` and ``escalc``
         with metafor's functions of the same names.
 
     Raises

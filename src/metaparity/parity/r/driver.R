@@ -1,6 +1,6 @@
 # Rscript backend of the metaparity bridge:
 #   Rscript driver.R LIB.R REQUEST.json RESULT.json
-# REQUEST is a JSON list of calls {"fn": "rma"|"rma_mods"|"influence"|"bias"|"rma_glmm"|"escalc"|"versions", ...args}; RESULT is the
+# REQUEST is a JSON list of calls {"fn": "rma"|"rma_mods"|"rma_iface"|"influence"|"bias"|"rma_glmm"|"escalc"|"versions", ...args}; RESULT is the
 # list of their results, written by mp_to_json (numbers at %.17g). Errors inside a call are
 # returned as {"ok": false, "error": ...}; a failure of the driver itself exits non-zero.
 args <- commandArgs(trailingOnly = TRUE)
@@ -24,6 +24,7 @@ out <- lapply(reqs, function(r) {
     rma_glmm = mp_rma_glmm(num(r$xi), num(r$ni), nAGQ = as.integer(r$nAGQ),
                            level = as.numeric(r$level), test = r$test, at = num(r$at),
                            tight = !isFALSE(r$tight)),
+    rma_iface = mp_rma_iface(r$args, data = r$data, mods = r$mods),
     escalc = {
       inputs <- lapply(r$inputs, num)
       mp_escalc(r$measure, inputs, add = num(r$add), to = r$to, drop00 = isTRUE(r$drop00))

@@ -129,6 +129,65 @@ mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95) {
   out
 }
 
+# rma() called as a user calls it: `args` is a named list of rma's arguments as values
+# (yi, vi, weights, measure, ai ... ni, subset (logical), tau2, weighted, add, to, drop00,
+# method, test, level, ...); `data` (a named list of columns) becomes the data frame and
+# `mods` (a formula as text) is evaluated in it. The tight control is scaled by the
+# sampling variances metafor fits (after escalc, subset and NA removal), found by a probe
+# fit that cannot stop on weights (method HE, unweighted, z-test); zeros are left out of
+# the scale. Returns the fields of mp_rma_mods, the fitted yi/vi, tau2.fix, weighted and,
+# for intercept-only models, predict().
+mp_control_iface <- function(vi, relax = 1) {
+  vp <- vi[is.finite(vi) & vi > 0]
+  s <- if (length(vp)) min(1, stats::median(vp)) else 1
+  list(threshold = 1e-14 * s * relax, maxiter = 10000L, tol = 1e-15 * s,
+       tau2.max = 1e8 * max(1, max(vp, 0)))
+}
+mp_rma_iface <- function(args, data = NULL, mods = NULL) {
+  warns <- character(0)
+  nul <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)
+  out <- withCallingHandlers(tryCatch({
+    if (!is.null(data)) args$data <- as.data.frame(data, stringsAsFactors = FALSE)
+    if (!is.null(mods)) args$mods <- stats::as.formula(mods)
+    probe_args <- args
+    probe_args[c("method", "test", "weighted", "tau2", "weights")] <- NULL
+    probe_args$method <- "HE"
+    probe_args$weighted <- FALSE
+    probe <- tryCatch(suppressWarnings(do.call(rma, probe_args)), error = function(e) NULL)
+    vi <- if (is.null(probe)) 1 else probe$vi
+    res <- NULL
+    for (relax in c(1, 100, 10000)) {
+      ctl <- mp_control_iface(vi, relax)
+      res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
+      r2_failed <- !inherits(res, "error") && !res$int.only && res$int.incl &&
+        !(res$method %in% c("FE", "EE", "CE")) && is.na(nul(res$R2)) && all(res$vi > 0)
+      if (r2_failed) next
+      if (!inherits(res, "error") || !grepl("converge", conditionMessage(res))) break
+    }
+    if (inherits(res, "error")) stop(res)
+    pr <- NULL
+    if (res$int.only) {
+      p <- predict(res)
+      pr <- list(pred = p$pred, se = p$se, ci_lb = p$ci.lb, ci_ub = p$ci.ub,
+                 pi_lb = nul(p$pi.lb), pi_ub = nul(p$pi.ub))
+    }
+    list(ok = TRUE, control = ctl, int_only = res$int.only, tau2_fix = res$tau2.fix,
+         weighted = res$weighted, yi = as.numeric(res$yi), vi = as.numeric(res$vi),
+         slab = as.character(res$slab[res$not.na]), measure = res$measure,
+         fit = list(b = as.numeric(res$beta), se = as.numeric(res$se),
+                    zval = as.numeric(res$zval), pval = as.numeric(res$pval),
+                    ci_lb = as.numeric(res$ci.lb), ci_ub = as.numeric(res$ci.ub),
+                    tau2 = res$tau2, se_tau2 = nul(res$se.tau2), I2 = nul(res$I2),
+                    H2 = nul(res$H2), R2 = nul(res$R2), QE = nul(res$QE), QEp = nul(res$QEp),
+                    QM = nul(res$QM), QMp = nul(res$QMp), QMdf = as.numeric(res$QMdf),
+                    k = res$k, p = res$p, coef_names = rownames(res$beta)),
+         predict = pr)
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  out$warnings <- warns
+  out
+}
+
 # Case diagnostics of rma(yi, vi) fitted with the same tight control as mp_rma:
 # leave1out, influence (all columns, the is.infl flags and dfbs), rstudent, rstandard,
 # cumul (data order) and baujat values. metafor refits the deleted/cumulative models
