@@ -1,7 +1,7 @@
 #!/usr/bin/env Rscript
 # Golden results for metaparity, computed with metafor.
 #
-#   Rscript r_scripts/goldens.R [OUT_JSON]     (default: fixtures/goldens/rma_grid.json)
+#   Rscript r_scripts/goldens.R [OUT_JSON]     (default: fixtures/goldens/metafor-<installed version>/rma_grid.json)
 #
 # Grid: every escalc measure metaparity supports (on metadat data sets, the
 # selinexor counts of Tao et al. 2021, and small synthetic sets with zero cells)
@@ -9,10 +9,10 @@
 # (raw and back-transformed) and the Q-profile confint(). All numbers at %.17g;
 # the provenance block records R, metafor and the control= used.
 args <- commandArgs(trailingOnly = TRUE)
-out_file <- if (length(args) >= 1) args[1] else "fixtures/goldens/rma_grid.json"
+out_file <- if (length(args) >= 1) args[1] else file.path("fixtures", "goldens", paste0("metafor-", packageVersion("metafor")), "rma_grid.json")
 script_dir <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])))
 root <- normalizePath(file.path(script_dir, ".."))
-source(file.path(root, "src", "metaparity", "r", "metaparity.R"))
+source(file.path(root, "src", "metaparity", "parity", "r", "metaparity.R"))
 suppressPackageStartupMessages(library(metadat))
 
 METHODS <- c("EE", "FE", "DL", "DLIT", "HE", "HS", "HSk", "SJ", "SJIT", "ML", "REML", "EB", "PM", "PMM", "GENQ")

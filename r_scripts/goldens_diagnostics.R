@@ -1,7 +1,7 @@
 #!/usr/bin/env Rscript
 # Golden results for metaparity's issue-8 functions, computed with metafor.
 #
-#   Rscript r_scripts/goldens_diagnostics.R [OUT_JSON]   (default: fixtures/goldens/diagnostics.json)
+#   Rscript r_scripts/goldens_diagnostics.R [OUT_JSON]   (default: fixtures/goldens/metafor-<installed version>/diagnostics.json)
 #
 # The very R functions the live bridge calls (src/metaparity/r/metaparity.R):
 #   mp_rma_mods   meta-regression            rma(yi, vi, mods = X[, -1])
@@ -13,10 +13,10 @@
 # that tests/test_goldens_diagnostics.py can replay it without R. Numbers at %.17g; the
 # provenance block records R, metafor, metadat and lme4 versions, the calls and control=.
 args <- commandArgs(trailingOnly = TRUE)
-out_file <- if (length(args) >= 1) args[1] else "fixtures/goldens/diagnostics.json"
+out_file <- if (length(args) >= 1) args[1] else file.path("fixtures", "goldens", paste0("metafor-", packageVersion("metafor")), "diagnostics.json")
 script_dir <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])))
 root <- normalizePath(file.path(script_dir, ".."))
-source(file.path(root, "src", "metaparity", "r", "metaparity.R"))
+source(file.path(root, "src", "metaparity", "parity", "r", "metaparity.R"))
 suppressPackageStartupMessages(library(metadat))
 t0 <- Sys.time()
 

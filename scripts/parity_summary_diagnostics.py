@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/parity_summary_diagnostics.py [GOLDEN_JSON]
 
-Replays every record of fixtures/goldens/diagnostics.json (r_scripts/goldens_diagnostics.R:
+Replays every record of fixtures/goldens/metafor-*/diagnostics.json (r_scripts/goldens_diagnostics.R:
 meta-regression, case diagnostics, small-study methods, rma.glmm) and prints, per function,
 the records and quantities compared, failures beyond the tolerance table, comparisons
 accepted on exact evidence, and the largest relative and absolute difference.  Exit
@@ -28,7 +28,7 @@ from goldens_replay import (  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    golden = load(argv[0] if argv else ROOT / "fixtures" / "goldens" / "diagnostics.json")
+    golden = load(argv[0] if argv else None)  # default: the oldest metafor-*/diagnostics.json
     t0 = time.perf_counter()
     replays = replay_all(golden)
     stats = summarise_replays(replays)

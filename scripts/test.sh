@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up (without running the demo), lint (ruff, mypy), then run the test suite
-# (which includes tests/layout: layering, import cycles, the facade, numpydoc).
-# Usage: bash scripts/test.sh [pytest args...]
+# (which includes tests/layout: layering, import cycles, the facade, numpydoc) -- on the
+# host and, on a Debian 12 host, again inside a Debian 13 root (scripts/debian13.sh), so
+# that both metafor 3.8.1 (Debian 12) and 4.8.0 (Debian 13) are checked live.
+# Usage: bash scripts/test.sh [pytest args...]    (METAPARITY_DEBIAN13=0: the host only)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,8 +20,36 @@ echo "[test] mypy (config in pyproject.toml: the whole package)"
 
 echo "[test] pytest $*"
 rc=0
+t0=$SECONDS
 .venv/bin/python -m pytest "$@" || rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "[test] ERROR: pytest collected no tests (exit code 5)" >&2
+fi
+echo "[test] $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"): pytest exit code $rc in $((SECONDS - t0)) s"
+
+# ---------------------------------------------------------------------------
+# The same suite inside a Debian 13 (trixie) root: R 4.5 + metafor 4.8 from Debian 13
+# (scripts/debian13.sh builds the root once per machine and caches it).
+#   METAPARITY_DEBIAN13=1 always, =0 never; unset: on a Debian 12 host when root
+#   (inside the root it is 0). Under CI=true a host that cannot run it fails.
+# ---------------------------------------------------------------------------
+want13="${METAPARITY_DEBIAN13:-auto}"
+if [ "$want13" = "auto" ]; then
+    want13=0
+    if [ "$(. /etc/os-release 2>/dev/null && echo "${VERSION_ID:-}")" = "12" ]; then
+        if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+            want13=1
+        else
+            echo "[test] Debian 13 stage skipped: it needs root and apt-get (debootstrap, chroot)"
+            case "${CI:-}" in 1 | true | yes) echo "[test] ERROR: CI=true needs the Debian 13 stage" >&2; rc=1 ;; esac
+        fi
+    fi
+fi
+if [ "$want13" = "1" ]; then
+    t0=$SECONDS
+    rc13=0
+    bash scripts/debian13.sh "$@" || rc13=$?
+    echo "[test] Debian 13 stage: exit code $rc13 in $((SECONDS - t0)) s"
+    [ "$rc" -ne 0 ] || rc=$rc13
 fi
 exit "$rc"

@@ -1,4 +1,4 @@
-"""Shared fixtures: the golden grid (loaded once)."""
+"""Shared fixtures: the golden grid (loaded once), and the golden files per metafor version."""
 
 from __future__ import annotations
 
@@ -18,14 +18,30 @@ if r_required():
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT / "fixtures" / "goldens" / "rma_grid.json"
+#: golden files live in one folder per metafor version: fixtures/goldens/metafor-X.Y.Z/
+GOLDENS = ROOT / "fixtures" / "goldens"
 
 
 pytest_plugins = ["pytester"]
 
 
-def load_golden() -> dict:
-    with GOLDEN.open() as fh:
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.replace("-", ".").split("."))
+
+
+def golden_versions(name: str = "rma_grid.json") -> list[str]:
+    """The metafor versions (oldest first) for which golden file ``name`` was recorded."""
+    found = [p.parent.name.removeprefix("metafor-") for p in GOLDENS.glob(f"metafor-*/{name}")]
+    return sorted(found, key=_version_key)
+
+
+def golden_path(name: str = "rma_grid.json", version: str | None = None) -> Path:
+    """The golden file ``name`` recorded with metafor ``version`` (default: the oldest)."""
+    return GOLDENS / f"metafor-{version or golden_versions(name)[0]}" / name
+
+
+def load_golden(version: str | None = None) -> dict:
+    with golden_path("rma_grid.json", version).open() as fh:
         return json.load(fh)
 
 

@@ -1,4 +1,4 @@
-"""Replay the issue-8 golden file (``fixtures/goldens/diagnostics.json``) without R.
+"""Replay the issue-8 golden file (``fixtures/goldens/metafor-*/diagnostics.json``) without R.
 
 Test tooling that needs a source checkout (the golden file and ``r_scripts/`` live in the
 repository, not in the installed package): used by ``tests/test_goldens_diagnostics.py``
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metaparity import metafor_version
 from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
 from metaparity.analysis.diagnostics import (
     baujat,
@@ -52,7 +53,9 @@ from metaparity.parity.tolerances import Comparison, compare_values, pvalue_cond
 __all__ = [
     "KINDS",
     "ROOT",
-    "DEFAULT_PATH",
+    "NAME",
+    "versions",
+    "path_for",
     "Replay",
     "load",
     "label",
@@ -70,9 +73,24 @@ __all__ = [
 
 #: record lists in the golden file, in the order the producer writes them
 KINDS = ("rma_mods", "influence", "bias", "rma_glmm")
-DEFAULT_PATH = Path("fixtures") / "goldens" / "diagnostics.json"
 #: the source checkout this file sits in (``tests/..``)
 ROOT = Path(__file__).resolve().parents[1]
+#: one golden file per metafor version: fixtures/goldens/metafor-X.Y.Z/diagnostics.json
+NAME = "diagnostics.json"
+
+
+def versions() -> list[str]:
+    """The metafor versions (oldest first) with a recorded diagnostics golden."""
+    found = [
+        p.parent.name.removeprefix("metafor-")
+        for p in (ROOT / "fixtures" / "goldens").glob(f"metafor-*/{NAME}")
+    ]
+    return sorted(found, key=lambda v: tuple(int(x) for x in v.replace("-", ".").split(".")))
+
+
+def path_for(version: str | None = None) -> Path:
+    """The diagnostics golden recorded with metafor ``version`` (default: the oldest)."""
+    return ROOT / "fixtures" / "goldens" / f"metafor-{version or versions()[0]}" / NAME
 
 
 @dataclass
@@ -105,14 +123,14 @@ def load(path: str | Path | None = None) -> dict[str, Any]:
     ----------
     path : str or Path, optional
         The JSON written by ``r_scripts/goldens_diagnostics.R``; default
-        ``fixtures/goldens/diagnostics.json`` of the checkout this module sits in.
+        the oldest ``fixtures/goldens/metafor-*/diagnostics.json`` of the checkout this module sits in.
 
     Returns
     -------
     dict
         ``provenance`` and one list of records per entry of :data:`KINDS`.
     """
-    p = ROOT / DEFAULT_PATH if path is None else Path(path)
+    p = path_for() if path is None else Path(path)
     golden: dict[str, Any] = json.loads(p.read_text())
     return golden
 
@@ -508,8 +526,10 @@ def replay(kind: str, rec: dict[str, Any]) -> Replay:
 
 
 def replay_all(golden: dict[str, Any]) -> list[tuple[str, Replay]]:
-    """Every record of ``golden`` replayed, as ``(kind, Replay)``."""
-    return [(kind, replay(kind, rec)) for kind in KINDS for rec in golden.get(kind, [])]
+    """Every record of ``golden`` replayed, as ``(kind, Replay)``, under the behaviour of the
+    metafor version that recorded it."""
+    with metafor_version(golden["provenance"]["metafor"]):
+        return [(kind, replay(kind, rec)) for kind in KINDS for rec in golden.get(kind, [])]
 
 
 def summarise_replays(replays: list[tuple[str, Replay]]) -> dict[tuple[str, str], dict[str, float]]:
@@ -550,7 +570,7 @@ def summarise_replays(replays: list[tuple[str, Replay]]) -> dict[tuple[str, str]
 def format_summary(stats: dict[tuple[str, str], dict[str, float]], provenance: dict) -> str:
     """The table printed by ``scripts/parity_summary_diagnostics.py``."""
     lines = [
-        f"metaparity vs goldens {DEFAULT_PATH} (metafor {provenance.get('metafor')}, "
+        f"metaparity vs goldens metafor-{provenance.get('metafor')}/{NAME} (metafor {provenance.get('metafor')}, "
         f"lme4 {provenance.get('lme4')}, {provenance.get('R')}), replayed without R",
         f"{'kind':9s} {'function':17s} {'records':>7s} {'n':>6s} {'failed':>6s} "
         f"{'max rel':>9s} {'max abs':>9s} {'accepted*':>9s} {'(max rel)':>9s}",

@@ -1,5 +1,6 @@
-"""metaparity vs the issue-8 goldens (fixtures/goldens/diagnostics.json, written by
-r_scripts/goldens_diagnostics.R) -- replayed WITHOUT R.
+"""metaparity vs the issue-8 goldens (fixtures/goldens/metafor-*/diagnostics.json, one per
+metafor version, written by r_scripts/goldens_diagnostics.R) -- replayed WITHOUT R, each
+under the behaviour of the metafor version that recorded it.
 
 Every record holds the inputs metafor was given (yi, vi, X/colnames or xi, ni; method,
 test, level) and metafor's answers from the very R functions the live bridge calls
@@ -23,34 +24,45 @@ from goldens_replay import (
     format_summary,
     label,
     load,
+    path_for,
     recorded_as_live,
     replay,
     summarise_replays,
+    versions,
 )
+from metaparity import metafor_version
 from metaparity.parity.goldens import PRODUCERS, diff_json
 
-_G = load()
-_RECS = [(kind, i) for kind in KINDS for i in range(len(_G[kind]))]
-_IDS = [f"{kind}|{label(kind, _G[kind][i])}" for kind, i in _RECS]
+_VERSIONS = versions()
+_GS = {v: load(path_for(v)) for v in _VERSIONS}
+_RECS = [(v, kind, i) for v in _VERSIONS for kind in KINDS for i in range(len(_GS[v][kind]))]
+_IDS = [f"{v}|{kind}|{label(kind, _GS[v][kind][i])}" for v, kind, i in _RECS]
+#: the oldest recording (the structure checks below hold for every version's)
+_G = _GS[_VERSIONS[0]]
 
 
 @functools.cache
-def _replayed(kind: str, i: int):
-    return replay(kind, _G[kind][i])
+def _replayed(version: str, kind: str, i: int):
+    with metafor_version(version):
+        return replay(kind, _GS[version][kind][i])
 
 
 def test_producer_is_registered():
-    assert PRODUCERS["r_scripts/goldens_diagnostics.R"] == "fixtures/goldens/diagnostics.json"
+    target = PRODUCERS["r_scripts/goldens_diagnostics.R"]
+    assert target == "fixtures/goldens/metafor-{metafor}/diagnostics.json"
+    assert {"3.8.1", "4.8.0"} <= set(_VERSIONS) and any(v.startswith("5.") for v in _VERSIONS)
 
 
-def test_provenance_is_complete():
-    prov = _G["provenance"]
+@pytest.mark.parametrize("version", _VERSIONS)
+def test_provenance_is_complete(version):
+    prov = _GS[version]["provenance"]
     for key in ("R", "metafor", "metadat", "lme4", "r_call", "control", "glmm_control", "date",
                 "seconds", "generated_by"):  # fmt: skip
         assert prov.get(key), f"golden provenance lacks {key!r}"
     assert set(prov["r_call"]) >= set(KINDS)
     assert prov["generated_by"] == "r_scripts/goldens_diagnostics.R"
-    assert {k: len(_G[k]) for k in KINDS} == prov["counts"]
+    assert {k: len(_GS[version][k]) for k in KINDS} == prov["counts"]
+    assert prov["metafor"] == version
 
 
 def test_records_cover_data_sets_estimators_and_tests():
@@ -72,9 +84,9 @@ def test_records_cover_data_sets_estimators_and_tests():
     assert {r["nAGQ"] for r in _G["rma_glmm"]} == {1, 7}
 
 
-@pytest.mark.parametrize("kind,i", _RECS, ids=_IDS)
-def test_record_matches_golden(kind, i):
-    r = _replayed(kind, i)
+@pytest.mark.parametrize("version,kind,i", _RECS, ids=_IDS)
+def test_record_matches_golden(version, kind, i):
+    r = _replayed(version, kind, i)
     assert len(r.rows) > (20 if kind in ("rma_mods", "rma_glmm") else 200)
     bad = r.failures()
     assert not bad, f"{r.label}:\n" + "\n".join(bad[:20])
@@ -83,18 +95,20 @@ def test_record_matches_golden(kind, i):
 def test_beyond_table_only_where_metafor_is_shown_imprecise():
     """Comparisons beyond the tolerance table are accepted only with exact (mpmath)
     evidence, and only for the ill-conditioned design ~ ablat + year (cond(X) ~ 5e5)."""
-    accepted = [(kind, i) for kind, i in _RECS if _replayed(kind, i).accepted]
+    accepted = [(v, kind, i) for v, kind, i in _RECS if _replayed(v, kind, i).accepted]
     assert accepted, "expected metafor's ~ ablat + year solves to be shown imprecise"
-    for kind, i in accepted:
-        rec = _G[kind][i]
+    for v, kind, i in accepted:
+        rec = _GS[v][kind][i]
         assert (kind, rec["mods"], rec["method"]) == ("rma_mods", "~ ablat + year", "DL")
 
 
-def test_zz_summary(capsys):
+@pytest.mark.parametrize("version", _VERSIONS)
+def test_zz_summary(capsys, version):
     """Quantities compared and the largest relative difference per function (-s)."""
-    stats = summarise_replays([(kind, _replayed(kind, i)) for kind, i in _RECS])
+    recs = [(kind, _replayed(v, kind, i)) for v, kind, i in _RECS if v == version]
+    stats = summarise_replays(recs)
     with capsys.disabled():
-        print("\n" + format_summary(stats, _G["provenance"]))
+        print("\n" + format_summary(stats, _GS[version]["provenance"]))
     assert not any(s["failed"] for s in stats.values())
     assert sum(s["n"] for s in stats.values()) > 15000
 
@@ -138,13 +152,19 @@ _LIVE_SAMPLE = {"rma_mods": slice(None, None, 9), "influence": slice(None, None,
 @pytest.mark.parametrize("kind", KINDS)
 def test_goldens_match_installed_metafor(metafor, kind):
     """Re-ask the installed metafor (same mp_* function, same inputs) a sample of the
-    records; nothing may have moved beyond rtol 1e-10 (else regenerate:
-    ``metaparity goldens regenerate --only goldens_diagnostics``)."""
+    records of the golden recorded with the same metafor version; nothing may have moved
+    beyond rtol 1e-10 (else regenerate: ``metaparity goldens regenerate --only
+    goldens_diagnostics``)."""
     from metaparity.parity.pytest_plugin import r_required
 
-    prov = _G["provenance"]
+    installed = metafor.versions()["metafor"]
+    assert installed in _GS, (
+        f"no diagnostics golden recorded with the installed metafor {installed} (recorded: "
+        f"{', '.join(_VERSIONS)}); record one with `metaparity goldens regenerate --accept`"
+    )
+    prov = _GS[installed]["provenance"]
     moved = []
-    sample = _G[kind][_LIVE_SAMPLE[kind]]
+    sample = _GS[installed][kind][_LIVE_SAMPLE[kind]]
     assert len(sample) >= 3
     for rec in sample:
         live = _live(metafor, kind, rec)
@@ -155,7 +175,6 @@ def test_goldens_match_installed_metafor(metafor, kind):
         stored = recorded_as_live(kind, rec)
         stored = {k: stored[k] for k in live}
         moved += [(label(kind, rec), *d) for d in diff_json(_plain(stored), _plain(live))]
-    installed = metafor.versions()["metafor"]
     assert not moved, (
         f"goldens recorded metafor {prov['metafor']} (lme4 {prov['lme4']}), installed "
         f"{installed}; {len(moved)} values moved: {moved[:5]}"

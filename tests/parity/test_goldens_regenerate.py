@@ -43,3 +43,14 @@ def test_regenerate_reports_drift_and_leaves_files_unless_accepted(metafor, tmp_
     assert code == 0 and f.read_text() != before
     code = main(["goldens", "regenerate", "--only", "export_metadat", "--root", str(repo)])
     assert code == 0 and "no value moved" in capsys.readouterr().out
+
+
+def test_golden_producers_source_files_that_exist():
+    """Every ``source(file.path(root, ...))`` of a golden producer names a file of the
+    checkout (the producers broke once when metaparity.R moved to parity/r/)."""
+    import re
+
+    for script in sorted((ROOT / "r_scripts").glob("*.R")):
+        for parts in re.findall(r"source\(file\.path\(root, ([^)]*)\)\)", script.read_text()):
+            path = ROOT.joinpath(*re.findall(r'"([^"]+)"', parts))
+            assert path.is_file(), f"{script.name} sources {path}, which does not exist"

@@ -574,7 +574,7 @@ def _heterogeneity(x: np.ndarray, n: np.ndarray, tau2: float) -> dict[str, Any]:
     H2 = (tau2 + vt) / vt
     with np.errstate(divide="ignore", invalid="ignore"):
         ll_sat = float(_binom_ll(x, n, np.true_divide(x, n, dtype=float)).sum())
-    ll_fe = float(_binom_ll(x, n, np.full(k, x.sum() / n.sum())).sum())
+    ll_fe = float(_binom_ll(x, n, np.full(k, float(x.sum()) / float(n.sum()))).sum())
     qe_lrt = max(0.0, 2.0 * (ll_sat - ll_fe))
     qe_wld = _wald_het(x, n)
     df = k - 1

@@ -31,11 +31,14 @@ from metaparity._core.io import atomic_write
 
 __all__ = ["PRODUCERS", "Drift", "SourceCheckoutRequired", "diff_json", "diff_csv", "regenerate"]
 
-#: producer script -> what it writes (a JSON file or a folder of CSV files), repo-relative
+#: producer script -> what it writes (a JSON file or a folder of CSV files), repo-relative;
+#: ``{metafor}`` is the installed metafor's version: metafor's answers are kept per version
+#: (fixtures/goldens/metafor-3.8.1/, metafor-4.8.0/ ...), each replayed under the behaviour
+#: of its version; the metadat export does not depend on metafor.
 PRODUCERS: dict[str, str] = {
-    "r_scripts/goldens.R": "fixtures/goldens/rma_grid.json",
+    "r_scripts/goldens.R": "fixtures/goldens/metafor-{metafor}/rma_grid.json",
     # rma_mods, leave1out/influence/..., regtest/trimfill/..., rma.glmm (issue 8)
-    "r_scripts/goldens_diagnostics.R": "fixtures/goldens/diagnostics.json",
+    "r_scripts/goldens_diagnostics.R": "fixtures/goldens/metafor-{metafor}/diagnostics.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 
@@ -209,10 +212,18 @@ def regenerate(root: Path, accept: bool = False, only: list[str] | None = None) 
     exe = shutil.which("Rscript")
     if exe is None:
         raise RuntimeError("Rscript not found: regenerating goldens needs R with metafor")
+    ver = subprocess.run(
+        [exe, "-e", 'cat(as.character(packageVersion("metafor")))'],
+        capture_output=True,
+        text=True,
+    )
+    if ver.returncode != 0 or not ver.stdout.strip():
+        raise RuntimeError(f"R cannot load metafor: {ver.stderr.strip()[-300:]}")
     drifts = []
-    for script, target in PRODUCERS.items():
+    for script, pattern in PRODUCERS.items():
         if only and not any(o in script for o in only):
             continue
+        target = pattern.format(metafor=ver.stdout.strip())
         rec = root / target
         with tempfile.TemporaryDirectory(prefix="metaparity-goldens-") as tmp:
             fresh = Path(tmp) / Path(target).name
@@ -229,5 +240,6 @@ def regenerate(root: Path, accept: bool = False, only: list[str] | None = None) 
                     for f in fresh.glob("*.csv"):
                         atomic_write(rec / f.name, _write_bytes(f.read_bytes()), "wb")
                 else:
+                    rec.parent.mkdir(parents=True, exist_ok=True)  # a new metafor version
                     atomic_write(rec, _write_bytes(fresh.read_bytes()), "wb")
     return drifts

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from metaparity._core.io import InputError, atomic_write, numeric_columns, read_table
+from metaparity._core.mfversion import get_metafor_version, metafor_version
 from metaparity._core.names import METHODS, TESTS, MethodName, check_choice
 from metaparity.effects.escalc import MEASURES, escalc
 from metaparity.effects.transforms import BACK_TRANSFORMS
@@ -267,7 +268,10 @@ def compare(
     refs, reference, versions = _references(
         prepared, measure, methods, test, level, bridge, golden_dir
     )
-    analyses = _analyses(prepared, refs, methods, test, level)
+    # metaparity mirrors the metafor release it is compared with (recorded or live)
+    with metafor_version(str(versions.get("metafor") or get_metafor_version())) as mirrored:
+        analyses = _analyses(prepared, refs, methods, test, level)
+    reference = f"{reference}; metaparity mirrors metafor {mirrored}"
     return ParityReport(where, measure, test, float(level), reference, versions, analyses)
 
 

@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from metaparity._core.mfversion import get_metafor_version
 from metaparity.parity import rbridge
 
 __all__ = ["r_required"]
@@ -59,7 +60,11 @@ def pytest_report_header(config: pytest.Config) -> str:
     """One header line: whether R/metafor is reachable and whether it is required."""
     ok, why = rbridge.r_status()
     policy = "required (CI)" if r_required() else "optional"
-    return f"metaparity: R {'available: ' + why if ok else 'unavailable: ' + why} [R {policy}]"
+    mirrored = f"; mirroring metafor {get_metafor_version()}" if ok else ""
+    return (
+        f"metaparity: R {'available: ' + why if ok else 'unavailable: ' + why} [R {policy}]"
+        f"{mirrored}"
+    )
 
 
 @pytest.fixture(scope="session")

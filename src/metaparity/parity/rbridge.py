@@ -22,10 +22,13 @@ from typing import Any, cast
 
 import numpy as np
 
+from metaparity._core.mfversion import get_metafor_version, set_metafor_version
+
 __all__ = [
     "RUnavailable",
     "r_status",
     "get_bridge",
+    "mirror_bridge_version",
     "MetaforBridge",
     "RscriptBridge",
     "rpy2_spec_for",
@@ -690,4 +693,27 @@ def get_bridge(backend: str = "auto") -> _Bridge:
                 raise first from None
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose auto, rpy2 or rscript")
-    return BACKENDS[backend]()
+    bridge = BACKENDS[backend]()
+    mirror_bridge_version(bridge)
+    return bridge
+
+
+def mirror_bridge_version(bridge: _Bridge) -> str:
+    """Select the behaviour of the metafor behind ``bridge`` (library-wide).
+
+    :func:`get_bridge` does this when it starts a bridge, so that metaparity is compared
+    with the metafor release it is talking to (``packageVersion("metafor")``); see
+    :func:`metaparity.set_metafor_version`.
+
+    Parameters
+    ----------
+    bridge : MetaforBridge or RscriptBridge
+        A started bridge.
+
+    Returns
+    -------
+    str
+        The known metafor release now mirrored (e.g. ``"3.8"`` for metafor 3.8.1).
+    """
+    set_metafor_version(str(bridge.versions()["metafor"]))
+    return get_metafor_version()

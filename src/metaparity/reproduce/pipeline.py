@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from metaparity._core.io import InputError
+from metaparity._core.mfversion import get_metafor_version
 from metaparity._core.names import METHODS, check_choice
 from metaparity.effects.datasets import (
     selinexor_claims_path,
@@ -748,7 +749,10 @@ def _live_metafor(
     r_status = "not asked (no R bridge)"
     if bridge is not None:
         versions = bridge.versions()
-        r_status = f"metafor {versions.get('metafor')} on {versions.get('R')} ({bridge.backend})"
+        r_status = (
+            f"metafor {versions.get('metafor')} on {versions.get('R')} ({bridge.backend}); "
+            f"metaparity mirrors metafor {get_metafor_version()}"
+        )
         _ask_metafor(analyses, tests, bridge, measure, progress)
     return versions, r_status
 

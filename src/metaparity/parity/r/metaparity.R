@@ -35,8 +35,13 @@ mp_fit_relaxed <- function(args, vi) {
   list(res = res, control = ctl)
 }
 
+# metafor_source: where this metafor came from -- METAPARITY_METAFOR_SOURCE when set (e.g.
+# "github.com/wviechtb/metafor@<commit>" for a source build), else the library it loaded from.
 mp_versions <- function() {
+  src <- Sys.getenv("METAPARITY_METAFOR_SOURCE")
+  if (!nzchar(src)) src <- paste("library", dirname(system.file(package = "metafor")))
   list(R = R.version.string, metafor = as.character(packageVersion("metafor")),
+       metafor_source = src,
        metadat = tryCatch(as.character(packageVersion("metadat")), error = function(e) NA_character_),
        platform = R.version$platform)
 }
