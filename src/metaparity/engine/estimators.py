@@ -48,7 +48,7 @@ from metaparity.engine.facts import MAXIT_FS as _MAXIT_FS
 
 __all__ = [
     "TauFit", "estimate_tau2", "q_gen", "mom_tau2", "solve_decreasing", "zero_v",
-    "POSITIVE_V_ONLY",
+    "POSITIVE_V_ONLY", "positive_lower_bracket", "boundary_tau2", "BOUNDARY",
 ]  # fmt: skip
 
 
@@ -435,11 +435,32 @@ def _paule_mandel(method, y, v, m, k, weights):
     zv = zero_v(v, m) & ~one
     if zv.any():  # Q(0) is not defined with a v = 0: start the bracket above 0
         lo, div0 = positive_lower_bracket(f, y, m, zv)
+        if method == "EB":  # metafor's EB iteration starts at max(0, HE): 1/(0 + 0) there
+            div0 |= zv & ~(mom_tau2(y, v, m, m.copy())[0] > 0)
     tau2, conv, iters = solve_decreasing(f, lo, ~one & ~div0, newton=True)
+    div0 |= zv & boundary_tau2(tau2, v, m)
     tau2 = np.where(one, 0.0, np.where(div0, np.nan, tau2))
     se = _se_pm(v, m, tau2)
     return TauFit(tau2, np.where(one | div0, np.nan, se), conv, iters, None,
                   div0 if div0.any() else None)  # fmt: skip
+
+
+#: an iterated tau^2 below this fraction of the largest sampling variance, with a v = 0,
+#: is taken for the boundary tau^2 -> 0 (see :func:`boundary_tau2`)
+BOUNDARY = 1e-10
+
+
+def boundary_tau2(tau2: np.ndarray, v: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Rows whose iterated tau^2 is at the boundary 0 in all but name: below
+    :data:`BOUNDARY` times the largest sampling variance.
+
+    With a sampling variance of 0 such a tau^2 gives that study a weight 1e10 times the
+    others' and more: the "root" is the iteration creeping towards 0 (metafor stops there
+    at a value set by its threshold -- 2.2e-11, 1.5e-14, 9.9e-18 for thresholds 1e-5,
+    1e-8, 1e-12 on the same data -- or divides by zero), not an estimate.
+    """
+    vmax = np.where(m > 0, v, 0.0).max(-1)
+    return ~(np.nan_to_num(tau2, nan=np.inf) > BOUNDARY * vmax)
 
 
 def positive_lower_bracket(f, y: np.ndarray, m: np.ndarray, rows: np.ndarray):
@@ -564,6 +585,7 @@ def _likelihood(method, y, v, m, k):
         )
         iters[idx] += it
         div0[idx] |= bound & zv[idx]  # the maximum is at tau^2 -> 0: 1/(0 + tau^2) diverges
+    div0 |= zv & boundary_tau2(tau2, v, m)
     # metafor: a local maximum below the likelihood at tau^2 = 0 is replaced by 0
     # ("Fisher scoring algorithm may have gotten stuck at a local maximum"); not checked
     # with a v = 0 (metafor: only when all sampling variances are positive)

@@ -28,6 +28,7 @@ from metaparity.engine.estimators import (
     POSITIVE_V_ONLY,
     _refine,
     _sel,
+    boundary_tau2,
     positive_lower_bracket,
     solve_decreasing,
 )
@@ -194,7 +195,12 @@ def _paule_mandel(method, y, v, X, df, k, weights, zv):
     div0 = np.zeros(n, dtype=bool)
     if zv.any():  # Q(0) is not defined with a v = 0: start the bracket above 0
         lo, div0 = positive_lower_bracket(f, y, np.ones_like(y), zv)
+        if method == "EB":  # metafor's EB iteration starts at max(0, HE): 1/(0 + 0) there
+            pr = _Proj(X, np.ones_like(v))
+            he = (pr.quad(y) - (pr.B * pr.B * v[..., None]).sum((-1, -2))) / df
+            div0 |= zv & ~(he > 0)
     tau2, conv, iters = solve_decreasing(f, lo, ~div0, newton=True)
+    div0 |= zv & boundary_tau2(tau2, v, np.ones_like(v))
     return tau2, conv, iters, np.zeros(n, dtype=bool), div0
 
 
@@ -321,6 +327,7 @@ def _likelihood(method, y, v, X, k, weights=None, zv=None):
     conv = ok | at_zero
     iters += it
     div0 = div0 | (zv & at_zero)  # the maximum is at tau^2 -> 0: infinite weights
+    div0 |= zv & boundary_tau2(tau2, v, np.ones_like(v))
     # the switch to 0 is checked only when every v is positive (metafor)
     ll0 = _loglik(method, y, np.where(zv[:, None], 1.0, v), X, np.zeros(n))
     switched = (tau2 > 0) & ~zv & (ll0 > _loglik(method, y, vv, X, tau2))

@@ -273,11 +273,14 @@ def rma(
     if g["set_to_zero"]:
         warn_set_to_zero()
     nums: dict[str, Any] = {f: float(g[f]) for f in SCALAR_FIELDS}
+    # metafor's omnibus test of the intercept: z^2 (or t^2, F(1, k-1)); NA when vb = 0
+    # (its Cholesky factorisation of vb fails: identical yi under knha, vi = 0 with tau2 = 0)
+    qm_ok = nums["se"] > 0
     return RmaResult(
         **nums,
         vb=np.array([[nums["se"] ** 2]]),
-        QM=nums["zval"] ** 2,  # metafor's omnibus test of the intercept: z^2 (or t^2, F(1, k-1))
-        QMp=nums["pval"],
+        QM=nums["zval"] ** 2 if qm_ok else float("nan"),
+        QMp=nums["pval"] if qm_ok else float("nan"),
         QMdf=(1,) if test == "z" else (1, int(g["k"]) - 1),
         btt=(0,),
         k=int(g["k"]),
