@@ -10,6 +10,7 @@ same grid (:func:`grid`) against other metafor installations (docs/control_metaf
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from pathlib import Path
@@ -372,3 +373,37 @@ def test_r2_refit_failure_is_nan_like_metafors_na(metafor):
     assert math.isnan(res.R2) and agrees(res.tau2, ref["fit"]["tau2"])
     with pytest.raises(ConvergenceError, match="tau2.max' too low"):
         rma(data=e, method="PM", control=ctl)
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("backend", ["rpy2", "rscript"])
+def test_parity_cli_control_metafor(metafor, tmp_path, capsys, backend):
+    from metaparity.cli import main
+
+    bcg = METADAT / "dat.bcg.csv"
+    cols = ["--col", "ai=tpos", "--col", "bi=tneg", "--col", "ci=cpos", "--col", "di=cneg"]
+    j = tmp_path / "r.json"
+    argv = ["parity", str(bcg), "--measure", "RR", *cols, "--method", "ML,REML,EB,PM,PMM,SJIT",
+            "--control", "metafor", "--json", str(j), "--backend", backend]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "default control" in out and "all agree" in out
+    rep = json.loads(j.read_text())
+    assert rep["ok"] and rep["quantities"] > 300
+    # the same analyses at the root, against metafor with the tight control, agree too --
+    # and differ from the default-control run (that is what --control changes)
+    tau2 = {a["method"]: next(c for c in a["comparisons"] if c["quantity"] == "tau2")
+            for a in rep["analyses"]}  # fmt: skip
+    exact = rma(data=_bcg_ablat(), method="PM")
+    assert tau2["PM"]["metafor"] != exact.tau2
+    # metafor's failure under the same control: metaparity stops with the same message
+    argv = ["parity", str(bcg), "--measure", "RR", *cols, "--method", "REML",
+            "--control", '{"maxiter": 2}', "--backend", backend]  # fmt: skip
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert "Fisher scoring algorithm did not converge" in out and "the same error" in out
+    # a key metafor does not have
+    argv = ["parity", str(bcg), "--measure", "RR", *cols, "--control", '{"maxiters": 2}',
+            "--backend", backend]  # fmt: skip
+    assert main(argv) == 2
+    assert "valid keys: tau2.init" in capsys.readouterr().err
