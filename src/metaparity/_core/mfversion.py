@@ -49,6 +49,8 @@ NEWEST = KNOWN[-1]
 CHANGES: dict[str, str] = {
     "dlit_pm": "4.6: method='DLIT' iterates tau^2 <- (RSS - tr(PV)) / tr(P), whose fixed "
     "point is the Paule-Mandel root; se(tau^2) takes the PM/EB form",
+    "uniroot_message": "4.6: a failed uniroot() search for the PM/PMM tau^2 stops with 'Error in "
+    "iterative search for tau^2 using uniroot().' (before: 'tau2')",
     "fsn_orwin_weighted": "4.4: fsn(type='Orwin') uses weighted averages whenever sampling "
     "variances are given (the 'weighted' argument was removed)",
     "trimfill_control": "4.4: trimfill() refits with the model's control settings",

@@ -23,8 +23,16 @@ import numpy as np
 from scipy import stats
 
 from metaparity._core.distributions import t_two_sided
-from metaparity._core.names import estimating_method, estimating_test
+from metaparity._core.names import METHOD_ALIASES, estimating_method, estimating_test
+from metaparity.engine.control import (
+    CONTROL_METHODS,
+    ConvergenceError,
+    MetaforControl,
+    control_tau2,
+    emit,
+)
 from metaparity.engine.estimators import _refine, _sel, solve_decreasing
+from metaparity.engine.projection import _Proj
 
 __all__ = ["fit_mods", "MODS_METHODS"]
 
@@ -36,52 +44,6 @@ MODS_METHODS: tuple[str, ...] = (
 
 _EPS = float(np.finfo(float).eps)
 _KNHA_RAW = True
-
-
-class _Proj:
-    """QR pieces of ``A^(1/2) X`` for weights ``a`` (n, k): ``P_a = B B'``."""
-
-    def __init__(self, X: np.ndarray, a: np.ndarray):
-        p = X.shape[-1]
-        sa = np.sqrt(a)
-        Q, R = np.linalg.qr(sa[..., None] * X, mode="complete")
-        self.sa = sa
-        self.Q1 = Q[..., :p]
-        self.R = R[..., :p, :]
-        self.B = sa[..., None] * Q[..., p:]  # (n, k, k - p)
-
-    def coef(self, y: np.ndarray) -> np.ndarray:
-        """Weighted least-squares coefficients (n, p)."""
-        rhs = np.einsum("nkp,nk->np", self.Q1, self.sa * y)
-        return np.linalg.solve(self.R, rhs[..., None])[..., 0]
-
-    def vb(self) -> np.ndarray:
-        """``(X'AX)^-1 = R^-1 R^-T`` (n, p, p)."""
-        Ri = np.linalg.inv(self.R)
-        return Ri @ np.swapaxes(Ri, -1, -2)
-
-    def quad(self, y: np.ndarray) -> np.ndarray:
-        """``y' P_a y = ||B'y||^2``."""
-        u = np.einsum("nkj,nk->nj", self.B, y)
-        return (u * u).sum(-1)
-
-    def py2(self, y: np.ndarray) -> np.ndarray:
-        """``y' P_a P_a y = ||P_a y||^2``."""
-        u = np.einsum("nkj,nk->nj", self.B, y)
-        py = np.einsum("nkj,nj->nk", self.B, u)
-        return (py * py).sum(-1)
-
-    def trp(self) -> np.ndarray:
-        return (self.B * self.B).sum((-1, -2))
-
-    def trpsps(self, s: np.ndarray) -> np.ndarray:
-        """``tr(P S P S)`` for diagonal ``S`` (n, k): ``||B' S B||_F^2``."""
-        M = np.einsum("nkj,nk,nkl->njl", self.B, s, self.B)
-        return (M * M).sum((-1, -2))
-
-    def trpp(self) -> np.ndarray:
-        M = np.swapaxes(self.B, -1, -2) @ self.B
-        return (M * M).sum((-1, -2))
 
 
 def _tau2(method: str, y, v, X, df, k):
@@ -228,8 +190,13 @@ def _loglik(method, y, v, X, tau2):
     return ll
 
 
-def fit_mods(y, v, X, *, method, test, level, btt, intercept):
-    """Fit every row; ``y, v`` (n, k), ``X`` (n, k, p); returns a dict of arrays."""
+def fit_mods(y, v, X, *, method, test, level, btt, intercept, control=None):
+    """Fit every row; ``y, v`` (n, k), ``X`` (n, k, p); returns a dict of arrays.
+
+    ``control`` (a :class:`~metaparity.engine.control.MetaforControl`) runs metafor's own
+    iteration for tau^2 (and for the intercept-only fit behind R^2) instead of the root.
+    """
+    given = method
     method, test = estimating_method(method), estimating_test(test)
     n, k_ = y.shape
     p = X.shape[-1]
@@ -240,8 +207,12 @@ def fit_mods(y, v, X, *, method, test, level, btt, intercept):
     # space this changes nothing; without one (``~ x - 1``) it changes tau^2 and QE --
     # measured (dat.bcg, mods = ablat, intercept = FALSE): QE 209.69, not sum w r^2 = 48.70.
     yc = y - y.mean(-1, keepdims=True)
+    ctl = control if METHOD_ALIASES.get(given, given) in CONTROL_METHODS else None
     with np.errstate(divide="ignore", invalid="ignore"):
-        tau2, se_tau2, conv, iters, switched = _tau2(method, yc, v, X, df, k)
+        if ctl is None:
+            tau2, se_tau2, conv, iters, switched = _tau2(method, yc, v, X, df, k)
+        else:
+            tau2, se_tau2, conv, iters, switched = _controlled(given, y, v, X, ctl)
     pr = _Proj(X, 1.0 / (v + tau2[:, None]))
     b = pr.coef(y)
     vb = pr.vb()
@@ -255,13 +226,45 @@ def fit_mods(y, v, X, *, method, test, level, btt, intercept):
     qe, qep, i2, h2 = _residual_heterogeneity(yc, v, X, df, tau2, method)
     r2 = np.full(n, np.nan)
     if intercept and p > 1:
-        r2 = _pseudo_r2(yc, v, k, df, tau2, qe, method)
+        if ctl is None:
+            r2 = _pseudo_r2(yc, v, k, df, tau2, qe, method)
+        else:
+            r2 = _pseudo_r2_controlled(given, y, v, tau2, ctl)
     return dict(
         b=b, se=se, zval=zval, pval=pval, ci_lb=b - crit[:, None] * se,
         ci_ub=b + crit[:, None] * se, vb=vb, tau2=tau2, se_tau2=se_tau2, I2=i2, H2=h2, R2=r2,
         QE=qe, QEp=qep, QM=qm, QMp=qmp, dfs=dfs, converged=conv, iterations=iters,
         set_to_zero=switched,
     )  # fmt: skip
+
+
+def _controlled(method: str, y, v, X, ctl: MetaforControl):
+    """tau^2 of every row by metafor's iteration (:func:`control_tau2`)."""
+    n = y.shape[0]
+    tau2, se = np.zeros(n), np.zeros(n)
+    iters, zeroed = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    for i in range(n):
+        fit = control_tau2(method, y[i], v[i], X[i], ctl)
+        emit(fit, stacklevel=5)
+        tau2[i], se[i], iters[i], zeroed[i] = fit.tau2, fit.se_tau2, fit.iterations, fit.set_to_zero
+    return tau2, se, np.ones(n, dtype=bool), iters, zeroed
+
+
+def _pseudo_r2_controlled(method: str, y, v, tau2, ctl: MetaforControl):
+    """metafor's pseudo R^2 with the intercept-only model refitted under the same control.
+
+    metafor refits quietly; when that fit fails R^2 is NA, when its tau^2 is exactly 0
+    R^2 is 0, else ``max(0, 100 (tau2_RE - tau2) / tau2_RE)``.
+    """
+    n, k_ = y.shape
+    out = np.full(n, np.nan)
+    for i in range(n):
+        try:
+            t0 = control_tau2(method, y[i], v[i], np.ones((k_, 1)), ctl).tau2
+        except ConvergenceError:
+            continue
+        out[i] = 0.0 if t0 == 0 else max(0.0, 100.0 * (t0 - tau2[i]) / t0)
+    return out
 
 
 def _knha_factor(pr, y, yc, df, test):

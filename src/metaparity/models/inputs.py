@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from metaparity._core.names import METHOD_ALIASES
 from metaparity._core.validation import (
     as_float_array,
     check_same_length,
@@ -21,8 +22,9 @@ from metaparity._core.validation import (
     study_label,
 )
 from metaparity.effects import study_labels, study_sizes
+from metaparity.engine.control import CONTROL_METHODS, MetaforControl, parse_control
 
-__all__ = ["Studies", "read_studies", "warn_set_to_zero"]
+__all__ = ["Studies", "read_studies", "read_control", "warn_set_to_zero"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,38 @@ def warn_set_to_zero(stacklevel: int = 3) -> None:
         UserWarning,
         stacklevel=stacklevel,
     )
+
+
+def read_control(control: Any, method: str) -> MetaforControl | None:
+    """The ``control=`` argument of ``rma``/``rma_mods``, validated for estimator ``method``.
+
+    Parameters
+    ----------
+    control : None, "metafor" or dict
+        See :func:`metaparity.rma` (metafor's ``control=`` names).
+    method : str
+        The estimator (metafor's name).
+
+    Returns
+    -------
+    MetaforControl or None
+        The settings (None: exact roots).
+
+    Raises
+    ------
+    ValueError
+        Unknown keys or bad values; or ``tau2.min`` other than 0 with a closed-form
+        estimator (metafor truncates those at ``tau2.min`` too; metaparity does not run
+        that: use an iterative estimator).
+    """
+    ctl = parse_control(control)
+    if ctl is None:
+        return None
+    base = METHOD_ALIASES.get(method, method)
+    if base not in CONTROL_METHODS and base != "EE" and method != "FE" and ctl.tau2_min != 0:
+        raise ValueError(
+            f"control tau2.min = {ctl.tau2_min:g} with method={method!r}: metaparity runs "
+            "tau2.min only for metafor's iterative estimators (ML, REML, EB, PM, PMM, SJIT, "
+            "DLIT) and SJ"
+        )
+    return ctl

@@ -25,7 +25,7 @@ from metaparity._core.names import (
 from metaparity._core.validation import check_level, study_label
 from metaparity.engine.mods import MODS_METHODS, fit_mods
 from metaparity.models.design import design_matrix
-from metaparity.models.inputs import read_studies, warn_set_to_zero
+from metaparity.models.inputs import read_control, read_studies, warn_set_to_zero
 from metaparity.models.results import COEF_FIELDS, RmaModsResult, RmaResult
 
 __all__ = ["rma_mods", "RmaModsResult", "design_matrix", "MODS_METHODS"]
@@ -43,6 +43,7 @@ def rma_mods(
     intercept: bool = True,
     slab: ArrayLike | str | None = None,
     btt: Any = None,
+    control: Any = None,
 ) -> RmaModsResult:
     """Fit a meta-regression (mixed- or fixed-effects model with moderators).
 
@@ -76,6 +77,11 @@ def rma_mods(
     btt : sequence of int, optional
         0-based indices of the coefficients in the omnibus test; default all but
         the intercept (all when there is none), as metafor.
+    control : None, "metafor" or dict, optional
+        As in :func:`metaparity.rma`: None solves tau^2 to its root; ``"metafor"`` or a
+        dict of metafor's control settings runs metafor's own iteration, also for the
+        intercept-only fit behind ``R2`` (as metafor refits it with the same control;
+        R2 is NaN when that fit fails, as metafor's NA).
 
     Returns
     -------
@@ -113,6 +119,7 @@ def rma_mods(
         )
     test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
+    ctl = read_control(control, method)
     if mods is None:
         raise ValueError("give mods= (a formula such as '~ x' or moderator values)")
     st = read_studies(
@@ -138,6 +145,7 @@ def rma_mods(
     out = fit_mods(
         y[None, :], v[None, :], X[None, :, :],
         method=method, test=test, level=level, btt=list(btt_t), intercept=has_int,
+        control=ctl,
     )  # fmt: skip
     if out["set_to_zero"][0]:
         warn_set_to_zero()
@@ -160,6 +168,7 @@ def rma_mods(
         test=test,
         level=level,
         converged=bool(out["converged"][0]),
+        iterations=int(out["iterations"][0]),
         btt=btt_t,
         intercept=has_int,
         yi=y,

@@ -29,7 +29,7 @@ from metaparity.engine import reference
 from metaparity.engine.dask import is_dask, map_fit
 from metaparity.engine.dispatch import fit_batch
 from metaparity.engine.facts import BATCH_FIELDS, SCALAR_FIELDS
-from metaparity.models.inputs import read_studies, warn_set_to_zero
+from metaparity.models.inputs import read_control, read_studies, warn_set_to_zero
 from metaparity.models.metareg import rma_mods
 from metaparity.models.results import BatchResult, DaskBatchResult, RmaResult
 
@@ -126,6 +126,7 @@ def rma(
     data: Any = None,
     slab: ArrayLike | str | None = None,
     mods: Any = None,
+    control: Any = None,
 ) -> RmaResult:
     """Fit an equal- or random-effects model (intercept only).
 
@@ -157,6 +158,16 @@ def rma(
         Study labels (used in messages and printouts).
     mods : str, DataFrame, Series or array_like, optional
         Moderators (meta-regression, see :func:`metaparity.rma_mods`).
+    control : None, "metafor" or dict, optional
+        None (default): iterative estimators are solved to their exact root.
+        ``"metafor"``: run metafor's own iteration with its default control and stop
+        where metafor stops (Fisher scoring for ML/REML/EB, the SJIT/DLIT updates,
+        ``uniroot`` for PM/PMM), so the numbers are those of a default metafor run.
+        A dict: metafor's ``control=list(...)`` settings under metafor's names
+        (``"tau2.init"``, ``"tau2.min"``, ``"tau2.max"``, ``"threshold"``, ``"tol"``,
+        ``"maxiter"``, ``"stepadj"``, ``"ll0check"``), the others at metafor's defaults.
+        Where metafor's iteration fails, :class:`~metaparity.engine.control.ConvergenceError`
+        (a ``ValueError``) carries metafor's message.  See docs/control_metafor.md.
 
     Returns
     -------
@@ -176,8 +187,9 @@ def rma(
         if sei is not None or weights is not None:
             raise ValueError("mods= does not take sei= or weights=; give vi")
         return rma_mods(yi, vi, mods, data=data, method=method, test=test, level=level,
-                        slab=slab)  # fmt: skip
+                        slab=slab, control=control)  # fmt: skip
     method = check_choice("method", method, METHODS)
+    ctl = read_control(control, method)
     test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
     st = read_studies(yi, vi, sei=sei, weights=weights, data=data, slab=slab)
@@ -195,6 +207,7 @@ def rma(
         test=test,
         level=level,
         weights=None if w is None else w[None, :],
+        control=ctl,
     )
     g = {n: out[n][0].item() for n in out}
     if g["set_to_zero"]:
@@ -212,6 +225,7 @@ def rma(
         test=test,
         level=level,
         converged=bool(g["converged"]),
+        iterations=int(g["iterations"]),
         yi=y,
         vi=v,
         weights=w,

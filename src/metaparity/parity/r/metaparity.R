@@ -46,14 +46,28 @@ mp_versions <- function() {
        platform = R.version$platform)
 }
 
+# The fit under a caller's control: "metafor" is metafor's default control (rma() is
+# called without a control argument), a named list is passed as control = that list.
+# Returns list(res = the fit, control = "metafor" or the list); errors are raised.
+mp_fit_with <- function(args, control) {
+  if (identical(control, "metafor")) {
+    return(list(res = do.call(rma, args), control = "metafor"))
+  }
+  if (!is.list(control)) stop("control must be NULL, \"metafor\" or a named list")
+  list(res = do.call(rma, c(args, list(control = control))), control = control)
+}
+
 # rma + predict (+ transformed predict) + confint; errors and warnings captured.
+# control: NULL = the tight control above (iterations stopped at the root); "metafor" =
+# metafor's default control; a named list = rma(..., control = that list).
 mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "GEN",
-                   ni = NULL, transf = NULL) {
+                   ni = NULL, transf = NULL, control = NULL) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
     args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
     if (!is.null(weights)) args$weights <- weights
-    fr <- mp_fit_relaxed(args, vi); res <- fr$res; ctl <- fr$control
+    fr <- if (is.null(control)) mp_fit_relaxed(args, vi) else mp_fit_with(args, control)
+    res <- fr$res; ctl <- fr$control
     fields <- list(b = as.numeric(res$beta), se = res$se, zval = res$zval, pval = res$pval,
                    ci_lb = res$ci.lb, ci_ub = res$ci.ub, tau2 = res$tau2,
                    se_tau2 = if (is.null(res$se.tau2)) NA_real_ else res$se.tau2,
@@ -89,12 +103,13 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
   out
 }
 
-# Meta-regression: rma(yi, vi, mods = ...) with the same tight control as mp_rma.
+# Meta-regression: rma(yi, vi, mods = ...) with the same tight control as mp_rma
+# (control = "metafor" or a named list: as in mp_rma).
 # X is the full design matrix (k x p). When its first column is all 1 it is the
 # intercept: the call is rma(yi, vi, mods = X[, -1], intercept = TRUE), the call a
 # user writes, so that QM (btt) and R2 (vs the intercept-only fit) are metafor's.
 # An X of only the intercept column is fitted as rma(yi, vi) (no moderators).
-mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95) {
+mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95, control = NULL) {
   warns <- character(0)
   X <- as.matrix(X)
   if (is.null(colnames(X))) colnames(X) <- paste0("X", seq_len(ncol(X)))
@@ -109,7 +124,12 @@ mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95) {
       args$intercept <- FALSE
     }
     res <- NULL
-    for (relax in c(1, 100, 10000)) {
+    relaxing <- if (is.null(control)) c(1, 100, 10000) else numeric(0)
+    if (!is.null(control)) {
+      fr <- mp_fit_with(args, control)
+      res <- fr$res; ctl <- fr$control
+    }
+    for (relax in relaxing) {
       ctl <- mp_control_for(vi, relax)
       res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
       # R2 refits the intercept-only model with the same control; when that fit does not
