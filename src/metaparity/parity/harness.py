@@ -26,7 +26,7 @@ import pandas as pd
 
 from metaparity._core.io import InputError, atomic_write, numeric_columns, read_table
 from metaparity._core.mfversion import get_metafor_version, metafor_version
-from metaparity._core.names import METHODS, TESTS, MethodName, check_choice
+from metaparity._core.names import METHOD_ALIASES, METHODS, TESTS, MethodName, check_choice
 from metaparity.effects.escalc import MEASURES, escalc
 from metaparity.effects.transforms import BACK_TRANSFORMS
 from metaparity.models.uni import rma
@@ -36,8 +36,9 @@ from metaparity.parity.tolerances import Comparison, compare_values
 
 __all__ = ["compare", "ParityReport", "Analysis", "required_columns", "ALL_METHODS"]
 
-#: ``--method all``: every estimator except the FE alias (and GENQ unless weights are given)
-ALL_METHODS = tuple(m for m in METHODS if m not in ("FE", "GENQ"))
+#: ``--method all``: every estimator except the aliases (FE, CE, MP, CO, VC: they compute
+#: what they name, and CO/VC exist only from metafor 5.0) and GENQ unless weights are given
+ALL_METHODS = tuple(m for m in METHODS if m not in ("FE", "GENQ", *METHOD_ALIASES))
 
 _COLUMNS: dict[str, list[list[str]]] = {
     **{m: [["xi", "ni"], ["xi", "mi"]] for m in ("PR", "PLN", "PLO", "PAS", "PFT")},
