@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metaparity._core.mfversion import metafor_version
 from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
 from metaparity.analysis.diagnostics import (
     baujat,
@@ -502,14 +503,22 @@ _REPLAY = {
 }
 
 
-def replay(kind: str, rec: dict[str, Any]) -> Replay:
-    """Replay one record of list ``kind`` (one of :data:`KINDS`)."""
-    return _REPLAY[kind](rec)
+#: the metafor that wrote fixtures/goldens/diagnostics.json (its provenance says so)
+RECORDED_METAFOR = "3.8.1"
+
+
+def replay(kind: str, rec: dict[str, Any], metafor: str = RECORDED_METAFOR) -> Replay:
+    """Replay one record of list ``kind`` (one of :data:`KINDS`), mirroring the metafor
+    release that recorded it (``metafor``: the golden file's provenance)."""
+    with metafor_version(metafor):
+        return _REPLAY[kind](rec)
 
 
 def replay_all(golden: dict[str, Any]) -> list[tuple[str, Replay]]:
-    """Every record of ``golden`` replayed, as ``(kind, Replay)``."""
-    return [(kind, replay(kind, rec)) for kind in KINDS for rec in golden.get(kind, [])]
+    """Every record of ``golden`` replayed, as ``(kind, Replay)``, under the metafor
+    release of its provenance."""
+    mf = golden.get("provenance", {}).get("metafor", RECORDED_METAFOR)
+    return [(kind, replay(kind, rec, mf)) for kind in KINDS for rec in golden.get(kind, [])]
 
 
 def summarise_replays(replays: list[tuple[str, Replay]]) -> dict[tuple[str, str], dict[str, float]]:

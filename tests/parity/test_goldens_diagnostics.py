@@ -20,6 +20,7 @@ import pytest
 
 from goldens_replay import (
     KINDS,
+    RECORDED_METAFOR,
     format_summary,
     label,
     load,
@@ -36,7 +37,7 @@ _IDS = [f"{kind}|{label(kind, _G[kind][i])}" for kind, i in _RECS]
 
 @functools.cache
 def _replayed(kind: str, i: int):
-    return replay(kind, _G[kind][i])
+    return replay(kind, _G[kind][i], _G["provenance"]["metafor"])
 
 
 def test_producer_is_registered():
@@ -45,6 +46,7 @@ def test_producer_is_registered():
 
 def test_provenance_is_complete():
     prov = _G["provenance"]
+    assert prov["metafor"] == RECORDED_METAFOR  # replay() mirrors it by default
     for key in ("R", "metafor", "metadat", "lme4", "r_call", "control", "glmm_control", "date",
                 "seconds", "generated_by"):  # fmt: skip
         assert prov.get(key), f"golden provenance lacks {key!r}"

@@ -51,7 +51,15 @@ CHANGES: dict[str, str] = {
     "point is the Paule-Mandel root; se(tau^2) takes the PM/EB form",
     "fsn_orwin_weighted": "4.4: fsn(type='Orwin') uses weighted averages whenever sampling "
     "variances are given (the 'weighted' argument was removed)",
-    "trimfill_control": "4.4: trimfill() refits with the model's control settings",
+    "fsn_general": "4.4: fsn() gains type='General' (Orwin's and Rosenberg's methods based on "
+    "a chosen, by default random-effects, model), the undocumented type='Binomial' (sign "
+    "test), accepts a fitted rma model (then type='General' with the model's method and "
+    "test), and searches Rosenthal's Fisher-pooled N (pool='fisher'; 3.8: test='Fisher') "
+    "from [0, 50 k] instead of [0, 1000]",
+    "fsn_general_round": "4.8: fsn(type='General') computes est.fsn, tau2.fsn and pval.fsn at "
+    "the rounded fail-safe N (4.4 and 4.6: at the unrounded root, i.e. at its floor)",
+    "trimfill_control": "4.4: trimfill() refits the side and trimmed models with the model's "
+    "control settings (the final fit on the filled data keeps metafor's default control)",
     "rom_correct": "5.0: escalc() applies the second-order bias corrections to ROM, ROMC, "
     "CVR and CVRC by default (correct=FALSE switches them off)",
     "r2_nested": "5.0: R^2 is reported whenever a standard random-effects model is nested "
