@@ -64,6 +64,9 @@ CHANGES: dict[str, str] = {
     "CVR and CVRC by default (correct=FALSE switches them off)",
     "r2_nested": "5.0: R^2 is reported whenever a standard random-effects model is nested "
     "in the fitted model (e.g. no intercept but a full set of group dummies)",
+    "test_hksj": "4.6: rma() accepts test='hksj' as an alias of test='knha' (3.8, 4.4: an error)",
+    "method_co_vc": "5.0: rma() accepts method='CO' (Cochran) and method='VC' (variance "
+    "component) as aliases of method='HE' (before: \"Unknown 'method' specified.\")",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "
     "one is unavailable (many estimates)",
 }
