@@ -60,6 +60,9 @@ CHANGES: dict[str, str] = {
     "the rounded fail-safe N (4.4 and 4.6: at the unrounded root, i.e. at its floor)",
     "trimfill_control": "4.4: trimfill() refits the side and trimmed models with the model's "
     "control settings (the final fit on the filled data keeps metafor's default control)",
+    "escalc_correct": "4.8: escalc() gains correct= (correct=FALSE switches off the bias "
+    "correction of SMD, giving Cohen's d; metafor 3.8 disregards the argument with a "
+    "warning); ROM has no correction in 4.8 whatever correct says",
     "rom_correct": "5.0: escalc() applies the second-order bias corrections to ROM, ROMC, "
     "CVR and CVRC by default (correct=FALSE switches them off)",
     "r2_nested": "5.0: R^2 is reported whenever a standard random-effects model is nested "
