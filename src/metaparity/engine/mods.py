@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from metaparity._core.distributions import t_two_sided
+from metaparity._core.mfversion import since
 from metaparity._core.names import METHOD_ALIASES, estimating_method, estimating_test
 from metaparity.engine.control import (
     CONTROL_METHODS,
@@ -225,11 +226,15 @@ def fit_mods(y, v, X, *, method, test, level, btt, intercept, control=None):
     qm, qmp = _omnibus(b, vb, btt, df, test)
     qe, qep, i2, h2 = _residual_heterogeneity(yc, v, X, df, tau2, method)
     r2 = np.full(n, np.nan)
-    if intercept and p > 1:
-        if ctl is None:
-            r2 = _pseudo_r2(yc, v, k, df, tau2, qe, method)
-        else:
-            r2 = _pseudo_r2_controlled(given, y, v, tau2, ctl)
+    if p > 1 or not intercept:  # (an intercept-only model has none)
+        has_r2 = _r2_defined(X, intercept)
+        if has_r2.any():
+            full = (
+                _pseudo_r2(yc, v, k, df, tau2, qe, method)
+                if ctl is None
+                else _pseudo_r2_controlled(given, y, v, tau2, ctl)
+            )
+            r2 = np.where(has_r2, full, np.nan)
     return dict(
         b=b, se=se, zval=zval, pval=pval, ci_lb=b - crit[:, None] * se,
         ci_ub=b + crit[:, None] * se, vb=vb, tau2=tau2, se_tau2=se_tau2, I2=i2, H2=h2, R2=r2,
@@ -329,6 +334,22 @@ def _residual_heterogeneity(yc, v, X, df, tau2, method):
             i2 = 100.0 * tau2 / (tau2 + s2typ)
             h2 = (tau2 + s2typ) / s2typ
     return qe, qep, i2, h2
+
+
+def _r2_defined(X, intercept):
+    """Rows whose model gets an R^2: with an intercept column (every metafor), or --
+    metafor >= 5.0 (``r2_nested``) -- whenever the intercept-only model is nested in it,
+    i.e. the column of ones lies in the column space of ``X`` (rank of ``[X, 1]`` equals
+    rank of ``X``, as metafor's ``.is.nested`` asks; e.g. a full set of group dummies)."""
+    n, _, p = X.shape
+    if intercept:  # with p = 1 the model is the intercept-only one: no R^2
+        return np.full(n, p > 1)
+    if not since("r2_nested"):
+        return np.zeros(n, dtype=bool)
+    ones = np.ones(X.shape[:2] + (1,))
+    r_x = np.linalg.matrix_rank(X)
+    r_x1 = np.linalg.matrix_rank(np.concatenate([X, ones], axis=-1))
+    return np.asarray(np.maximum(r_x, 1) == r_x1)
 
 
 def _pseudo_r2(yc, v, k, df, tau2, qe, method):

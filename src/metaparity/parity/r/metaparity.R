@@ -271,9 +271,18 @@ mp_rma_glmm <- function(xi, ni, nAGQ = 7, level = 95, test = "z", at = NULL, tig
   out
 }
 
+# Whether this metafor's trimfill() refits with the model's control (metafor >= 4.4, commit
+# of 2023-08-11): then a control= given to trimfill() is matched twice and fails. Asked of
+# the installed code (not of packageVersion, which development builds blur).
+mp_trimfill_uses_model_control <- function() {
+  fn <- getS3method("trimfill", "rma.uni")
+  any(grepl("x$control", deparse(body(fn)), fixed = TRUE))
+}
+
 # Small-study / publication-bias methods of rma(yi, vi) fitted with the same tight control
-# as mp_rma (regtest uses the model's control; trimfill refits with metafor's default
-# control unless given control=, so the tight control is passed to it explicitly): ranktest; regtest (model rma/lm x predictors sei, vi and, with ni, ni/ninv/
+# as mp_rma (regtest uses the model's control; trimfill before 4.4 refits with metafor's
+# default control unless given control=, so the tight control is passed to it; from 4.4 see
+# mp_trimfill_uses_model_control): ranktest; regtest (model rma/lm x predictors sei, vi and, with ni, ni/ninv/
 # sqrtni/sqrtninv); trimfill (L0 and R0 with the side metafor chooses, and L0 on each side
 # forced); fsn (Rosenthal, Orwin, Orwin weighted, Rosenberg). Each part is computed on its
 # own: an error (e.g. k too small) comes back as list(error = msg).
@@ -299,12 +308,22 @@ mp_bias <- function(yi, vi, method, test = "z", ni = NULL, level = 95) {
       })
     }
     tf1 <- function(...) part({
-      t <- trimfill(res, ..., control = ctl)
+      if (mp_trimfill_uses_model_control()) {
+        # metafor >= 4.4 refits the side and trimmed models with res$control (= ctl) and
+        # refuses a second control=; its final fit on the filled data then runs at the
+        # default control, so that fit is repeated here with ctl (same arguments otherwise)
+        t <- trimfill(res, ...)
+        f <- if (t$k0 > 0) rma(yi = t$yi, vi = t$vi, method = res$method, weighted = res$weighted,
+                              control = ctl) else t
+      } else {
+        t <- trimfill(res, ..., control = ctl)
+        f <- t
+      }
       list(k0 = as.numeric(t$k0), side = t$side, se_k0 = nul(t$se.k0), p_k0 = nul(t$p.k0),
            yi = as.numeric(t$yi), vi = as.numeric(t$vi), fill = as.logical(t$fill),
-           b = as.numeric(t$beta), se = as.numeric(t$se), zval = as.numeric(t$zval),
-           pval = as.numeric(t$pval), ci_lb = as.numeric(t$ci.lb), ci_ub = as.numeric(t$ci.ub),
-           tau2 = as.numeric(t$tau2), k = t$k)
+           b = as.numeric(f$beta), se = as.numeric(f$se), zval = as.numeric(f$zval),
+           pval = as.numeric(f$pval), ci_lb = as.numeric(f$ci.lb), ci_ub = as.numeric(f$ci.ub),
+           tau2 = as.numeric(f$tau2), k = t$k)
     })
     tf <- list(L0 = tf1(estimator = "L0"), R0 = tf1(estimator = "R0"),
                L0_left = tf1(estimator = "L0", side = "left"),
