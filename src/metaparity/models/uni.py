@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from metaparity._core.mfversion import get_metafor_version, metafor_version
 from metaparity._core.names import (
     METHODS,
     TESTS,
@@ -85,7 +86,8 @@ def rma_batch(
     # dask arrays: the same fit mapped lazily over row chunks (dask is imported only then)
     if any(is_dask(a) for a in (Y, V, weights)):
         chunk_fit = functools.partial(_fit_chunk, method=method, test=test, level=level,
-                                engine=engine, chunk_size=chunk_size)  # fmt: skip
+                                      engine=engine, chunk_size=chunk_size,
+                                      metafor=get_metafor_version())  # fmt: skip
         return DaskBatchResult(**map_fit(Y, V, weights, fit=chunk_fit))
     method = check_choice("method", method, METHODS)
     test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
@@ -235,6 +237,10 @@ def rma(
     )
 
 
-def _fit_chunk(y: np.ndarray, v: np.ndarray, w: np.ndarray | None, **settings: Any) -> BatchResult:
-    """One row chunk of a dask batch: the numpy :func:`rma_batch` itself."""
-    return rma_batch(y, v, weights=w, **settings)
+def _fit_chunk(
+    y: np.ndarray, v: np.ndarray, w: np.ndarray | None, *, metafor: str, **settings: Any
+) -> BatchResult:
+    """One row chunk of a dask batch: the numpy :func:`rma_batch` itself, under the metafor
+    release the caller had selected (a worker may run later, or in another process)."""
+    with metafor_version(metafor):
+        return rma_batch(y, v, weights=w, **settings)
