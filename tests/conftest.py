@@ -45,6 +45,27 @@ def load_golden(version: str | None = None) -> dict:
         return json.load(fh)
 
 
+@pytest.fixture(autouse=True)
+def _mirror_the_bridges_metafor(request):
+    """A test that talks to live metafor (the ``metafor`` fixture) mirrors that metafor's
+    release (:func:`metaparity.metafor_version`); other tests keep the default."""
+    if "metafor" not in request.fixturenames:
+        yield
+        return
+    from metaparity import metafor_version
+    from metaparity._core.mfversion import since
+
+    bridge = request.getfixturevalue("metafor")
+    installed = bridge.versions()["metafor"]
+    with metafor_version(installed):
+        params = getattr(getattr(request.node, "callspec", None), "params", {})
+        if params.get("method") in ("CO", "VC") and not since("method_co_vc"):
+            pytest.skip(f"metafor {installed} has no method={params['method']!r} (5.0)")
+        if params.get("test") == "hksj" and not since("test_hksj"):
+            pytest.skip(f"metafor {installed} has no test='hksj' (4.6)")
+        yield
+
+
 @pytest.fixture(scope="session")
 def golden() -> dict:
     return load_golden()

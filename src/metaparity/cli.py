@@ -8,6 +8,7 @@ exit code (0: done and agrees with metafor; 1: a difference; 2: bad input or R m
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from metaparity._core.version import __version__
 from metaparity.bench import add_arguments as _bench_arguments
 from metaparity.bench import run_from_args as _bench_run
 from metaparity.demo import selinexor_demo
+from metaparity.engine.control import parse_control
 from metaparity.parity import rbridge, reports
 from metaparity.parity.goldens import regenerate
 from metaparity.parity.harness import compare
@@ -227,6 +229,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
             weights=args.weights,
             bridge=bridge,
             golden_dir=args.golden,
+            control=_control_option(args.control),
         )
     except (InputError, ValueError, rbridge.RUnavailable) as err:
         print(f"metaparity parity: {err}", file=sys.stderr)
@@ -242,6 +245,23 @@ def cmd_parity(args: argparse.Namespace) -> int:
             text = render(rep)  # rendered in full before anything is written
             atomic_write(path, _write_text(text))
     return rep.exit_code
+
+
+def _control_option(text: str | None) -> Any:
+    """``--control``: None, ``metafor``, or a JSON object of metafor's control settings."""
+    if text is None or text == "metafor":
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise InputError(
+            f"--control {text!r}: give 'metafor' (metafor's default control) or a JSON object "
+            'of metafor\'s settings, e.g. \'{"maxiter": 500, "threshold": 1e-8}\''
+        )
+    parse_control(value)  # unknown keys and bad values: the same errors as rma(control=)
+    return value
 
 
 def cmd_goldens_regenerate(args: argparse.Namespace) -> int:
@@ -401,6 +421,10 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
     p.add_argument("--brief", action="store_true",
                    help="tables only for analyses that differ (default: every quantity)")  # fmt: skip
+    p.add_argument("--control", metavar="metafor|JSON",
+                   help="'metafor': compare metaparity's control='metafor' with metafor's default "
+                   "run (its own stopping rules) instead of both at the root; or a JSON object "
+                   "of metafor control settings used on both sides")  # fmt: skip
     p.set_defaults(func=cmd_parity)
 
 

@@ -648,12 +648,19 @@ def test_zero_variances_unit():
             rma(y, v, slab=lab, method=method)
     with pytest.raises(ValueError, match=r"'DLIT'.*Division by zero"):
         rma(y, v, method="DLIT")
-    with pytest.raises(ValueError, match=r"study in row 2 has vi=0 and the equal-effects model"):
+
+    def some_zero():
+        return pytest.warns(UserWarning, match="vi=0: QE, QEp, I2 and H2 cannot be computed")
+
+    with some_zero(), pytest.raises(ValueError, match=r"row 2 has vi=0 and the equal-effects"):
         rma(y, v, method="EE")
-    ee = rma(y, v, method="EE", weighted=False)  # no inverse-variance weight needed
+    with some_zero():
+        ee = rma(y, v, method="EE", weighted=False)  # no inverse-variance weight needed
     assert ee.b == pytest.approx(np.mean(y))
-    with pytest.raises(ValueError, match=r"vi=0 and tau\^2 is fixed at 0"):
+    with some_zero(), pytest.raises(ValueError, match=r"vi=0 and tau\^2 is fixed at 0"):
         rma(y, v, tau2=0)
+    with pytest.raises(ValueError, match=r"vi=0: control= runs metafor's own iteration"):
+        rma(y, v, control="metafor")
     with pytest.raises(ValueError, match=r"row 2 has vi=-0.1 < 0.*set it to 0"):
         rma(y, [0.01, -0.1, 0.03, 0.015, 0.02])
     # rma_batch keeps refusing them (documented)

@@ -108,16 +108,19 @@ def test_parity_cli_agrees_for_every_estimator(
 
 @pytest.mark.r
 def test_metafor_failure_is_exit_2_and_junit_error(metafor, tmp_path, capsys):
-    """metafor 3.8's DLIT does not converge on these data: reported, not hidden, exit 2."""
+    """metafor's Fisher scoring stops after one step (control maxiter = 1, in every metafor
+    release) without converging: reported, not hidden, exit 2."""
     import xmlschema
 
     x = tmp_path / "r.xml"
     code, out, _ = _run(capsys, "parity", SELINEXOR, "--measure", "PR", *SEL_ARGS,
-                        "--method", "DL,DLIT", "--junit", x)  # fmt: skip
+                        "--method", "DL,REML", "--control", '{"maxiter": 1}',
+                        "--junit", x)  # fmt: skip
     assert code == 2
-    assert "metafor error: Iterative DL estimator did not converge" in out
+    assert "metafor error: Fisher scoring algorithm did not converge" in out
+    assert "[metaparity control= stops with the same error]" in out
     xmlschema.XMLSchema(XSD).validate(x)
-    assert 'errors="1"' in x.read_text()
+    assert 'errors="2"' in x.read_text()  # both subgroups
 
 
 @pytest.mark.r

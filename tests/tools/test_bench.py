@@ -46,7 +46,7 @@ def test_bench_with_metafor(tmp_path):
     cfg = BenchConfig(out=str(tmp_path), ms=(100,), ks=(5,), methods=("DL", "REML"), r_n=15,
                       sm_n=15, progress=False, pymare=False)  # fmt: skip
     rep = run_bench(cfg)
-    assert rep["versions"]["metafor"].startswith("3.")
+    assert rep["versions"]["metafor"][0] in "345"  # the installed metafor (3.8, 4.8, 5.x)
     tight = [
         a
         for a in rep["agreement"]

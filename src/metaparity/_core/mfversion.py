@@ -49,13 +49,29 @@ NEWEST = KNOWN[-1]
 CHANGES: dict[str, str] = {
     "dlit_pm": "4.6: method='DLIT' iterates tau^2 <- (RSS - tr(PV)) / tr(P), whose fixed "
     "point is the Paule-Mandel root; se(tau^2) takes the PM/EB form",
+    "uniroot_message": "4.6: a failed uniroot() search for the PM/PMM tau^2 stops with 'Error in "
+    "iterative search for tau^2 using uniroot().' (before: 'tau2')",
     "fsn_orwin_weighted": "4.4: fsn(type='Orwin') uses weighted averages whenever sampling "
     "variances are given (the 'weighted' argument was removed)",
-    "trimfill_control": "4.4: trimfill() refits with the model's control settings",
+    "fsn_general": "4.4: fsn() gains type='General' (Orwin's and Rosenberg's methods based on "
+    "a chosen, by default random-effects, model), the undocumented type='Binomial' (sign "
+    "test), accepts a fitted rma model (then type='General' with the model's method and "
+    "test), and searches Rosenthal's Fisher-pooled N (pool='fisher'; 3.8: test='Fisher') "
+    "from [0, 50 k] instead of [0, 1000]",
+    "fsn_general_round": "4.8: fsn(type='General') computes est.fsn, tau2.fsn and pval.fsn at "
+    "the rounded fail-safe N (4.4 and 4.6: at the unrounded root, i.e. at its floor)",
+    "trimfill_control": "4.4: trimfill() refits the side and trimmed models with the model's "
+    "control settings (the final fit on the filled data keeps metafor's default control)",
+    "escalc_correct": "4.8: escalc() gains correct= (correct=FALSE switches off the bias "
+    "correction of SMD, giving Cohen's d; metafor 3.8 disregards the argument with a "
+    "warning); ROM has no correction in 4.8 whatever correct says",
     "rom_correct": "5.0: escalc() applies the second-order bias corrections to ROM, ROMC, "
     "CVR and CVRC by default (correct=FALSE switches them off)",
     "r2_nested": "5.0: R^2 is reported whenever a standard random-effects model is nested "
     "in the fitted model (e.g. no intercept but a full set of group dummies)",
+    "test_hksj": "4.6: rma() accepts test='hksj' as an alias of test='knha' (3.8, 4.4: an error)",
+    "method_co_vc": "5.0: rma() accepts method='CO' (Cochran) and method='VC' (variance "
+    "component) as aliases of method='HE' (before: \"Unknown 'method' specified.\")",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "
     "one is unavailable (many estimates)",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar, cast, get_args
 
-from metaparity._core.mfversion import since
+from metaparity._core.mfversion import get_metafor_version, since
 
 _S = TypeVar("_S", bound=str)
 
@@ -40,7 +40,7 @@ CLOSED_FORM: frozenset[str] = frozenset(
 ITERATIVE: frozenset[str] = frozenset(set(METHODS) - CLOSED_FORM)
 
 #: The test names (metafor's ``test=``) as a type, for annotations; ``"hksj"`` is
-#: metafor's (>= 4.8) alias of ``"knha"``.
+#: metafor's (>= 4.6) alias of ``"knha"``.
 TestName = Literal["z", "t", "knha", "adhoc", "hksj"]
 
 #: Inference for the pooled estimate (metafor's ``test=``).
@@ -65,9 +65,20 @@ def estimating_method(method: str) -> str:
     -------
     str
         The name of the estimator the engines run.
+
+    Raises
+    ------
+    ValueError
+        ``"CO"``/``"VC"`` under a metafor older than 5.0 (metafor: "Unknown 'method'
+        specified.").
     """
     if method == "DLIT" and since("dlit_pm"):
         return "PM"
+    if method in ("CO", "VC") and not since("method_co_vc"):
+        raise ValueError(
+            f"method={method!r} is an alias of 'HE' from metafor 5.0 on; the selected metafor "
+            f"{get_metafor_version()} stops with \"Unknown 'method' specified.\" (use 'HE')"
+        )
     return METHOD_ALIASES.get(method, method)
 
 
@@ -83,7 +94,17 @@ def estimating_test(test: _S) -> _S:
     -------
     str
         The test the engines run.
+
+    Raises
+    ------
+    ValueError
+        ``"hksj"`` under a metafor older than 4.6.
     """
+    if test == "hksj" and not since("test_hksj"):
+        raise ValueError(
+            f"test='hksj' is an alias of 'knha' from metafor 4.6 on; the selected metafor "
+            f"{get_metafor_version()} does not know it (use 'knha')"
+        )
     return cast(_S, "knha") if test == "hksj" else test
 
 

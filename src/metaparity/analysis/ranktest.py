@@ -1,9 +1,16 @@
 """Begg & Mazumdar's rank correlation test for funnel plot asymmetry (metafor ``ranktest``).
 
 Kendall's tau between the standardised deviations from the equal-effects estimate and
-the sampling variances, with R's ``cor.test(method="kendall")`` p-value: exact without
-ties (any k, as metafor 3.8), else the normal approximation with the tie-corrected
+the sampling variances, with R's ``cor.test(method="kendall", exact=TRUE)`` p-value:
+exact without ties (any k), else the normal approximation with the tie-corrected
 variance of S.
+
+From k = 171 on R's exact p-value is not available: its count of the permutations is
+divided by ``gamma(k + 1) = Inf``, which gives 0 when the summed counts stay below the
+largest double and NaN otherwise (always when tau > 0).  metafor before 5.0 returns
+that NaN (or 0) as the p-value, without a warning; metafor 5.0 (``ranktest_normal`` in
+:data:`metaparity._core.mfversion.CHANGES`) then repeats the test with
+``exact=FALSE``, the normal approximation.  The 0 stays 0 in every release.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from metaparity._core.mfversion import since
 from metaparity.analysis._bias_common import _check_k, _yi_vi
 from metaparity.models.results import RmaResult
 
@@ -86,12 +94,41 @@ def _kendall_cdf(n: int) -> np.ndarray:
     return np.cumsum(c) / fact
 
 
+#: the largest n whose n! is a finite double (R's gamma(n + 1) is Inf above it)
+_N_FINITE_FACTORIAL = 170
+
+
+def _log_count_upto(q: int, n: int) -> float:
+    """log of the number of permutations of n with at most q inversions.
+
+    The recursion of :func:`_kendall_cdf` truncated to 0..q (the lower counts do not
+    depend on the higher ones), rescaled at every step so that nothing overflows.
+    """
+    c = np.ones(1)
+    log_scale = 0.0
+    for m in range(2, n + 1):
+        size = min(c.size + m - 1, q + 1)
+        cs = np.concatenate([[0.0], np.cumsum(c)])
+        j = np.arange(size)
+        c = cs[np.minimum(j + 1, c.size)] - cs[np.clip(j - m + 1, 0, c.size)]
+        top = float(c.max())
+        c = c / top
+        log_scale += math.log(top)
+    return math.log(float(c.sum())) + log_scale
+
+
 def _pkendall(q: int, n: int) -> float:
-    """P(T <= q) for the number of concordant pairs T of n untied pairs under H0."""
+    """P(T <= q) for the number of concordant pairs T of n untied pairs under H0, as R's
+    ``cor.test`` gets it: for n > 170 the summed count divided by ``gamma(n + 1) = Inf``,
+    i.e. 0 while the sum is a finite double, else NaN."""
     if q < 0:
         return 0.0
-    cdf = _kendall_cdf(n)
-    return 1.0 if q >= cdf.size else float(cdf[q])
+    if q > n * (n - 1) // 2:
+        return 1.0
+    if n > _N_FINITE_FACTORIAL:
+        big = _log_count_upto(q, n) >= math.log(np.finfo(float).max)
+        return math.nan if big else 0.0
+    return float(_kendall_cdf(n)[q])
 
 
 def _ties(x: np.ndarray) -> np.ndarray:
@@ -123,8 +160,17 @@ def _kendall(x: np.ndarray, y: np.ndarray) -> tuple[float, float, bool]:
         else:
             p = _pkendall(q, n)
         # 1 - P(T <= q - 1) cancels for tiny p (k >~ 20): R then returns rounding noise,
-        # even slightly negative values; metaparity returns the same noise, floored at 0
+        # even slightly negative values; metaparity returns the same noise, floored at 0.
+        # NaN (k > 170, see _pkendall) stays NaN, as R's min(2 * p, 1)
+        if math.isnan(p):
+            return tau, math.nan, True
         return tau, max(0.0, min(1.0, 2.0 * p)), True
+    return tau, _normal_pvalue(n, tau, den, tx, ty), False
+
+
+def _normal_pvalue(n: int, tau: float, den: float, tx: np.ndarray, ty: np.ndarray) -> float:
+    """``cor.test(method="kendall", exact=FALSE)``: S over the tie-corrected sd of S, no
+    continuity correction, two-sided."""
     v0 = n * (n - 1) * (2 * n + 5)
     vt = float((tx * (tx - 1) * (2 * tx + 5)).sum())
     vu = float((ty * (ty - 1) * (2 * ty + 5)).sum())
@@ -132,8 +178,7 @@ def _kendall(x: np.ndarray, y: np.ndarray) -> tuple[float, float, bool]:
     v2 = float((tx * (tx - 1) * (tx - 2)).sum()) * float((ty * (ty - 1) * (ty - 2)).sum())
     var_s = (v0 - vt - vu) / 18.0 + v1 / (2.0 * n * (n - 1)) + v2 / (9.0 * n * (n - 1) * (n - 2))
     z = tau * den / math.sqrt(var_s)
-    p = 2.0 * min(stats.norm.cdf(z), stats.norm.sf(z))
-    return tau, p, False
+    return float(2.0 * min(stats.norm.cdf(z), stats.norm.sf(z)))
 
 
 def ranktest(
@@ -157,9 +202,10 @@ def ranktest(
     -------
     RankTestResult
         ``tau``, ``pval`` (two-sided; exact whenever there are no ties, as metafor
-        3.8 -- also for k >= 50, where R's ``cor.test`` default would switch to the
+        -- also for k >= 50, where R's ``cor.test`` default would switch to the
         normal approximation; with ties the normal approximation with the
-        tie-corrected variance), ``k``, ``exact``.
+        tie-corrected variance; for k > 170 without ties NaN or 0 before metafor 5.0,
+        from 5.0 the normal approximation where that is NaN), ``k``, ``exact``.
 
     Raises
     ------
@@ -182,4 +228,9 @@ def ranktest(
     vstar = v - 1.0 / w.sum()
     ystar = (y - b) / np.sqrt(vstar)
     tau, p, exact = _kendall(ystar, v)
+    if math.isnan(p) and since("ranktest_normal"):
+        # metafor >= 5.0: the exact p-value is NA (k > 170), so cor.test(exact=FALSE)
+        n = y.size
+        den = n * (n - 1) / 2.0  # no ties here (with ties the p-value is never NaN)
+        p, exact = _normal_pvalue(n, tau, den, np.empty(0), np.empty(0)), False
     return RankTestResult(tau=float(tau), pval=float(p), k=int(k), exact=exact)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from metaparity._core.mfversion import since
 from metaparity._core.validation import study_label
 from metaparity.effects._common import Effect, Inputs, Labels, check_each, need
 
-__all__ = ["MEASURES", "compute"]
+__all__ = ["MEASURES", "compute", "resolve_correct"]
 
 MEASURES: tuple[str, ...] = ("MD", "SMD", "ROM")
 
@@ -27,11 +28,18 @@ def compute(
     add: float | None = None,
     to: str = "only0",
     drop00: bool = False,
+    correct: bool | None = None,
 ) -> Effect:
     """Mean differences (raw or standardised) or log ratios of means, with variances.
 
     Equivalent to ``metafor::escalc(measure, m1i=m1i, sd1i=sd1i, n1i=n1i, m2i=m2i,
-    sd2i=sd2i, n2i=n2i)``.
+    sd2i=sd2i, n2i=n2i, correct=)``.
+
+    Bias corrections (metafor's ``correct=``, resolved per release by
+    :func:`resolve_correct`): SMD is Hedges' g (``correct=False``: Cohen's d, its
+    variance computed from d); ROM with ``correct=True`` adds Lajeunesse's (2015,
+    eq. 8) second-order term ``(sd1i^2 / (n1i m1i^2) - sd2i^2 / (n2i m2i^2)) / 2`` to
+    ``log(m1i / m2i)`` -- the variance (``vtype="LS"``) is the same either way.
 
     Parameters
     ----------
@@ -43,6 +51,8 @@ def compute(
         Study labels for error messages.
     add, to, drop00
         Unused (no counts, no continuity correction); accepted for a uniform call.
+    correct : bool, optional
+        Apply the bias correction (``None``: the selected metafor's default).
 
     Returns
     -------
@@ -75,8 +85,40 @@ def compute(
             why = "the log ratio of means needs positive means"
             check_each(slab, "m1i", m1, lambda v: v <= 0, why)
             check_each(slab, "m2i", m2, lambda v: v <= 0, why)
-            return Effect(np.log(m1 / m2), s1**2 / (n1 * m1**2) + s2**2 / (n2 * m2**2), ntot)
-        return _smd(m1, s1, n1, m2, s2, n2, slab)
+            c1, c2 = s1**2 / (n1 * m1**2), s2**2 / (n2 * m2**2)
+            yi = np.log(m1 / m2)
+            if resolve_correct(measure, correct):
+                yi = yi + 0.5 * (c1 - c2)
+            return Effect(yi, c1 + c2, ntot)
+        return _smd(m1, s1, n1, m2, s2, n2, slab, resolve_correct(measure, correct))
+
+
+def resolve_correct(measure: str, correct: bool | None) -> bool:
+    """Whether metafor applies the bias correction of ``measure`` for ``correct=``.
+
+    metafor 3.8 has no ``correct`` argument (SMD always corrected, ROM never); 4.8 adds
+    it for SMD (default TRUE) while ROM stays uncorrected; from 5.0 ROM is corrected
+    by default too (``rom_correct`` in :data:`metaparity._core.mfversion.CHANGES`).
+
+    Parameters
+    ----------
+    measure : str
+        ``"MD"``, ``"SMD"`` or ``"ROM"``.
+    correct : bool or None
+        metafor's ``correct=`` (``None``: not given).
+
+    Returns
+    -------
+    bool
+        Whether the correction is applied (always ``False`` for MD).
+    """
+    if measure == "SMD":
+        return True if correct is None or not since("escalc_correct") else bool(correct)
+    if measure == "ROM":
+        if not since("rom_correct"):
+            return False
+        return True if correct is None else bool(correct)
+    return False
 
 
 def _smd(
@@ -87,6 +129,7 @@ def _smd(
     s2: np.ndarray,
     n2: np.ndarray,
     slab: Labels,
+    correct: bool = True,
 ) -> Effect:
     mdf = n1 + n2 - 2
     for i, val in enumerate(mdf):
@@ -95,7 +138,12 @@ def _smd(
                 f"{study_label(i, slab)} has n1i + n2i = {val + 2:g}; SMD needs n1i + n2i >= 4"
             )
     sp = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / mdf)
-    cm = np.exp(special.gammaln(mdf / 2) - 0.5 * np.log(mdf / 2) - special.gammaln((mdf - 1) / 2))
+    if correct:
+        cm = np.exp(
+            special.gammaln(mdf / 2) - 0.5 * np.log(mdf / 2) - special.gammaln((mdf - 1) / 2)
+        )
+    else:
+        cm = np.ones_like(mdf)
     yi = cm * (m1 - m2) / sp
     vi = 1 / n1 + 1 / n2 + yi**2 / (2 * (n1 + n2))
     return Effect(yi, vi, n1 + n2)

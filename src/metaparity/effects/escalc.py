@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from metaparity._core.mfversion import get_metafor_version, since
 from metaparity._core.names import Measure
 from metaparity._core.validation import as_float_array, column, study_label
 from metaparity.effects import continuous, correlations, generic, proportions, twobytwo
@@ -98,6 +99,7 @@ def escalc(
     to: To = "only0",
     drop00: bool = False,
     vtype: str = "LS",
+    correct: bool | None = None,
 ) -> pd.DataFrame:
     """Compute effect sizes ``yi`` and sampling variances ``vi``.
 
@@ -140,6 +142,11 @@ def escalc(
         metafor does.
     vtype : {"LS"}
         Large-sample variances (metafor's default; the only one so far).
+    correct : bool, optional
+        metafor's ``correct=`` (from 4.8; metafor 3.8 disregards it with a warning, and
+        so does metaparity when mirroring 3.8): the bias correction of SMD (Hedges' g;
+        ``False``: Cohen's d) and, from metafor 5.0, of ROM (Lajeunesse 2015, eq. 8; on
+        by default there, absent before).  Unset means the selected release's default.
 
     Returns
     -------
@@ -185,7 +192,18 @@ def escalc(
     if k == 0:
         raise ValueError(f"no studies given for measure={measure!r} (k = 0)")
 
-    y_, v_, ntot = _COMPUTE[measure](measure, g, labels, add=add_, to=to, drop00=drop00)
+    if correct is not None and not since("escalc_correct"):
+        warnings.warn(
+            f"escalc: metafor {get_metafor_version()} has no 'correct' argument: "
+            "\"Extra argument ('correct') disregarded.\"",
+            UserWarning,
+            stacklevel=2,
+        )
+        correct = None
+    if measure in continuous.MEASURES:
+        y_, v_, ntot = continuous.compute(measure, g, labels, correct=correct)
+    else:
+        y_, v_, ntot = _COMPUTE[measure](measure, g, labels, add=add_, to=to, drop00=drop00)
     y_, v_ = _infinite_to_nan(np.asarray(y_, dtype=float), np.asarray(v_, dtype=float), labels)
 
     if data is not None:

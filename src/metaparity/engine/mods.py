@@ -23,7 +23,15 @@ import numpy as np
 from scipy import stats
 
 from metaparity._core.distributions import t_two_sided
-from metaparity._core.names import estimating_method, estimating_test
+from metaparity._core.mfversion import since
+from metaparity._core.names import METHOD_ALIASES, estimating_method, estimating_test
+from metaparity.engine.control import (
+    CONTROL_METHODS,
+    ConvergenceError,
+    MetaforControl,
+    control_tau2,
+    emit,
+)
 from metaparity.engine.estimators import (
     POSITIVE_V_ONLY,
     _refine,
@@ -32,6 +40,7 @@ from metaparity.engine.estimators import (
     positive_lower_bracket,
     solve_decreasing,
 )
+from metaparity.engine.projection import _Proj
 
 __all__ = ["fit_mods", "MODS_METHODS", "MODS_WEIGHTED_METHODS"]
 
@@ -45,56 +54,6 @@ MODS_WEIGHTED_METHODS: tuple[str, ...] = (*MODS_METHODS, "GENQ")
 
 _EPS = float(np.finfo(float).eps)
 _KNHA_RAW = True
-
-
-class _Proj:
-    """QR pieces of ``A^(1/2) X`` for weights ``a`` (n, k): ``P_a = B B'``."""
-
-    def __init__(self, X: np.ndarray, a: np.ndarray):
-        p = X.shape[-1]
-        sa = np.sqrt(a)
-        Q, R = np.linalg.qr(sa[..., None] * X, mode="complete")
-        self.sa = sa
-        self.Q1 = Q[..., :p]
-        self.R = R[..., :p, :]
-        self.B = sa[..., None] * Q[..., p:]  # (n, k, k - p)
-
-    def coef(self, y: np.ndarray) -> np.ndarray:
-        """Weighted least-squares coefficients (n, p)."""
-        rhs = np.einsum("nkp,nk->np", self.Q1, self.sa * y)
-        return np.linalg.solve(self.R, rhs[..., None])[..., 0]
-
-    def vb(self) -> np.ndarray:
-        """``(X'AX)^-1 = R^-1 R^-T`` (n, p, p)."""
-        Ri = np.linalg.inv(self.R)
-        return Ri @ np.swapaxes(Ri, -1, -2)
-
-    def quad(self, y: np.ndarray) -> np.ndarray:
-        """``y' P_a y = ||B'y||^2``."""
-        u = np.einsum("nkj,nk->nj", self.B, y)
-        return (u * u).sum(-1)
-
-    def py2(self, y: np.ndarray) -> np.ndarray:
-        """``y' P_a P_a y = ||P_a y||^2``."""
-        u = np.einsum("nkj,nk->nj", self.B, y)
-        py = np.einsum("nkj,nj->nk", self.B, u)
-        return (py * py).sum(-1)
-
-    def trp(self) -> np.ndarray:
-        return (self.B * self.B).sum((-1, -2))
-
-    def trpsps(self, s: np.ndarray) -> np.ndarray:
-        """``tr(P S P S)`` for diagonal ``S`` (n, k): ``||B' S B||_F^2``."""
-        M = np.einsum("nkj,nk,nkl->njl", self.B, s, self.B)
-        return (M * M).sum((-1, -2))
-
-    def trpp(self) -> np.ndarray:
-        M = np.swapaxes(self.B, -1, -2) @ self.B
-        return (M * M).sum((-1, -2))
-
-    def hat(self) -> np.ndarray:
-        """``(X'AX)^-1 X'A = R^-1 Q1' A^(1/2)`` (n, p, k): b = hat @ y."""
-        return np.linalg.solve(self.R, np.swapaxes(self.Q1, -1, -2)) * self.sa[..., None, :]
 
 
 def _tau2(method: str, y, v, X, df, k, weights=None, tau2_fix=None):
@@ -356,8 +315,9 @@ def _loglik(method, y, v, X, tau2):
 
 
 def fit_mods(
-    y, v, X, *, method, test, level, btt, intercept, weights=None, weighted=True, tau2_fix=None
-):
+    y, v, X, *, method, test, level, btt, intercept, weights=None, weighted=True,
+    tau2_fix=None, control=None,
+):  # fmt: skip
     """Fit every row; ``y, v`` (n, k), ``X`` (n, k, p); returns a dict of arrays.
 
     ``weights`` (n, k): user weights -- ``b = (X'AX)^-1 X'A y`` with the sandwich
@@ -366,7 +326,11 @@ def fit_mods(
     weights entering only GENQ's tau^2, as metafor.  ``tau2_fix`` (n,) holds tau^2.
     Rows with a sampling variance of 0 get NaN QE, QEp, I2, H2; ``div0`` flags rows that
     would need an infinite inverse-variance weight (metafor stops there).
+    ``control`` (a :class:`~metaparity.engine.control.MetaforControl`) runs metafor's own
+    iteration for tau^2 (and for the intercept-only fit behind R^2) instead of the root;
+    with ``tau2_fix`` there is no iteration and it is not used.
     """
+    given = method
     method, test = estimating_method(method), estimating_test(test)
     n, k_ = y.shape
     p = X.shape[-1]
@@ -378,10 +342,17 @@ def fit_mods(
     # measured (dat.bcg, mods = ablat, intercept = FALSE): QE 209.69, not sum w r^2 = 48.70.
     yc = y - y.mean(-1, keepdims=True)
     zv = (v == 0).any(-1)
+    ctl = control if METHOD_ALIASES.get(given, given) in CONTROL_METHODS else None
+    if tau2_fix is not None:
+        ctl = None
     with np.errstate(divide="ignore", invalid="ignore"):
-        tau2, se_tau2, conv, iters, switched, div0 = _tau2(
-            method, yc, v, X, df, k, weights, tau2_fix
-        )
+        if ctl is None:
+            tau2, se_tau2, conv, iters, switched, div0 = _tau2(
+                method, yc, v, X, df, k, weights, tau2_fix
+            )
+        else:
+            tau2, se_tau2, conv, iters, switched = _controlled(given, y, v, X, ctl)
+            div0 = np.zeros(n, dtype=bool)
     pool_w = weights if weighted else np.ones_like(v)
     # inverse-variance weights at tau2: for the pooling without user weights and for the
     # Knapp-Hartung factor; infinite with v = 0 at tau2 = 0 (metafor stops: div0)
@@ -408,14 +379,50 @@ def fit_mods(
     qm, qmp = _omnibus(b, vb, btt, df, test)
     qe, qep, i2, h2 = _residual_heterogeneity(yc, v, X, df, tau2, method, zv)
     r2 = np.full(n, np.nan)
-    if intercept and p > 1:
-        r2 = _pseudo_r2(yc, v, X, k, df, tau2, qe, method, weights, weighted, test)
+    if p > 1 or not intercept:  # (an intercept-only model has none)
+        has_r2 = _r2_defined(X, intercept)
+        if has_r2.any():
+            full = (
+                _pseudo_r2(yc, v, X, k, df, tau2, qe, method, weights, weighted, test)
+                if ctl is None
+                else _pseudo_r2_controlled(given, y, v, tau2, ctl)
+            )
+            r2 = np.where(has_r2, full, np.nan)
     return dict(
         b=b, se=se, zval=zval, pval=pval, ci_lb=b - crit[:, None] * se,
         ci_ub=b + crit[:, None] * se, vb=vb, tau2=tau2, se_tau2=se_tau2, I2=i2, H2=h2, R2=r2,
         QE=qe, QEp=qep, QM=qm, QMp=qmp, dfs=dfs, converged=conv, iterations=iters,
         set_to_zero=switched, div0=div0,
     )  # fmt: skip
+
+
+def _controlled(method: str, y, v, X, ctl: MetaforControl):
+    """tau^2 of every row by metafor's iteration (:func:`control_tau2`)."""
+    n = y.shape[0]
+    tau2, se = np.zeros(n), np.zeros(n)
+    iters, zeroed = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    for i in range(n):
+        fit = control_tau2(method, y[i], v[i], X[i], ctl)
+        emit(fit, stacklevel=5)
+        tau2[i], se[i], iters[i], zeroed[i] = fit.tau2, fit.se_tau2, fit.iterations, fit.set_to_zero
+    return tau2, se, np.ones(n, dtype=bool), iters, zeroed
+
+
+def _pseudo_r2_controlled(method: str, y, v, tau2, ctl: MetaforControl):
+    """metafor's pseudo R^2 with the intercept-only model refitted under the same control.
+
+    metafor refits quietly; when that fit fails R^2 is NA, when its tau^2 is exactly 0
+    R^2 is 0, else ``max(0, 100 (tau2_RE - tau2) / tau2_RE)``.
+    """
+    n, k_ = y.shape
+    out = np.full(n, np.nan)
+    for i in range(n):
+        try:
+            t0 = control_tau2(method, y[i], v[i], np.ones((k_, 1)), ctl).tau2
+        except ConvergenceError:
+            continue
+        out[i] = 0.0 if t0 == 0 else max(0.0, 100.0 * (t0 - tau2[i]) / t0)
+    return out
 
 
 def _knha_factor(pr, y, yc, df, test):
@@ -486,6 +493,22 @@ def _residual_heterogeneity(yc, v, X, df, tau2, method, zv=None):
             i2 = np.where(df > 0, 100.0 * tau2 / (tau2 + s2typ), 0.0)
             h2 = np.where(df > 0, (tau2 + s2typ) / s2typ, 1.0)
     return tuple(np.where(zv, np.nan, a) for a in (qe, qep, i2, h2))
+
+
+def _r2_defined(X, intercept):
+    """Rows whose model gets an R^2: with an intercept column (every metafor), or --
+    metafor >= 5.0 (``r2_nested``) -- whenever the intercept-only model is nested in it,
+    i.e. the column of ones lies in the column space of ``X`` (rank of ``[X, 1]`` equals
+    rank of ``X``, as metafor's ``.is.nested`` asks; e.g. a full set of group dummies)."""
+    n, _, p = X.shape
+    if intercept:  # with p = 1 the model is the intercept-only one: no R^2
+        return np.full(n, p > 1)
+    if not since("r2_nested"):
+        return np.zeros(n, dtype=bool)
+    ones = np.ones(X.shape[:2] + (1,))
+    r_x = np.linalg.matrix_rank(X)
+    r_x1 = np.linalg.matrix_rank(np.concatenate([X, ones], axis=-1))
+    return np.asarray(np.maximum(r_x, 1) == r_x1)
 
 
 def _pseudo_r2(yc, v, X, k, df, tau2, qe, method, weights=None, weighted=True, test="z"):

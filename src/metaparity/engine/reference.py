@@ -12,8 +12,9 @@ import numpy as np
 from scipy import stats
 
 from metaparity._core.distributions import t_two_sided
-from metaparity._core.names import estimating_method, estimating_test
-from metaparity.engine.estimators import estimate_tau2, zero_v
+from metaparity._core.names import METHOD_ALIASES, estimating_method, estimating_test
+from metaparity.engine.control import CONTROL_METHODS, MetaforControl, control_tau2, emit
+from metaparity.engine.estimators import TauFit, estimate_tau2, zero_v
 
 __all__ = ["prepare", "fit"]
 
@@ -45,25 +46,33 @@ def fit(
     weights: np.ndarray | None = None,
     weighted: bool = True,
     tau2_fix: np.ndarray | None = None,
+    control: MetaforControl | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit every row of ``(n, k)`` arrays; returns a dict of ``(n,)`` arrays.
 
     ``m`` is 1 for a study, 0 for padding (``y = 0``, ``v = 1`` there, see
-    :func:`prepare`).  The steps: tau^2 (:func:`estimate_tau2`), the pooled estimate
-    and its variance, the test (z, t, Knapp-Hartung, ad hoc), and the heterogeneity
-    statistics of the equal-effects fit.
+    :func:`prepare`).  The steps: tau^2 (:func:`estimate_tau2`, or with ``control``
+    metafor's own iteration, :func:`metaparity.engine.control.control_tau2`), the pooled
+    estimate and its variance, the test (z, t, Knapp-Hartung, ad hoc), and the
+    heterogeneity statistics of the equal-effects fit.
 
     ``weighted=False`` pools with equal weights (metafor's unweighted estimation: the
     mean, with variance ``sum(v + tau2) / k^2``; user weights then only enter GENQ's
-    tau^2).  ``tau2_fix`` holds tau^2 at the given values (metafor's ``tau2=``).
-    Sampling variances of 0 are allowed: QE, QEp, I2, H2 and s2typ are NaN for those
-    rows (metafor: NA), and ``div0`` flags the rows that would need an infinite
-    inverse-variance weight (metafor stops there; the numbers of such rows are void).
+    tau^2).  ``tau2_fix`` holds tau^2 at the given values (metafor's ``tau2=``; no
+    iteration, so ``control`` is not used).  Sampling variances of 0 are allowed: QE,
+    QEp, I2, H2 and s2typ are NaN for those rows (metafor: NA), and ``div0`` flags the
+    rows that would need an infinite inverse-variance weight (metafor stops there; the
+    numbers of such rows are void).
     """
+    given = method
     method, test = estimating_method(method), estimating_test(test)
     k = m.sum(-1).astype(np.int64)
     df = k.astype(float) - 1.0
-    tf = estimate_tau2(method, y, v, m, k, weights=weights, tau2_fix=tau2_fix)
+    controlled = METHOD_ALIASES.get(given, given) in CONTROL_METHODS and tau2_fix is None
+    if control is not None and controlled:
+        tf = _controlled(given, y, v, m, k, control)
+    else:
+        tf = estimate_tau2(method, y, v, m, k, weights=weights, tau2_fix=tau2_fix)
     tau2 = tf.tau2
     pool_w = weights if weighted else m
     zv = zero_v(v, m)
@@ -89,6 +98,19 @@ def fit(
         set_to_zero=np.zeros(b.shape, bool) if tf.set_to_zero is None else tf.set_to_zero,
         div0=div0,
     )  # fmt: skip
+
+
+def _controlled(method, y, v, m, k, control) -> TauFit:
+    """tau^2 of every row by metafor's iteration (rows with k = 1: tau^2 = 0, as metafor)."""
+    n = y.shape[0]
+    tau2, se = np.zeros(n), np.full(n, np.nan)
+    iters, zeroed = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(k > 1):
+        keep = m[i] > 0
+        fit = control_tau2(method, y[i, keep], v[i, keep], np.ones((int(k[i]), 1)), control)
+        emit(fit, stacklevel=5)
+        tau2[i], se[i], iters[i], zeroed[i] = fit.tau2, fit.se_tau2, fit.iterations, fit.set_to_zero
+    return TauFit(tau2, se, np.ones(n, dtype=bool), iters, zeroed)
 
 
 def _pooled(y, v, m, tau2, weights):

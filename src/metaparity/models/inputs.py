@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metaparity._core.names import estimating_method
+from metaparity._core.names import METHOD_ALIASES, estimating_method
 from metaparity._core.validation import (
     as_float_array,
     check_same_length,
@@ -30,12 +30,14 @@ from metaparity._core.validation import (
     study_label,
 )
 from metaparity.effects import escalc, study_labels, study_sizes
+from metaparity.engine.control import CONTROL_METHODS, MetaforControl, parse_control
 from metaparity.engine.estimators import POSITIVE_V_ONLY
 from metaparity.models.design import moderator_missing
 
 __all__ = [
-    "Studies", "read_studies", "warn_set_to_zero", "ModelInputs", "model_inputs",
-    "EFFECT_ARGS", "NA_ACTIONS", "fixed_tau2", "check_zero_variances", "raise_div0",
+    "Studies", "read_studies", "read_control", "warn_set_to_zero", "ModelInputs",
+    "model_inputs", "EFFECT_ARGS", "NA_ACTIONS", "fixed_tau2", "check_zero_variances",
+    "raise_div0",
 ]  # fmt: skip
 
 #: the effect-size inputs of :func:`~metaparity.effects.escalc` that ``rma(measure=...)``
@@ -519,9 +521,17 @@ def fixed_tau2(tau2: Any, method: str, stacklevel: int = 3) -> float | None:
     return val
 
 
-def check_zero_variances(inp: ModelInputs, method: str, stacklevel: int = 3) -> None:
+def check_zero_variances(
+    inp: ModelInputs,
+    method: str,
+    stacklevel: int = 3,
+    control: MetaforControl | None = None,
+    tau2: float | None = None,
+) -> None:
     """Sampling variances of 0: refused with metafor's reason by the estimators metafor
     refuses them for; otherwise a warning (when only some are 0) that QE, I2 and H2 are NaN.
+    With ``control=`` (metafor's iterations, run for positive variances only) and tau^2
+    estimated by one of them, refused as well.
     """
     v = inp.studies.vi
     zero = np.flatnonzero(v == 0)
@@ -529,6 +539,17 @@ def check_zero_variances(inp: ModelInputs, method: str, stacklevel: int = 3) -> 
         return
     named = _listing([inp.label(int(i)) for i in zero], limit=5)
     est = estimating_method(method)
+    if (
+        control is not None
+        and tau2 is None
+        and METHOD_ALIASES.get(method, method) in CONTROL_METHODS
+    ):
+        raise ValueError(
+            f"{named} {'has' if zero.size == 1 else 'have'} vi=0: control= runs metafor's own "
+            "iteration, which metaparity implements for positive sampling variances only; "
+            "leave control= unset (tau^2 is then solved to its root, which metafor's "
+            "iteration approaches) or give the studies a positive variance"
+        )
     if method == "DLIT" or est in POSITIVE_V_ONLY:
         why = (
             "Division by zero when computing the inverse variance weights."
@@ -570,3 +591,38 @@ def raise_div0(inp: ModelInputs, method: str, tau2: float | None) -> None:
         "weights= or weighted=False (test='z' or 't'), or give the studies a positive "
         "sampling variance"
     )
+
+
+def read_control(control: Any, method: str) -> MetaforControl | None:
+    """The ``control=`` argument of ``rma``/``rma_mods``, validated for estimator ``method``.
+
+    Parameters
+    ----------
+    control : None, "metafor" or dict
+        See :func:`metaparity.rma` (metafor's ``control=`` names).
+    method : str
+        The estimator (metafor's name).
+
+    Returns
+    -------
+    MetaforControl or None
+        The settings (None: exact roots).
+
+    Raises
+    ------
+    ValueError
+        Unknown keys or bad values; or ``tau2.min`` other than 0 with a closed-form
+        estimator (metafor truncates those at ``tau2.min`` too; metaparity does not run
+        that: use an iterative estimator).
+    """
+    ctl = parse_control(control)
+    if ctl is None:
+        return None
+    base = METHOD_ALIASES.get(method, method)
+    if base not in CONTROL_METHODS and base != "EE" and method != "FE" and ctl.tau2_min != 0:
+        raise ValueError(
+            f"control tau2.min = {ctl.tau2_min:g} with method={method!r}: metaparity runs "
+            "tau2.min only for metafor's iterative estimators (ML, REML, EB, PM, PMM, SJIT, "
+            "DLIT) and SJ"
+        )
+    return ctl

@@ -32,6 +32,7 @@ from metaparity.models.inputs import (
     fixed_tau2,
     model_inputs,
     raise_div0,
+    read_control,
     warn_set_to_zero,
 )
 from metaparity.models.results import COEF_FIELDS, RmaModsResult, RmaResult
@@ -51,6 +52,7 @@ def rma_mods(
     intercept: bool = True,
     slab: ArrayLike | str | None = None,
     btt: Any = None,
+    control: Any = None,
     sei: ArrayLike | str | None = None,
     weights: ArrayLike | str | None = None,
     measure: Measure | None = None,
@@ -108,6 +110,11 @@ def rma_mods(
     btt : sequence of int, optional
         0-based indices of the coefficients in the omnibus test; default all but
         the intercept (all when there is none), as metafor.
+    control : None, "metafor" or dict, optional
+        As in :func:`metaparity.rma`: None solves tau^2 to its root; ``"metafor"`` or a
+        dict of metafor's control settings runs metafor's own iteration, also for the
+        intercept-only fit behind ``R2`` (as metafor refits it with the same control;
+        R2 is NaN when that fit fails, as metafor's NA).
     sei : array_like or str, optional
         Standard errors, used when ``vi`` is not given (``vi = sei**2``).
     weights : array_like or str, optional
@@ -169,6 +176,7 @@ def rma_mods(
         )
     test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
+    ctl = read_control(control, method)
     if mods is None:
         raise ValueError("give mods= (a formula such as '~ x' or moderator values)")
     effects: dict[str, Any] = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, m1i=m1i, m2i=m2i, sd1i=sd1i,
@@ -199,12 +207,12 @@ def rma_mods(
             "parameters to be estimated is larger than the number of observations' (only "
             "method='EE' or a fixed tau2= can be fitted)"
         )
-    check_zero_variances(inp, method)
+    check_zero_variances(inp, method, control=ctl, tau2=t2)
     out = fit_mods(
         y[None, :], v[None, :], X[None, :, :],
         method=method, test=test, level=level, btt=list(btt_t), intercept=has_int,
         weights=None if w is None else w[None, :], weighted=bool(weighted),
-        tau2_fix=None if t2 is None else np.array([t2]),
+        tau2_fix=None if t2 is None else np.array([t2]), control=ctl,
     )  # fmt: skip
     if out["div0"][0]:
         raise_div0(inp, method, t2)
@@ -229,6 +237,7 @@ def rma_mods(
         test=test,
         level=level,
         converged=bool(out["converged"][0]),
+        iterations=int(out["iterations"][0]),
         btt=btt_t,
         intercept=has_int,
         yi=y,

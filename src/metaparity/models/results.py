@@ -95,6 +95,8 @@ class RmaResult(ModelResult):
     level: float
     dfs: float
     converged: bool
+    #: iterations of the tau^2 estimator (with ``control=``: metafor's iterations)
+    iterations: int = 0
     # moderators: the intercept-only model is p = 1 with X = None
     coef_names: tuple[str, ...] = ("intrcpt",)
     vb: np.ndarray | None = field(default=None)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from metaparity._core.mfversion import get_metafor_version, metafor_version
 from metaparity._core.names import (
     METHODS,
     TESTS,
@@ -36,6 +37,7 @@ from metaparity.models.inputs import (
     fixed_tau2,
     model_inputs,
     raise_div0,
+    read_control,
     warn_set_to_zero,
 )
 from metaparity.models.metareg import rma_mods
@@ -93,7 +95,8 @@ def rma_batch(
     # dask arrays: the same fit mapped lazily over row chunks (dask is imported only then)
     if any(is_dask(a) for a in (Y, V, weights)):
         chunk_fit = functools.partial(_fit_chunk, method=method, test=test, level=level,
-                                engine=engine, chunk_size=chunk_size)  # fmt: skip
+                                      engine=engine, chunk_size=chunk_size,
+                                      metafor=get_metafor_version())  # fmt: skip
         return DaskBatchResult(**map_fit(Y, V, weights, fit=chunk_fit))
     method = check_choice("method", method, METHODS)
     test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
@@ -134,6 +137,7 @@ def rma(
     data: Any = None,
     slab: ArrayLike | str | None = None,
     mods: Any = None,
+    control: Any = None,
     measure: Measure | None = None,
     ai: ArrayLike | str | None = None,
     bi: ArrayLike | str | None = None,
@@ -193,6 +197,16 @@ def rma(
         Study labels (used in messages and printouts).
     mods : str, DataFrame, Series or array_like, optional
         Moderators (meta-regression, see :func:`metaparity.rma_mods`).
+    control : None, "metafor" or dict, optional
+        None (default): iterative estimators are solved to their exact root.
+        ``"metafor"``: run metafor's own iteration with its default control and stop
+        where metafor stops (Fisher scoring for ML/REML/EB, the SJIT/DLIT updates,
+        ``uniroot`` for PM/PMM), so the numbers are those of a default metafor run.
+        A dict: metafor's ``control=list(...)`` settings under metafor's names
+        (``"tau2.init"``, ``"tau2.min"``, ``"tau2.max"``, ``"threshold"``, ``"tol"``,
+        ``"maxiter"``, ``"stepadj"``, ``"ll0check"``), the others at metafor's defaults.
+        Where metafor's iteration fails, :class:`~metaparity.engine.control.ConvergenceError`
+        (a ``ValueError``) carries metafor's message.  See docs/control_metafor.md.
     measure : str, optional
         With escalc's inputs (``ai`` ... ``ri``): the effect size to compute first, as
         :func:`metaparity.escalc` computes it (metafor's ``rma(measure=, ai=, ...)``);
@@ -238,10 +252,12 @@ def rma(
                    sd2i=sd2i, xi=xi, mi=mi, ni=ni, ri=ri)  # fmt: skip
     if mods is not None:
         return rma_mods(yi, vi, mods, data=data, method=method, test=test, level=level,
-                        slab=slab, sei=sei, weights=weights, measure=measure, **effects,
-                        add=add, to=to, drop00=drop00, subset=subset, tau2=tau2,
-                        weighted=weighted, na_action=na_action)  # fmt: skip
+                        slab=slab, control=control, sei=sei, weights=weights,
+                        measure=measure, **effects, add=add, to=to, drop00=drop00,
+                        subset=subset, tau2=tau2, weighted=weighted,
+                        na_action=na_action)  # fmt: skip
     method = check_choice("method", method, METHODS)
+    ctl = read_control(control, method)
     test = estimating_test(check_choice("test", test, TESTS))  # metafor: "hksj" is "knha"
     level = check_level(level)
     inp = model_inputs(yi, vi, sei=sei, weights=weights, data=data, slab=slab, measure=measure,
@@ -252,7 +268,7 @@ def rma(
     if method == "GENQ" and w is None:
         raise ValueError("method='GENQ' needs weights= (the weights of the generalised Q)")
     t2 = fixed_tau2(tau2, method)
-    check_zero_variances(inp, method)
+    check_zero_variances(inp, method, control=ctl, tau2=t2)
     if y.size == 1 and test != "z":
         warnings.warn('Setting test="z" since k=1 (as metafor does).', UserWarning, stacklevel=2)
         test = "z"
@@ -266,6 +282,7 @@ def rma(
         weights=None if w is None else w[None, :],
         weighted=bool(weighted),
         tau2_fix=None if t2 is None else np.array([t2]),
+        control=ctl,
     )
     g = {n: out[n][0].item() for n in out}
     if g["div0"]:
@@ -288,6 +305,7 @@ def rma(
         test=test,
         level=level,
         converged=bool(g["converged"]),
+        iterations=int(g["iterations"]),
         yi=y,
         vi=v,
         weights=w,
@@ -299,6 +317,10 @@ def rma(
     )
 
 
-def _fit_chunk(y: np.ndarray, v: np.ndarray, w: np.ndarray | None, **settings: Any) -> BatchResult:
-    """One row chunk of a dask batch: the numpy :func:`rma_batch` itself."""
-    return rma_batch(y, v, weights=w, **settings)
+def _fit_chunk(
+    y: np.ndarray, v: np.ndarray, w: np.ndarray | None, *, metafor: str, **settings: Any
+) -> BatchResult:
+    """One row chunk of a dask batch: the numpy :func:`rma_batch` itself, under the metafor
+    release the caller had selected (a worker may run later, or in another process)."""
+    with metafor_version(metafor):
+        return rma_batch(y, v, weights=w, **settings)

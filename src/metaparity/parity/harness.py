@@ -26,17 +26,19 @@ import pandas as pd
 
 from metaparity._core.io import InputError, atomic_write, numeric_columns, read_table
 from metaparity._core.mfversion import get_metafor_version, metafor_version
-from metaparity._core.names import METHODS, TESTS, MethodName, check_choice
+from metaparity._core.names import METHOD_ALIASES, METHODS, TESTS, MethodName, check_choice
 from metaparity.effects.escalc import MEASURES, escalc
 from metaparity.effects.transforms import BACK_TRANSFORMS
 from metaparity.models.uni import rma
 from metaparity.parity.compare import compare_result
+from metaparity.parity.rbridge import control_arg as rbridge_control
 from metaparity.parity.tolerances import Comparison, compare_values
 
 __all__ = ["compare", "ParityReport", "Analysis", "required_columns", "ALL_METHODS"]
 
-#: ``--method all``: every estimator except the FE alias (and GENQ unless weights are given)
-ALL_METHODS = tuple(m for m in METHODS if m not in ("FE", "GENQ"))
+#: ``--method all``: every estimator except the aliases (FE, CE, MP, CO, VC: they compute
+#: what they name, and CO/VC exist only from metafor 5.0) and GENQ unless weights are given
+ALL_METHODS = tuple(m for m in METHODS if m not in ("FE", "GENQ", *METHOD_ALIASES))
 
 _COLUMNS: dict[str, list[list[str]]] = {
     **{m: [["xi", "ni"], ["xi", "mi"]] for m in ("PR", "PLN", "PLO", "PAS", "PFT")},
@@ -222,6 +224,7 @@ def compare(
     weights: str | None = None,
     bridge: Any = None,
     golden_dir: str | Path | None = None,
+    control: Any = None,
 ) -> ParityReport:
     """Run the analysis in metaparity and metafor; compare escalc and every rma quantity.
 
@@ -240,6 +243,11 @@ def compare(
         recordings in ``golden_dir``.
     golden_dir : with a bridge, record metafor's results there (JSON with provenance);
         without one, compare against what was recorded.
+    control : None (default), ``"metafor"`` or a dict of metafor's control settings.
+        None compares metaparity's exact roots with metafor run under a tight control;
+        ``"metafor"`` compares ``rma(control="metafor")`` with metafor's default run (no
+        control argument), a dict both sides run with those settings (see
+        :func:`metaparity.rma`).
 
     Returns
     -------
@@ -258,6 +266,7 @@ def compare(
     measure = check_choice("measure", measure, MEASURES)
     test = check_choice("test", test, TESTS)
     methods = _methods(method, weights is not None)
+    control = rbridge_control(control)
     df, where = _filtered_rows(data, filters)
     colmap = _pick_columns(df, measure, dict(columns or {}), where)
     slab_col = _slab_column(df, slab, where)
@@ -266,11 +275,11 @@ def compare(
         for gname, sub in _groups(df, by, where)
     ]
     refs, reference, versions = _references(
-        prepared, measure, methods, test, level, bridge, golden_dir
+        prepared, measure, methods, test, level, bridge, golden_dir, control
     )
     # metaparity mirrors the metafor release it is compared with (recorded or live)
     with metafor_version(str(versions.get("metafor") or get_metafor_version())) as mirrored:
-        analyses = _analyses(prepared, refs, methods, test, level)
+        analyses = _analyses(prepared, refs, methods, test, level, control)
     reference = f"{reference}; metaparity mirrors metafor {mirrored}"
     return ParityReport(where, measure, test, float(level), reference, versions, analyses)
 
@@ -349,13 +358,15 @@ def _analyses(
     methods: list[MethodName],
     test: str,
     level: float,
+    control: Any = None,
 ) -> list[Analysis]:
     """One :class:`Analysis` per subgroup x estimator, escalc comparisons first."""
     analyses = []
     for gname, _inputs, esc in prepared:
         esc_cmp = _escalc_comparisons(esc, refs[("escalc", gname)])
         for m in methods:
-            analyses.append(_analysis(gname, m, esc, esc_cmp, refs[(m, gname)], test, level))
+            ref = refs[(m, gname)]
+            analyses.append(_analysis(gname, m, esc, esc_cmp, ref, test, level, control))
     return analyses
 
 
@@ -378,12 +389,15 @@ def _analysis(
     ref: Any,
     test: str,
     level: float,
+    control: Any = None,
 ) -> Analysis:
     """One subgroup x estimator: metafor's error, or every rma quantity compared."""
     a = Analysis(gname, m, len(esc), r_warnings=list(ref.get("warnings") or []))
     a.comparisons += esc_cmp
     if not ref.get("ok"):
         a.r_error = ref.get("error", "metafor failed")
+        if control is not None:  # metafor's own iteration: does metaparity stop the same way?
+            a.r_error += _same_failure(a.r_error, esc, m, test, level, control)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -393,9 +407,27 @@ def _analysis(
                 test=check_choice("test", test, TESTS),
                 level=level,
                 weights=esc.attrs["weights"],
+                control=control,
             )
         a.comparisons += compare_result(res, dict(ref, method=m))
     return a
+
+
+def _same_failure(
+    message: str, esc: pd.DataFrame, m: MethodName, test: str, level: float, control: Any
+) -> str:
+    """A note for metafor's error under ``control``: whether metaparity stops with it too."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            rma(data=esc, method=check_choice("method", m, METHODS), level=level,
+                test=check_choice("test", test, TESTS), weights=esc.attrs["weights"],
+                control=control)  # fmt: skip
+    except ValueError as err:
+        if str(err) == message:
+            return " [metaparity control= stops with the same error]"
+        return f" [metaparity control= stops with another error: {err}]"
+    return " [metaparity control= does not stop here]"
 
 
 def _methods(method: str | list[str], have_weights: bool) -> list[MethodName]:
@@ -416,8 +448,11 @@ def _list(x: Any) -> list[float] | None:
     return None if x is None else np.asarray(x, dtype=float).tolist()
 
 
-def _key(measure: str, test: str, level: float, gname: str, what: str) -> str:
-    return f"{measure}|{test}|{level:g}|{gname}|{what}"
+def _key(measure: str, test: str, level: float, gname: str, what: str, control: Any = None) -> str:
+    key = f"{measure}|{test}|{level:g}|{gname}|{what}"
+    if control is not None and what != "escalc":
+        key += "|control=" + json.dumps(control, sort_keys=True)
+    return key
 
 
 def _references(
@@ -428,6 +463,7 @@ def _references(
     level: float,
     bridge: Any,
     golden_dir: str | Path | None,
+    control: Any = None,
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], str, dict[str, str]]:
     """metafor's escalc and rma results per (method or 'escalc', group)."""
     gfile = None if golden_dir is None else Path(golden_dir) / f"parity-{measure}.json"
@@ -441,7 +477,7 @@ def _references(
         rec = json.loads(gfile.read_text())
         for gname, _, _ in prepared:
             for what in ("escalc", *methods):
-                k = _key(measure, test, level, gname, what)
+                k = _key(measure, test, level, gname, what, control)
                 if k not in rec["results"]:
                     raise InputError(
                         f"{gfile}: no recorded metafor result for {k}; re-record with R"
@@ -465,7 +501,7 @@ def _references(
                                vi=np.atleast_1d(e["vi"]).tolist(), method=m, test=test,
                                level=float(level), measure=measure, weights=_list(esc.attrs["weights"]),
                                ni=None if ni is None else np.asarray(ni, float).tolist(),
-                               transf=BACK_TRANSFORMS.get(measure)))  # fmt: skip
+                               transf=BACK_TRANSFORMS.get(measure), control=control))  # fmt: skip
             keys.append((m, gname))
     for key, out in zip(keys, bridge.run(rcalls), strict=True):
         refs[key] = out
@@ -478,6 +514,9 @@ def _references(
         if gfile.exists():
             rec["results"] = json.loads(gfile.read_text()).get("results", {})
         for (what, gname), val in refs.items():
-            rec["results"][_key(measure, test, level, gname, what)] = val
+            rec["results"][_key(measure, test, level, gname, what, control)] = val
         atomic_write(gfile, lambda fh: json.dump(rec, fh, indent=1, allow_nan=True))
-    return refs, f"metafor {versions['metafor']} via {bridge.backend}", versions
+    how = {None: "", "metafor": ", default control"}.get(
+        control if isinstance(control, str | None) else "", f", control={json.dumps(control)}"
+    )
+    return refs, f"metafor {versions['metafor']} via {bridge.backend}{how}", versions

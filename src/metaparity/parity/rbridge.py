@@ -26,6 +26,7 @@ from metaparity._core.mfversion import get_metafor_version, set_metafor_version
 
 __all__ = [
     "RUnavailable",
+    "control_arg",
     "r_status",
     "get_bridge",
     "mirror_bridge_version",
@@ -147,13 +148,57 @@ def _normalise(res: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
-def _rma_call(yi, vi, method, test, level, weights, measure, ni, transf) -> dict[str, Any]:
+def control_arg(control: Any) -> str | dict[str, Any] | None:
+    """The ``control`` of a bridge call: None (tight), ``"metafor"`` or metafor's settings.
+
+    Parameters
+    ----------
+    control : None, "metafor", dict or MetaforControl
+        None: metafor with metaparity's tight control (iterations stopped at the root);
+        ``"metafor"``: metafor's default control (``rma()`` without a control argument);
+        a dict of metafor's settings (``{"maxiter": 2}``) or a
+        :class:`~metaparity.engine.control.MetaforControl`: ``control = list(...)``.
+
+    Returns
+    -------
+    None, str or dict
+        JSON-ready: a dict maps metafor's names to plain numbers/bools (None values
+        dropped, as they mean metafor's default).
+
+    Raises
+    ------
+    ValueError
+        Anything else (a string other than ``"metafor"``, non-numeric values).
+    """
+    if control is None or control == "metafor":
+        return control
+    if hasattr(control, "as_metafor"):
+        control = control.as_metafor()
+    if not isinstance(control, dict):
+        raise ValueError(f"control must be None, 'metafor' or a dict; got {control!r}")
+    out: dict[str, Any] = {}
+    for key, val in control.items():
+        if val is None:
+            continue
+        if isinstance(val, bool | np.bool_):
+            out[str(key)] = bool(val)
+        elif isinstance(val, int | np.integer):
+            out[str(key)] = int(val)
+        elif isinstance(val, float | np.floating):
+            out[str(key)] = float(val)
+        else:
+            raise ValueError(f"control {key!r}: a number or a bool is needed; got {val!r}")
+    return out
+
+
+def _rma_call(yi, vi, method, test, level, weights, measure, ni, transf, control=None):
     def vec(x: Any) -> list[float] | None:
         return None if x is None else np.asarray(x, dtype=float).ravel().tolist()
 
     return dict(
         fn="rma", yi=vec(yi), vi=vec(vi), method=method, test=test, level=float(level),
         weights=vec(weights), measure=measure, ni=vec(ni), transf=transf,
+        control=control_arg(control),
     )  # fmt: skip
 
 
@@ -205,14 +250,18 @@ class _Bridge:
         measure: str = "GEN",
         ni: Any = None,
         transf: str | None = None,
+        control: Any = None,
     ) -> dict[str, Any]:
         """``metafor::rma`` (+ predict, transformed predict, confint) with tight control.
 
-        Returns a dict shaped like a golden record: ``ok``, ``fit``, ``predict``,
-        ``predict_transf``, ``confint``, ``control``, ``warnings`` (or ``error``):
-        R errors and warnings come back as text, never as an R traceback.
+        ``control`` (:func:`control_arg`): None is the tight control; ``"metafor"`` runs
+        ``rma()`` with metafor's default control, a dict with ``control = list(...)``
+        (confint keeps the tight control).  Returns a dict shaped like a golden record:
+        ``ok``, ``fit``, ``predict``, ``predict_transf``, ``confint``, ``control``,
+        ``warnings`` (or ``error``): R errors and warnings come back as text, never as
+        an R traceback.
         """
-        call = _rma_call(yi, vi, method, test, level, weights, measure, ni, transf)
+        call = _rma_call(yi, vi, method, test, level, weights, measure, ni, transf, control)
         return self.run([call])[0]
 
     def rma_mods(
@@ -225,8 +274,10 @@ class _Bridge:
         test: str = "z",
         level: float = 95,
         colnames: Any = None,
+        control: Any = None,
     ) -> dict[str, Any]:
-        """``metafor::rma(yi, vi, mods=...)`` (meta-regression) with tight control.
+        """``metafor::rma(yi, vi, mods=...)`` (meta-regression) with tight control
+        (``control``: as in :meth:`rma`).
 
         ``X`` is the full design matrix (k x p, intercept column included when the
         model has one).  An all-ones first column is passed to metafor as its own
@@ -248,7 +299,7 @@ class _Bridge:
             fn="rma_mods", yi=np.asarray(yi, dtype=float).ravel().tolist(),
             vi=np.asarray(vi, dtype=float).ravel().tolist(),
             X=Xa.ravel(order="F").tolist(), nrow=int(Xa.shape[0]), colnames=names,
-            method=method, test=test, level=float(level),
+            method=method, test=test, level=float(level), control=control_arg(control),
         )  # fmt: skip
         out = self.run([call])[0]
         fit = out.get("fit")
@@ -495,6 +546,23 @@ class MetaforBridge(_Bridge):
             return ro.BoolVector([ro.NA_Logical if e is None else e for e in vals])
         return ro.StrVector([ro.NA_Character if e is None else e for e in vals])
 
+    def _control(self, control: Any) -> Any:
+        """A call's ``control`` as R sees it: NULL, "metafor" or a named list."""
+        ro = self._ro
+        if control is None:
+            return ro.NULL
+        if isinstance(control, str):
+            return control
+        items = {}
+        for key, val in control.items():
+            if isinstance(val, bool):
+                items[key] = ro.BoolVector([val])
+            elif isinstance(val, int):
+                items[key] = ro.IntVector([val])
+            else:
+                items[key] = ro.FloatVector([float(val)])
+        return ro.r["list"]() if not items else ro.ListVector(items)
+
     def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run calls in the embedded R, one after another.
 
@@ -518,6 +586,7 @@ class MetaforBridge(_Bridge):
                     self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
                     level=c["level"], weights=self._vec(c["weights"]), measure=c["measure"],
                     ni=self._vec(c["ni"]), transf=ro.NULL if c["transf"] is None else c["transf"],
+                    control=self._control(c.get("control")),
                 )  # fmt: skip
                 out.append(_normalise(_to_py(res)))
             elif c["fn"] == "rma_mods":
@@ -530,6 +599,7 @@ class MetaforBridge(_Bridge):
                     c["method"],
                     c["test"],
                     level=c["level"],
+                    control=self._control(c.get("control")),
                 )
                 out.append(_normalise(_to_py(res)))
             elif c["fn"] == "rma_iface":

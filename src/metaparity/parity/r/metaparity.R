@@ -46,14 +46,28 @@ mp_versions <- function() {
        platform = R.version$platform)
 }
 
+# The fit under a caller's control: "metafor" is metafor's default control (rma() is
+# called without a control argument), a named list is passed as control = that list.
+# Returns list(res = the fit, control = "metafor" or the list); errors are raised.
+mp_fit_with <- function(args, control) {
+  if (identical(control, "metafor")) {
+    return(list(res = do.call(rma, args), control = "metafor"))
+  }
+  if (!is.list(control)) stop("control must be NULL, \"metafor\" or a named list")
+  list(res = do.call(rma, c(args, list(control = control))), control = control)
+}
+
 # rma + predict (+ transformed predict) + confint; errors and warnings captured.
+# control: NULL = the tight control above (iterations stopped at the root); "metafor" =
+# metafor's default control; a named list = rma(..., control = that list).
 mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "GEN",
-                   ni = NULL, transf = NULL) {
+                   ni = NULL, transf = NULL, control = NULL) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
     args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
     if (!is.null(weights)) args$weights <- weights
-    fr <- mp_fit_relaxed(args, vi); res <- fr$res; ctl <- fr$control
+    fr <- if (is.null(control)) mp_fit_relaxed(args, vi) else mp_fit_with(args, control)
+    res <- fr$res; ctl <- fr$control
     fields <- list(b = as.numeric(res$beta), se = res$se, zval = res$zval, pval = res$pval,
                    ci_lb = res$ci.lb, ci_ub = res$ci.ub, tau2 = res$tau2,
                    se_tau2 = if (is.null(res$se.tau2)) NA_real_ else res$se.tau2,
@@ -89,12 +103,13 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
   out
 }
 
-# Meta-regression: rma(yi, vi, mods = ...) with the same tight control as mp_rma.
+# Meta-regression: rma(yi, vi, mods = ...) with the same tight control as mp_rma
+# (control = "metafor" or a named list: as in mp_rma).
 # X is the full design matrix (k x p). When its first column is all 1 it is the
 # intercept: the call is rma(yi, vi, mods = X[, -1], intercept = TRUE), the call a
 # user writes, so that QM (btt) and R2 (vs the intercept-only fit) are metafor's.
 # An X of only the intercept column is fitted as rma(yi, vi) (no moderators).
-mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95) {
+mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95, control = NULL) {
   warns <- character(0)
   X <- as.matrix(X)
   if (is.null(colnames(X))) colnames(X) <- paste0("X", seq_len(ncol(X)))
@@ -109,7 +124,12 @@ mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95) {
       args$intercept <- FALSE
     }
     res <- NULL
-    for (relax in c(1, 100, 10000)) {
+    relaxing <- if (is.null(control)) c(1, 100, 10000) else numeric(0)
+    if (!is.null(control)) {
+      fr <- mp_fit_with(args, control)
+      res <- fr$res; ctl <- fr$control
+    }
+    for (relax in relaxing) {
       ctl <- mp_control_for(vi, relax)
       res <- tryCatch(do.call(rma, c(args, list(control = ctl))), error = function(e) e)
       # R2 refits the intercept-only model with the same control; when that fit does not
@@ -310,9 +330,18 @@ mp_rma_glmm <- function(xi, ni, nAGQ = 7, level = 95, test = "z", at = NULL, tig
   out
 }
 
+# Whether this metafor's trimfill() refits with the model's control (metafor >= 4.4, commit
+# of 2023-08-11): then a control= given to trimfill() is matched twice and fails. Asked of
+# the installed code (not of packageVersion, which development builds blur).
+mp_trimfill_uses_model_control <- function() {
+  fn <- getS3method("trimfill", "rma.uni")
+  any(grepl("x$control", deparse(body(fn)), fixed = TRUE))
+}
+
 # Small-study / publication-bias methods of rma(yi, vi) fitted with the same tight control
-# as mp_rma (regtest uses the model's control; trimfill refits with metafor's default
-# control unless given control=, so the tight control is passed to it explicitly): ranktest; regtest (model rma/lm x predictors sei, vi and, with ni, ni/ninv/
+# as mp_rma (regtest uses the model's control; trimfill before 4.4 refits with metafor's
+# default control unless given control=, so the tight control is passed to it; from 4.4 see
+# mp_trimfill_uses_model_control): ranktest; regtest (model rma/lm x predictors sei, vi and, with ni, ni/ninv/
 # sqrtni/sqrtninv); trimfill (L0 and R0 with the side metafor chooses, and L0 on each side
 # forced); fsn (Rosenthal, Orwin, Orwin weighted, Rosenberg). Each part is computed on its
 # own: an error (e.g. k too small) comes back as list(error = msg).
@@ -338,12 +367,22 @@ mp_bias <- function(yi, vi, method, test = "z", ni = NULL, level = 95) {
       })
     }
     tf1 <- function(...) part({
-      t <- trimfill(res, ..., control = ctl)
+      if (mp_trimfill_uses_model_control()) {
+        # metafor >= 4.4 refits the side and trimmed models with res$control (= ctl) and
+        # refuses a second control=; its final fit on the filled data then runs at the
+        # default control, so that fit is repeated here with ctl (same arguments otherwise)
+        t <- trimfill(res, ...)
+        f <- if (t$k0 > 0) rma(yi = t$yi, vi = t$vi, method = res$method, weighted = res$weighted,
+                              control = ctl) else t
+      } else {
+        t <- trimfill(res, ..., control = ctl)
+        f <- t
+      }
       list(k0 = as.numeric(t$k0), side = t$side, se_k0 = nul(t$se.k0), p_k0 = nul(t$p.k0),
            yi = as.numeric(t$yi), vi = as.numeric(t$vi), fill = as.logical(t$fill),
-           b = as.numeric(t$beta), se = as.numeric(t$se), zval = as.numeric(t$zval),
-           pval = as.numeric(t$pval), ci_lb = as.numeric(t$ci.lb), ci_ub = as.numeric(t$ci.ub),
-           tau2 = as.numeric(t$tau2), k = t$k)
+           b = as.numeric(f$beta), se = as.numeric(f$se), zval = as.numeric(f$zval),
+           pval = as.numeric(f$pval), ci_lb = as.numeric(f$ci.lb), ci_ub = as.numeric(f$ci.ub),
+           tau2 = as.numeric(f$tau2), k = t$k)
     })
     tf <- list(L0 = tf1(estimator = "L0"), R0 = tf1(estimator = "R0"),
                L0_left = tf1(estimator = "L0", side = "left"),
