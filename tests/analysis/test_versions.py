@@ -269,14 +269,16 @@ def test_escalc_correct_by_release():
 # --------------------------------------------------------------------------- #
 # method / test aliases
 # --------------------------------------------------------------------------- #
-def test_aliases_by_release():
+def test_aliases_under_every_release():
+    """metafor accepts CO/VC from 5.0 and hksj from 4.6 (CHANGES); metaparity accepts them
+    under every release: they compute what they name (res.test is "knha", as metafor's)."""
     _, y, v = _bcg()
-    with mp.metafor_version("4.8"), pytest.raises(ValueError, match="metafor 5.0"):
-        mp.rma(y, v, method="VC")
-    with mp.metafor_version("4.4"), pytest.raises(ValueError, match="metafor 4.6"):
-        mp.rma(y, v, test="hksj")
-    with mp.metafor_version("5.1"):
-        assert mp.rma(y, v, method="VC").tau2 == mp.rma(y, v, method="HE").tau2
+    for release in ("3.8", "4.4", "4.8", "5.1"):
+        with mp.metafor_version(release):
+            assert mp.rma(y, v, method="VC").tau2 == mp.rma(y, v, method="HE").tau2
+            assert mp.rma(y, v, method="CO").tau2 == mp.rma(y, v, method="HE").tau2
+            hk = mp.rma(y, v, test="hksj")
+            assert hk.test == "knha" and hk.se == mp.rma(y, v, test="knha").se
 
 
 # --------------------------------------------------------------------------- #

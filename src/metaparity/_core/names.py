@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar, cast, get_args
 
-from metaparity._core.mfversion import get_metafor_version, since
+from metaparity._core.mfversion import since
 
 _S = TypeVar("_S", bound=str)
 
@@ -66,19 +66,14 @@ def estimating_method(method: str) -> str:
     str
         The name of the estimator the engines run.
 
-    Raises
-    ------
-    ValueError
-        ``"CO"``/``"VC"`` under a metafor older than 5.0 (metafor: "Unknown 'method'
-        specified.").
+    Notes
+    -----
+    metafor accepts ``"CO"``/``"VC"`` from 5.0 on (before: "Unknown 'method' specified.",
+    ``CHANGES["method_co_vc"]``); metaparity accepts them under every release, as they
+    compute what they name.
     """
     if method == "DLIT" and since("dlit_pm"):
         return "PM"
-    if method in ("CO", "VC") and not since("method_co_vc"):
-        raise ValueError(
-            f"method={method!r} is an alias of 'HE' from metafor 5.0 on; the selected metafor "
-            f"{get_metafor_version()} stops with \"Unknown 'method' specified.\" (use 'HE')"
-        )
     return METHOD_ALIASES.get(method, method)
 
 
@@ -95,16 +90,11 @@ def estimating_test(test: _S) -> _S:
     str
         The test the engines run.
 
-    Raises
-    ------
-    ValueError
-        ``"hksj"`` under a metafor older than 4.6.
+    Notes
+    -----
+    metafor accepts ``"hksj"`` from 4.6 on (``CHANGES["test_hksj"]``); metaparity accepts
+    it under every release.
     """
-    if test == "hksj" and not since("test_hksj"):
-        raise ValueError(
-            f"test='hksj' is an alias of 'knha' from metafor 4.6 on; the selected metafor "
-            f"{get_metafor_version()} does not know it (use 'knha')"
-        )
     return cast(_S, "knha") if test == "hksj" else test
 
 
