@@ -21,6 +21,7 @@ memory) and :func:`simulate_normal` give the same numbers for the same seed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -392,15 +393,28 @@ def escalc_batch(
     with np.errstate(divide="ignore", invalid="ignore"):
         p = x / n
         if measure == "PR":
-            return p, p * (1 - p) / n
-        if measure == "PLN":
-            return np.log(p), 1 / x - 1 / n
-        if measure == "PLO":
-            return np.log(p / (1 - p)), 1 / x + 1 / (n - x)
-        if measure == "PAS":
-            return np.arcsin(np.sqrt(p)), 1 / (4 * n)
-        y = 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
-        return y, 1 / (4 * n + 2)
+            y, v = p, p * (1 - p) / n
+        elif measure == "PLN":
+            y, v = np.log(p), 1 / x - 1 / n
+        elif measure == "PLO":
+            y, v = np.log(p / (1 - p)), 1 / x + 1 / (n - x)
+        elif measure == "PAS":
+            y, v = np.arcsin(np.sqrt(p)), 1 / (4 * n)
+        else:
+            y = 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+            v = 1 / (4 * n + 2)
+    # metafor (and escalc): a yi or vi of +-Inf (0 or n events, no correction) becomes NA
+    inf = np.isinf(y) | np.isinf(v)
+    if inf.any():
+        warnings.warn(
+            f"{int(inf.sum())} studies have yi or vi = +-Inf (0 or all events without a "
+            "continuity correction): set to NaN, as metafor's escalc does, so rma_batch "
+            "leaves them out",
+            UserWarning,
+            stacklevel=2,
+        )
+        y, v = np.where(inf, np.nan, y), np.where(inf, np.nan, v)
+    return y, v
 
 
 # --------------------------------------------------------------------------- #
