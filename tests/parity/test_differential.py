@@ -20,7 +20,6 @@ from metaparity import escalc, rma
 from metaparity._core.names import TESTS
 from metaparity.parity.compare import compare_result
 from metaparity.parity.harness import ALL_METHODS
-
 from metaparity.parity.strategies import (
     MetaData,
     continuous,
