@@ -53,16 +53,9 @@ def _mirror_the_bridges_metafor(request):
         yield
         return
     from metaparity import metafor_version
-    from metaparity._core.mfversion import since
 
     bridge = request.getfixturevalue("metafor")
-    installed = bridge.versions()["metafor"]
-    with metafor_version(installed):
-        params = getattr(getattr(request.node, "callspec", None), "params", {})
-        if params.get("method") in ("CO", "VC") and not since("method_co_vc"):
-            pytest.skip(f"metafor {installed} has no method={params['method']!r} (5.0)")
-        if params.get("test") == "hksj" and not since("test_hksj"):
-            pytest.skip(f"metafor {installed} has no test='hksj' (4.6)")
+    with metafor_version(bridge.versions()["metafor"]):
         yield
 
 

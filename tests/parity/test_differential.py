@@ -30,6 +30,9 @@ from metaparity.parity.strategies import (
 
 pytestmark = pytest.mark.r
 
+#: the tests asked of live metafor: "hksj" is metafor's alias of "knha" only from 4.6 on
+_LIVE_TESTS = [t for t in TESTS if t != "hksj"]
+
 COUNTS: collections.Counter = collections.Counter()
 #: metafor 3.8 gives up on these (documented in README); metaparity still returns its solution
 KNOWN_METAFOR_FAILURES = (
@@ -48,7 +51,7 @@ def _md(yi, vi):
 
 @pytest.mark.parametrize("method", ALL_METHODS)
 @settings(**_SETTINGS)
-@given(ma=meta_analyses(min_k=1, max_k=15), test=st.sampled_from(TESTS))
+@given(ma=meta_analyses(min_k=1, max_k=15), test=st.sampled_from(_LIVE_TESTS))
 @example(ma=_md([0.3], [0.04]), test="knha")  # k = 1
 @example(ma=_md([0.1, 0.5], [0.04, 0.05]), test="t")  # k = 2
 @example(ma=_md([0.1, 0.1, 0.1], [0.01, 0.02, 0.03]), test="knha")  # identical studies
