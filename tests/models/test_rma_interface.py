@@ -482,6 +482,25 @@ def test_mods_weights_live(metafor, method):
         assert g.tau2 == pytest.approx(dl.tau2, rel=1e-12)
 
 
+@pytest.mark.r
+def test_rma_iface_backends_agree(metafor):
+    """The Rscript backend asks metafor the same question as rpy2 (NA, logical subset,
+    character moderators and a formula travel through JSON)."""
+    from metaparity.parity import rbridge
+
+    d = _bcg()
+    d.loc[2, "ablat"] = np.nan
+    d.loc[4, "alloc"] = None
+    args = dict(measure="RR", ai=d.tpos, bi=d.tneg, ci=d.cpos, di=d.cneg, method="DL",
+                weights=d.n, subset=(d.year > 1940).to_numpy(), tau2=0.1)  # fmt: skip
+    a = metafor.rma_iface(args, data=d[["ablat", "alloc"]], mods="~ ablat + alloc")
+    b = rbridge.get_bridge("rscript").rma_iface(args, data=d[["ablat", "alloc"]],
+                                                mods="~ ablat + alloc")  # fmt: skip
+    assert a["ok"] and b["ok"] and a["warnings"] == b["warnings"]
+    np.testing.assert_array_equal(a["fit"]["b"], b["fit"]["b"])
+    assert a["fit"]["coef_names"] == b["fit"]["coef_names"] and a["fit"]["k"] == 11
+
+
 def test_zz_report(capsys):
     """What was compared live and the largest relative difference (pytest -s)."""
     with capsys.disabled():
