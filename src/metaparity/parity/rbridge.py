@@ -304,11 +304,7 @@ class _Bridge:
         out = self.run([call])[0]
         fit = out.get("fit")
         if fit:
-            for q in ("b", "se", "zval", "pval", "ci_lb", "ci_ub"):
-                fit[q] = np.atleast_1d(np.asarray(fit[q], dtype=float))
-            fit["QMdf"] = tuple(np.atleast_1d(np.asarray(fit["QMdf"], dtype=float)).tolist())
-            cn = fit.get("coef_names")
-            fit["coef_names"] = (cn,) if isinstance(cn, str) else tuple(cn or ())
+            _coefficient_arrays(fit)
         return out
 
     def rma_iface(
@@ -342,11 +338,7 @@ class _Bridge:
         out = _normalise(self.run([call])[0])
         fit = out.get("fit")
         if fit:
-            for q in ("b", "se", "zval", "pval", "ci_lb", "ci_ub"):
-                fit[q] = np.atleast_1d(np.asarray(fit[q], dtype=float))
-            fit["QMdf"] = tuple(np.atleast_1d(np.asarray(fit["QMdf"], dtype=float)).tolist())
-            cn = fit.get("coef_names")
-            fit["coef_names"] = (cn,) if isinstance(cn, str) else tuple(cn or ())
+            _coefficient_arrays(fit)
             for q in ("yi", "vi"):
                 out[q] = np.atleast_1d(np.asarray(out[q], dtype=float))
             sl = out.get("slab")
@@ -724,6 +716,16 @@ class RscriptBridge(_Bridge):
             _normalise(o) if c["fn"] in ("rma", "rma_mods", "rma_iface") else o
             for c, o in zip(calls, out, strict=True)
         ]
+
+
+def _coefficient_arrays(fit: dict[str, Any]) -> None:
+    """A meta-regression fit from R, in place: per-coefficient fields as 1-D arrays,
+    ``QMdf`` and ``coef_names`` as tuples (R returns scalars for one coefficient)."""
+    for q in ("b", "se", "zval", "pval", "ci_lb", "ci_ub"):
+        fit[q] = np.atleast_1d(np.asarray(fit[q], dtype=float))
+    fit["QMdf"] = tuple(np.atleast_1d(np.asarray(fit["QMdf"], dtype=float)).tolist())
+    cn = fit.get("coef_names")
+    fit["coef_names"] = (cn,) if isinstance(cn, str) else tuple(cn or ())
 
 
 BACKENDS = {"rpy2": MetaforBridge, "rscript": RscriptBridge}
