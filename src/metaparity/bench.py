@@ -836,15 +836,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sm-n", type=int, help="rows fitted by the statsmodels loop (default 2000)")
     p.add_argument("--budget", type=float, help="seconds per fit above which larger M are skipped")
     p.add_argument("--no-r", action="store_true", help="skip the metafor loop")
-    p.add_argument("--no-pymare", action="store_true")
-    p.add_argument("--no-statsmodels", action="store_true")
-    p.add_argument("--no-plot", action="store_true")
-    p.add_argument("--seed", type=int, default=20240607)
+    p.add_argument("--no-pymare", action="store_true", help="skip PyMARE")
+    p.add_argument("--no-statsmodels", action="store_true", help="skip statsmodels")
+    p.add_argument("--no-plot", action="store_true", help="do not draw the timing plot")
+    p.add_argument("--seed", type=int, default=20240607, help="random seed of the data")
     p.add_argument("--tau2", type=float, default=0.05, help="true tau² of the data (default 0.05)")
     p.add_argument("--vi", default="loguniform:0.005:0.5",
                    help="sampling variances: uniform:LO:HI or loguniform:LO:HI (default "
                         "loguniform:0.005:0.5; wider ratios stress REML's Fisher scoring)")  # fmt: skip
-    p.add_argument("--out", default="benchmarks/results", help="output folder")
+    p.add_argument(
+        "--out", default="benchmarks/results", help="output folder (default: benchmarks/results)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 

@@ -2,19 +2,44 @@
 
 ``metaparity demo | reproduce | parity | goldens regenerate | version | simulate | bench``;
 each subcommand is a ``cmd_*`` function taking the parsed arguments and returning the
-exit code (0: done and agrees with metafor; 1: a difference; 2: bad input or R missing).
+exit code.
+
+The exit-code contract, the same for every subcommand (:func:`main` runs each inside one
+wrapper):
+
+* **0** -- done, and everything compared agrees with metafor.
+* **1** -- a real disagreement with metafor (``reproduce --strict``: also a printed figure
+  with the verdict "discrepancy"; ``goldens regenerate``: recorded values moved).
+* **2** -- everything else, always with one line on stderr,
+  ``metaparity <command>: <problem>; <fix>``: bad input or options (checked before R is
+  started or anything is computed, output paths included), R/metafor unavailable or
+  failing, a missing optional dependency, a file that cannot be written, an interruption
+  (Ctrl-C: ``interrupted; no output was written``), and an unexpected error
+  (``internal error: <type>: <message> (rerun with --debug ...)``).  argparse usage
+  errors, and ``metaparity`` without a subcommand, exit 2 too.
+
+No traceback is printed unless ``--debug`` is given (before or after the subcommand) or
+``METAPARITY_DEBUG=1`` is set; the exit code stays 2.  Outputs are written only after
+everything succeeded, each through a temporary file renamed into place, so a failure
+leaves no partial file behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import inspect
 import json
+import math
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from metaparity._core.io import InputError, atomic_write
+from metaparity._core.io import InputError, atomic_write_all, check_output
+from metaparity._core.validation import check_level
 from metaparity._core.version import __version__
 from metaparity.bench import add_arguments as _bench_arguments
 from metaparity.bench import run_from_args as _bench_run
@@ -25,7 +50,7 @@ from metaparity.parity.goldens import regenerate
 from metaparity.parity.harness import compare
 from metaparity.reproduce.pipeline import ZeroEvents, reproduce
 from metaparity.reproduce.report import header_lines, write_report
-from metaparity.simulate import save_normal_npz
+from metaparity.simulate import npz_path, save_normal_npz
 
 __all__ = ["main", "cmd_demo", "cmd_reproduce", "cmd_parity", "cmd_goldens_regenerate",
            "cmd_version", "cmd_simulate"]  # fmt: skip
@@ -122,40 +147,43 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     ----------
     args : argparse.Namespace
         ``data``, ``published``, ``claims``, ``out``, ``measure``, ``policy``, ``zero``,
-        ``add``, ``no_r``, ``require_r``, ``backend``, ``no_figures`` (see ``--help``).
+        ``add``, ``no_r``, ``require_r``, ``backend``, ``no_figures``, ``strict``,
+        ``title`` (see ``--help``).
 
     Returns
     -------
     int
-        0: done and every metafor comparison agrees; 1: a quantity differs from metafor;
-        2: bad input, or R required (``--require-r``) but unavailable.
+        0: done and every metafor comparison agrees; 1: a quantity differs from metafor
+        (or, with ``--strict``, a printed figure is a discrepancy). Bad input, or R
+        required (``--require-r``) but unavailable, raise (exit 2 through :func:`main`).
     """
     if (args.data is None) != (args.published is None):
-        print("metaparity reproduce: give both --data and --published (or neither, for the "
-              "bundled selinexor case)", file=sys.stderr)  # fmt: skip
-        return 2
+        raise InputError("give both --data and --published (or neither, for the bundled "
+                         "selinexor case)")  # fmt: skip
+    report_kw: dict[str, Any] = {"figures": not args.no_figures}
+    if args.title is not None:
+        if "title" not in inspect.signature(write_report).parameters:
+            raise InputError(f"--title {args.title!r}: this version's report writer takes no "
+                             "title; drop --title")  # fmt: skip
+        report_kw["title"] = args.title
+    if not args.no_figures and importlib.util.find_spec("matplotlib") is None:
+        raise InputError("the figures need matplotlib, which is not installed; "
+                         "pip install matplotlib, or run with --no-figures")  # fmt: skip
+    check_output(args.out, "--out", folder=True)
     bridge = None
     if not args.no_r:
         try:
             bridge = rbridge.get_bridge(args.backend)
         except rbridge.RUnavailable as err:
             if args.require_r:
-                print(f"metaparity reproduce: R/metafor unavailable: {err}", file=sys.stderr)
-                return 2
+                raise
             print(f"R/metafor unavailable -- metaparity only. Reason: {err}", file=sys.stderr)
-    try:
-        rep = reproduce(
-            args.data, args.published, measure=args.measure, policy=args.policy,
-            zero=ZeroEvents(args.zero, args.add), bridge=bridge,
-            progress=_Progress("asking metafor"), claims=args.claims,
-        )  # fmt: skip
-        paths = write_report(rep, args.out, figures=not args.no_figures)
-    except (InputError, ValueError) as err:
-        print(f"metaparity reproduce: {err}", file=sys.stderr)
-        return 2
-    except ImportError as err:
-        print(f"metaparity reproduce: {err} (or run with --no-figures)", file=sys.stderr)
-        return 2
+    rep = reproduce(
+        args.data, args.published, measure=args.measure, policy=args.policy,
+        zero=ZeroEvents(args.zero, args.add), bridge=bridge,
+        progress=_Progress("asking metafor"), claims=args.claims,
+    )  # fmt: skip
+    paths = write_report(rep, args.out, **report_kw)
     print(f"Reproduction: {rep.title}")
     for k, v in header_lines(rep):
         print(f"  {k:18s} {v}")
@@ -169,6 +197,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             )
     print("\nReport: " + ", ".join(str(p) for p in paths.values()))
     n, bad, _ = rep.parity
+    if args.strict and flagged and not bad:
+        print(f"--strict: {len(flagged)} printed figures are discrepancies (exit 1)")
+        return 1
     return 1 if bad else 0
 
 
@@ -202,49 +233,78 @@ def cmd_parity(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        0: every quantity agrees; 1: something differs; 2: bad input, R unavailable
-        without ``--golden``, or metafor failed on an analysis.
+        0: every quantity agrees; 1: something differs; 2: metafor failed on an analysis.
+        Bad input, unwritable outputs and R unavailable without ``--golden`` raise (exit 2
+        through :func:`main`), all checked before R is started.
     """
+    level = _level_option(args.level)
+    columns = _pairs(args.col, "--col")
+    filters = _pairs(args.filter, "--filter")
+    control = _control_option(args.control)
+    outputs = _report_outputs(args)
+    if args.golden:
+        check_output(args.golden, "--golden", folder=True, probe=False)
+    bridge = None
     try:
-        bridge = None
-        try:
-            bridge = rbridge.get_bridge(args.backend)
-        except rbridge.RUnavailable as err:
-            if not args.golden:
-                print(f"metaparity parity: R/metafor unavailable: {err}", file=sys.stderr)
-                return 2
-            print(
-                f"R/metafor unavailable ({err}); comparing with results recorded in {args.golden}"
-            )
-        rep = compare(
-            args.file,
-            measure=args.measure,
-            method=args.method,
-            test=args.test,
-            level=args.level,
-            by=args.by,
-            columns=_pairs(args.col, "--col"),
-            slab=args.slab,
-            filters=_pairs(args.filter, "--filter"),
-            weights=args.weights,
-            bridge=bridge,
-            golden_dir=args.golden,
-            control=_control_option(args.control),
-        )
-    except (InputError, ValueError, rbridge.RUnavailable) as err:
-        print(f"metaparity parity: {err}", file=sys.stderr)
-        return 2
+        bridge = rbridge.get_bridge(args.backend)
+    except rbridge.RUnavailable as err:
+        if not args.golden:
+            raise
+        print(f"R/metafor unavailable ({err}); comparing with results recorded in {args.golden}")
+    rep = compare(
+        args.file,
+        measure=args.measure,
+        method=args.method,
+        test=args.test,
+        level=level,
+        by=args.by,
+        columns=columns,
+        slab=args.slab,
+        filters=filters,
+        weights=args.weights,
+        bridge=bridge,
+        golden_dir=args.golden,
+        control=control,
+    )
+    # every report is rendered in full, then all are written (temporary files, renamed
+    # together): a failure leaves none of them
+    texts = {path: render(rep) for path, render in outputs}
     print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=not args.brief))
-    outputs = [
-        (args.json, reports.to_json),
-        (args.junit, reports.to_junit),
-        (args.markdown, reports.to_markdown),
-    ]
-    for path, render in outputs:
-        if path:
-            text = render(rep)  # rendered in full before anything is written
-            atomic_write(path, _write_text(text))
+    atomic_write_all({path: _write_text(text) for path, text in texts.items()})
     return rep.exit_code
+
+
+def _report_outputs(args: argparse.Namespace) -> list[tuple[str, Callable[[Any], str]]]:
+    """``--json/--junit/--markdown``: checked writable and distinct, with their renderers."""
+    given = [
+        ("--json", args.json, reports.to_json),
+        ("--junit", args.junit, reports.to_junit),
+        ("--markdown", args.markdown, reports.to_markdown),
+    ]
+    seen: dict[str, str] = {}
+    out = []
+    for flag, path, render in given:
+        if not path:
+            continue
+        check_output(path, flag)
+        key = os.path.realpath(path)
+        if key in seen:
+            raise InputError(f"{seen[key]} and {flag} both name {path}; give different files")
+        seen[key] = flag
+        out.append((path, render))
+    return out
+
+
+def _level_option(level: float) -> float:
+    """``--level``: a percentage in (0, 100), or metafor's proportion in (0.5, 1)."""
+    if not math.isfinite(level) or not 0 < level < 100:
+        raise InputError(f"--level {level:g}: give a confidence level between 0 and 100, e.g. 95")
+    if level <= 0.5:
+        raise InputError(
+            f"--level {level:g} is ambiguous (metafor reads a value <= 0.5 as alpha, i.e. a "
+            f"{100 * (1 - level):g}% interval); give the percentage, e.g. 95"
+        )
+    return check_level(level)
 
 
 def _control_option(text: str | None) -> Any:
@@ -276,22 +336,17 @@ def cmd_goldens_regenerate(args: argparse.Namespace) -> int:
     -------
     int
         0: nothing moved (or ``--accept`` replaced the files); 1: values moved and the
-        recorded files were left unchanged; 2: not a source checkout, no R, or a
-        producer failed.
+        recorded files were left unchanged. Not a source checkout, no R, or a failing
+        producer raise (exit 2 through :func:`main`).
     """
     root = Path(args.root).resolve()
     if not (root / "r_scripts").is_dir():
-        print(
-            f"metaparity goldens: {root} has no r_scripts/ (use --root REPO): regenerating "
-            "goldens needs a source checkout of metaparity",
-            file=sys.stderr,
-        )
-        return 2
+        raise InputError(f"--root {root} has no r_scripts/: regenerating goldens needs a "
+                         "source checkout of metaparity; give it with --root REPO")  # fmt: skip
     try:
         drifts = regenerate(root, accept=args.accept, only=args.only)
     except RuntimeError as err:
-        print(f"metaparity goldens: {err}", file=sys.stderr)
-        return 2
+        raise _Failure(f"{err}; fix the producer (rerun with --debug for details)") from err
     moved = False
     for d in drifts:
         for path, old, new in d.provenance:
@@ -313,8 +368,71 @@ def cmd_goldens_regenerate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Failure(Exception):
+    """A known failure whose message already says the problem and the fix (exit 2)."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _is_r_failure(err: BaseException) -> bool:
+    """An exception class of the R bridge, an rpy2 error, or a RuntimeError the bridge raised."""
+    if type(err).__module__ in (rbridge.__name__,) or type(err).__module__.startswith("rpy2"):
+        return True
+    if isinstance(err, rbridge.RUnavailable):
+        return True
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return (
+        isinstance(err, RuntimeError)
+        and tb is not None
+        and Path(tb.tb_frame.f_code.co_filename).resolve() == Path(rbridge.__file__).resolve()
+    )
+
+
+def _describe(err: BaseException) -> str:
+    """The one-line ``<problem>; <fix>`` for an exception, or ``""`` if it is not a known one."""
+    msg = _one_line(str(err))
+    if isinstance(err, rbridge.RUnavailable):
+        return f"R/metafor unavailable: {msg}"
+    if _is_r_failure(err):
+        return (f"R/metafor failed: {type(err).__name__}: {msg}; check the input, try "
+                "--backend rscript, or rerun with --debug")  # fmt: skip
+    if isinstance(err, _Failure | ValueError):
+        return msg
+    if isinstance(err, OSError):
+        where = f" {err.filename}" if err.filename is not None else ""
+        if isinstance(err, PermissionError):
+            return f"cannot access{where} (permission denied); choose a path you can use"
+        if isinstance(err, IsADirectoryError):
+            return f"{where.strip()} is a folder; give a file name"
+        if isinstance(err, FileNotFoundError):
+            return f"{where.strip()}: no such file or folder; check the path"
+        return f"{(err.strerror or msg)}:{where}; check the path and the free space"
+    if isinstance(err, ImportError):
+        name = f" {err.name}" if err.name else ""
+        return f"{msg}; install the optional dependency (pip install{name or ' <package>'})"
+    if isinstance(err, MemoryError):
+        return f"out of memory ({msg or type(err).__name__}); ask for less, e.g. a smaller --M"
+    return ""
+
+
+def _debug_requested(args: argparse.Namespace | None) -> bool:
+    env = os.environ.get("METAPARITY_DEBUG", "").strip().lower()
+    return bool(getattr(args, "debug", False)) or env not in ("", "0", "false", "no")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand (the ``metaparity`` console script).
+
+    Every subcommand runs inside one wrapper: a known failure (bad input or options,
+    unwritable output, R/metafor unavailable or failing, a missing optional dependency)
+    prints ``metaparity <command>: <problem>; <fix>`` on one line of stderr and gives
+    exit code 2; an unexpected exception gives 2 and ``internal error: ...``; Ctrl-C
+    gives 2 and ``interrupted; no output was written``. ``--debug`` (or
+    ``METAPARITY_DEBUG=1``) adds the full traceback.
 
     Parameters
     ----------
@@ -324,37 +442,89 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The subcommand's exit code.
+        The subcommand's exit code: 0 agree, 1 a real disagreement with metafor, 2
+        anything else.
     """
     parser = _build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    args = parser.parse_args(argv)  # usage errors: SystemExit(2); --version: SystemExit(0)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt as exc:
+        failure: BaseException = exc
+        problem = "interrupted; no output was written"
+    except Exception as exc:  # the one place every failure is reported
+        failure = exc
+        problem = _describe(exc) or (
+            f"internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+            "(rerun with --debug for the traceback and report it)"
+        )
+    if _debug_requested(args):
+        traceback.print_exception(failure, file=sys.stderr)
+    print(f"metaparity {args.command}: {problem}", file=sys.stderr, flush=True)
+    return 2
 
 
 def _build_parser() -> argparse.ArgumentParser:
     """The ``metaparity`` parser with every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="metaparity", description="Meta-analysis pooling that agrees with R's metafor."
+        prog="metaparity",
+        description="Meta-analysis pooling that agrees with R's metafor. Exit codes: 0 agree, "
+        "1 a real disagreement with metafor, 2 anything else (bad input, unwritable output, "
+        "R unavailable or failing, interrupted), with a one-line message.",
+        formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=f"metaparity {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="pool the bundled selinexor data next to live metafor")
+    parser.add_argument("--version", action="version", version=f"metaparity {__version__}",
+                        help="print metaparity's version and exit")  # fmt: skip
+    parser.add_argument("--debug", action="store_true",
+                        help="print the full traceback of a failure (also METAPARITY_DEBUG=1)")  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _subparser(sub, "demo", help="pool the bundled selinexor data next to live metafor")
     p.set_defaults(func=cmd_demo)
     _add_reproduce_parser(sub)
     _add_parity_parser(sub)
     _add_goldens_parser(sub)
-    p = sub.add_parser("version", help="print versions (metaparity, and R/metafor if reachable)")
+    p = _subparser(sub, "version",
+                   help="print versions (metaparity, and R/metafor if reachable)")  # fmt: skip
     p.set_defaults(func=cmd_version)
     _add_simulate_parser(sub)
-    p = sub.add_parser("bench", help="benchmark rma_batch against metafor, PyMARE, statsmodels")
+    p = _subparser(sub, "bench",
+                   help="benchmark rma_batch against metafor, PyMARE, statsmodels")  # fmt: skip
     _bench_arguments(p)
     p.set_defaults(func=_bench_run)
     return parser
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help that shows every default (unless the text already names it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        unset = default is None or default is False or default == [] or default is argparse.SUPPRESS
+        shown = not unset and not isinstance(action, argparse._VersionAction | argparse._HelpAction)
+        if shown and "default" not in text.lower():
+            text += " (default: %(default)s)"
+        return text
+
+
+def _subparser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, **kw: Any
+) -> argparse.ArgumentParser:
+    """A subcommand parser with the shared help formatter and ``--debug``."""
+    p = sub.add_parser(name, formatter_class=_Formatter, **kw)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="print the full traceback of a failure (also METAPARITY_DEBUG=1)")  # fmt: skip
+    return p
+
+
+_BACKEND_HELP = ("R bridge: rpy2 (R in-process), rscript (an Rscript subprocess; same numbers) "
+                 "or auto (rpy2 if it loads, else rscript)")  # fmt: skip
+
+
 def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``metaparity reproduce`` and its options."""
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "reproduce",
         help="reproduce a published meta-analysis figure by figure (default: the selinexor paper)",
         description="Pool every analysis a paper reports (each subgroup and all studies), test "
@@ -362,7 +532,8 @@ def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
         "figure a verdict: reproduced, within rounding, discrepancy (likely cause) or not "
         "reproducible (which data are missing). Writes report.md, report.html (self-contained), "
         "report.json and figures/*.png. Exit 0: done, every metafor comparison agrees; 1: a "
-        "quantity differs from metafor; 2: bad input or R required but missing.",
+        "quantity differs from metafor (with --strict: also a printed figure that is a "
+        "discrepancy); 2: bad input, unwritable --out, R required but missing, or interrupted.",
     )
     p.add_argument("--data", metavar="FILE",
                    help="per-study counts: study, outcome, events, n [, subgroup, grade, source, "
@@ -387,24 +558,33 @@ def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--no-r", action="store_true", help="do not call R (metaparity only)")
     p.add_argument("--require-r", action="store_true",
                    help="fail (exit 2) when R/metafor is unavailable")  # fmt: skip
-    p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
+    p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"],
+                   help=_BACKEND_HELP)  # fmt: skip
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 also when a printed figure is a discrepancy")  # fmt: skip
+    p.add_argument("--title", metavar="TEXT", help="title of the report (default: the paper's)")
     p.set_defaults(func=cmd_reproduce)
 
 
 def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``metaparity parity`` and its options."""
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "parity",
         help="compare metaparity with metafor on your data, quantity by quantity",
         description="Pool FILE (CSV/TSV, one row per study) in metaparity and in metafor and "
-        "compare every quantity. Exit 0: all agree; 1: something differs; 2: bad input or R failure.",
+        "compare every quantity. Exit 0: all agree; 1: something differs; 2: bad input, unwritable "
+        "output, R unavailable or failing, or interrupted.",
     )
     p.add_argument("file", help="CSV/TSV with one row per study")
     p.add_argument("--measure", required=True, help="metafor measure: PR, OR, SMD, GEN, ...")
     p.add_argument("--method", default="REML", help="estimator(s): DL,REML,PM or 'all'")
-    p.add_argument("--test", default="z", help="z, t, knha or adhoc")
-    p.add_argument("--level", type=float, default=95)
+    p.add_argument("--test", default="z", help="test and CIs of the coefficients: z, t, knha "
+                   "(Knapp-Hartung) or adhoc")  # fmt: skip
+    p.add_argument("--level", type=float, default=95,
+                   help="confidence level in percent, 0 < LEVEL < 100 (metafor's 0.95 is "
+                   "read as 95)")  # fmt: skip
     p.add_argument("--by", help="column defining subgroups")
     p.add_argument("--slab", help="column with study labels (default: 'study' if present)")
     p.add_argument("--col", action="append", default=[], metavar="ARG=COLUMN",
@@ -413,12 +593,14 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                    help="keep only rows where COLUMN equals VALUE (repeatable)")  # fmt: skip
     p.add_argument("--weights", metavar="COLUMN",
                    help="user weights (metafor weights=); needed for --method GENQ")  # fmt: skip
-    p.add_argument("--json", metavar="FILE")
-    p.add_argument("--junit", metavar="FILE")
-    p.add_argument("--markdown", metavar="FILE")
+    p.add_argument("--json", metavar="FILE", help="write the full comparison as JSON")
+    p.add_argument("--junit", metavar="FILE",
+                   help="write a JUnit XML file (one test case per quantity) for CI")  # fmt: skip
+    p.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown")
     p.add_argument("--golden", metavar="DIR",
                    help="record metafor's results in DIR (with R) or compare against them (without)")  # fmt: skip
-    p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
+    p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"],
+                   help=_BACKEND_HELP)  # fmt: skip
     p.add_argument("--brief", action="store_true",
                    help="tables only for analyses that differ (default: every quantity)")  # fmt: skip
     p.add_argument("--control", metavar="metafor|JSON",
@@ -430,29 +612,38 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _add_goldens_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``metaparity goldens regenerate`` and its options."""
-    p = sub.add_parser("goldens", help="golden files recorded with metafor")
-    gsub = p.add_subparsers(dest="goldens_command", required=True)
-    g = gsub.add_parser(
+    p = _subparser(sub, "goldens", help="golden files recorded with metafor")
+    gsub = p.add_subparsers(dest="goldens_command", required=True, metavar="ACTION")
+    g = _subparser(
+        gsub,
         "regenerate",
         help="re-run r_scripts/ producers and report what moved (write only with --accept)",
     )
     g.add_argument("--accept", action="store_true", help="replace the recorded files")
-    g.add_argument("--only", action="append", help="only producers whose path contains this")
+    g.add_argument("--only", action="append",
+                   help="only producers whose path contains this (repeatable; default: all)")  # fmt: skip
     g.add_argument("--root", default=".", help="repository root (default: current folder)")
     g.set_defaults(func=cmd_goldens_regenerate)
 
 
 def _add_simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``metaparity simulate`` and its options."""
-    p = sub.add_parser("simulate", help="simulate meta-analyses (normal-normal model) into an .npz")
-    p.add_argument("out", help="output .npz with arrays Y and V, shaped (M, k); NaN pads")
-    p.add_argument("--M", type=float, default=1e5, help="meta-analyses (default 1e5)")
-    p.add_argument("--k", type=int, default=10, help="studies per meta-analysis (array width)")
-    p.add_argument("--k-min", type=int, help="draw k_i uniformly from k-min..k (ragged)")
-    p.add_argument("--mu", type=float, default=0.0)
-    p.add_argument("--tau2", type=float, default=0.1)
-    p.add_argument("--vi", default="uniform:0.01:0.2", help="uniform:LO:HI or loguniform:LO:HI")
-    p.add_argument("--seed", type=int, default=None)
+    p = _subparser(sub, "simulate",
+                   help="simulate meta-analyses (normal-normal model) into an .npz")  # fmt: skip
+    p.add_argument("out", metavar="OUT",
+                   help="output .npz with arrays Y and V, shaped (M, k); NaN pads")  # fmt: skip
+    p.add_argument("--M", type=float, default=1e5,
+                   help="meta-analyses, a whole number >= 1 (default 1e5)")  # fmt: skip
+    p.add_argument("--k", type=int, default=10,
+                   help="studies per meta-analysis (array width), >= 1")  # fmt: skip
+    p.add_argument("--k-min", type=int,
+                   help="draw k_i uniformly from k-min..k (ragged; default: every row has k)")  # fmt: skip
+    p.add_argument("--mu", type=float, default=0.0, help="true pooled effect")
+    p.add_argument("--tau2", type=float, default=0.1, help="true between-study variance, >= 0")
+    p.add_argument("--vi", default="uniform:0.01:0.2",
+                   help="sampling variances: uniform:LO:HI or loguniform:LO:HI, 0 < LO < HI")  # fmt: skip
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed (default: fresh entropy, not reproducible)")  # fmt: skip
     p.set_defaults(func=cmd_simulate)
 
 
@@ -485,17 +676,59 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        Always 0 (bad arguments raise).
+        0 (bad options and an unwritable ``OUT`` raise before anything is simulated:
+        exit 2 through :func:`main`).
     """
-    kind, lo, hi = args.vi.split(":")
-    bar = _Progress(f"simulate {int(args.M):,} x {args.k}")
+    M, vi = _simulate_options(args)
+    out = npz_path(args.out)
+    check_output(out, "OUT")
+    bar = _Progress(f"simulate {M:,} x {args.k}")
     M, k = save_normal_npz(
-        args.out, int(args.M), args.k, mu=args.mu, tau2=args.tau2, vi=(kind, float(lo), float(hi)),
+        out, M, args.k, mu=args.mu, tau2=args.tau2, vi=vi,
         k_dist=None if args.k_min is None else (args.k_min, args.k), seed=args.seed,
         progress=lambda i, n: bar(i, n, f"{i:,} rows"),
     )  # fmt: skip
-    print(f"wrote {args.out}: Y, V with shape ({M}, {k})")
+    print(f"wrote {out}: Y, V with shape ({M}, {k})")
     return 0
+
+
+def _simulate_options(args: argparse.Namespace) -> tuple[int, tuple[str, float, float]]:
+    """``simulate``'s options checked, each error naming the option, the value and the fix."""
+    if not (math.isfinite(args.M) and args.M >= 1 and float(args.M).is_integer()):
+        raise InputError(f"--M {args.M:g}: give the number of meta-analyses as a whole number "
+                         ">= 1, e.g. --M 1e5")  # fmt: skip
+    if args.k < 1:
+        raise InputError(f"--k {args.k}: give the number of studies per meta-analysis, >= 1")
+    if args.k_min is not None and not 1 <= args.k_min <= args.k:
+        raise InputError(f"--k-min {args.k_min}: give a value from 1 to --k {args.k} (k_i is "
+                         "drawn from k-min..k)")  # fmt: skip
+    if not math.isfinite(args.mu):
+        raise InputError(f"--mu {args.mu}: give a finite number")
+    if not (math.isfinite(args.tau2) and args.tau2 >= 0):
+        raise InputError(f"--tau2 {args.tau2:g}: the between-study variance must be a finite "
+                         "number >= 0 (0: no heterogeneity)")  # fmt: skip
+    return int(args.M), _vi_option(args.vi)
+
+
+def _vi_option(text: str) -> tuple[str, float, float]:
+    """``--vi uniform:LO:HI`` or ``loguniform:LO:HI`` with ``0 < LO < HI``."""
+    form = "give uniform:LO:HI or loguniform:LO:HI with 0 < LO < HI, e.g. uniform:0.01:0.2"
+    parts = text.split(":")
+    if len(parts) != 3 or parts[0].strip() not in ("uniform", "loguniform"):
+        raise InputError(f"--vi {text!r}: {form}")
+    kind = parts[0].strip()
+    try:
+        lo, hi = float(parts[1]), float(parts[2])
+    except ValueError:
+        raise InputError(f"--vi {text!r}: LO and HI must be numbers; {form}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError(f"--vi {text!r}: LO and HI must be finite; {form}")
+    if lo <= 0:
+        raise InputError(f"--vi {text!r}: LO={lo:g} must be > 0 (sampling variances are "
+                         f"positive); {form}")  # fmt: skip
+    if lo >= hi:
+        raise InputError(f"--vi {text!r}: LO={lo:g} must be < HI={hi:g}; {form}")
+    return kind, lo, hi
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ memory) and :func:`simulate_normal` give the same numbers for the same seed.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metaparity._core.io import atomic_write
 from metaparity._core.names import METHODS, TESTS, check_choice
 from metaparity.models.uni import rma_batch
 
@@ -39,6 +41,7 @@ __all__ = [
     "escalc_batch",
     "coverage_study",
     "save_normal_npz",
+    "npz_path",
 ]
 
 #: Rows drawn per step from the generator (fixed: it defines the random stream).
@@ -61,6 +64,9 @@ def _rng(seed: Any, rng: np.random.Generator | None) -> np.random.Generator:
 
 
 def _check_mk(M: int, k: int) -> tuple[int, int]:
+    for name, x in (("M", M), ("k", k)):
+        if isinstance(x, bool) or not float(x).is_integer():
+            raise ValueError(f"{name}={x!r} must be a whole number")
     M, k = int(M), int(k)
     if M < 0:
         raise ValueError(f"M={M} must be >= 0 (the number of meta-analyses)")
@@ -179,8 +185,10 @@ def iter_normal(
     M, k = _check_mk(M, k)
     g = _rng(seed, rng)
     mu_, tau2_ = _per_row("mu", mu, M), _per_row("tau2", tau2, M)
-    if (tau2_ < 0).any():
-        raise ValueError("tau2 must be >= 0")
+    if not (tau2_ >= 0).all():
+        raise ValueError(
+            f"tau2={tau2!r}: the between-study variance must be >= 0 (0: no heterogeneity)"
+        )
     sampler = _k_sampler(k, k_dist)
     for start in range(0, M, BLOCK):
         rows = slice(start, min(M, start + BLOCK))
@@ -303,8 +311,10 @@ def simulate_binomial(
     M, k = _check_mk(M, k)
     g = _rng(seed, rng)
     mu_, tau2_ = _per_row("mu_logit", mu_logit, M), _per_row("tau2", tau2, M)
-    if (tau2_ < 0).any():
-        raise ValueError("tau2 must be >= 0")
+    if not (tau2_ >= 0).all():
+        raise ValueError(
+            f"tau2={tau2!r}: the between-study variance must be >= 0 (0: no heterogeneity)"
+        )
     ks = _draw_k(_k_sampler(k, k_dist), g, M, k)
     if callable(n):
         nn = np.asarray(n(g, (M, k)))
@@ -515,8 +525,18 @@ def coverage_study(
     return pd.DataFrame(rows)
 
 
+def npz_path(path: str | os.PathLike[str]) -> str:
+    """The file :func:`save_normal_npz` writes for ``path``: ``.npz`` appended when missing.
+
+    >>> npz_path("sim"), npz_path("sim.npz")
+    ('sim.npz', 'sim.npz')
+    """
+    p = os.fspath(path)
+    return p if p.endswith(".npz") else p + ".npz"
+
+
 def save_normal_npz(
-    path: str,
+    path: str | os.PathLike[str],
     M: int,
     k: int,
     *,
@@ -530,10 +550,14 @@ def save_normal_npz(
     Both arrays are held in memory once (``16 * M * k`` bytes); for larger data
     write the blocks of :func:`iter_normal` to a chunked store instead.
 
+    The file is written atomically (a temporary file, then renamed), so an error or
+    Ctrl-C leaves no partial file.
+
     Parameters
     ----------
     path : str
-        The ``.npz`` to write.
+        The ``.npz`` to write (``.npz`` is appended when missing, as :func:`numpy.savez`
+        does).
     M, k : int
         Meta-analyses and studies per meta-analysis.
     progress : callable, optional
@@ -557,6 +581,7 @@ def save_normal_npz(
     True
     """
     M, k = _check_mk(M, k)
+    path = npz_path(path)
     Y = np.empty((M, k))
     V = np.empty((M, k))
     done = 0
@@ -565,5 +590,5 @@ def save_normal_npz(
         done += len(y)
         if progress is not None:
             progress(done, M)
-    np.savez(path, Y=Y, V=V)
+    atomic_write(path, lambda fh: np.savez(fh, Y=Y, V=V), mode="wb")
     return M, k

@@ -1,5 +1,6 @@
 """Reading per-study tables (CSV/TSV) with errors that name file, line and column,
-and writing report files atomically (no partial file is ever left behind)."""
+checking output paths before any work, and writing report files atomically (no partial
+file is ever left behind)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["InputError", "read_table", "atomic_write", "numeric_columns"]
+__all__ = ["InputError", "read_table", "atomic_write", "atomic_write_all", "numeric_columns",
+           "check_output"]  # fmt: skip
 
 
 class InputError(ValueError):
@@ -153,6 +155,62 @@ def atomic_write(
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _stage(p, write, mode)
+    try:
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_all(
+    files: dict[str | os.PathLike[str], Callable[[Any], None]], mode: str = "w"
+) -> None:
+    """Several files, all or none: each is written to a temporary file, then all are renamed.
+
+    Parameters
+    ----------
+    files : dict of path to callable
+        Each target file and the function writing its whole content (as :func:`atomic_write`).
+    mode : str, default "w"
+        ``"w"`` (UTF-8 text) or ``"wb"``.
+
+    Notes
+    -----
+    A failing write (or Ctrl-C) before the renames leaves none of the files; one during the
+    renames removes the ones already renamed, so none of the new files is left either.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> atomic_write_all({os.path.join(d, n): (lambda fh: fh.write(n)) for n in ("a", "b")})
+    >>> sorted(os.listdir(d))
+    ['a', 'b']
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, write in files.items():
+            p = Path(path)
+            staged.append((_stage(p, write, mode), p))
+        renamed: list[Path] = []
+        try:
+            for tmp, p in staged:
+                os.replace(tmp, p)
+                renamed.append(p)
+        except BaseException:
+            for p in renamed:
+                p.unlink(missing_ok=True)
+            raise
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _stage(p: Path, write: Callable[[Any], None], mode: str) -> str:
+    """Write ``p``'s content to a temporary file beside it; return the temporary path."""
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
@@ -160,8 +218,84 @@ def atomic_write(
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, p)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(tmp)
         raise
+    return tmp
+
+
+def check_output(
+    path: str | os.PathLike[str], option: str, *, folder: bool = False, probe: bool = True
+) -> Path:
+    """Check, before any work, that an output can be written; the error names option and fix.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The output file (or folder, with ``folder=True``).
+    option : str
+        The command-line option that gave it (``"--json"``, ``"OUT"``), for the message.
+    folder : bool, default False
+        ``path`` is an output folder: it may exist (as a folder) or be created in an
+        existing folder.
+    probe : bool, default True
+        Also check that the folder can be written to (``False`` for a folder that may only
+        be read, e.g. recorded results replayed without R).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        A file output that is a folder (or a folder output that is a file), a parent
+        folder that does not exist or is a file, or a folder that cannot be written to
+        (checked with ``os.access`` and by creating a temporary file in it).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> check_output(os.path.join(d, "r.json"), "--json").name
+    'r.json'
+    >>> try:
+    ...     check_output(d, "--json")
+    ... except InputError as err:
+    ...     print(str(err).endswith(": is a folder; give a file name"))
+    True
+    """
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise InputError(f"{option} {path} is a file; give a folder")
+    if not folder and p.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    where = p if folder and p.is_dir() else p.parent
+    if not where.exists():
+        raise InputError(
+            f"{option} {path}: folder {where} does not exist; create it or choose another path"
+        )
+    if not where.is_dir():
+        raise InputError(f"{option} {path}: {where} is a file, not a folder; choose another path")
+    if probe or where != p:
+        _probe(where, option, path)
+    return p
+
+
+def _probe(folder: Path, option: str, path: str | os.PathLike[str]) -> None:
+    """Raise :class:`InputError` unless a file can be created in ``folder``."""
+    why = "permission denied"
+    ok = os.access(folder, os.W_OK | os.X_OK)
+    if ok:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".metaparity-probe-", dir=folder)
+        except OSError as err:
+            ok, why = False, (err.strerror or str(err)).lower()
+        else:
+            os.close(fd)
+            os.unlink(tmp)
+    if not ok:
+        raise InputError(
+            f"{option} {path}: cannot write to {folder} ({why}); choose a writable folder"
+        )
