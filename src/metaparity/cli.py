@@ -477,7 +477,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="print metaparity's version and exit")  # fmt: skip
     parser.add_argument("--debug", action="store_true",
                         help="print the full traceback of a failure (also METAPARITY_DEBUG=1)")  # fmt: skip
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="metaparity COMMAND --help shows its options")  # fmt: skip
     p = _subparser(sub, "demo", help="pool the bundled selinexor data next to live metafor")
     p.set_defaults(func=cmd_demo)
     _add_reproduce_parser(sub)
@@ -613,7 +614,8 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 def _add_goldens_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``metaparity goldens regenerate`` and its options."""
     p = _subparser(sub, "goldens", help="golden files recorded with metafor")
-    gsub = p.add_subparsers(dest="goldens_command", required=True, metavar="ACTION")
+    gsub = p.add_subparsers(dest="goldens_command", required=True, metavar="ACTION",
+                            help="what to do with the golden files")  # fmt: skip
     g = _subparser(
         gsub,
         "regenerate",
