@@ -108,6 +108,13 @@ def test_parity_output_folder_not_writable(tmp_path, capsys, no_r, data):
     assert not target.exists()
 
 
+def test_os_access_refusal_is_enough(tmp_path, capsys, no_r, data, monkeypatch):
+    monkeypatch.setattr(io.os, "access", lambda path, mode: False)
+    code, _, err = _run(capsys, "parity", data, "--measure", "PR", "--json", tmp_path / "r.json")
+    assert code == 2
+    assert f"cannot write to {tmp_path} (permission denied)" in _one_line(err)
+
+
 def test_parity_outputs_must_differ(tmp_path, capsys, no_r, data):
     a = tmp_path / "r.txt"
     code, _, err = _run(capsys, "parity", data, "--measure", "PR", "--json", a, "--markdown", a)
@@ -293,6 +300,9 @@ def test_keyboard_interrupt(tmp_path, capsys, monkeypatch):
         (ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib"),
          "No module named 'matplotlib'; install the optional dependency (pip install matplotlib)"),
         (MemoryError(), "out of memory"),
+        (BrokenPipeError(32, "Broken pipe"), "the output pipe was closed (broken pipe)"),
+        (OSError(28, "No space left on device", "r.json"),
+         "No space left on device: r.json; check the path and the free space"),
         (type("RRuntimeError", (RuntimeError,), {"__module__": "rpy2.rinterface_lib.embedded"})(
             "Error in rma(): fisher scoring did not converge"),
          "R/metafor failed: RRuntimeError: Error in rma(): fisher scoring did not converge"),
@@ -338,6 +348,15 @@ def test_r_unavailable_without_golden(tmp_path, capsys, monkeypatch, data):
         "metaparity parity: R/metafor unavailable: R is not installed (test); run scripts/setup.sh"
     )
     assert not json_out.exists()
+
+
+def test_goldens_outside_a_checkout(tmp_path, capsys, no_r):
+    code, _, err = _run(capsys, "goldens", "regenerate", "--root", tmp_path)
+    assert code == 2
+    assert _one_line(err) == (
+        f"metaparity goldens: --root {tmp_path.resolve()} has no r_scripts/: regenerating "
+        "goldens needs a source checkout of metaparity; give it with --root REPO"
+    )
 
 
 def test_no_subcommand_and_version(capsys):

@@ -282,7 +282,7 @@ def _report_outputs(args: argparse.Namespace) -> list[tuple[str, Callable[[Any],
         ("--markdown", args.markdown, reports.to_markdown),
     ]
     seen: dict[str, str] = {}
-    out = []
+    out: list[tuple[str, Callable[[Any], str]]] = []
     for flag, path, render in given:
         if not path:
             continue
@@ -345,6 +345,8 @@ def cmd_goldens_regenerate(args: argparse.Namespace) -> int:
                          "source checkout of metaparity; give it with --root REPO")  # fmt: skip
     try:
         drifts = regenerate(root, accept=args.accept, only=args.only)
+    except rbridge.RUnavailable:
+        raise
     except RuntimeError as err:
         raise _Failure(f"{err}; fix the producer (rerun with --debug for details)") from err
     moved = False
@@ -402,6 +404,8 @@ def _describe(err: BaseException) -> str:
                 "--backend rscript, or rerun with --debug")  # fmt: skip
     if isinstance(err, _Failure | ValueError):
         return msg
+    if isinstance(err, BrokenPipeError):
+        return "the output pipe was closed (broken pipe); read the whole output, or use --json"
     if isinstance(err, OSError):
         where = f" {err.filename}" if err.filename is not None else ""
         if isinstance(err, PermissionError):
@@ -410,7 +414,7 @@ def _describe(err: BaseException) -> str:
             return f"{where.strip()} is a folder; give a file name"
         if isinstance(err, FileNotFoundError):
             return f"{where.strip()}: no such file or folder; check the path"
-        return f"{(err.strerror or msg)}:{where}; check the path and the free space"
+        return f"{err.strerror or msg}{':' + where if where else ''}; check the path and the free space"
     if isinstance(err, ImportError):
         name = f" {err.name}" if err.name else ""
         return f"{msg}; install the optional dependency (pip install{name or ' <package>'})"
