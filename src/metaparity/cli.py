@@ -296,14 +296,9 @@ def _report_outputs(args: argparse.Namespace) -> list[tuple[str, Callable[[Any],
 
 
 def _level_option(level: float) -> float:
-    """``--level``: a percentage in (0, 100), or metafor's proportion in (0.5, 1)."""
+    """``--level``: as metafor reads it (95, 0.95 and 0.05 all mean 95 %)."""
     if not math.isfinite(level) or not 0 < level < 100:
         raise InputError(f"--level {level:g}: give a confidence level between 0 and 100, e.g. 95")
-    if level <= 0.5:
-        raise InputError(
-            f"--level {level:g} is ambiguous (metafor reads a value <= 0.5 as alpha, i.e. a "
-            f"{100 * (1 - level):g}% interval); give the percentage, e.g. 95"
-        )
     return check_level(level)
 
 

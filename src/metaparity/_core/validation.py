@@ -79,14 +79,21 @@ def check_yi_vi(yi: np.ndarray, vi: np.ndarray, slab: Sequence[object] | None = 
 
 
 def check_level(level: float) -> float:
-    """A confidence level in percent; metafor's 0.95 is read as 95.
+    """A confidence level in percent, read as metafor reads ``level``.
 
-    >>> check_level(0.95), check_level(90)
-    (95.0, 90.0)
+    metafor (3.8 to 5.x) takes a value >= 1 as a percentage, one in (0.5, 1) as a
+    proportion and one in (0, 0.5] as alpha: 95, 0.95 and 0.05 all mean 95 %.
+    0 and 100 (zero-width and infinite intervals) are refused.
+
+    >>> check_level(0.95), check_level(90), check_level(0.05), check_level(1)
+    (95.0, 90.0, 95.0, 1.0)
     """
     lv = float(level)
-    if 0 < lv < 1:
-        lv *= 100.0  # metafor accepts 0.95 as 95
     if not 0 < lv < 100:
-        raise ValueError(f"level={level!r} must be a percentage in (0, 100), e.g. 95")
+        raise ValueError(
+            f"level={level!r}: give a confidence level between 0 and 100 (exclusive), e.g. 95"
+        )
+    if lv < 1:
+        # metafor: (0.5, 1) is a proportion, (0, 0.5] is alpha
+        lv = 100.0 * lv if lv > 0.5 else 100.0 * (1.0 - lv)
     return lv
