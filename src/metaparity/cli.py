@@ -206,16 +206,6 @@ def cmd_parity(args: argparse.Namespace) -> int:
         without ``--golden``, or metafor failed on an analysis.
     """
     try:
-        bridge = None
-        try:
-            bridge = rbridge.get_bridge(args.backend)
-        except rbridge.RUnavailable as err:
-            if not args.golden:
-                print(f"metaparity parity: R/metafor unavailable: {err}", file=sys.stderr)
-                return 2
-            print(
-                f"R/metafor unavailable ({err}); comparing with results recorded in {args.golden}"
-            )
         rep = compare(
             args.file,
             measure=args.measure,
@@ -227,9 +217,14 @@ def cmd_parity(args: argparse.Namespace) -> int:
             slab=args.slab,
             filters=_pairs(args.filter, "--filter"),
             weights=args.weights,
-            bridge=bridge,
+            bridge=lambda: rbridge.get_bridge(args.backend),  # started only when needed
             golden_dir=args.golden,
             control=_control_option(args.control),
+            decimal=args.decimal,
+            record=args.record,
+            accept=args.accept,
+            max_memory_gb=args.max_memory,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except (InputError, ValueError, rbridge.RUnavailable) as err:
         print(f"metaparity parity: {err}", file=sys.stderr)
@@ -244,6 +239,8 @@ def cmd_parity(args: argparse.Namespace) -> int:
         if path:
             text = render(rep)  # rendered in full before anything is written
             atomic_write(path, _write_text(text))
+    if rep.failure_message:
+        print(f"metaparity parity: {rep.failure_message}", file=sys.stderr)
     return rep.exit_code
 
 
@@ -417,7 +414,18 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--junit", metavar="FILE")
     p.add_argument("--markdown", metavar="FILE")
     p.add_argument("--golden", metavar="DIR",
-                   help="record metafor's results in DIR (with R) or compare against them (without)")  # fmt: skip
+                   help="compare with metafor's results recorded in DIR for this call and input "
+                   "(R not used); with --record, run metafor and record them there")  # fmt: skip
+    p.add_argument("--record", action="store_true",
+                   help="with --golden DIR: run metafor (needs R) and record its results")  # fmt: skip
+    p.add_argument("--accept", action="store_true",
+                   help="with --record: replace a recording of this call made for other input")  # fmt: skip
+    p.add_argument("--decimal", choices=[".", ","], default=None,
+                   help="decimal mark of the numbers (default: detected; ',' for European "
+                   "Excel files with ';' separators)")  # fmt: skip
+    p.add_argument("--max-memory", type=float, metavar="GB",
+                   help="memory metafor may use (default: what is available, or "
+                   "METAPARITY_R_MEMORY_GB); larger analyses are refused before R")  # fmt: skip
     p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"])
     p.add_argument("--brief", action="store_true",
                    help="tables only for analyses that differ (default: every quantity)")  # fmt: skip
