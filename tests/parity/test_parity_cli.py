@@ -167,15 +167,15 @@ def test_golden_dir_records_then_replays_without_r(metafor, tmp_path, capsys, mo
         "--golden",
         g,
     ]
-    code, out, _ = _run(capsys, *args)
-    assert code == 0 and (g / "parity-PLO.json").exists()
+    code, out, _ = _run(capsys, *args, "--record")
+    assert code == 0 and len(list(g.glob("parity-PLO-*.json"))) == 1
     from metaparity.parity import rbridge
 
     def unavailable(backend="auto"):
         raise rbridge.RUnavailable("R is not installed (test)")
 
     monkeypatch.setattr(rbridge, "get_bridge", unavailable)
-    code, out2, _ = _run(capsys, *args)
+    code, out2, _ = _run(capsys, *args)  # --golden DIR replays: R is not used
     assert code == 0 and "recorded metafor" in out2 and "all agree" in out2
 
 

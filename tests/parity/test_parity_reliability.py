@@ -206,7 +206,7 @@ def test_metafor_failure_is_exit_2_even_next_to_a_difference():
 def test_metafor_failure_message_on_stderr(metafor, tmp_path, capsys):
     code, out, err = _run(capsys, "parity", SELINEXOR, *SEL, "--control", '{"maxiter": 1}')
     assert code == 2
-    assert "metaparity parity: metafor failed on all studies | REML (and 2 more analyses): " \
+    assert "metaparity parity: metafor failed on all studies | REML (and 1 more): " \
         "Fisher scoring algorithm did not converge" in err  # fmt: skip
 
 

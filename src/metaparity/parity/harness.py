@@ -156,7 +156,7 @@ class ParityReport:
         failed = [a for a in self.analyses if a.r_error]
         if not failed:
             return None
-        more = f" (and {len(failed) - 1} more analyses)" if len(failed) > 1 else ""
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return (
             f"metafor failed on {failed[0].name}{more}: {failed[0].r_error} -- not a "
             "disagreement; see the report, or change the estimator/--control"
