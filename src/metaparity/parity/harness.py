@@ -718,7 +718,10 @@ def _run_with_progress(
     progress is reported between calls instead.
     """
     expected = sum(expected_seconds(len(c["yi"]), c["method"]) for c in calls)
-    if progress is None or expected < PROGRESS_AFTER or len(calls) == 1 and expected < 60:
+    # the Rscript backend starts R for every run() (seconds): one call per run only when
+    # each call is itself long
+    min_per_call = 0.0 if getattr(bridge, "backend", "rpy2") == "rpy2" else PROGRESS_AFTER
+    if progress is None or expected < PROGRESS_AFTER or expected / len(calls) < min_per_call:
         return bridge.run(calls)
     t0, out = time.monotonic(), []
     for i, c in enumerate(calls):

@@ -5,17 +5,31 @@ peak memory grows as k²: at k = 20,000 one such matrix is 3.2 GB and the fit ne
 An R process that runs out of memory is killed by the kernel with no message; metaparity
 refuses such an analysis first, with the largest k that fits.
 
-Calibration (host: R 4.2.2, metafor 3.8.1; peak RSS of ``Rscript`` running the bridge's
-``mp_rma()`` -- rma + predict + confint -- on k normal studies, ``/usr/bin/time -v``)::
+Calibration (host: R 4.2.2, metafor 3.8.1, 2 shared cores; peak RSS from GNU
+``/usr/bin/time -f %M`` of ``Rscript`` on k studies, yi ~ N(0, vi + 0.05), vi ~ U(0.01, 0.1))::
 
-    CALIBRATION_TABLE
+    what                                            k = 1000         k = 2000
+    library(metafor) alone                          207 MB, 12 s
+    rma(method="DL") + predict()                    288 MB, 17 s     460 MB, 23 s
+    rma(method="REML") + predict()                  342 MB, 31 s     647 MB, 228 s
+    bridge mp_rma(REML): rma + predict + confint    358 MB, 56 s     749 MB, 612 s
 
-fitted as ``peak ≈ BASE_BYTES + C_MATRICES * 8 * k²`` (``C_MATRICES`` k x k double
-matrices alive at the peak) and ``time ≈ SECONDS_PER_K3 * k³`` for the iterative
-estimators (each step inverts k x k) and ``SECONDS_PER_K3_CLOSED`` for closed-form ones.
+    rma(method="REML") at k = 4000: VmHWM 709 MB while iterating (30 to 120 s); the peak
+    comes after convergence (hat/P matrices), so that run is a lower bound only (not waited
+    for: about 30 min on this host).
+
+The bridge's ``mp_rma()`` is what ``metaparity parity`` runs, so its two points are fitted:
+``peak ≈ BASE_BYTES + C_MATRICES * 8 * k²`` with 130 bytes per k² (about 16 k x k double
+matrices alive at the peak, garbage R has not yet collected included) over a 228 MB base;
+DL alone needs about 7 matrices, REML alone 13 -- one conservative constant is used for
+every estimator.  Time: ``SECONDS_PER_K3 * k³`` (iterative estimators, each step solves
+with k x k matrices; measured 56 s at k = 1000 and 612 s at 2000) and
+``SECONDS_PER_K3_CLOSED`` for closed-form ones; only used to decide on progress lines.
 
 >>> round(peak_bytes(20000) / 1e9)
-CALIBRATION_DOCTEST
+52
+>>> largest_k(21e9)
+11200
 """
 
 from __future__ import annotations
@@ -30,12 +44,12 @@ from metaparity._core.io import InputError
 __all__ = ["peak_bytes", "available_bytes", "check_memory", "expected_seconds", "largest_k"]
 
 #: resident R + metafor (+ Matrix, metadat) before any fit, bytes
-BASE_BYTES = 150e6
+BASE_BYTES = 228e6
 #: k x k double matrices alive at metafor's peak (fitted from the calibration above)
-C_MATRICES = 30.0
+C_MATRICES = 16.3
 #: seconds per k³ of mp_rma() (fit + predict + Q-profile confint), iterative estimators
-SECONDS_PER_K3 = 5.6e-8
-SECONDS_PER_K3_CLOSED = 5.6e-8
+SECONDS_PER_K3 = 6e-8
+SECONDS_PER_K3_CLOSED = 1.5e-8
 #: fraction of the available memory metafor may take
 SAFETY = 0.8
 #: the iterative estimators (the others are closed form)
@@ -72,7 +86,8 @@ def largest_k(available: float) -> int:
     int
     """
     room = SAFETY * available - BASE_BYTES
-    return int(math.sqrt(room / (8.0 * C_MATRICES))) if room > 0 else 0
+    k = int(math.sqrt(room / (8.0 * C_MATRICES))) if room > 0 else 0
+    return k // 100 * 100 if k >= 1000 else k  # "about 11200", not a false precision
 
 
 def expected_seconds(k: int, method: str) -> float:
