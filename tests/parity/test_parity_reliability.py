@@ -387,3 +387,18 @@ def test_plugin_skip_message_points_to_what_users_have(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="R is required here"):
         pytest_plugin._need_r()
+
+
+@pytest.mark.r
+def test_zero_variance_is_a_metafor_failure_not_a_difference(metafor, tmp_path, capsys):
+    """metafor 3.8: rma(c(.1,.2,.3), c(.01,0,.03), method="DL") stops with "DL estimator
+    cannot be used when there are non-positive sampling variances in the data." (REML:
+    "Division by zero when computing the inverse variance weights.") -- exit 2, not 1."""
+    f = tmp_path / "v0.csv"
+    f.write_text("study,yi,vi\nA,0.1,0.01\nB,0.2,0\nC,0.3,0.03\n")
+    code, out, err = _run(capsys, "parity", f, "--measure", "GEN", "--method", "DL,REML")
+    assert code == 2
+    assert err.startswith("metaparity parity: metafor failed on all studies | DL (and 1 more): "
+                          "DL estimator cannot be used when there are non-positive sampling "
+                          "variances")  # fmt: skip
+    assert "metafor FAILED" in out and "DIFFERS" not in out

@@ -77,7 +77,8 @@ def to_text(rep: ParityReport, color: bool = False, verbose: bool = False) -> st
     if rep.dropped:
         out.append("")
     for a in rep.analyses:
-        mark = f"{green}agrees{reset}" if a.ok else f"{red}DIFFERS{reset}"
+        verdict = "metafor FAILED" if a.r_error else ("agrees" if a.ok else "DIFFERS")
+        mark = f"{green if a.ok else red}{verdict}{reset}"
         out.append(f"== {a.name} (k = {a.k}): {mark}, {len(a.comparisons)} quantities")
         if a.r_error:
             out.append(f"   metafor error: {a.r_error}")
@@ -195,7 +196,8 @@ def to_markdown(rep: ParityReport) -> str:
         "",
     ]
     for a in rep.analyses:
-        out += [f"## {a.name} (k = {a.k}) — {'agrees' if a.ok else '**DIFFERS**'}", ""]
+        verdict = "**metafor FAILED**" if a.r_error else ("agrees" if a.ok else "**DIFFERS**")
+        out += [f"## {a.name} (k = {a.k}) — {verdict}", ""]
         if a.r_error:
             out += [f"metafor error: `{a.r_error}`", ""]
         out.append("| " + " | ".join(_HEAD) + " |")
