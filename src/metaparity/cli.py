@@ -243,14 +243,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     control = _control_option(args.control)
     outputs = _report_outputs(args)
     if args.golden:
-        check_output(args.golden, "--golden", folder=True, probe=False)
-    bridge = None
-    try:
-        bridge = rbridge.get_bridge(args.backend)
-    except rbridge.RUnavailable as err:
-        if not args.golden:
-            raise
-        print(f"R/metafor unavailable ({err}); comparing with results recorded in {args.golden}")
+        check_output(args.golden, "--golden", folder=True, probe=args.record)
     rep = compare(
         args.file,
         measure=args.measure,
@@ -262,15 +255,22 @@ def cmd_parity(args: argparse.Namespace) -> int:
         slab=args.slab,
         filters=filters,
         weights=args.weights,
-        bridge=bridge,
+        bridge=lambda: rbridge.get_bridge(args.backend),  # started only when needed
         golden_dir=args.golden,
         control=control,
+        decimal=args.decimal,
+        record=args.record,
+        accept=args.accept,
+        max_memory_gb=args.max_memory,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     # every report is rendered in full, then all are written (temporary files, renamed
     # together): a failure leaves none of them
     texts = {path: render(rep) for path, render in outputs}
     print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=not args.brief))
     atomic_write_all({path: _write_text(text) for path, text in texts.items()})
+    if rep.failure_message:
+        print(f"metaparity parity: {rep.failure_message}", file=sys.stderr)
     return rep.exit_code
 
 
@@ -598,7 +598,18 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                    help="write a JUnit XML file (one test case per quantity) for CI")  # fmt: skip
     p.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown")
     p.add_argument("--golden", metavar="DIR",
-                   help="record metafor's results in DIR (with R) or compare against them (without)")  # fmt: skip
+                   help="compare with metafor's results recorded in DIR for this call and input "
+                   "(R not used); with --record, run metafor and record them there")  # fmt: skip
+    p.add_argument("--record", action="store_true",
+                   help="with --golden DIR: run metafor (needs R) and record its results")  # fmt: skip
+    p.add_argument("--accept", action="store_true",
+                   help="with --record: replace a recording of this call made for other input")  # fmt: skip
+    p.add_argument("--decimal", choices=[".", ","], default=None,
+                   help="decimal mark of the numbers (default: detected; ',' for European "
+                   "Excel files with ';' separators)")  # fmt: skip
+    p.add_argument("--max-memory", type=float, metavar="GB",
+                   help="memory metafor may use (default: what is available, or "
+                   "METAPARITY_R_MEMORY_GB); larger analyses are refused before R")  # fmt: skip
     p.add_argument("--backend", default="auto", choices=["auto", "rpy2", "rscript"],
                    help=_BACKEND_HELP)  # fmt: skip
     p.add_argument("--brief", action="store_true",

@@ -52,7 +52,7 @@ def _bad(tmp_path, capsys, content: bytes, *extra, measure="PR"):
         (b"study,xi,ni\nA,3,10\nB,four,12\n", [], r"line 3, column 'xi': 'four' is not a number"),
         (b"study,xi,ni\nA,3,10\nB,,12\n", [], r"line 3, column 'xi' is empty"),
         (b"study,xi,ni\nA,3,10\nA,4,12\n", [], r"study label 'A' appears twice \(lines 2 and 3\)"),
-        (b"study,xi,ni\nA,3,10\nB,14,12\n", [], r"study 'B' \(row 2\) has xi=14 > ni=12"),
+        (b"study,xi,ni\nA,3,10\nB,14,12\n", [], r"line 3 \(study 'B'\): xi=14 events > ni=12 \(xi > ni\).*--filter"),
         (b"study,xi,ni,g\nA,3,10,x\nB,4,12,x\nC,5,9,y\n", ["--by", "g"],
          r"subgroup g='y' has a single study \(line 4\)"),
         (b"study,xi,ni\nA,3,10\n\xff\xfe,4,12\n", [], r"line 3 is not valid UTF-8"),
@@ -167,15 +167,15 @@ def test_golden_dir_records_then_replays_without_r(metafor, tmp_path, capsys, mo
         "--golden",
         g,
     ]
-    code, out, _ = _run(capsys, *args)
-    assert code == 0 and (g / "parity-PLO.json").exists()
+    code, out, _ = _run(capsys, *args, "--record")
+    assert code == 0 and len(list(g.glob("parity-PLO-*.json"))) == 1
     from metaparity.parity import rbridge
 
     def unavailable(backend="auto"):
         raise rbridge.RUnavailable("R is not installed (test)")
 
     monkeypatch.setattr(rbridge, "get_bridge", unavailable)
-    code, out2, _ = _run(capsys, *args)
+    code, out2, _ = _run(capsys, *args)  # --golden DIR replays: R is not used
     assert code == 0 and "recorded metafor" in out2 and "all agree" in out2
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from io import StringIO
@@ -15,14 +16,50 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["InputError", "read_table", "atomic_write", "atomic_write_all", "numeric_columns",
-           "check_output"]  # fmt: skip
+           "check_output", "looks_like_decimal_comma"]  # fmt: skip
 
 
 class InputError(ValueError):
     """Bad input data: the message names the file, the line/row and the column."""
 
 
-def read_table(path: str | os.PathLike[str], *, as_text: bool = False) -> pd.DataFrame:
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
+_DECIMAL_POINT = re.compile(r"^\s*-?\d*\.\d+\s*$")
+
+
+def looks_like_decimal_comma(value: Any) -> bool:
+    """Whether a cell reads as a number written with a decimal comma (``1,5``, ``-0,25``).
+
+    Parameters
+    ----------
+    value : any
+        A cell as read.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> looks_like_decimal_comma("1,5"), looks_like_decimal_comma("1.5")
+    (True, False)
+    """
+    return isinstance(value, str) and bool(_DECIMAL_COMMA.match(value))
+
+
+def _sniff_decimal(text: str, sep: str) -> str:
+    """``","`` when a ``;``- or tab-separated table writes its numbers with decimal commas."""
+    if sep == ",":
+        return "."
+    cells = [c for line in text.splitlines()[1:] for c in line.split(sep)]
+    comma = sum(bool(_DECIMAL_COMMA.match(c)) for c in cells)
+    point = sum(bool(_DECIMAL_POINT.match(c)) for c in cells)
+    return "," if comma and not point else "."
+
+
+def read_table(
+    path: str | os.PathLike[str], *, as_text: bool = False, decimal: str | None = None
+) -> pd.DataFrame:
     """Read a CSV or TSV file (delimiter sniffed; Excel-exported CSV with BOM accepted).
 
     Parameters
@@ -33,18 +70,25 @@ def read_table(path: str | os.PathLike[str], *, as_text: bool = False) -> pd.Dat
     as_text : bool, default False
         Keep every cell as the text written (empty cells as ``""``), for figures whose
         printed rounding matters.
+    decimal : {None, ".", ","}, default None
+        The decimal mark of the numbers.  ``","`` reads European Excel files (``;``-separated,
+        ``1,5``); None detects it: a ``;``- or tab-separated file whose numbers are all
+        written ``1,5`` is read with ``","``; a ``,``-separated file always with ``"."``.
 
     Returns
     -------
     DataFrame
-        Column names stripped; ``attrs["source"]`` is the path.
+        Column names stripped; ``attrs["source"]`` is the path, ``attrs["decimal"]`` the
+        decimal mark used.
 
     Raises
     ------
     InputError
         Missing or empty file, invalid UTF-8 (line and byte named), unparsable table,
-        or a header without rows.
+        a header without rows, or ``decimal=","`` for a ``,``-separated file.
     """
+    if decimal not in (None, ".", ","):
+        raise InputError(f"decimal={decimal!r}: give '.' or ',' (or None to detect it)")
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
@@ -67,8 +111,17 @@ def read_table(path: str | os.PathLike[str], *, as_text: bool = False) -> pd.Dat
             sep = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
         except csv.Error:
             sep = ","
+    if decimal is None:
+        decimal = _sniff_decimal(text, sep)
+    elif decimal == "," and sep == ",":
+        raise InputError(
+            f"{p}: columns are separated by ',' so ',' cannot also be the decimal mark; "
+            "save the file with ';' as the separator (European Excel 'CSV') or drop --decimal ,"
+        )
     try:
         kw: dict[str, Any] = {"dtype": str, "keep_default_na": False} if as_text else {}
+        if decimal == "," and not as_text:
+            kw["decimal"] = ","
         df = pd.read_csv(StringIO(text), sep=sep, skipinitialspace=True, **kw)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(f"{p}: cannot parse as a table: {err}") from None
@@ -76,6 +129,8 @@ def read_table(path: str | os.PathLike[str], *, as_text: bool = False) -> pd.Dat
         raise InputError(f"{p}: has a header but no data rows")
     df.columns = [str(c).strip() for c in df.columns]
     df.attrs["source"] = str(p)
+    df.attrs["decimal"] = decimal
+    df.attrs["sep"] = sep
     return df
 
 
@@ -113,8 +168,18 @@ def numeric_columns(df: pd.DataFrame, columns: dict[str, str], where: str) -> di
         bad = vals.isna() & df[col].notna()
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
+            cell = df[col].iloc[i]
+            hint = ""
+            if looks_like_decimal_comma(cell) and df.attrs.get("sep") == ",":
+                hint = (
+                    " -- it is written with a decimal comma in a ','-separated file: write it "
+                    f"as {cell.strip().replace(',', '.')}, or save the file with ';' separators "
+                    "and read it with --decimal ,"
+                )
+            elif looks_like_decimal_comma(cell):
+                hint = " -- it is written with a decimal comma: read the file with --decimal ,"
             raise InputError(
-                f"{where}: line {_line(df, i)}, column {col!r}: {df[col].iloc[i]!r} is not a number"
+                f"{where}: line {_line(df, i)}, column {col!r}: {cell!r} is not a number{hint}"
             )
         if vals.isna().any():
             i = int(vals.isna().to_numpy().nonzero()[0][0])

@@ -14,24 +14,29 @@ through results recorded earlier with ``golden_dir`` when R is not available.
 
 from __future__ import annotations
 
+import difflib
 import json
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from metaparity._core.io import InputError, atomic_write, numeric_columns, read_table
+from metaparity._core.io import InputError, numeric_columns, read_table
 from metaparity._core.mfversion import get_metafor_version, metafor_version
 from metaparity._core.names import METHOD_ALIASES, METHODS, TESTS, MethodName, check_choice
 from metaparity.effects.escalc import MEASURES, escalc
 from metaparity.effects.transforms import BACK_TRANSFORMS
 from metaparity.models.uni import rma
+from metaparity.parity import recordings
 from metaparity.parity.compare import compare_result
 from metaparity.parity.rbridge import control_arg as rbridge_control
+from metaparity.parity.rmemory import check_memory, expected_seconds
 from metaparity.parity.tolerances import Comparison, compare_values
 
 __all__ = ["compare", "ParityReport", "Analysis", "required_columns", "ALL_METHODS"]
@@ -103,6 +108,12 @@ class ParityReport:
     reference: str  # "metafor X via rpy2", "golden DIR (metafor X)"
     versions: dict[str, str]
     analyses: list[Analysis]
+    #: rows whose effect size is NA on both sides (e.g. SMD with both SDs 0), as metafor
+    #: drops them: ``{"study", "line", "reason"}``
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    #: when the run started (UTC) and how long it took, for the JUnit report
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -133,10 +144,23 @@ class ParityReport:
     @property
     def exit_code(self) -> int:
         """0: everything agrees; 1: some quantity differs; 2: metafor failed somewhere
-        (e.g. its DLIT iteration did not converge), so not everything could be compared."""
-        if self.n_failed:
-            return 1
-        return 2 if any(a.r_error for a in self.analyses) else 0
+        (e.g. its DLIT iteration did not converge), so not everything could be compared --
+        a metafor failure is never counted as a disagreement."""
+        if any(a.r_error for a in self.analyses):
+            return 2
+        return 1 if self.n_failed else 0
+
+    @property
+    def failure_message(self) -> str | None:
+        """One line for exit code 2: ``metafor failed on <analysis>: <R message>``."""
+        failed = [a for a in self.analyses if a.r_error]
+        if not failed:
+            return None
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return (
+            f"metafor failed on {failed[0].name}{more}: {failed[0].r_error} -- not a "
+            "disagreement; see the report, or change the estimator/--control"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON-ready values (what ``--json`` writes)."""
@@ -151,6 +175,9 @@ class ParityReport:
             "quantities": self.n_quantities,
             "failed": self.n_failed,
             "max_rel_diff": self.max_rel,
+            "started": self.started.isoformat(timespec="seconds"),
+            "seconds": self.seconds,
+            "dropped": self.dropped,
             "analyses": [
                 {
                     "group": a.group,
@@ -178,9 +205,37 @@ class ParityReport:
         }
 
 
+def _missing_column(where: str, option: str, col: str, columns: Sequence[Any]) -> InputError:
+    """``column 'evnts' (--by) is not in the file; did you mean 'events'?`` + the columns."""
+    present = [str(c) for c in columns]
+    close = difflib.get_close_matches(col, present, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return InputError(
+        f"{where}: column {col!r} (given with {option}) is not in the file{hint} "
+        f"(columns: {', '.join(present)})"
+    )
+
+
+def _check_col_option(df: pd.DataFrame, measure: str, colmap: dict[str, str], where: str) -> None:
+    """``--col ARG=COLUMN``: ARG must be an argument of ``measure``, COLUMN in the file."""
+    valid = sorted({a for opt in required_columns(measure) for a in opt})
+    for arg, col in colmap.items():
+        if arg not in valid:
+            close = difflib.get_close_matches(arg, valid, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            first = required_columns(measure)[0][0]
+            raise InputError(
+                f"--col {arg}={col}: {arg!r} is not an argument of measure {measure}; {hint}"
+                f"its arguments are {', '.join(valid)} (e.g. --col {first}={col})"
+            )
+        if col not in df.columns:
+            raise _missing_column(where, f"--col {arg}={col}", col, df.columns)
+
+
 def _pick_columns(
     df: pd.DataFrame, measure: str, colmap: dict[str, str], where: str
 ) -> dict[str, str]:
+    _check_col_option(df, measure, colmap, where)
     options = required_columns(measure)
     for opt in options:
         if all(colmap.get(a, a) in df.columns for a in opt):
@@ -196,9 +251,7 @@ def _groups(df: pd.DataFrame, by: str | None, where: str) -> list[tuple[str, pd.
     if by is None:
         return [("all studies", df)]
     if by not in df.columns:
-        raise InputError(
-            f"{where}: --by column {by!r} is missing; columns present: {', '.join(df.columns)}"
-        )
+        raise _missing_column(where, "--by", by, df.columns)
     out = [("all studies", df)]
     for key, sub in df.groupby(by, sort=True, dropna=False):
         if len(sub) < 2:
@@ -225,6 +278,11 @@ def compare(
     bridge: Any = None,
     golden_dir: str | Path | None = None,
     control: Any = None,
+    decimal: str | None = None,
+    record: bool = False,
+    accept: bool = False,
+    max_memory_gb: float | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ParityReport:
     """Run the analysis in metaparity and metafor; compare escalc and every rma quantity.
 
@@ -239,15 +297,27 @@ def compare(
     filters : keep rows where ``str(column) == value`` for each item.
     weights : column of user weights (metafor's ``weights=``): they weight the pooled
         estimate for every estimator and are the weights of GENQ's generalised Q.
-    bridge : a metafor bridge (:func:`metaparity.parity.rbridge.get_bridge`); None uses the
-        recordings in ``golden_dir``.
-    golden_dir : with a bridge, record metafor's results there (JSON with provenance);
-        without one, compare against what was recorded.
+    bridge : a metafor bridge (:func:`metaparity.parity.rbridge.get_bridge`), or a function
+        returning one (called only once the data checked out and R is needed); not used
+        when replaying recordings (``golden_dir`` without ``record``).
+    golden_dir : folder of recorded metafor results
+        (:mod:`metaparity.parity.recordings`).  Without ``record``: compare against the
+        recording of this call made for this input (R is not used); with ``record``: run
+        metafor through ``bridge`` and record its results there, once every analysis
+        succeeded.
     control : None (default), ``"metafor"`` or a dict of metafor's control settings.
         None compares metaparity's exact roots with metafor run under a tight control;
         ``"metafor"`` compares ``rma(control="metafor")`` with metafor's default run (no
         control argument), a dict both sides run with those settings (see
         :func:`metaparity.rma`).
+    decimal : None (detect), ``"."`` or ``","``: the decimal mark of a file
+        (:func:`metaparity._core.io.read_table`).
+    record : record metafor's results in ``golden_dir`` (needs ``bridge``).
+    accept : with ``record``, replace a recording of the same call made for other input.
+    max_memory_gb : the memory metafor may use, in GB (default: what the machine has
+        available, or ``METAPARITY_R_MEMORY_GB``); a larger analysis is refused before R.
+    progress : called with one line (``asking metafor: analysis 3/12 (k = 5000), 12 s``)
+        while long R calls run; None: silent.
 
     Returns
     -------
@@ -260,43 +330,98 @@ def compare(
     Raises
     ------
     InputError
-        Bad data (missing columns, non-numbers, duplicate labels, single-study subgroups),
-        unknown estimator, or no R and no recordings.
+        Bad data (missing columns, non-numbers, impossible values such as a negative
+        variance or events > n, duplicate labels, single-study subgroups), unknown
+        estimator, no R and no recordings, a recording for other input or another call, or
+        an analysis too large for the memory metafor would need.  All raised before R is
+        called.
     """
+    started, t0 = datetime.now(UTC), time.monotonic()
     measure = check_choice("measure", measure, MEASURES)
     test = check_choice("test", test, TESTS)
     methods = _methods(method, weights is not None)
     control = rbridge_control(control)
-    df, where = _filtered_rows(data, filters)
+    if record and golden_dir is None:
+        raise InputError("--record needs --golden DIR: the folder to record metafor's results in")
+    df, where = _filtered_rows(data, filters, decimal)
     colmap = _pick_columns(df, measure, dict(columns or {}), where)
     slab_col = _slab_column(df, slab, where)
+    if weights is not None and weights not in df.columns:
+        raise _missing_column(where, "--weights", weights, df.columns)
     prepared = [
         _prepare_group(gname, sub, measure, colmap, slab_col, weights, where)
         for gname, sub in _groups(df, by, where)
     ]
-    refs, reference, versions = _references(
-        prepared, measure, methods, test, level, bridge, golden_dir, control
-    )
+    call = recordings.call_spec(measure, methods, test, level, colmap, by, filters, weights,
+                                control)  # fmt: skip
+    input_sha, n_studies = recordings.input_digest(prepared)
+    gpath = None if golden_dir is None else recordings.recording_path(golden_dir, call)
+    if golden_dir is not None and not record:
+        refs, reference, versions = _replay(prepared, methods, golden_dir, call, input_sha)
+    else:
+        check_memory([(g, len(esc)) for g, _, esc in prepared], methods, max_memory_gb)
+        if callable(bridge) and not hasattr(bridge, "run"):
+            bridge = bridge()  # a factory: R is started only now, after the data checked out
+        if bridge is None:
+            raise InputError(
+                "metafor is unavailable and no recorded results were given: install R and "
+                "metafor (Debian: apt-get install r-cran-metafor) and rpy2, or replay an "
+                "earlier recording with --golden DIR"
+            )
+        if gpath is not None:
+            recordings.check_replace(gpath, input_sha, accept)
+        refs, reference, versions = _references(
+            prepared, measure, methods, test, level, bridge, control, progress
+        )
     # metaparity mirrors the metafor release it is compared with (recorded or live)
     with metafor_version(str(versions.get("metafor") or get_metafor_version())) as mirrored:
         analyses = _analyses(prepared, refs, methods, test, level, control)
+    if record and gpath is not None:
+        if any(a.r_error for a in analyses):
+            reference += "; nothing recorded: metafor failed on an analysis"
+        else:
+            results = {f"{g}|{what}": v for (what, g), v in refs.items()}
+            recordings.write_recording(gpath, call, input_sha, n_studies, versions, results)
+            reference += f"; recorded in {gpath}"
     reference = f"{reference}; metaparity mirrors metafor {mirrored}"
-    return ParityReport(where, measure, test, float(level), reference, versions, analyses)
+    return ParityReport(where, measure, test, float(level), reference, versions, analyses,
+                        dropped=_dropped_rows(prepared[0], measure, colmap, where),
+                        started=started, seconds=time.monotonic() - t0)  # fmt: skip
+
+
+def _replay(
+    prepared: list[tuple[str, dict[str, Any], pd.DataFrame]],
+    methods: Sequence[str],
+    golden_dir: str | Path,
+    call: dict[str, Any],
+    input_sha: str,
+) -> tuple[dict[tuple[str, str], dict[str, Any]], str, dict[str, str]]:
+    """metafor's records from the recording of this call for this input (R not used)."""
+    path, rec = recordings.load_recording(golden_dir, call, input_sha)
+    refs: dict[tuple[str, str], dict[str, Any]] = {}
+    for gname, _, _ in prepared:
+        for what in ("escalc", *methods):
+            key = f"{gname}|{what}"
+            if key not in rec["results"]:
+                raise InputError(f"{path}: no recorded metafor result for {key}; re-record")
+            refs[(what, gname)] = rec["results"][key]
+    prov = rec["provenance"]
+    return refs, f"recorded metafor {prov['metafor']} ({path}, {prov.get('date')})", prov
 
 
 def _filtered_rows(
-    data: pd.DataFrame | str | Path, filters: dict[str, str] | None
+    data: pd.DataFrame | str | Path, filters: dict[str, str] | None, decimal: str | None = None
 ) -> tuple[pd.DataFrame, str]:
     """The table (read from a file or copied) with ``filters`` applied, and its name."""
     if isinstance(data, str | Path):
-        df = read_table(data)
+        df = read_table(data, decimal=decimal)
         where = str(data)
     else:
         df = data.copy()
         where = str(df.attrs.get("source", "data"))
     for col, val in (filters or {}).items():
         if col not in df.columns:
-            raise InputError(f"{where}: --filter column {col!r} is missing")
+            raise _missing_column(where, "--filter", col, df.columns)
         df = df[df[col].astype(str) == str(val)]
     if df.empty:
         raise InputError(f"{where}: no rows left after --filter {filters}")
@@ -307,7 +432,7 @@ def _slab_column(df: pd.DataFrame, slab: str | None, where: str) -> str | None:
     """The study-label column: ``slab``, else ``study`` when present, else None."""
     slab_col = slab if slab is not None else ("study" if "study" in df.columns else None)
     if slab_col is not None and slab_col not in df.columns:
-        raise InputError(f"{where}: --slab column {slab_col!r} is missing")
+        raise _missing_column(where, "--slab", slab_col, df.columns)
     return slab_col
 
 
@@ -321,14 +446,17 @@ def _prepare_group(
     where: str,
 ) -> tuple[str, dict[str, Any], pd.DataFrame]:
     """One subgroup's numeric inputs and metaparity escalc (user weights in its attrs)."""
-    inputs = numeric_columns(sub, colmap, where)
-    w = None if weights is None else numeric_columns(sub, {"weights": weights}, where)["weights"]
-    if w is not None and not (w > 0).all():
-        i = int((w <= 0).nonzero()[0][0])
-        raise InputError(
-            f"{where}: line {int(sub.index[i]) + 2}, column {weights!r}: weights must be > 0"
-        )
     labels = sub[slab_col].astype(str).tolist() if slab_col else None
+    inputs = numeric_columns(sub, colmap, where)
+    _check_values(sub, inputs, colmap, labels, where)
+    w = None if weights is None else numeric_columns(sub, {"weights": weights}, where)["weights"]
+    if w is not None and not (np.isfinite(w) & (w > 0)).all():
+        i = int((~(np.isfinite(w) & (w > 0))).nonzero()[0][0])
+        raise InputError(
+            f"{where}: line {int(sub.index[i]) + 2} ({_who(labels, i)}), column {weights!r}: "
+            f"{w[i]:g} is not a valid weight; weights must be > 0 -- correct it or drop the row "
+            "(--filter)"
+        )
     if labels is not None:
         _check_unique_labels(labels, sub, gname, where)
     try:
@@ -336,7 +464,88 @@ def _prepare_group(
     except ValueError as err:
         raise InputError(f"{where} ({gname}): {err}") from None
     esc.attrs["weights"] = w
+    esc.attrs["lines"] = [int(i) + 2 for i in sub.index]
     return (gname, inputs, esc)
+
+
+def _who(labels: list[str] | None, i: int) -> str:
+    return f"study {labels[i]!r}" if labels is not None else f"row {i + 1}"
+
+
+#: what metafor's escalc accepts, per argument: (ok(values), what the value must be)
+_VALUE_RULES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    **{a: (lambda v: v >= 0, "is negative; event counts must be >= 0")
+       for a in ("xi", "mi", "ai", "bi", "ci", "di")},
+    **{a: (lambda v: v > 0, "is not a valid sample size; group sizes must be > 0")
+       for a in ("ni", "n1i", "n2i")},
+    **{a: (lambda v: v >= 0, "is negative; standard deviations must be >= 0")
+       for a in ("sd1i", "sd2i")},
+    "ri": (lambda v: np.abs(v) <= 1, "is not a correlation; correlations lie in [-1, 1]"),
+    "vi": (lambda v: v >= 0, "is negative; sampling variances must be >= 0"),
+    "sei": (lambda v: v >= 0, "is negative; standard errors must be >= 0"),
+}  # fmt: skip
+_EVENT_PAIRS = (("xi", "ni"), ("ai", "n1i"), ("ci", "n2i"))
+
+
+def _check_values(
+    sub: pd.DataFrame,
+    inputs: dict[str, np.ndarray],
+    colmap: dict[str, str],
+    labels: list[str] | None,
+    where: str,
+) -> None:
+    """Values metafor would refuse (or metaparity's rma would), caught before R is called."""
+    fix = "correct the value or drop the row (--filter)"
+    for arg, v in inputs.items():
+        bad = ~np.isfinite(v)
+        if arg in _VALUE_RULES:
+            ok, problem = _VALUE_RULES[arg]
+            with np.errstate(invalid="ignore"):
+                bad |= ~ok(v)
+        else:
+            problem = ""
+        if bad.any():
+            i = int(bad.nonzero()[0][0])
+            what = "is not a finite number" if not np.isfinite(v[i]) else problem
+            raise InputError(
+                f"{where}: line {int(sub.index[i]) + 2} ({_who(labels, i)}), column "
+                f"{colmap[arg]!r} ({arg}): {v[i]:g} {what} -- {fix}"
+            )
+    for x, n in _EVENT_PAIRS:
+        if x in inputs and n in inputs:
+            bad = inputs[x] > inputs[n]
+            if bad.any():
+                i = int(bad.nonzero()[0][0])
+                raise InputError(
+                    f"{where}: line {int(sub.index[i]) + 2} ({_who(labels, i)}): "
+                    f"{colmap[x]}={inputs[x][i]:g} events > {colmap[n]}={inputs[n][i]:g} "
+                    f"({x} > {n}); events cannot exceed the group size -- correct the counts "
+                    "or drop the row (--filter)"
+                )
+
+
+def _dropped_rows(
+    group: tuple[str, dict[str, Any], pd.DataFrame], measure: str, colmap: dict[str, str],
+    where: str,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Rows whose effect size is undefined (NA, as metafor's escalc gives): left out of rma."""
+    _, inputs, esc = group
+    yi, vi = esc["yi"].to_numpy(dtype=float), esc["vi"].to_numpy(dtype=float)
+    labels = esc.attrs.get("slab")
+    out = []
+    for i in np.flatnonzero(~(np.isfinite(yi) & np.isfinite(vi))):
+        if "sd1i" in inputs and inputs["sd1i"][i] == 0 and inputs["sd2i"][i] == 0:
+            reason = (f"{colmap['sd1i']} = {colmap['sd2i']} = 0: {measure} is undefined (a "
+                      "difference divided by a zero SD)")  # fmt: skip
+        else:
+            reason = f"{measure} is undefined for these values (yi = {yi[i]}, vi = {vi[i]})"
+        out.append({
+            "study": labels[i] if labels is not None else f"row {i + 1}",
+            "line": esc.attrs["lines"][i],
+            "reason": reason + "; metafor's escalc gives NA and rma() leaves the study out, "
+                      "and so does metaparity",
+        })  # fmt: skip
+    return out
 
 
 def _check_unique_labels(labels: list[str], sub: pd.DataFrame, gname: str, where: str) -> None:
@@ -392,7 +601,10 @@ def _analysis(
     control: Any = None,
 ) -> Analysis:
     """One subgroup x estimator: metafor's error, or every rma quantity compared."""
-    a = Analysis(gname, m, len(esc), r_warnings=list(ref.get("warnings") or []))
+    fitted = int(
+        (np.isfinite(esc["yi"].to_numpy(float)) & np.isfinite(esc["vi"].to_numpy(float))).sum()
+    )
+    a = Analysis(gname, m, fitted, r_warnings=list(ref.get("warnings") or []))
     a.comparisons += esc_cmp
     if not ref.get("ok"):
         a.r_error = ref.get("error", "metafor failed")
@@ -448,13 +660,6 @@ def _list(x: Any) -> list[float] | None:
     return None if x is None else np.asarray(x, dtype=float).tolist()
 
 
-def _key(measure: str, test: str, level: float, gname: str, what: str, control: Any = None) -> str:
-    key = f"{measure}|{test}|{level:g}|{gname}|{what}"
-    if control is not None and what != "escalc":
-        key += "|control=" + json.dumps(control, sort_keys=True)
-    return key
-
-
 def _references(
     prepared: list[tuple[str, dict[str, Any], pd.DataFrame]],
     measure: str,
@@ -462,29 +667,11 @@ def _references(
     test: str,
     level: float,
     bridge: Any,
-    golden_dir: str | Path | None,
     control: Any = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], str, dict[str, str]]:
-    """metafor's escalc and rma results per (method or 'escalc', group)."""
-    gfile = None if golden_dir is None else Path(golden_dir) / f"parity-{measure}.json"
+    """metafor's escalc and rma results per (method or 'escalc', group), live."""
     refs: dict[tuple[str, str], dict[str, Any]] = {}
-    if bridge is None:
-        if gfile is None or not gfile.exists():
-            raise InputError(
-                "metafor is unavailable and no recorded results were given: run with R "
-                "(bash scripts/setup.sh) or pass --golden DIR recorded by an earlier run"
-            )
-        rec = json.loads(gfile.read_text())
-        for gname, _, _ in prepared:
-            for what in ("escalc", *methods):
-                k = _key(measure, test, level, gname, what, control)
-                if k not in rec["results"]:
-                    raise InputError(
-                        f"{gfile}: no recorded metafor result for {k}; re-record with R"
-                    )
-                refs[(what, gname)] = rec["results"][k]
-        prov = rec["provenance"]
-        return refs, f"recorded metafor {prov['metafor']} ({gfile})", prov
     calls = []
     for _, inputs, _ in prepared:
         calls.append(dict(fn="escalc", measure=measure, to="only0", drop00=False, add=None,
@@ -495,28 +682,51 @@ def _references(
         refs[("escalc", gname)] = e
         if e.get("ok") is False:
             raise InputError(f"metafor::escalc failed for {gname}: {e.get('error')}")
-        ni = esc.attrs.get("ni")
+        ni, w = esc.attrs.get("ni"), esc.attrs["weights"]
+        # rows whose effect size is NA (metafor's escalc, e.g. SMD with both SDs 0) are left
+        # out of rma() as metafor itself does -- sent without them, as metaparity drops them
+        yi = np.atleast_1d(np.asarray(e["yi"], dtype=float))
+        vi = np.atleast_1d(np.asarray(e["vi"], dtype=float))
+        keep = np.isfinite(yi) & np.isfinite(vi)
         for m in methods:
-            rcalls.append(dict(fn="rma", yi=np.atleast_1d(e["yi"]).tolist(),
-                               vi=np.atleast_1d(e["vi"]).tolist(), method=m, test=test,
-                               level=float(level), measure=measure, weights=_list(esc.attrs["weights"]),
-                               ni=None if ni is None else np.asarray(ni, float).tolist(),
+            rcalls.append(dict(fn="rma", yi=yi[keep].tolist(), vi=vi[keep].tolist(), method=m,
+                               test=test, level=float(level), measure=measure,
+                               weights=None if w is None else _list(np.asarray(w)[keep]),
+                               ni=None if ni is None else np.asarray(ni, float)[keep].tolist(),
                                transf=BACK_TRANSFORMS.get(measure), control=control))  # fmt: skip
             keys.append((m, gname))
-    for key, out in zip(keys, bridge.run(rcalls), strict=True):
+    for key, out in zip(keys, _run_with_progress(bridge, rcalls, progress), strict=True):
         refs[key] = out
     versions = bridge.versions()
-    if gfile is not None:
-        rec = {
-            "provenance": dict(versions, recorded_by="metaparity parity --golden"),
-            "results": {},
-        }
-        if gfile.exists():
-            rec["results"] = json.loads(gfile.read_text()).get("results", {})
-        for (what, gname), val in refs.items():
-            rec["results"][_key(measure, test, level, gname, what, control)] = val
-        atomic_write(gfile, lambda fh: json.dump(rec, fh, indent=1, allow_nan=True))
     how = {None: "", "metafor": ", default control"}.get(
         control if isinstance(control, str | None) else "", f", control={json.dumps(control)}"
     )
     return refs, f"metafor {versions['metafor']} via {bridge.backend}{how}", versions
+
+
+#: a batch of R calls expected to take longer than this (s) is sent one call at a time,
+#: with a progress line between calls
+PROGRESS_AFTER = 5.0
+
+
+def _run_with_progress(
+    bridge: Any, calls: list[dict[str, Any]], progress: Callable[[str], None] | None
+) -> list[dict[str, Any]]:
+    """``bridge.run(calls)``; when long, one call at a time with ``asking metafor: ...`` lines.
+
+    The rpy2 bridge holds the GIL while R runs, so a heartbeat thread could not speak:
+    progress is reported between calls instead.
+    """
+    expected = sum(expected_seconds(len(c["yi"]), c["method"]) for c in calls)
+    # the Rscript backend starts R for every run() (seconds): one call per run only when
+    # each call is itself long
+    min_per_call = 0.0 if getattr(bridge, "backend", "rpy2") == "rpy2" else PROGRESS_AFTER
+    if progress is None or expected < PROGRESS_AFTER or expected / len(calls) < min_per_call:
+        return bridge.run(calls)
+    t0, out = time.monotonic(), []
+    for i, c in enumerate(calls):
+        progress(f"asking metafor: analysis {i + 1}/{len(calls)} (k = {len(c['yi'])}, "
+                 f"{c['method']}), {time.monotonic() - t0:.0f} s")  # fmt: skip
+        out += bridge.run([c])
+    progress(f"asking metafor: {len(calls)} analyses done in {time.monotonic() - t0:.0f} s")
+    return out

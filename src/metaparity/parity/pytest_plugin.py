@@ -18,7 +18,14 @@ import pytest
 from metaparity._core.mfversion import get_metafor_version
 from metaparity.parity import rbridge
 
-__all__ = ["r_required"]
+__all__ = ["r_required", "INSTALL_R"]
+
+#: how to get what ``r``-marked tests need, with what users have (no repository script)
+INSTALL_R = (
+    "to run these tests install R and metafor (Debian/Ubuntu: apt-get install r-base "
+    "r-cran-metafor; elsewhere R from https://cran.r-project.org and "
+    "install.packages('metafor') in R) and rpy2 (pip install rpy2), or put Rscript on PATH"
+)
 
 
 def r_required() -> bool:
@@ -39,8 +46,10 @@ def _need_r() -> None:
     if ok:
         return
     if r_required():
-        pytest.fail(f"R is required here (CI=true) but unavailable: {why}", pytrace=False)
-    pytest.skip(f"R/metafor unavailable: {why}")
+        pytest.fail(
+            f"R is required here (CI=true) but unavailable: {why}; {INSTALL_R}", pytrace=False
+        )
+    pytest.skip(f"R/metafor unavailable ({why}); {INSTALL_R}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
+from datetime import UTC
 
 from metaparity.parity.harness import Analysis, ParityReport
 
@@ -71,8 +72,13 @@ def to_text(rep: ParityReport, color: bool = False, verbose: bool = False) -> st
         f"level {rep.level:g} | reference: {rep.reference}",
         "",
     ]
+    for d in rep.dropped:
+        out.append(f"dropped: {d['study']} (line {d['line']}): {d['reason']}")
+    if rep.dropped:
+        out.append("")
     for a in rep.analyses:
-        mark = f"{green}agrees{reset}" if a.ok else f"{red}DIFFERS{reset}"
+        verdict = "metafor FAILED" if a.r_error else ("agrees" if a.ok else "DIFFERS")
+        mark = f"{green if a.ok else red}{verdict}{reset}"
         out.append(f"== {a.name} (k = {a.k}): {mark}, {len(a.comparisons)} quantities")
         if a.r_error:
             out.append(f"   metafor error: {a.r_error}")
@@ -116,8 +122,11 @@ def to_junit(rep: ParityReport) -> str:
     Returns
     -------
     str
-        XML; a differing quantity is a ``failure``, a metafor error an ``error``.
+        XML; a differing quantity is a ``failure``, a metafor error an ``error``.  Every
+        ``testsuite`` carries the run's start time (ISO 8601 in UTC, ``...Z``) and the run's
+        duration in seconds.
     """
+    stamp = rep.started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     suites = ET.Element(
         "testsuites",
         name="metaparity parity",
@@ -137,8 +146,8 @@ def to_junit(rep: ParityReport) -> str:
             id=str(i),
             package="metaparity",
             hostname="localhost",
-            timestamp="1970-01-01T00:00:00",
-            time="0",
+            timestamp=stamp,
+            time=f"{rep.seconds:.3f}",
         )
         ET.SubElement(suite, "properties")
         cls = f"metaparity.{rep.measure}.{a.group}.{a.method}".replace(" ", "_")
@@ -160,6 +169,7 @@ def to_junit(rep: ParityReport) -> str:
             ET.SubElement(tc, "error", message=a.r_error, type="MetaforError").text = a.r_error
         ET.SubElement(suite, "system-out").text = "\n".join(a.r_warnings)
         ET.SubElement(suite, "system-err").text = ""
+    suites.set("time", f"{rep.seconds:.3f}")
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
 
@@ -182,10 +192,12 @@ def to_markdown(rep: ParityReport) -> str:
         f"- data: `{rep.source}`; measure **{rep.measure}**, test {rep.test}, level {rep.level:g}",
         f"- reference: {rep.reference}",
         f"- {_summary_line(rep)}",
+        *[f"- dropped: {d['study']} (line {d['line']}): {d['reason']}" for d in rep.dropped],
         "",
     ]
     for a in rep.analyses:
-        out += [f"## {a.name} (k = {a.k}) — {'agrees' if a.ok else '**DIFFERS**'}", ""]
+        verdict = "**metafor FAILED**" if a.r_error else ("agrees" if a.ok else "**DIFFERS**")
+        out += [f"## {a.name} (k = {a.k}) — {verdict}", ""]
         if a.r_error:
             out += [f"metafor error: `{a.r_error}`", ""]
         out.append("| " + " | ".join(_HEAD) + " |")
