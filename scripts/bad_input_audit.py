@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +31,7 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 
 from bad_inputs import CASES  # noqa: E402
-from bad_inputs_run import grade, run_case, summary_line  # noqa: E402
+from bad_inputs_run import ForkServer, grade, run_case, summary_line  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,20 +41,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="run only cases whose class starts with this")
     ap.add_argument("--python", default=sys.executable, help="interpreter to run cases with")
     ap.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
+    ap.add_argument("--no-fork", action="store_true",
+                    help="a fresh interpreter per case instead of forks of one that imported "
+                         "metaparity (slower, the plain `python -m metaparity.cli`)")  # fmt: skip
     args = ap.parse_args(argv)
     src = Path(args.src).resolve()
     src = src / "src" if (src / "src" / "metaparity").is_dir() else src
     cases = [c for c in CASES if not args.only or c["cls"].startswith(args.only)]
+    local = threading.local()
+    servers: list[ForkServer] = []
+
+    def server() -> ForkServer | None:
+        if args.no_fork:
+            return None
+        if not hasattr(local, "srv"):
+            local.srv = ForkServer(src, python=args.python)
+            servers.append(local.srv)
+        return local.srv
+
     with tempfile.TemporaryDirectory(prefix="bad-input-audit-") as tmp:
 
         def one(case: dict) -> dict:
-            out = run_case(case, src, Path(tmp) / case["id"], python=args.python)
+            out = run_case(case, src, Path(tmp) / case["id"], python=args.python,
+                           server=server())  # fmt: skip
             verdict, problems = grade(case, out)
             return dict(id=case["id"], cls=case["cls"], grade=verdict, problems=problems,
                         message=summary_line(out), r=bool(case.get("r")))  # fmt: skip
 
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             rows = list(pool.map(one, cases))
+        for srv in servers:
+            srv.__exit__()
     for r in rows:
         why = f"  [{'; '.join(r['problems'])}]" if r["problems"] else ""
         print(f"{r['grade']:4s}  {r['cls']:20s} {r['id']:32s} {r['message'][:150]}{why}")

@@ -186,7 +186,7 @@ add(
         G,
         "GEN",
         good(GEN).replace("Gamma", "Alpha"),
-        ["Alpha", "duplicate", FIX],
+        ["Alpha", ["duplicate", "twice", "more than once"], FIX],
     )
 )
 

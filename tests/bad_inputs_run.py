@@ -59,6 +59,80 @@ print(json.dumps(out))
 """
 
 
+#: a process that imports metaparity once, then forks a child per case: the child takes the
+#: case's cwd and environment and runs ``python -m metaparity.cli`` (runpy, as ``-m`` does)
+#: or the API runner, with stdout/stderr to files -- a fresh process per case without the
+#: interpreter's and the package's start-up each time.  R is never started in the parent.
+FORK_SERVER = r"""
+import json, os, runpy, sys, traceback
+import metaparity.cli  # noqa: F401  (the import is what is shared)
+for line in sys.stdin:
+    req = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.chdir(req["cwd"])
+            os.environ.clear()
+            os.environ.update(req["env"])
+            fd = os.open(req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            fe = os.open(req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(fd, 1)
+            os.dup2(fe, 2)
+            sys.stdin = open(os.devnull)
+            code = 0
+            try:
+                if "api" in req:
+                    sys.argv = ["-c", req["api"]]
+                    exec(compile(req["runner"], "<api-runner>", "exec"), {"__name__": "__main__"})
+                else:
+                    sys.argv = ["metaparity", *req["argv"]]
+                    sys.modules.pop("metaparity.cli", None)  # runpy runs it afresh as __main__
+                    runpy.run_module("metaparity.cli", run_name="__main__", alter_sys=True)
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+                if not isinstance(e.code, int) and e.code is not None:
+                    print(e.code, file=sys.stderr)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(locals().get("code", 1) or 0)
+    _, status = os.waitpid(pid, 0)
+    rc = os.waitstatus_to_exitcode(status)
+    print(json.dumps({"exit": rc}), flush=True)
+"""
+
+
+class ForkServer:
+    """Runs cases in forked children of one process that imported metaparity from ``src``
+    (see :data:`FORK_SERVER`); use as a context manager."""
+
+    def __init__(self, src: Path, python: str = sys.executable) -> None:
+        env = dict(os.environ, PYTHONPATH=str(src))
+        self.proc = subprocess.Popen([python, "-c", FORK_SERVER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
+
+    def run(self, req: dict[str, Any], folder: Path) -> tuple[int, str, str]:
+        """``(exit code, stdout, stderr)`` of one request run in ``folder``."""
+        out, err = folder.parent / (folder.name + ".stdout"), folder.parent / (folder.name + ".err")
+        req = dict(req, cwd=str(folder), out=str(out), err=str(err))
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        rc = json.loads(self.proc.stdout.readline())["exit"]
+        return rc, out.read_text(errors="replace"), err.read_text(errors="replace")
+
+    def __enter__(self) -> ForkServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
 def _expand(text: str, folder: Path) -> str:
     return text.replace("{dir}", str(folder)).replace("{path}", os.environ.get("PATH", ""))
 
@@ -90,8 +164,9 @@ def _env(case: dict[str, Any], src: Path, folder: Path) -> dict[str, str]:
 
 
 def run_case(case: dict[str, Any], src: Path, folder: Path, python: str = sys.executable,
-             timeout: float = 300) -> dict[str, Any]:  # fmt: skip
-    """Run ``case`` with the package at ``src`` in ``folder`` (created, should be empty).
+             timeout: float = 300, server: ForkServer | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run ``case`` with the package at ``src`` in ``folder`` (created, should be empty);
+    with ``server``, in a forked child of it instead of a fresh interpreter.
 
     Returns a dict: ``kind`` (``cli``/``api``), ``exit`` (CLI), ``stdout``, ``stderr``
     (CLI), ``exc``/``bases``/``msg``/``warnings``/``nan``/``traceback`` (API), ``left``
@@ -100,33 +175,39 @@ def run_case(case: dict[str, Any], src: Path, folder: Path, python: str = sys.ex
     folder.mkdir(parents=True, exist_ok=True)
     env = _env(case, src, folder)
     exe = case.get("exec", [])
+
+    def cli(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+        if server is not None:
+            return server.run({"argv": argv, "env": env}, folder)
+        proc = subprocess.run([python, "-m", "metaparity.cli", *argv], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        return proc.returncode, proc.stdout, proc.stderr
+
     if "before" in case:
         _write_files(folder, case["files"], exe)
-        subprocess.run(
-            [python, "-m", "metaparity.cli", *case["before"]["argv"]],
-            cwd=folder,
-            env=_env({}, src, folder),
-            capture_output=True,
-            timeout=timeout,
-        )
+        cli(case["before"]["argv"], _env({}, src, folder))
         _write_files(folder, case["before"]["files"], exe)
     else:
         _write_files(folder, case.get("files", {}), exe)
     if "call" in case:
-        proc = subprocess.run([python, "-c", API_RUNNER, json.dumps(case)], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
-        lines = proc.stdout.strip().splitlines()
+        if server is not None:
+            _, stdout, stderr = server.run(
+                {"api": json.dumps(case), "runner": API_RUNNER, "env": env}, folder
+            )
+        else:
+            proc = subprocess.run([python, "-c", API_RUNNER, json.dumps(case)], cwd=folder,
+                                  env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+            stdout, stderr = proc.stdout, proc.stderr
+        lines = stdout.strip().splitlines()
         try:
             out = json.loads(lines[-1])
         except (IndexError, ValueError):
-            out = {"exc": "crash", "bases": [], "msg": proc.stderr[-500:], "warnings": [],
-                   "nan": False, "traceback": proc.stderr}  # fmt: skip
-        out.update(kind="api", stderr=proc.stderr)
+            out = {"exc": "crash", "bases": [], "msg": stderr[-500:], "warnings": [],
+                   "nan": False, "traceback": stderr}  # fmt: skip
+        out.update(kind="api", stderr=stderr)
     else:
-        argv = [_expand(a, folder) for a in case["argv"]]
-        proc = subprocess.run([python, "-m", "metaparity.cli", *argv], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
-        out = dict(kind="cli", exit=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+        rc, stdout, stderr = cli([_expand(a, folder) for a in case["argv"]], env)
+        out = dict(kind="cli", exit=rc, stdout=stdout, stderr=stderr)
     out["left"] = [o for o in case.get("outputs", []) if (folder / o).exists()]
     return out
 

@@ -5,7 +5,9 @@ stderr naming the row/study, the value and the fix, no traceback, and no output 
 behind; the API raises the documented exception (message with the same three things) or,
 where metafor warns and gives NA, warns -- never a NaN without a warning.
 
-CLI cases run ``python -m metaparity.cli`` in a subprocess in ``tmp_path``.  The same
+CLI cases run ``python -m metaparity.cli`` in a fresh process in ``tmp_path``: a child
+forked from one process that imported metaparity once (``ForkServer``), which runs the
+CLI module as ``-m`` does, with the case's environment.  The same
 corpus is graded against any source tree by ``scripts/bad_input_audit.py``.
 """
 
@@ -17,7 +19,7 @@ import pytest
 
 import metaparity
 from bad_inputs import CASES
-from bad_inputs_run import grade, run_case, summary_line
+from bad_inputs_run import ForkServer, grade, run_case, summary_line
 
 SRC = Path(metaparity.__file__).resolve().parents[1]
 
@@ -40,8 +42,14 @@ def test_the_corpus_is_large_and_covers_every_class():
         assert c["keywords"], c["id"]
 
 
+@pytest.fixture(scope="module")
+def server():
+    with ForkServer(SRC) as srv:
+        yield srv
+
+
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
-def test_bad_input(case, tmp_path):
-    out = run_case(case, SRC, tmp_path / "case")
+def test_bad_input(case, tmp_path, server):
+    out = run_case(case, SRC, tmp_path / "case", server=server)
     verdict, problems = grade(case, out)
     assert verdict == "good", f"{verdict}: {'; '.join(problems)} -- {summary_line(out)}"
