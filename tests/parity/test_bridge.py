@@ -71,3 +71,62 @@ def test_bridge_reports_versions_and_runs_rma(metafor):
     # R-side errors come back structured, not as an R traceback
     bad = metafor.rma([0.1, 0.2], [0.01, 0.0], method="DL")
     assert bad["ok"] is False and "non-positive sampling variances" in bad["error"]
+
+
+FAKE_RSCRIPT = """#!/bin/sh
+# an Rscript that prints partial output, half-writes its result and dies by SIGKILL when
+# asked to run metafor's rma (the version and package checks go to the real Rscript)
+for a in "$@"; do
+  case "$a" in *request.json) if grep -q '"fn": "rma"' "$a"; then
+      echo "partial output"; printf '[{"ok": tr' > "$(dirname "$a")/result.json"
+      kill -9 $$; fi;;
+  esac
+done
+exec Rscript "$@"
+"""
+
+
+def fake_rscript(tmp_path):
+    """A fake Rscript (see FAKE_RSCRIPT) for METAPARITY_RSCRIPT."""
+    exe = tmp_path / "Rscript-dies"
+    exe.write_text(FAKE_RSCRIPT)
+    exe.chmod(0o755)
+    return exe
+
+
+def test_rscript_override_must_be_an_executable(monkeypatch):
+    monkeypatch.setenv("METAPARITY_RSCRIPT", "/nonexistent/Rscript")
+    with pytest.raises(rbridge.RUnavailable, match=r"METAPARITY_RSCRIPT=/nonexistent.*unset"):
+        rbridge.RscriptBridge()
+
+
+@pytest.mark.r
+def test_rscript_killed_mid_run_is_rfailed(tmp_path, monkeypatch, metafor):
+    monkeypatch.setenv("METAPARITY_RSCRIPT", str(fake_rscript(tmp_path)))
+    bridge = rbridge.RscriptBridge()  # versions come from the real R
+    with pytest.raises(rbridge.RFailed, match=r"killed by SIGKILL.*\(rma\).*partial output"):
+        bridge.rma([0.1, 0.3], [0.01, 0.02], method="DL")
+
+
+def test_rpy2_mismatch_names_both_versions_and_the_fix():
+    msg = rbridge._rpy2_mismatch_message("4.2.2", OSError("cannot load library 'libR.so'"))
+    assert "rpy2 " + rbridge._rpy2_version() in msg and "R 4.2.2" in msg
+    assert "bash scripts/setup.sh" in msg and "pip install 'rpy2==3.5.17'" in msg
+
+
+@pytest.mark.r
+def test_rpy2_console_output_becomes_warnings_and_r_errors_rfailed(metafor, capfd):
+    if metafor.backend != "rpy2":
+        pytest.skip("rpy2 backend only")
+    ro = metafor._ro
+    ro.r("mp_rma_saved <- mp_rma")
+    try:
+        ro.r('mp_rma <- function(...) { message("a note from R"); mp_rma_saved(...) }')
+        out = metafor.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015], method="DL")
+        assert out["ok"] and "R console: a note from R" in out["warnings"]
+        ro.r('mp_rma <- function(...) stop("R fell over")')
+        with pytest.raises(rbridge.RFailed, match=r"R 4\.\d+\.\d+ failed .*\(rma\).*R fell over"):
+            metafor.rma([0.1, 0.3], [0.01, 0.02], method="DL")
+    finally:
+        ro.r("mp_rma <- mp_rma_saved")
+    assert "a note from R" not in capfd.readouterr().err

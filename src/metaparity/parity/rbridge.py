@@ -5,18 +5,29 @@ code that ``r_scripts/goldens.R`` uses for golden files, so live checks and
 goldens ask metafor the same question.  rpy2 is imported lazily: importing
 metaparity never loads R.
 
-Failures are structured (:class:`RUnavailable` with a ``reason`` that says what to
-install), never a raw R traceback.
+Failures are structured, never a raw R traceback: :class:`RUnavailable` (R, metafor or
+a matching rpy2 missing; the message says what to install) and its subclass
+:class:`RFailed` (R started but died or errored while running metafor).  What R writes
+to its console (warnings, messages) is captured and returned with each call's result,
+under ``warnings``, instead of leaking to stderr.
+
+``METAPARITY_RSCRIPT`` (an executable) overrides the ``Rscript`` found on ``PATH``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import logging
+import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
-from importlib import resources
+from collections.abc import Iterator
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,6 +37,7 @@ from metaparity._core.mfversion import get_metafor_version, set_metafor_version
 
 __all__ = [
     "RUnavailable",
+    "RFailed",
     "control_arg",
     "r_status",
     "get_bridge",
@@ -38,6 +50,50 @@ __all__ = [
 
 class RUnavailable(RuntimeError):
     """R, metafor or a matching rpy2 is missing; ``str(err)`` says how to fix it."""
+
+
+class RFailed(RUnavailable):
+    """R or metafor failed while running (Rscript killed or crashed, an R error outside
+    metafor's own handled errors, unreadable output); ``str(err)`` is one line naming
+    what died and what to do."""
+
+
+#: environment variable naming the Rscript executable (default: ``Rscript`` on PATH)
+RSCRIPT_ENV = "METAPARITY_RSCRIPT"
+
+
+def _rscript() -> str | None:
+    """The Rscript to run: ``$METAPARITY_RSCRIPT`` when set, else ``Rscript`` on PATH.
+
+    Raises
+    ------
+    RUnavailable
+        ``METAPARITY_RSCRIPT`` is set but is not an executable file.
+    """
+    env = os.environ.get(RSCRIPT_ENV)
+    if env:
+        exe = shutil.which(env)
+        if exe is None:
+            raise RUnavailable(
+                f"{RSCRIPT_ENV}={env} is not an executable Rscript: point it at one "
+                f"(e.g. /usr/bin/Rscript) or unset it to use Rscript on PATH"
+            )
+        return exe
+    return shutil.which("Rscript")
+
+
+def _rpy2_version() -> str:
+    """The installed rpy2's version (without importing it, which would start R)."""
+    try:
+        return metadata.version("rpy2")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line (lines joined by `` | ``), at most ``limit`` characters."""
+    flat = " | ".join(ln.strip() for ln in str(text).splitlines() if ln.strip())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def rpy2_spec_for(r_version: str) -> str:
@@ -64,7 +120,7 @@ def rpy2_spec_for(r_version: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _r_version_from_rscript() -> str | None:
-    exe = shutil.which("Rscript")
+    exe = _rscript()
     if exe is None:
         return None
     try:
@@ -77,7 +133,9 @@ def _r_version_from_rscript() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    # R may print notes first (``WARNING: ignoring environment value of R_HOME``)
+    found = re.findall(r"^\d+\.\d+(?:\.\d+)?$", out.stdout, flags=re.M)
+    return found[-1] if found else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -132,6 +190,60 @@ def _no_r_message() -> str:
         "R is not installed (Rscript not on PATH): run `bash scripts/setup.sh`, which "
         "installs r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite"
     )
+
+
+class _RecordLog(logging.Handler):
+    """A logging handler that keeps the messages (rpy2's start-up complaints)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _rpy2_mismatch_message(rver: str, err: BaseException, logged: list[str] = ()) -> str:
+    """One line: rpy2 could not load R -- which R, which rpy2, why, and the fix."""
+    why = _one_line("; ".join([*logged[:1], str(err) or type(err).__name__]), 240)
+    home = os.environ.get("R_HOME")
+    hint = ""
+    if home and not (Path(home) / "lib" / "libR.so").exists():
+        hint = f"; R_HOME={home} has no lib/libR.so: unset R_HOME or set it to `R RHOME`"
+    return (
+        f"rpy2 {_rpy2_version()} failed to load R {rver} ({why}){hint}; run `bash "
+        f"scripts/setup.sh` (reinstalls the rpy2 matching this R) or "
+        f"`pip install '{rpy2_spec_for(rver)}'`, or use --backend rscript"
+    )
+
+
+@contextlib.contextmanager
+def _console() -> Iterator[list[str]]:
+    """Capture what the embedded R writes to its console (rpy2's callbacks) while the
+    block runs: yields the list the text lines are appended to, nothing reaches
+    stdout/stderr."""
+    from rpy2.rinterface_lib import callbacks  # optional heavy dependency (R is running)
+
+    lines: list[str] = []
+
+    def write(text: str) -> None:
+        lines.extend(ln.rstrip() for ln in text.splitlines() if ln.strip())
+
+    saved = callbacks.consolewrite_print, callbacks.consolewrite_warnerror
+    callbacks.consolewrite_print = callbacks.consolewrite_warnerror = write
+    try:
+        yield lines
+    finally:
+        callbacks.consolewrite_print, callbacks.consolewrite_warnerror = saved
+
+
+def _add_console(res: Any, lines: list[str]) -> Any:
+    """Append R's console text to a call result's ``warnings`` (``"R console: ..."``)."""
+    if lines and isinstance(res, dict) and "metafor" not in res:
+        w = res.get("warnings")
+        w = [] if w is None else ([w] if isinstance(w, str) else list(w))
+        res["warnings"] = w + [f"R console: {ln}" for ln in lines]
+    return res
 
 
 def _no_metafor_message(rver: str) -> str:
@@ -496,32 +608,43 @@ class MetaforBridge(_Bridge):
         rver = _r_version_from_rscript()
         if rver is None:
             raise RUnavailable(_no_r_message())
+        logged = _RecordLog()
+        rpy2_log = logging.getLogger("rpy2")
+        saved = rpy2_log.propagate
+        rpy2_log.addHandler(logged)
+        rpy2_log.propagate = False  # rpy2 logs its start-up trouble: into the message, not stderr
         try:
             import rpy2.robjects as ro  # optional heavy dependency: embeds R in this process
         except ImportError as err:
-            msg = str(err)
-            if "No module named" in msg:
+            if "No module named" in str(err):
                 raise RUnavailable(
-                    f"rpy2 is not installed in this Python; for R {rver} install "
-                    f"`pip install '{rpy2_spec_for(rver)}'` (scripts/setup.sh does this)"
+                    f"rpy2 is not installed in this Python; for R {rver} run `bash "
+                    f"scripts/setup.sh` or `pip install '{rpy2_spec_for(rver)}'`"
                 ) from None
-            raise RUnavailable(
-                f"rpy2 failed to load against R {rver} ({msg.splitlines()[0]}); this usually means "
-                f"an rpy2 built for another R: install `{rpy2_spec_for(rver)}` into a fresh venv"
-            ) from None
+            raise RUnavailable(_rpy2_mismatch_message(rver, err, logged.lines)) from None
         except Exception as err:  # rpy2 raises assorted errors when libR does not match
-            raise RUnavailable(
-                f"rpy2 failed to start R {rver}: {str(err).splitlines()[0]}; install "
-                f"`{rpy2_spec_for(rver)}` into a fresh venv"
-            ) from None
+            raise RUnavailable(_rpy2_mismatch_message(rver, err, logged.lines)) from None
+        finally:
+            rpy2_log.removeHandler(logged)
+            rpy2_log.propagate = saved
         self._ro = ro
-        ok = bool(ro.r('isTRUE(suppressWarnings(requireNamespace("metafor", quietly = TRUE)))')[0])
-        if not ok:
-            raise RUnavailable(_no_metafor_message(rver))
-        lib = resources.files("metaparity.parity") / "r" / "metaparity.R"
-        with resources.as_file(lib) as path:
-            ro.r["source"](str(path))
-        self._versions = _to_py(ro.r["mp_versions"]())
+        self._rver = rver
+        with _console() as _:
+            try:
+                ok = bool(
+                    ro.r('isTRUE(suppressWarnings(requireNamespace("metafor", quietly = TRUE)))')[0]
+                )
+            except Exception as err:  # an R error while loading packages
+                raise RFailed(
+                    f"R {rver} failed while loading metafor through rpy2: {_one_line(str(err))}; "
+                    "check the installation with `Rscript -e 'library(metafor)'`"
+                ) from None
+            if not ok:
+                raise RUnavailable(_no_metafor_message(rver))
+            lib = resources.files("metaparity.parity") / "r" / "metaparity.R"
+            with resources.as_file(lib) as path:
+                ro.r["source"](str(path))
+            self._versions = _to_py(ro.r["mp_versions"]())
 
     def _vec(self, x: Any) -> Any:
         if x is None:
@@ -570,75 +693,90 @@ class MetaforBridge(_Bridge):
         list of dict
             metafor's answer to each call, as plain Python (see :meth:`rma`).
         """
-        ro = self._ro
         out: list[dict[str, Any]] = []
         for c in calls:
-            if c["fn"] == "rma":
-                res = ro.r["mp_rma"](
-                    self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
-                    level=c["level"], weights=self._vec(c["weights"]), measure=c["measure"],
-                    ni=self._vec(c["ni"]), transf=ro.NULL if c["transf"] is None else c["transf"],
-                    control=self._control(c.get("control")),
-                )  # fmt: skip
-                out.append(_normalise(_to_py(res)))
-            elif c["fn"] == "rma_mods":
-                X = ro.r["matrix"](self._vec(c["X"]), nrow=c["nrow"])
-                X = ro.r["colnames<-"](X, ro.StrVector(c["colnames"]))
-                res = ro.r["mp_rma_mods"](
-                    self._vec(c["yi"]),
-                    self._vec(c["vi"]),
-                    X,
-                    c["method"],
-                    c["test"],
-                    level=c["level"],
-                    control=self._control(c.get("control")),
-                )
-                out.append(_normalise(_to_py(res)))
-            elif c["fn"] == "rma_iface":
-                args = ro.vectors.ListVector({n: self._rvec(kv) for n, kv in c["args"].items()})
-                data = (
-                    ro.NULL
-                    if c["data"] is None
-                    else ro.vectors.ListVector({n: self._rvec(kv) for n, kv in c["data"].items()})
-                )
-                res = ro.r["mp_rma_iface"](
-                    args, data=data, mods=ro.NULL if c["mods"] is None else c["mods"]
-                )
-                out.append(_to_py(res))
-            elif c["fn"] == "influence":
-                res = ro.r["mp_influence"](
-                    self._vec(c["yi"]),
-                    self._vec(c["vi"]),
-                    c["method"],
-                    c["test"],
-                    level=c["level"],
-                )
-                out.append(_to_py(res))
-            elif c["fn"] == "bias":
-                res = ro.r["mp_bias"](
-                    self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
-                    ni=self._vec(c["ni"]), level=c["level"],
-                )  # fmt: skip
-                out.append(_to_py(res))
-            elif c["fn"] == "rma_glmm":
-                res = ro.r["mp_rma_glmm"](
-                    self._vec(c["xi"]),
-                    self._vec(c["ni"]),
-                    nAGQ=c["nAGQ"],
-                    level=c["level"],
-                    test=c["test"],
-                    at=self._vec(c["at"]),
-                    tight=c["tight"],
-                )
-                out.append(_normalise(_to_py(res)))
-            elif c["fn"] == "escalc":
-                args = ro.ListVector({k: self._vec(v) for k, v in c["inputs"].items()})
-                add = ro.NULL if c["add"] is None else c["add"]
-                res = ro.r["mp_escalc"](c["measure"], args, add=add, to=c["to"], drop00=c["drop00"])
-                out.append(_to_py(res))
-            else:
-                out.append(_to_py(ro.r["mp_versions"]()))
+            with _console() as lines:
+                try:
+                    res = self._call(c)
+                except Exception as err:  # an R error the R side did not catch, or R aborted
+                    raise RFailed(
+                        f"R {self._rver} failed while running metafor ({c['fn']}) through rpy2: "
+                        f"{_one_line(str(err) or type(err).__name__, 200)}; rerun with "
+                        "--backend rscript, or check R with `Rscript -e 'library(metafor)'`"
+                    ) from None
+            out.append(_add_console(res, lines))
         return out
+
+    def _call(self, c: dict[str, Any]) -> dict[str, Any]:
+        """One call of :meth:`run` in the embedded R."""
+        ro = self._ro
+        out: list[dict[str, Any]] = []
+        if c["fn"] == "rma":
+            res = ro.r["mp_rma"](
+                self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
+                level=c["level"], weights=self._vec(c["weights"]), measure=c["measure"],
+                ni=self._vec(c["ni"]), transf=ro.NULL if c["transf"] is None else c["transf"],
+                control=self._control(c.get("control")),
+            )  # fmt: skip
+            out.append(_normalise(_to_py(res)))
+        elif c["fn"] == "rma_mods":
+            X = ro.r["matrix"](self._vec(c["X"]), nrow=c["nrow"])
+            X = ro.r["colnames<-"](X, ro.StrVector(c["colnames"]))
+            res = ro.r["mp_rma_mods"](
+                self._vec(c["yi"]),
+                self._vec(c["vi"]),
+                X,
+                c["method"],
+                c["test"],
+                level=c["level"],
+                control=self._control(c.get("control")),
+            )
+            out.append(_normalise(_to_py(res)))
+        elif c["fn"] == "rma_iface":
+            args = ro.vectors.ListVector({n: self._rvec(kv) for n, kv in c["args"].items()})
+            data = (
+                ro.NULL
+                if c["data"] is None
+                else ro.vectors.ListVector({n: self._rvec(kv) for n, kv in c["data"].items()})
+            )
+            res = ro.r["mp_rma_iface"](
+                args, data=data, mods=ro.NULL if c["mods"] is None else c["mods"]
+            )
+            out.append(_to_py(res))
+        elif c["fn"] == "influence":
+            res = ro.r["mp_influence"](
+                self._vec(c["yi"]),
+                self._vec(c["vi"]),
+                c["method"],
+                c["test"],
+                level=c["level"],
+            )
+            out.append(_to_py(res))
+        elif c["fn"] == "bias":
+            res = ro.r["mp_bias"](
+                self._vec(c["yi"]), self._vec(c["vi"]), c["method"], c["test"],
+                ni=self._vec(c["ni"]), level=c["level"],
+            )  # fmt: skip
+            out.append(_to_py(res))
+        elif c["fn"] == "rma_glmm":
+            res = ro.r["mp_rma_glmm"](
+                self._vec(c["xi"]),
+                self._vec(c["ni"]),
+                nAGQ=c["nAGQ"],
+                level=c["level"],
+                test=c["test"],
+                at=self._vec(c["at"]),
+                tight=c["tight"],
+            )
+            out.append(_normalise(_to_py(res)))
+        elif c["fn"] == "escalc":
+            args = ro.ListVector({k: self._vec(v) for k, v in c["inputs"].items()})
+            add = ro.NULL if c["add"] is None else c["add"]
+            res = ro.r["mp_escalc"](c["measure"], args, add=add, to=c["to"], drop00=c["drop00"])
+            out.append(_to_py(res))
+        else:
+            out.append(_to_py(ro.r["mp_versions"]()))
+        return out[0]
 
 
 def _json_call(c: dict[str, Any]) -> dict[str, Any]:
@@ -663,23 +801,32 @@ class RscriptBridge(_Bridge):
     backend = "rscript"
 
     def __init__(self, timeout: float = 3600.0) -> None:
-        exe = shutil.which("Rscript")
+        exe = _rscript()
         if exe is None:
             raise RUnavailable(_no_r_message())
         self._exe = exe
         self._timeout = timeout
         rver = _r_version_from_rscript() or "?"
-        ok = subprocess.run(
-            [exe, "-e", 'quit(status = !requireNamespace("metafor", quietly = TRUE) || '
-             '!requireNamespace("jsonlite", quietly = TRUE))'],
-            capture_output=True, timeout=120,
-        )  # fmt: skip
+        self._rver = rver
+        try:
+            ok = subprocess.run(
+                [exe, "-e", 'quit(status = !requireNamespace("metafor", quietly = TRUE) || '
+                 '!requireNamespace("jsonlite", quietly = TRUE))'],
+                capture_output=True, timeout=120,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as err:
+            raise RFailed(f"{exe} could not be run: {_one_line(str(err), 200)}") from None
+        if ok.returncode < 0:
+            raise RFailed(_killed_message(exe, ok.returncode, "while loading metafor"))
         if ok.returncode != 0:
             raise RUnavailable(_no_metafor_message(rver))
         self._versions = self.run([{"fn": "versions"}])[0]
 
     def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run all calls in one Rscript process (JSON in, JSON out).
+
+        What R writes to stderr (messages, warnings outside metafor's calls) is captured,
+        never shown: it is appended to each result's ``warnings`` as ``"R console: ..."``.
 
         Parameters
         ----------
@@ -693,8 +840,10 @@ class RscriptBridge(_Bridge):
 
         Raises
         ------
-        RUnavailable
-            Rscript failed (its last lines of output are in the message).
+        RFailed
+            Rscript died (killed by a signal, crashed, timed out) or its output is
+            missing or unreadable; the message names the signal / exit status and R's
+            last lines of output.
         """
         pkg = resources.files("metaparity.parity") / "r"
         with (
@@ -704,18 +853,60 @@ class RscriptBridge(_Bridge):
         ):
             req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
             req.write_text(json.dumps([_json_call(c) for c in calls]))
-            proc = subprocess.run(
-                [self._exe, "--vanilla", str(driver), str(lib), str(req), str(res)],
-                capture_output=True, text=True, timeout=self._timeout,
-            )  # fmt: skip
+            what = "while running metafor (" + ", ".join(sorted({c["fn"] for c in calls})) + ")"
+            try:
+                proc = subprocess.run(
+                    [self._exe, "--vanilla", str(driver), str(lib), str(req), str(res)],
+                    capture_output=True, text=True, timeout=self._timeout,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                raise RFailed(
+                    f"Rscript ({self._exe}) took longer than {self._timeout:g} s {what} and "
+                    "was stopped: fewer analyses per run, or a larger timeout"
+                ) from None
+            except OSError as err:
+                raise RFailed(f"{self._exe} could not be run: {_one_line(str(err), 200)}") from None
+            tail = _one_line("\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:]))
+            if proc.returncode < 0:
+                raise RFailed(_killed_message(self._exe, proc.returncode, what, tail))
             if proc.returncode != 0 or not res.exists():
-                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                raise RUnavailable(f"Rscript failed (exit {proc.returncode}): {' | '.join(tail)}")
-            out: list[dict[str, Any]] = json.loads(res.read_text())
+                raise RFailed(
+                    f"Rscript ({self._exe}) failed {what} (exit {proc.returncode}"
+                    f"{'' if res.exists() else ', no results written'}): {tail or 'no output'}; "
+                    "check R with `Rscript -e 'library(metafor)'`"
+                )
+            try:
+                out: list[dict[str, Any]] = json.loads(res.read_text())
+            except (ValueError, OSError) as err:
+                raise RFailed(
+                    f"Rscript ({self._exe}) wrote unreadable results {what} "
+                    f"({_one_line(str(err), 120)}); rerun, or check R with "
+                    "`Rscript -e 'library(metafor)'`"
+                ) from None
+        if not isinstance(out, list) or len(out) != len(calls):
+            raise RFailed(
+                f"Rscript ({self._exe}) returned {len(out) if isinstance(out, list) else 'no'} "
+                f"results for {len(calls)} calls {what}; rerun"
+            )
+        lines = [ln.rstrip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
         return [
-            _normalise(o) if c["fn"] in ("rma", "rma_mods", "rma_iface") else o
+            _add_console(_normalise(o) if c["fn"] in ("rma", "rma_mods", "rma_iface") else o, lines)
             for c, o in zip(calls, out, strict=True)
         ]
+
+
+def _killed_message(exe: str, returncode: int, what: str, tail: str = "") -> str:
+    """One line: Rscript died from a signal (``returncode`` is minus the signal number)."""
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    cause = " (out of memory?)" if name == "SIGKILL" else ""
+    seen = f"; its last output: {tail}" if tail else ""
+    return (
+        f"Rscript ({exe}) was killed by {name}{cause} {what}; nothing was written{seen}; "
+        "rerun, or with fewer analyses"
+    )
 
 
 def _coefficient_arrays(fit: dict[str, Any]) -> None:
