@@ -452,7 +452,7 @@ add(dict(id="golden-missing-without-r", cls=GD, argv=parity("GEN", "--golden", "
          outputs=["out.json"]))  # fmt: skip
 add(dict(id="golden-input-changed", cls=GD, argv=parity("GEN", "--golden", "gold"),
          before={"argv": ["parity", "data.csv", "--measure", "GEN", "--method", "DL",
-                          "--golden", "gold"], "files": {"data.csv": spoil(GEN, "yi", "0.35")}},
+                          "--golden", "gold", "--record"], "files": {"data.csv": spoil(GEN, "yi", "0.35")}},
          files={"data.csv": g}, env=NO_R, exit=2,
          keywords=[["changed", "hash", "differ"], ["--record", "--accept", "record"]],
          outputs=["out.json"], r=True))  # fmt: skip

@@ -382,6 +382,7 @@ def test_console_exit_codes(tmp_path):
 # ------------------------------------------------------------ parity writes all or none
 class _Report:
     exit_code = 0
+    failure_message = ""
 
 
 def test_parity_reports_all_or_none(tmp_path, capsys, monkeypatch, data):
