@@ -894,7 +894,13 @@ def _verdicts(pub, analyses, tests, counts, subgroups, measure):
     sizes = {g: int(counts.loc[counts.subgroup == g, "study"].nunique()) for g in subgroups}
     prow = [
         PublishedRow(
-            (r.outcome, r.grade, r.subgroup), r.est, r.lb, r.ub, _int_or_none(r.k), id=r.line
+            (r.outcome, r.grade, r.subgroup),
+            r.est,
+            r.lb,
+            r.ub,
+            _int_or_none(r.k),
+            id=r.line,
+            scale=float(r.scale),
         )
         for _, r in pub.iterrows()
     ]
