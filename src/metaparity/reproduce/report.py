@@ -354,20 +354,23 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;padding:16px 24px;
 color:#111;max-width:2400px;line-height:1.35}
 h1{font-size:22px;overflow-wrap:anywhere}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
-.table-wrap{overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch;border:1px solid #d0d7de}
-table{border-collapse:collapse;font-size:12.5px;width:100%}
-th,td{border:1px solid #d0d7de;padding:3px 6px;vertical-align:top;text-align:left;
-overflow-wrap:anywhere;word-break:normal;white-space:normal}
+.table-wrap{overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch}
+table{border-collapse:collapse;font-size:12px;width:100%}
+th,td{border:1px solid #d0d7de;padding:3px 4px;vertical-align:top;text-align:left;
+overflow-wrap:break-word;word-break:normal;white-space:normal}
 th{background:#f6f8fa}
-td.num{font-variant-numeric:tabular-nums;min-width:7.5em}
-.v{color:#fff;border-radius:3px;padding:1px 5px;white-space:nowrap;font-weight:600;display:inline-block}
+td.num{font-variant-numeric:tabular-nums;min-width:6em}
+.v{color:#fff;border-radius:3px;padding:1px 5px;font-weight:600;display:inline-block}
 dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;font-size:14px}
 dd{margin:0;overflow-wrap:anywhere}
 dt{font-weight:600}figure{display:inline-block;margin:8px;vertical-align:top;max-width:100%}
 figure img{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:12px;color:#555}
 .small{font-size:12px;color:#555}
-table.figures td:nth-child(8){min-width:14em}
-table.figures td:nth-child(12){min-width:16em}table.figures td:nth-child(13){min-width:12em}
+table.figures td:nth-child(2){min-width:6.5em}table.figures td:nth-child(8){min-width:8em}
+table.figures td:nth-child(12){min-width:10em}table.figures td:nth-child(13){min-width:8em}
+@media (min-width:1600px){table{font-size:12.5px}.v{white-space:nowrap}
+table.figures td:nth-child(8){min-width:13em}table.figures td:nth-child(12){min-width:16em}
+table.figures td:nth-child(13){min-width:12em}}
 @media (max-width:900px){body{padding:8px}table{font-size:11.5px}}
 """
 
@@ -381,7 +384,8 @@ def _html_table(
 ) -> str:
     """A table in a horizontally scrollable container (wide tables never get cut)."""
     vi = head.index(vcol) if vcol in head else -1
-    numeric = {"printed", "metaparity", "metafor (live)", "printed p", "quoted"}
+    numeric = {"printed", "metaparity", "metafor (live)", "printed p", "quoted",
+               "GLMM (all studies)"} | {h for h in head if h.startswith("alt.: ")}  # fmt: skip
     klass = f" class='{cls}'" if cls else ""
     parts = [
         f"<div class='table-wrap'><table{klass}><thead><tr>",
