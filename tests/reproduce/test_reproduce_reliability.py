@@ -287,3 +287,22 @@ def test_swap_in_failure_midway_restores_the_earlier_report(tmp_path, small, mon
     assert "first" in (out / "report.md").read_text()
     assert "first" in (out / "report.json").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
+def test_galbraith_labels_clear_the_regression_lines():
+    pytest.importorskip("matplotlib")
+    from metaparity.plots import revman_galbraith
+    from metaparity.plots._common import _crosses
+
+    # the sCR overall analysis of the seed (BOSTON 19/195, STORM part 2 2/122; DL)
+    yi, vi = [19 / 195, 2 / 122], [19 / 195 * 176 / 195 / 195, 2 / 122 * 120 / 122 / 122]
+    labs = ["Study 0 (BOSTON) 2020", "Study 1 (STORM part 2) 2019"]
+    fig = revman_galbraith(yi, vi, labs, tau2=0.002992, b=0.0548, title="labels")
+    ax = fig.axes[0]
+    r = fig.canvas.get_renderer()
+    segs = [ln.get_xydata() for ln in ax.get_lines() if len(ln.get_xydata()) == 2]
+    segs = [tuple(ax.transData.transform(p) for p in s) for s in segs[:3]]
+    labels = [t for t in ax.texts if t.get_text().startswith("Study")]
+    assert len(labels) == 2
+    for t in labels:
+        assert not any(_crosses(t.get_window_extent(r), a, b, 0.0) for a, b in segs), t.get_text()
