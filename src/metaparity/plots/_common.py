@@ -259,6 +259,28 @@ def measure_label(measure: str, kind: str = "axis", back: str | None = None) -> 
 _BASE_OFFSETS = ((6, 3), (6, -11), (-6, 3), (-6, -11), (0, 8), (0, -16))
 
 
+def _crosses(bb: Any, a: Any, b: Any, pad: float) -> bool:
+    """The segment a-b (display coordinates) meets the box ``bb`` grown by ``pad`` pixels
+    (Liang-Barsky clipping)."""
+    x0, y0, x1, y1 = bb.x0 - pad, bb.y0 - pad, bb.x1 + pad, bb.y1 + pad
+    (ax_, ay), (bx, by) = a, b
+    dx, dy = bx - ax_, by - ay
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, ax_ - x0), (dx, x1 - ax_), (-dy, ay - y0), (dy, y1 - ay)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return False
+    return True
+
+
 def place_labels(
     fig: Figure,
     ax: Axes,
@@ -274,6 +296,7 @@ def place_labels(
     color: str = C_SMALL,
     leader: str = "#aaaaaa",
     zorder: int = 5,
+    lines: Sequence[tuple[tuple[float, float], tuple[float, float]]] = (),
 ) -> tuple[list[int], list[int]]:
     """Label points at the first of a few offsets free of other labels and points.
 
@@ -281,7 +304,9 @@ def place_labels(
     tried at 1, 2 and 3 times their size, the farther ones with a thin leader line.  A
     label with no free place is tried as ``short[i]`` (e.g. the study number), else left
     out.  A label must stay inside the axes (``right_slack_px`` lets it pass the right
-    edge by that much).  Returns the indices shown by their short label and those left out.
+    edge by that much).  ``lines`` (segments in data coordinates, e.g. regression lines) are
+    kept clear of labels where a free place exists; otherwise a label may cross one rather
+    than be left out.  Returns the indices shown by their short label and those left out.
     """
     from matplotlib.transforms import Bbox  # optional heavy dependency
 
@@ -295,26 +320,32 @@ def place_labels(
     offsets = [(dx * m, dy * m, m) for m in (1, 2, 3) for dx, dy in base]
     numbered: list[int] = []
     left: list[int] = []
+    segs = [tuple(ax.transData.transform(pt) for pt in seg) for seg in lines]
     for i in sorted(range(len(xs)), key=key or (lambda i: i)):
         texts = [labels[i]] if short is None else [labels[i], short[i]]
         placed = False
-        for text in texts:
-            for dx, dy, m in offsets:
-                ha = "left" if dx > 0 else "right" if dx < 0 else "center"
-                arrow = None if m == 1 else {"arrowstyle": "-", "color": leader, "lw": 0.5}
-                t = ax.annotate(text, (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
-                                fontsize=SMALL, ha=ha, va="bottom", color=color, zorder=zorder,
-                                arrowprops=arrow)  # fmt: skip
-                bb = t.get_window_extent(renderer)
-                inside = (bb.x0 >= box.x0 and bb.x1 <= box.x1 + right_slack_px
-                          and bb.y0 >= box.y0 and bb.y1 <= box.y1)  # fmt: skip
-                if inside and not any(bb.overlaps(o) for o in taken):
-                    taken.append(bb)
-                    placed = True
-                    if text is not labels[i]:
-                        numbered.append(i)
+        for avoid in [True, False] if segs else [False]:
+            for text in texts:
+                for dx, dy, m in offsets:
+                    ha = "left" if dx > 0 else "right" if dx < 0 else "center"
+                    arrow = None if m == 1 else {"arrowstyle": "-", "color": leader, "lw": 0.5}
+                    t = ax.annotate(text, (xs[i], ys[i]), xytext=(dx, dy),
+                                    textcoords="offset points", fontsize=SMALL, ha=ha,
+                                    va="bottom", color=color, zorder=zorder,
+                                    arrowprops=arrow)  # fmt: skip
+                    bb = t.get_window_extent(renderer)
+                    inside = (bb.x0 >= box.x0 and bb.x1 <= box.x1 + right_slack_px
+                              and bb.y0 >= box.y0 and bb.y1 <= box.y1)  # fmt: skip
+                    clear = not avoid or not any(_crosses(bb, a, b, 2.0) for a, b in segs)
+                    if inside and clear and not any(bb.overlaps(o) for o in taken):
+                        taken.append(bb)
+                        placed = True
+                        if text is not labels[i]:
+                            numbered.append(i)
+                        break
+                    t.remove()
+                if placed:
                     break
-                t.remove()
             if placed:
                 break
         if not placed:

@@ -211,7 +211,9 @@ def _pooled_rows(
 ) -> list[Row]:
     ev, nn = _sums(ss)
     label = p.label if p is not None else "Subtotal (95% CI)"
-    rows = [Row("pooled", pooled=p, key=key, text=label, events=ev, n=nn, weight=weight)]
+    # a pooled row that cannot be estimated has no weight (not "100.0")
+    w = weight if p is not None else DASH
+    rows = [Row("pooled", pooled=p, key=key, text=label, events=ev, n=nn, weight=w)]
     if key in pub:
         rows.append(Row("published", key=key, text="published (paper)", pub=pub[key]))
     if p is None:

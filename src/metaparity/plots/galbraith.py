@@ -124,7 +124,9 @@ def _draw(
     model = f"slope b = {fmt_num(bb, 3)}" + (f", \u03c4\u00b2 = {t2:.4g}" if t2 > 0 else "")
     ax.text(0.99, 0.02, model, transform=ax.transAxes, ha="right", va="bottom",
             fontsize=SMALL, color=C_SMALL)  # fmt: skip
-    _, left = place_labels(fig, ax, xs, ys, labs, key=lambda i: -xs[i], right_slack_px=60)
+    regression = [((0.0, off), (xr, bb * xr + off)) for off in (0.0, -1.96, 1.96)]
+    _, left = place_labels(fig, ax, xs, ys, labs, key=lambda i: -xs[i], right_slack_px=60,
+                           lines=regression)  # fmt: skip
     if left:
         ax.text(0.01, 0.02, f"{len(left)} of {len(labs)} labels left out (no free space)",
                 transform=ax.transAxes, ha="left", va="bottom", fontsize=SMALL,

@@ -182,7 +182,10 @@ def load_published(published: str | os.PathLike[str] | pd.DataFrame) -> pd.DataF
     Raises
     ------
     InputError
-        Missing columns or a cell that is not a number.
+        Missing columns, a cell that is not a number, or a ``k_studies`` that is not a
+        whole number (each message names the file, line, column, value and the fix).
+        Implausible printed figures (an estimate outside its CI, a reversed CI, a value
+        that is no proportion) are not errors: they get a verdict, as the typos they are.
     """
     if isinstance(published, pd.DataFrame):
         df = published.astype(object).where(published.notna(), "")
@@ -219,7 +222,13 @@ def load_published(published: str | os.PathLike[str] | pd.DataFrame) -> pd.DataF
         kt = str(r.get("k_studies", "")).strip()
         rec["k_text"] = kt
         kk = kt.split()[0] if kt else ""
-        rec["k"] = int(float(kk)) if kk.replace(".", "", 1).isdigit() else None
+        if kk and not kk.isdigit():
+            raise InputError(
+                f"{where}: line {_line(i)}, column 'k_studies': {kt!r} is not a whole number of "
+                "studies >= 0; give e.g. 4 (a note may follow the number: '4 (two pooled)') "
+                "or leave it empty"
+            )
+        rec["k"] = int(kk) if kk else None
         for c in ("model", "location", "typo_note"):
             rec[c] = str(r.get(c, "")).strip()
         rows.append(rec)

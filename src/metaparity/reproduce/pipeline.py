@@ -128,9 +128,13 @@ class ModelPolicy:
         Parameters
         ----------
         spec : str
-            ``"i2>50"`` (threshold in percent; I² of all studies of the outcome),
-            ``"i2>50:analysis"`` (each analysis's own I²), ``"stated"``, or an estimator
-            name (metafor ``rma(method=)``: ``"DL"``, ``"REML"`` ...).
+            ``"i2:50"`` (the shell-safe form: random effects when I² > 50 %, the I² of all
+            studies of the outcome), ``"i2:50:analysis"`` (each analysis's own I²),
+            ``"stated"``, or an estimator name (metafor ``rma(method=)``: ``"DL"``,
+            ``"REML"`` ...).  The older ``"i2>50"`` / ``"i2>50:analysis"`` are accepted
+            too, but must be quoted in a shell (unquoted, ``>`` is a redirect: the shell passes
+            ``i2`` alone, which is therefore refused rather than read as a default).  The
+            threshold is a number with 0 <= t < 100.
 
         Returns
         -------
@@ -139,23 +143,57 @@ class ModelPolicy:
         Raises
         ------
         ValueError
-            An unreadable threshold or scope, or an unknown estimator.
+            An unreadable or out-of-range threshold, an unknown scope or estimator; the
+            message names the value and the accepted forms.
+
+        Examples
+        --------
+        >>> ModelPolicy.parse("i2:25").threshold, ModelPolicy.parse("i2>25:analysis").scope
+        (25.0, 'analysis')
         """
-        s = spec.strip()
+        s = str(spec).strip()
         if s.lower().startswith("i2"):
-            body, _, scope = s[2:].partition(":")
-            body = body.strip().lstrip(">").strip() or "50"
-            try:
-                thr = float(body)
-            except ValueError:
-                raise ValueError(f"model policy {spec!r}: expected e.g. 'i2>50'") from None
-            scope = scope.strip() or "outcome"
-            if scope not in ("outcome", "analysis"):
-                raise ValueError(f"model policy {spec!r}: scope must be 'outcome' or 'analysis'")
-            return cls("i2", thr, scope=scope)
+            return cls._parse_i2(spec, s[2:])
         if s.lower() == "stated":
             return cls("stated")
-        return cls(check_choice("model policy", s, METHODS))
+        try:
+            return cls(check_choice("model policy", s, METHODS))
+        except ValueError as err:
+            raise ValueError(f"{err}; or {_POLICY_FORMS}") from None
+
+    @classmethod
+    def _parse_i2(cls, spec: str, rest: str) -> ModelPolicy:
+        body = rest.strip()
+        if body.startswith((">", ":")):
+            body = body[1:].strip()
+        elif body:
+            raise ValueError(f"model policy {spec!r}: expected {_POLICY_FORMS}")
+        thr_text, _, scope = body.partition(":")
+        thr_text = thr_text.strip()
+        if not thr_text:
+            raise ValueError(
+                f"model policy {spec!r} has no threshold (an unquoted i2>50 in a shell is cut "
+                f"at '>', a redirect); write it as i2:50; expected {_POLICY_FORMS}"
+            )
+        try:
+            thr = float(thr_text)
+        except ValueError:
+            raise ValueError(
+                f"model policy {spec!r}: threshold {thr_text!r} is not a number; "
+                f"expected {_POLICY_FORMS}"
+            ) from None
+        if not (math.isfinite(thr) and 0 <= thr < 100):
+            raise ValueError(
+                f"model policy {spec!r}: threshold {thr_text} must be an I² in percent with "
+                f"0 <= threshold < 100; expected {_POLICY_FORMS}"
+            )
+        scope = scope.strip() or "outcome"
+        if scope not in ("outcome", "analysis"):
+            raise ValueError(
+                f"model policy {spec!r}: scope {scope!r} must be 'outcome' or 'analysis'; "
+                f"expected {_POLICY_FORMS}"
+            )
+        return cls("i2", thr, scope=scope)
 
     def choose(
         self, own_i2: float | None, outcome_i2: float | None, stated: str
@@ -200,6 +238,12 @@ class ModelPolicy:
         return self.random, "I² not computable; random effects used"
 
 
+_POLICY_FORMS = (
+    "'i2:50' (random effects when I² > 50 %, else fixed), 'i2:50:analysis' (each analysis's "
+    "own I²), 'stated', or an estimator (DL, REML, ...); the old form 'i2>50' works quoted"
+)
+
+
 def _stated_model(text: str) -> str | None:
     t = str(text or "").lower()
     if "random" in t:
@@ -214,7 +258,9 @@ class ZeroEvents:
     """What happens to a study with 0 events (or events = n), whose raw-proportion
     variance p(1-p)/n is 0: ``"drop"`` it (what reproduces the seed paper; RevMan
     cannot weight it either) or ``"cc"`` -- add ``add`` to events and non-events
-    (metafor's ``escalc(add=1/2, to="only0")``)."""
+    (metafor's ``escalc(add=1/2, to="only0")``).  ``add`` must be finite and > 0 (it is
+    also the correction of the sensitivity column when ``mode="drop"``); anything else
+    raises ``ValueError`` naming the value."""
 
     mode: str = "drop"
     add: float = 0.5
@@ -222,6 +268,17 @@ class ZeroEvents:
     def __post_init__(self) -> None:
         if self.mode not in ("drop", "cc"):
             raise ValueError(f"zero-event handling {self.mode!r}: choose 'drop' or 'cc'")
+        try:
+            add = float(self.add)
+        except (TypeError, ValueError):
+            add = float("nan")
+        if isinstance(self.add, bool) or not (math.isfinite(add) and add > 0):
+            raise ValueError(
+                f"continuity correction --add {self.add!r}: must be a finite number > 0 "
+                "(e.g. 0.5, metafor's default); to use no correction, drop zero-event "
+                "studies with --zero drop"
+            )
+        object.__setattr__(self, "add", add)
 
     @property
     def name(self) -> str:
@@ -525,7 +582,7 @@ def reproduce(
     published: str | os.PathLike[str] | pd.DataFrame | None = None,
     *,
     measure: str = "PR",
-    policy: ModelPolicy | str = "i2>50",
+    policy: ModelPolicy | str = "i2:50",
     zero: ZeroEvents | str = "drop",
     bridge: Any = None,
     progress: Callable[[int, int, str], None] | None = None,
@@ -547,7 +604,8 @@ def reproduce(
         Effect size pooled (metafor ``escalc`` measure); figures are compared on
         the proportion scale (back-transformed, as ``predict(transf=)``).
     policy : ModelPolicy or str
-        Model rule (see :class:`ModelPolicy`); default the seed's ``"i2>50"``.
+        Model rule (see :class:`ModelPolicy`); default the seed's ``"i2:50"`` (I² > 50 %
+        → random effects; ``"i2>50"`` is the same, quoted).
     zero : ZeroEvents or {"drop", "cc"}
         Zero-event handling; the other one is computed too, as a sensitivity column.
     bridge
@@ -836,7 +894,13 @@ def _verdicts(pub, analyses, tests, counts, subgroups, measure):
     sizes = {g: int(counts.loc[counts.subgroup == g, "study"].nunique()) for g in subgroups}
     prow = [
         PublishedRow(
-            (r.outcome, r.grade, r.subgroup), r.est, r.lb, r.ub, _int_or_none(r.k), id=r.line
+            (r.outcome, r.grade, r.subgroup),
+            r.est,
+            r.lb,
+            r.ub,
+            _int_or_none(r.k),
+            id=r.line,
+            scale=float(r.scale),
         )
         for _, r in pub.iterrows()
     ]

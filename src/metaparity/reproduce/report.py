@@ -6,20 +6,19 @@ a failure never leaves a partial report behind.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from metaparity._core.io import atomic_write
 from metaparity._core.version import __version__
 from metaparity.plots import (
     ForestPooled,
@@ -239,7 +238,7 @@ def header_lines(rep: Reproduction) -> list[tuple[str, str]]:
         f"{n} quantities compared with live metafor, {bad} outside tolerance, "
         f"max relative difference {rel:.1e}"
         if n
-        else "not checked (R/metafor unavailable)"
+        else _no_parity(rep)
     )
     return [
         ("Data", rep.sources["data"]),
@@ -253,6 +252,43 @@ def header_lines(rep: Reproduction) -> list[tuple[str, str]]:
         ("Printed figures", f"{len(rep.figures)}: {_counts_line(rep.verdict_counts())}"),
         ("Subgroup p-values", f"{len(rep.pvalues)}: {_counts_line(rep.pvalue_counts())}"),
     ]
+
+
+def _no_parity(rep: Reproduction) -> str:
+    """Why nothing was compared with metafor -- what actually happened."""
+    if not any(a.result is not None for a in rep.analyses.values()):
+        return (
+            "nothing to compare: no analysis could be pooled (counts missing, or every study "
+            "with 0 or all events), so nothing was sent to metafor"
+        )
+    if not rep.versions:
+        return "not checked: metafor was not asked (no R bridge: --no-r, or R/metafor unavailable)"
+    errors = {
+        str(a.metafor.get("error"))
+        for a in rep.analyses.values()
+        if a.metafor is not None and not a.metafor.get("ok")
+    }
+    if errors:
+        return f"not checked: metafor fitted none of the analyses ({'; '.join(sorted(errors))})"
+    return "not checked: metafor returned nothing comparable"
+
+
+def _no_pvalue_text(rep: Reproduction) -> str:
+    """Why the subgroup-test table is empty (it is then left out)."""
+    if len(rep.subgroups) < 2:
+        why = "the data have fewer than two subgroups, so no subgroup difference can be tested"
+    elif not any(t.computable for t in rep.tests.values()):
+        notes = sorted({t.note for t in rep.tests.values() if t.note})
+        why = (
+            "no subgroup difference could be tested: fewer than two subgroups could be pooled "
+            f"for any outcome ({'; '.join(notes) or 'no pooled subgroups'})"
+        )
+    else:
+        k = sum(t.computable for t in rep.tests.values())
+        why = (
+            f"{k} subgroup difference(s) could be tested, but there is no printed p-value to check"
+        )
+    return f"The paper prints no p-value for a subgroup difference; {why}."
 
 
 def _unexplained(rep: Reproduction) -> list[str]:
@@ -289,11 +325,14 @@ def render_markdown(
         "",
     ]
     out += ["## Every printed figure", "", _md_table(*_figure_table(rep)[:2]), ""]
-    out += ["## Tests for subgroup differences", "",
-            "RevMan 5.4 compares the subgroup estimates (each pooled with its own τ²) with a "
-            "fixed-effect Q, df = groups − 1; metafor's QM from `rma(yi, vi, mods = ~ subgroup)` "
-            "shares one τ² across subgroups and is shown beside it.", "",
-            _md_table(*_pvalue_table(rep)[:2]), ""]  # fmt: skip
+    out += ["## Tests for subgroup differences", ""]
+    if rep.pvalues:
+        out += ["RevMan 5.4 compares the subgroup estimates (each pooled with its own τ²) with a "
+                "fixed-effect Q, df = groups − 1; metafor's QM from `rma(yi, vi, mods = ~ "
+                "subgroup)` shares one τ² across subgroups and is shown beside it.", "",
+                _md_table(*_pvalue_table(rep)[:2]), ""]  # fmt: skip
+    else:
+        out += [_no_pvalue_text(rep), ""]
     if rep.claims:
         out += ["## Pairs quoted in the text", "", _md_table(*_claims_table(rep)[:2]), ""]
     out += ["## Zero-event handling", "", *_zero_summary(rep), ""]
@@ -311,28 +350,45 @@ def render_markdown(
 # HTML
 # --------------------------------------------------------------------------- #
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#111;max-width:1600px}
-h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:12.5px;width:100%}
-th,td{border:1px solid #d0d7de;padding:3px 6px;vertical-align:top;text-align:left}
-th{background:#f6f8fa;position:sticky;top:0}
-td.num{white-space:nowrap;font-variant-numeric:tabular-nums}
-.v{color:#fff;border-radius:3px;padding:1px 5px;white-space:nowrap;font-weight:600}
-dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:14px}
-dt{font-weight:600}figure{display:inline-block;margin:8px;vertical-align:top}
-figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:12px;color:#555}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;padding:16px 24px;
+color:#111;max-width:2400px;line-height:1.35}
+h1{font-size:22px;overflow-wrap:anywhere}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
+.table-wrap{overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch}
+table{border-collapse:collapse;font-size:12px;width:100%}
+th,td{border:1px solid #d0d7de;padding:3px 4px;vertical-align:top;text-align:left;
+overflow-wrap:break-word;word-break:normal;white-space:normal}
+th{background:#f6f8fa}
+td.num{font-variant-numeric:tabular-nums;min-width:6em}
+.v{color:#fff;border-radius:3px;padding:1px 5px;font-weight:600;display:inline-block}
+dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;font-size:14px}
+dd{margin:0;overflow-wrap:anywhere}
+dt{font-weight:600}figure{display:inline-block;margin:8px;vertical-align:top;max-width:100%}
+figure img{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:12px;color:#555}
 .small{font-size:12px;color:#555}
-td:nth-child(8){min-width:230px}td:nth-child(12),td:nth-child(13){min-width:200px}
+table.figures td:nth-child(2){min-width:6.5em}table.figures td:nth-child(8){min-width:8em}
+table.figures td:nth-child(12){min-width:10em}table.figures td:nth-child(13){min-width:8em}
+@media (min-width:1600px){table{font-size:12.5px}.v{white-space:nowrap}
+table.figures td:nth-child(8){min-width:13em}table.figures td:nth-child(12){min-width:16em}
+table.figures td:nth-child(13){min-width:12em}}
+@media (max-width:900px){body{padding:8px}table{font-size:11.5px}}
 """
 
 
 def _html_table(
-    head: list[str], rows: list[list[str]], kinds: list[str], vcol: str = "verdict"
+    head: list[str],
+    rows: list[list[str]],
+    kinds: list[str],
+    vcol: str = "verdict",
+    cls: str = "",
 ) -> str:
+    """A table in a horizontally scrollable container (wide tables never get cut)."""
     vi = head.index(vcol) if vcol in head else -1
-    numeric = {"printed", "metaparity", "metafor (live)", "printed p", "quoted"}
+    numeric = {"printed", "metaparity", "metafor (live)", "printed p", "quoted",
+               "GLMM (all studies)"} | {h for h in head if h.startswith("alt.: ")}  # fmt: skip
+    klass = f" class='{cls}'" if cls else ""
     parts = [
-        "<table><thead><tr>",
+        f"<div class='table-wrap'><table{klass}><thead><tr>",
         *(f"<th>{html.escape(h)}</th>" for h in head),
         "</tr></thead><tbody>",
     ]
@@ -348,13 +404,14 @@ def _html_table(
                 cls = ' class="num"' if head[j] in numeric else ""
                 parts.append(f"<td{cls}>{html.escape(cell)}</td>")
         parts.append("</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     return "".join(parts)
 
 
 def render_html(rep: Reproduction, figures: dict[str, list[tuple[str, str]]] | None = None) -> str:
     """A self-contained HTML page; ``figures`` maps a section to (caption, data URI)."""
-    h = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Reproduction: "
+    h = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+         f"content='width=device-width, initial-scale=1'><title>Reproduction: "
          f"{html.escape(rep.title)}</title><style>{_CSS}</style></head><body>",
          f"<h1>Reproduction: {html.escape(rep.title)}</h1><dl>"]  # fmt: skip
     h += [f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in header_lines(rep)]
@@ -363,12 +420,15 @@ def render_html(rep: Reproduction, figures: dict[str, list[tuple[str, str]]] | N
              "<b>within rounding</b> = less than one unit of the last printed digit away; "
              "<b>discrepancy</b> = with its likely cause; <b>not reproducible</b> = data "
              "missing (named).</p>")  # fmt: skip
-    h += ["<h2>Every printed figure</h2>", _html_table(*_figure_table(rep))]
-    h += ["<h2 id='subgroup-tests'>Tests for subgroup differences</h2>",
-          "<p class='small'>RevMan 5.4: the subgroup estimates (each pooled with its own τ²) "
-          "compared with a fixed-effect Q, df = groups − 1. metafor's QM from <code>rma(yi, vi, "
-          "mods = ~ subgroup)</code> shares one τ² across subgroups.</p>",
-          _html_table(*_pvalue_table(rep))]  # fmt: skip
+    h += ["<h2>Every printed figure</h2>", _html_table(*_figure_table(rep), cls="figures")]
+    h.append("<h2 id='subgroup-tests'>Tests for subgroup differences</h2>")
+    if rep.pvalues:
+        h += ["<p class='small'>RevMan 5.4: the subgroup estimates (each pooled with its own τ²) "
+              "compared with a fixed-effect Q, df = groups − 1. metafor's QM from <code>rma(yi, "
+              "vi, mods = ~ subgroup)</code> shares one τ² across subgroups.</p>",
+              _html_table(*_pvalue_table(rep))]  # fmt: skip
+    else:
+        h.append(f"<p>{html.escape(_no_pvalue_text(rep))}</p>")
     if rep.claims:
         h += ["<h2>Pairs quoted in the text</h2>", _html_table(*_claims_table(rep), vcol="status")]
     z = _zero_summary(rep)
@@ -642,30 +702,72 @@ def make_figures(rep: Reproduction, folder: Path) -> dict[str, list[tuple[str, P
     return out
 
 
-def _write_text(text: str) -> Callable[[Any], None]:
-    def write(fh: Any) -> None:
-        fh.write(text)
+_REPORT_FILES = ("report.md", "report.html", "report.json", "figures")
 
-    return write
+
+def _swap_in(staging: Path, out: Path, backup: Path, names: list[str]) -> None:
+    """Move an earlier report's files to ``backup``, then the new ones from ``staging``
+    into ``out``; on any failure (Ctrl-C included) put the earlier report back."""
+    moved: list[str] = []
+    placed: list[str] = []
+    try:
+        for name in _REPORT_FILES:  # a stale figures/ goes too when none are drawn now
+            if (out / name).exists() or (out / name).is_symlink():
+                os.rename(out / name, backup / name)
+                moved.append(name)
+        for name in names:
+            os.rename(staging / name, out / name)
+            placed.append(name)
+    except BaseException:
+        for name in placed:
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+        for name in moved:
+            os.rename(backup / name, out / name)
+        raise
+
+
+def _normal_permissions(root: Path) -> None:
+    """Folders 0777 and files 0666 less the umask (mkdtemp/mkstemp make 0700/0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for dirpath, _dirs, files in os.walk(root):
+        os.chmod(dirpath, 0o777 & ~umask)
+        for name in files:
+            os.chmod(os.path.join(dirpath, name), 0o666 & ~umask)
 
 
 def write_report(
-    rep: Reproduction, out_dir: str | os.PathLike[str], *, figures: bool = True
+    rep: Reproduction,
+    out_dir: str | os.PathLike[str],
+    *,
+    figures: bool = True,
+    title: str | None = None,
 ) -> dict[str, Path]:
     """Write report.md, report.html, report.json (and figures/*.png) into ``out_dir``.
 
-    The reports are rendered in full before anything is written; each file is
-    written atomically.
+    All or nothing: the whole report is built in a hidden staging folder beside
+    ``out_dir`` and moved into place only once every file is complete, so an error or
+    Ctrl-C at any point leaves no partial report -- and an earlier complete report in
+    ``out_dir`` stays until the new one is ready.  Other files in an existing
+    ``out_dir`` are kept.  Files and folders get the usual permissions (0644/0755 under
+    umask 022).
 
     Parameters
     ----------
     rep : Reproduction
         The result of :func:`metaparity.reproduce.pipeline.reproduce`.
     out_dir : str or PathLike
-        Output folder (created if needed).
+        Output folder (created if needed, with its parents).
     figures : bool, default True
         Draw the forest and Galbraith plots (needs matplotlib) into ``figures/`` and
         embed them in the HTML.
+    title : str, optional
+        The report's title (HTML ``<title>`` and heading, Markdown heading, JSON
+        ``"title"``); default ``rep.title``.
 
     Returns
     -------
@@ -677,15 +779,23 @@ def write_report(
     ------
     ImportError
         ``figures=True`` without matplotlib.
+    OSError
+        ``out_dir`` cannot be created or written.
     """
+    if title is not None:
+        rep = dataclasses.replace(rep, title=str(title))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    figs_md: dict[str, list[tuple[str, str]]] = {}
-    figs_html: dict[str, list[tuple[str, str]]] = {}
-    staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=out))
+    parent = out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    names = [*_REPORT_FILES[:3], *(["figures"] if figures else [])]
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))
+    backup: Path | None = None
     try:
+        figs_md: dict[str, list[tuple[str, str]]] = {}
+        figs_html: dict[str, list[tuple[str, str]]] = {}
         if figures:
-            made = make_figures(rep, staging)
+            (staging / "figures").mkdir()
+            made = make_figures(rep, staging / "figures")
             for sec, items in made.items():
                 figs_md[sec] = [(cap, f"figures/{p.name}") for cap, p in items]
                 figs_html[sec] = [(cap, encode_png(p)) for cap, p in items]
@@ -694,17 +804,20 @@ def write_report(
             "report.html": render_html(rep, figs_html),
             "report.json": render_json(rep),
         }
-        written: dict[str, Path] = {}
-        if figures:
-            final = out / "figures"
-            if final.exists():
-                shutil.rmtree(final)
-            staging.rename(final)
-            written["figures"] = final
         for name, text in texts.items():
-            atomic_write(out / name, _write_text(text))
-            written[name] = out / name
-        return written
+            (staging / name).write_text(text, encoding="utf-8")
+        _normal_permissions(staging)
+        if not out.exists():
+            # the common case: one rename puts the complete report in place
+            os.rename(staging, out)
+        else:
+            if not out.is_dir():
+                raise NotADirectoryError(f"--out {out}: exists and is not a folder; give a folder")
+            # an earlier report: set it aside, move the new one in, then drop the old one
+            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+            _swap_in(staging, out, backup, names)
+        return {name: out / name for name in names}
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        for tmp in (staging, backup):
+            if tmp is not None and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)

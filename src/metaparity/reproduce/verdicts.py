@@ -281,6 +281,7 @@ class PublishedRow:
     ub: Printed | None
     k: int | None = None
     id: object = None  # what flags are keyed by (default: key); e.g. the file line
+    scale: float = 100.0  # 100: printed in percent, 1: as proportions
 
     @property
     def ident(self) -> object:
@@ -315,7 +316,7 @@ def consistency_flags(
     --------
     >>> P = parse_printed
     >>> consistency_flags([PublishedRow(("ORR", "na", "overall"), P("50"), P("10"), P("40"))])
-    {('ORR', 'na', 'overall'): [Flag(kind='garbled row', text='estimate 50 outside its CI 10 to 40')]}
+    {('ORR', 'na', 'overall'): [Flag(kind='garbled row', text='printed estimate 50 lies outside its own CI [10, 40]: a typo in the paper')]}
     """
     out: dict[object, list[Flag]] = {}
     for r in rows:
@@ -334,20 +335,36 @@ def _add(out: dict[object, list[Flag]], row: PublishedRow, kind: str, text: str)
 
 
 def _flag_ci(out: dict[object, list[Flag]], r: PublishedRow, symmetric: bool) -> None:
-    """A row's estimate outside its CI, or (Wald CIs) a CI not symmetric about it."""
+    """A row's estimate outside its CI, a reversed or empty CI, a missing bound, an
+    estimate that is no proportion, or (Wald CIs) a CI not symmetric about it."""
+    unit_name = "%" if r.scale == 100 else ""
+    if r.est is not None and r.est.op == "=" and not 0 <= r.est.value <= r.scale:
+        _add(out, r, "impossible value",
+             f"printed estimate {r.est.text}{unit_name} is not a proportion (0 to "
+             f"{r.scale:g}{unit_name}): a typo in the paper")  # fmt: skip
+    if r.est is not None and (r.lb is None) != (r.ub is None):
+        which = "lower" if r.lb is None else "upper"
+        _add(out, r, "incomplete row", f"CI printed without its {which} bound")
+    if r.lb is not None and r.ub is not None and r.lb.value > r.ub.value:
+        _add(out, r, "garbled row",
+             f"CI printed reversed [{r.lb.text}, {r.ub.text}] (lower bound > upper bound): a "
+             "typo in the paper")  # fmt: skip
+        return
     if r.est is None or r.lb is None or r.ub is None:
         return
     e, lo, hi = r.est.value, r.lb.value, r.ub.value
     unit = max(r.est.unit, r.lb.unit, r.ub.unit)
     if hi == e and lo < e:
         _add(out, r, "garbled row", f"upper bound {r.ub.text} equals the estimate {r.est.text}")
+    elif lo == hi:
+        _add(out, r, "garbled row",
+             f"CI printed with equal bounds [{r.lb.text}, {r.ub.text}]"
+             + ("" if e == lo else f" and the estimate {r.est.text} outside it")
+             + ": a typo in the paper")  # fmt: skip
     elif not lo <= e <= hi:
-        _add(
-            out,
-            r,
-            "garbled row",
-            f"estimate {r.est.text} outside its CI {r.lb.text} to {r.ub.text}",
-        )
+        _add(out, r, "garbled row",
+             f"printed estimate {r.est.text} lies outside its own CI [{r.lb.text}, {r.ub.text}]: "
+             "a typo in the paper")  # fmt: skip
     elif symmetric:
         # each printed value is off by <= unit/2, so 2e - lo - hi by <= 2 units
         asym = 2 * e - lo - hi
