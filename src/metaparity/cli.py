@@ -548,13 +548,14 @@ def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--out", default="reproduction", metavar="DIR",
                    help="output folder (default: ./reproduction)")  # fmt: skip
     p.add_argument("--measure", default="PR", help="PR (default), PLO, PAS, PFT or PLN")
-    p.add_argument("--policy", default="i2>50",
-                   help="model rule: 'i2>50' (default: DL if I2 > 50%%, else EE, decided on all "
-                        "studies of the outcome), 'i2>50:analysis', 'stated', or an estimator")  # fmt: skip
+    p.add_argument("--policy", default="i2:50",
+                   help="model rule: 'i2:50' (default: DL if I2 > 50%%, else EE, decided on all "
+                        "studies of the outcome), 'i2:50:analysis' (each analysis's own I2), "
+                        "'stated', or an estimator; 'i2>50' also works if quoted")  # fmt: skip
     p.add_argument("--zero", default="drop", choices=["drop", "cc"],
                    help="studies with 0 (or all) events: drop them (default; what reproduces the "
                         "seed) or add a continuity correction; the other is shown alongside")  # fmt: skip
-    p.add_argument("--add", type=float, default=0.5, help="continuity correction (default 0.5)")
+    p.add_argument("--add", type=float, default=0.5, help="continuity correction, a number > 0 (default 0.5)")
     p.add_argument("--no-r", action="store_true", help="do not call R (metaparity only)")
     p.add_argument("--require-r", action="store_true",
                    help="fail (exit 2) when R/metafor is unavailable")  # fmt: skip
