@@ -264,13 +264,16 @@ def cmd_parity(args: argparse.Namespace) -> int:
         max_memory_gb=args.max_memory,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
+    print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=not args.brief))
+    if rep.failure_message:
+        # metafor failed on an analysis (exit 2): nothing is written, as for any exit 2
+        skipped = f" ({', '.join(str(p) for p, _ in outputs)} not written)" if outputs else ""
+        print(f"metaparity parity: {rep.failure_message}{skipped}", file=sys.stderr)
+        return rep.exit_code
     # every report is rendered in full, then all are written (temporary files, renamed
     # together): a failure leaves none of them
     texts = {path: render(rep) for path, render in outputs}
-    print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=not args.brief))
     atomic_write_all({path: _write_text(text) for path, text in texts.items()})
-    if rep.failure_message:
-        print(f"metaparity parity: {rep.failure_message}", file=sys.stderr)
     return rep.exit_code
 
 

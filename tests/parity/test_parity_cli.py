@@ -4,6 +4,7 @@ bridge backends."""
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ import pytest
 
 from metaparity import rma
 from metaparity.cli import main
-from metaparity.parity.harness import ALL_METHODS
+from metaparity.parity import reports
+from metaparity.parity.harness import ALL_METHODS, compare
+from metaparity.parity.rbridge import get_bridge
 from metaparity.parity.testing import assert_agrees_with_metafor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,8 +122,12 @@ def test_metafor_failure_is_exit_2_and_junit_error(metafor, tmp_path, capsys):
     assert code == 2
     assert "metafor error: Fisher scoring algorithm did not converge" in out
     assert "[metaparity control= stops with the same error]" in out
-    xmlschema.XMLSchema(XSD).validate(x)
-    assert 'errors="2"' in x.read_text()  # both subgroups
+    assert not x.exists()  # exit 2: no report file is written (the text report shows the errors)
+    rep = compare(SELINEXOR, measure="PR", method="DL,REML", by="subgroup",
+                  columns={"xi": "events", "ni": "n"}, filters={"outcome": "sCR"},
+                  bridge=get_bridge(), control={"maxiter": 1})  # fmt: skip
+    xmlschema.XMLSchema(XSD).validate(StringIO(reports.to_junit(rep)))
+    assert 'errors="2"' in reports.to_junit(rep)  # both subgroups, as JUnit errors
 
 
 @pytest.mark.r

@@ -91,7 +91,7 @@ def read_table(
         raise InputError(f"decimal={decimal!r}: give '.' or ',' (or None to detect it)")
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: no such file")
+        raise InputError(f"{p}: no such file; check the path (relative paths start at {Path.cwd()})")
     raw = p.read_bytes()
     if not raw.strip():
         raise InputError(f"{p}: the file is empty; expected a header line and one row per study")
@@ -126,7 +126,7 @@ def read_table(
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(f"{p}: cannot parse as a table: {err}") from None
     if df.empty:
-        raise InputError(f"{p}: has a header but no data rows")
+        raise InputError(f"{p}: has a header but no data rows; add one row per study below it")
     df.columns = [str(c).strip() for c in df.columns]
     df.attrs["source"] = str(p)
     df.attrs["decimal"] = decimal
@@ -178,6 +178,8 @@ def numeric_columns(df: pd.DataFrame, columns: dict[str, str], where: str) -> di
                 )
             elif looks_like_decimal_comma(cell):
                 hint = " -- it is written with a decimal comma: read the file with --decimal ,"
+            else:
+                hint = "; write a number there, or leave the cell empty if it is unknown"
             raise InputError(
                 f"{where}: line {_line(df, i)}, column {col!r}: {cell!r} is not a number{hint}"
             )

@@ -29,9 +29,18 @@ import pandas as pd
 
 from metaparity._core.io import InputError, numeric_columns, read_table
 from metaparity._core.mfversion import get_metafor_version, metafor_version
-from metaparity._core.names import METHOD_ALIASES, METHODS, TESTS, MethodName, check_choice
+from metaparity._core.names import (
+    METHOD_ALIASES,
+    METHODS,
+    TESTS,
+    MethodName,
+    check_choice,
+    estimating_method,
+)
 from metaparity.effects.escalc import MEASURES, escalc
 from metaparity.effects.transforms import BACK_TRANSFORMS
+from metaparity.engine.control import CONTROL_METHODS
+from metaparity.engine.estimators import POSITIVE_V_ONLY
 from metaparity.models.uni import rma
 from metaparity.parity import recordings
 from metaparity.parity.compare import compare_result
@@ -352,6 +361,8 @@ def compare(
         _prepare_group(gname, sub, measure, colmap, slab_col, weights, where)
         for gname, sub in _groups(df, by, where)
     ]
+    for group in prepared:
+        _check_zero_variances(group, methods, control, where)
     call = recordings.call_spec(measure, methods, test, level, colmap, by, filters, weights,
                                 control)  # fmt: skip
     input_sha, n_studies = recordings.input_digest(prepared)
@@ -460,7 +471,11 @@ def _prepare_group(
     if labels is not None:
         _check_unique_labels(labels, sub, gname, where)
     try:
-        esc = escalc(check_choice("measure", measure, MEASURES), **inputs, slab=labels)
+        # escalc's warnings (+-Inf recoded to NA, as metafor does) become the 'dropped' notes
+        # of the report instead of Python warning lines on stderr
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            esc = escalc(check_choice("measure", measure, MEASURES), **inputs, slab=labels)
     except ValueError as err:
         raise InputError(f"{where} ({gname}): {err}") from None
     esc.attrs["weights"] = w
@@ -537,6 +552,9 @@ def _dropped_rows(
         if "sd1i" in inputs and inputs["sd1i"][i] == 0 and inputs["sd2i"][i] == 0:
             reason = (f"{colmap['sd1i']} = {colmap['sd2i']} = 0: {measure} is undefined (a "
                       "difference divided by a zero SD)")  # fmt: skip
+        elif "ri" in inputs and abs(inputs["ri"][i]) == 1:
+            reason = (f"{colmap['ri']} = {inputs['ri'][i]:g}: {measure} is infinite at r = +-1 "
+                      "(recoded to NA)")  # fmt: skip
         else:
             reason = f"{measure} is undefined for these values (yi = {yi[i]}, vi = {vi[i]})"
         out.append({
@@ -546,6 +564,37 @@ def _dropped_rows(
                       "and so does metaparity",
         })  # fmt: skip
     return out
+
+
+def _check_zero_variances(
+    group: tuple[str, dict[str, Any], pd.DataFrame], methods: Sequence[str], control: Any,
+    where: str,
+) -> None:  # fmt: skip
+    """Studies with vi = 0 and an estimator metafor refuses them for: refused before R."""
+    gname, _, esc = group
+    vi = esc["vi"].to_numpy(dtype=float)
+    zero = np.flatnonzero(np.isfinite(esc["yi"].to_numpy(dtype=float)) & (vi == 0))
+    if zero.size == 0:
+        return
+    labels = esc.attrs.get("slab")
+    i = int(zero[0])
+    who = f"line {esc.attrs['lines'][i]} ({_who(labels, i)})"
+    more = f" and {zero.size - 1} more" if zero.size > 1 else ""
+    for m in methods:
+        base = METHOD_ALIASES.get(m, m)
+        if m == "DLIT" or estimating_method(m) in POSITIVE_V_ONLY:
+            why = f"metafor: '{base} estimator cannot be used when there are non-positive " \
+                  "sampling variances in the data.'"  # fmt: skip
+        elif control is not None and base in CONTROL_METHODS:
+            why = "metafor's own iteration (--control) is implemented for positive variances"
+        else:
+            continue
+        raise InputError(
+            f"{where} ({gname}): {who}{more} has a sampling variance of 0 (yi = "
+            f"{esc['yi'].iloc[i]:g}, vi = 0); --method {m} needs positive variances ({why}) "
+            f"-- use an estimator that accepts them (REML, ML, EB, HE, SJ, SJIT), or correct or drop "
+            "the row (--filter)"
+        )
 
 
 def _check_unique_labels(labels: list[str], sub: pd.DataFrame, gname: str, where: str) -> None:

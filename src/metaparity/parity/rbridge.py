@@ -630,6 +630,9 @@ class MetaforBridge(_Bridge):
         self._ro = ro
         self._rver = rver
         with _console() as _:
+            # warnings printed as they occur (inside each call's console capture), not
+            # deferred to a later top-level return where nothing would capture them
+            ro.r("options(warn = 1)")
             try:
                 ok = bool(
                     ro.r('isTRUE(suppressWarnings(requireNamespace("metafor", quietly = TRUE)))')[0]
