@@ -33,12 +33,14 @@ from metaparity.engine.dask import is_dask, map_fit
 from metaparity.engine.dispatch import fit_batch
 from metaparity.engine.facts import BATCH_FIELDS, SCALAR_FIELDS
 from metaparity.models.inputs import (
+    VI_RATIO_WARN,
     check_zero_variances,
     fixed_tau2,
     model_inputs,
     raise_div0,
     read_control,
     warn_set_to_zero,
+    warn_variance_ratio,
 )
 from metaparity.models.metareg import rma_mods
 from metaparity.models.results import BatchResult, DaskBatchResult, RmaResult
@@ -121,6 +123,7 @@ def rma_batch(
         engine=engine,
         chunk_size=chunk_size,
     )
+    _warn_batch_ratio(Vf.reshape(-1, k), Yf.reshape(-1, k))
     arrays = {n: out[n].reshape(lead) for n in BATCH_FIELDS}
     return BatchResult(**arrays, method=method, test=test, level=float(level))
 
@@ -269,6 +272,7 @@ def rma(
         raise ValueError("method='GENQ' needs weights= (the weights of the generalised Q)")
     t2 = fixed_tau2(tau2, method)
     check_zero_variances(inp, method, control=ctl, tau2=t2)
+    warn_variance_ratio(v)
     if y.size == 1 and test != "z":
         warnings.warn('Setting test="z" since k=1 (as metafor does).', UserWarning, stacklevel=2)
         test = "z"
@@ -315,6 +319,25 @@ def rma(
         tau2_fix=t2 is not None,
         weighted=bool(weighted),
     )
+
+
+def _warn_batch_ratio(V2: np.ndarray, Y2: np.ndarray) -> None:
+    """One warning for the rows whose max(vi)/min(vi) >= 1e7 (metafor warns per fit)."""
+    present = np.isfinite(Y2) & np.isfinite(V2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(present, V2, -np.inf).max(-1) / np.where(present, V2, np.inf).min(-1)
+    rows = np.flatnonzero(np.isfinite(ratio) & (ratio >= VI_RATIO_WARN))
+    if rows.size:
+        shown = ", ".join(str(int(r)) for r in rows[:8]) + (" ..." if rows.size > 8 else "")
+        warnings.warn(
+            f"{rows.size} meta-analys{'is' if rows.size == 1 else 'es'} (flat row "
+            f"{'index' if rows.size == 1 else 'indices'} {shown}) {'has' if rows.size == 1 else 'have'} "
+            "max(vi)/min(vi) >= 1e7; metafor warns for each: 'Ratio of largest to smallest "
+            "sampling variance extremely large. May not be able to obtain stable results.' -- "
+            "check the variances of those rows",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _fit_chunk(
