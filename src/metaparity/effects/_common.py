@@ -105,21 +105,22 @@ def check_counts(slab: Labels, **counts: np.ndarray) -> None:
 
 
 def check_events(slab: Labels, x: np.ndarray, n: np.ndarray, xname: str, nname: str) -> None:
-    """A group has at least one participant and no more events than participants."""
+    """No more events than participants (checked first, as metafor), and at least one
+    participant."""
     for i in range(x.size):
         if np.isnan(x[i]) or np.isnan(n[i]):
             continue
-        if n[i] <= 0:
-            raise ValueError(
-                f"{study_label(i, slab)} has {nname}={n[i]:g}; a group needs at least one "
-                "participant (metafor: 'One or more group sizes are <= 0.') -- fix the count or "
-                "drop the study"
-            )
         if x[i] > n[i]:
             raise ValueError(
                 f"{study_label(i, slab)} has {xname}={x[i]:g} > {nname}={n[i]:g}; events cannot "
                 "exceed the group size (metafor: 'One or more event counts are larger than the "
                 "corresponding group sizes.') -- check the extraction"
+            )
+        if n[i] <= 0:
+            raise ValueError(
+                f"{study_label(i, slab)} has {nname}={n[i]:g}; a group needs at least one "
+                "participant (metafor: 'One or more group sizes are <= 0.') -- fix the count or "
+                "drop the study"
             )
 
 
