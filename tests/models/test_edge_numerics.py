@@ -323,3 +323,24 @@ def test_escalc_invalid_inputs_error_as_metafor(metafor, measure, kw):
     assert msg.startswith("study in row 1 has ")
     assert f"(metafor: '{ref['error']}')" in msg  # metafor's reason, quoted
     assert " -- " in msg  # and the fix
+
+
+@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("method", ["EE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"])
+def test_tiny_variances_meta_regression(method, test):
+    """rma(mods=) on vi = 1e-300 (ML gave NaN before) and the unit equivariance.  metafor
+    3.8/5.1 stop there with "singular matrix 'a' in solve" (its X'WX with a weight of
+    1e300); ours is the exact fit in the unit of the smallest variance."""
+    x = np.array([1.0, 2, 3, 4, 5])
+    y, v0 = np.array(Y5), np.array([0.01, 0.02, 0.05, 0.03, 0.04])
+    res, warned = _fit(Y5, V_TINY, mods=x, method=method, test=test)
+    assert any(RATIO_TEXT in w for w in warned)
+    for f in ("b", "se", "tau2", "I2", "H2", "QE", "QM"):
+        assert np.all(np.isfinite(getattr(res, f))), f
+    a, _ = _fit(y, v0, mods=x, method=method, test=test)
+    b, _ = _fit(y * 1e-150, v0 * 1e-300, mods=x, method=method, test=test)
+    np.testing.assert_allclose(b.b, a.b * 1e-150, rtol=1e-12)
+    np.testing.assert_allclose(b.se, a.se * 1e-150, rtol=1e-12)
+    np.testing.assert_allclose(b.tau2, a.tau2 * 1e-300, rtol=1e-12, atol=1e-320)
+    for f in ("pval", "QM", "QE", "I2"):
+        np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=1e-12, atol=1e-13)
