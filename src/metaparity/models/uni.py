@@ -68,7 +68,9 @@ def rma_batch(
     ----------
     Y, V : array_like, shape (..., k)
         Effect sizes and sampling variances; studies on the last axis.  NaN in
-        ``Y`` or ``V`` marks padding (ragged sets); every other ``V`` must be > 0.
+        ``Y`` or ``V`` marks padding (ragged sets); +-inf is refused (naming the row and
+        study), every other ``V`` must be > 0.  Rows with ``max(V)/min(V) >= 1e7`` are
+        fitted and named in one warning (metafor warns for each such fit).
     method, test, level, weights
         As in :func:`rma`.
     engine : {"auto", "numba", "numpy"}
@@ -183,7 +185,10 @@ def rma(
         estimators metafor accepts them for (REML, ML, EB, HE, SJ, SJIT, GENQ) as
         long as no inverse-variance weight ``1/(vi + tau^2)`` is infinite; QE, QEp, I2
         and H2 are then NaN (metafor: NA).  EE, DL, DLIT, HS, HSk, PM and PMM refuse
-        them, naming the studies, as metafor does.
+        them, naming the studies, as metafor does.  ``max(vi)/min(vi) >= 1e7`` gives
+        metafor's warning ("Ratio of largest to smallest sampling variance extremely
+        large ..."); the fit stays exact there (vi down to 1e-300 are fitted in the unit
+        of the smallest variance).
     sei : array_like or str, optional
         Standard errors, used when ``vi`` is not given (``vi = sei**2``).
     weights : array_like or str, optional
