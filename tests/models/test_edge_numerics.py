@@ -344,3 +344,30 @@ def test_tiny_variances_meta_regression(method, test):
     np.testing.assert_allclose(b.tau2, a.tau2 * 1e-300, rtol=1e-12, atol=1e-320)
     for f in ("pval", "QM", "QE", "I2"):
         np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=1e-12, atol=1e-13)
+
+
+# --------------------------------------------------------------------------- #
+# 5. huge effect sizes
+# --------------------------------------------------------------------------- #
+@pytest.mark.r
+@pytest.mark.parametrize(("scale", "method"), [(1e150, "DL"), (1e150, "EE"), (1e200, "EE")])
+def test_huge_yi_where_metafor_fits(metafor, scale, method):
+    y = [scale, 2 * scale, -scale]
+    ref = metafor.rma(y, [0.1, 0.2, 0.3], method=method)
+    assert ref["ok"], ref.get("error")
+    res = rma(y, [0.1, 0.2, 0.3], method=method)
+    for f in ("b", "se", "tau2", "QE", "pval"):
+        np.testing.assert_allclose(getattr(res, f), ref["fit"][f], rtol=1e-12, err_msg=f)
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("method", ["DL", "HE", "REML"])
+def test_huge_yi_overflow_is_an_error(metafor, method):
+    """|yi| = 1e200: the squared residuals overflow.  metafor 3.8/5.1: DL and HE stop with
+    "singular matrix 'a' in solve" (REML does not return within a minute; not run here)."""
+    y = [1e200, 2e200, -1e200]
+    if method != "REML":
+        ref = metafor.rma(y, [0.1, 0.2, 0.3], method=method)
+        assert not ref["ok"] and "singular matrix" in ref["error"]
+    with pytest.raises(ValueError, match=r"the fit is not finite .*rescale the effect sizes"):
+        rma(y, [0.1, 0.2, 0.3], method=method)

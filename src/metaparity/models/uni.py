@@ -24,6 +24,7 @@ from metaparity._core.names import (
     MethodName,
     TestName,
     check_choice,
+    estimating_method,
     estimating_test,
 )
 from metaparity._core.validation import as_float_array, check_level
@@ -281,31 +282,34 @@ def rma(
     if y.size == 1 and test != "z":
         warnings.warn('Setting test="z" since k=1 (as metafor does).', UserWarning, stacklevel=2)
         test = "z"
-    out = reference.fit(
-        y[None, :],
-        v[None, :],
-        np.ones((1, y.size)),
-        method=method,
-        test=test,
-        level=level,
-        weights=None if w is None else w[None, :],
-        weighted=bool(weighted),
-        tau2_fix=None if t2 is None else np.array([t2]),
-        control=ctl,
-    )
+    # |yi| ~ 1e150 and beyond: squares overflow to inf (checked on the result below)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _fit_one(y, v, w, method, test, level, weighted, t2, ctl)
     g = {n: out[n][0].item() for n in out}
     if g["div0"]:
         raise_div0(inp, method, t2)
     if g["set_to_zero"]:
         warn_set_to_zero()
     nums: dict[str, Any] = {f: float(g[f]) for f in SCALAR_FIELDS}
+    overflow = np.isinf(nums["QE"]) and estimating_method(method) not in ("EE", "FE")
+    if (
+        overflow
+        or not (np.isfinite(nums["b"]) and np.isfinite(nums["tau2"]))
+        or np.isnan(nums["se"])
+    ):
+        raise ValueError(
+            f"the fit is not finite (b={nums['b']:g}, tau^2={nums['tau2']:g}): |yi| up to "
+            f"{np.max(np.abs(y)):g} with vi from {np.min(v):g} to {np.max(v):g} overflows "
+            'double precision in the squared residuals (metafor stops with "singular matrix '
+            "'a' in solve\" or returns Inf there) -- rescale the effect sizes (yi / c, vi / c^2)"
+        )
     # metafor's omnibus test of the intercept: z^2 (or t^2, F(1, k-1)); NA when vb = 0
     # (its Cholesky factorisation of vb fails: identical yi under knha, vi = 0 with tau2 = 0)
     qm_ok = nums["se"] > 0
     return RmaResult(
         **nums,
         vb=np.array([[nums["se"] ** 2]]),
-        QM=nums["zval"] ** 2 if qm_ok else float("nan"),
+        QM=nums["zval"] * nums["zval"] if qm_ok else float("nan"),  # inf, not OverflowError
         QMp=nums["pval"] if qm_ok else float("nan"),
         QMdf=(1,) if test == "z" else (1, int(g["k"]) - 1),
         btt=(0,),
@@ -323,6 +327,22 @@ def rma(
         ni=st.ni,
         tau2_fix=t2 is not None,
         weighted=bool(weighted),
+    )
+
+
+def _fit_one(y, v, w, method, test, level, weighted, t2, ctl) -> dict[str, np.ndarray]:
+    """The reference engine on one meta-analysis (a row of one)."""
+    return reference.fit(
+        y[None, :],
+        v[None, :],
+        np.ones((1, y.size)),
+        method=method,
+        test=test,
+        level=level,
+        weights=None if w is None else w[None, :],
+        weighted=bool(weighted),
+        tau2_fix=None if t2 is None else np.array([t2]),
+        control=ctl,
     )
 
 
