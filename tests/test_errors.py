@@ -14,7 +14,7 @@ from metaparity import escalc, rma, rma_batch
     [
         (dict(xi=[80, 3], ni=[79, 10]), r"study in row 1 has xi=80 > ni=79"),
         (dict(xi=[-1, 3], ni=[10, 10]), r"row 1 has xi=-1; counts must be"),
-        (dict(xi=[1, 3], ni=[0, 10]), r"row 1 has ni=0; a group needs at least one"),
+        (dict(xi=[0, 3], ni=[0, 10]), r"row 1 has ni=0; a group needs at least one"),
         (dict(xi=[1, 3], ni=[10]), r"arguments differ in length \(xi has 2, ni has 1\)"),
         (dict(xi=["a", 3], ni=[10, 10]), r"xi: row 1 holds 'a', which is not a number"),
     ],

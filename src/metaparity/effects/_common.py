@@ -90,7 +90,7 @@ def check_counts(slab: Labels, **counts: np.ndarray) -> None:
     >>> check_counts(["A", "B"], xi=np.array([3.0, -1.0]))
     Traceback (most recent call last):
     ...
-    ValueError: study 'B' (row 2) has xi=-1; counts must be finite and >= 0
+    ValueError: study 'B' (row 2) has xi=-1; counts must be finite and >= 0 (metafor: 'One or more counts are negative.') -- fix the count or drop the study
     """
     for name, arr in counts.items():
         for i, val in enumerate(arr):
@@ -98,24 +98,29 @@ def check_counts(slab: Labels, **counts: np.ndarray) -> None:
                 continue
             if not np.isfinite(val) or val < 0:
                 raise ValueError(
-                    f"{study_label(i, slab)} has {name}={val:g}; counts must be finite and >= 0"
+                    f"{study_label(i, slab)} has {name}={val:g}; counts must be finite and >= 0 "
+                    "(metafor: 'One or more counts are negative.') -- fix the count or drop the "
+                    "study"
                 )
 
 
 def check_events(slab: Labels, x: np.ndarray, n: np.ndarray, xname: str, nname: str) -> None:
-    """A group has at least one participant and no more events than participants."""
+    """No more events than participants (checked first, as metafor), and at least one
+    participant."""
     for i in range(x.size):
         if np.isnan(x[i]) or np.isnan(n[i]):
             continue
-        if n[i] <= 0:
-            raise ValueError(
-                f"{study_label(i, slab)} has {nname}={n[i]:g}; a group needs at least one "
-                "participant -- fix the count or drop the study"
-            )
         if x[i] > n[i]:
             raise ValueError(
                 f"{study_label(i, slab)} has {xname}={x[i]:g} > {nname}={n[i]:g}; events cannot "
-                "exceed the group size -- check the extraction"
+                "exceed the group size (metafor: 'One or more event counts are larger than the "
+                "corresponding group sizes.') -- check the extraction"
+            )
+        if n[i] <= 0:
+            raise ValueError(
+                f"{study_label(i, slab)} has {nname}={n[i]:g}; a group needs at least one "
+                "participant (metafor: 'One or more group sizes are <= 0.') -- fix the count or "
+                "drop the study"
             )
 
 

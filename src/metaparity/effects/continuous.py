@@ -73,16 +73,28 @@ def compute(
     need(measure, m1i=m1, sd1i=s1, n1i=n1, m2i=m2, sd2i=s2, n2i=n2)
     assert m1 is not None and m2 is not None and s1 is not None and s2 is not None
     assert n1 is not None and n2 is not None
-    check_each(slab, "sd1i", s1, lambda v: v < 0, "SDs must be >= 0")
-    check_each(slab, "sd2i", s2, lambda v: v < 0, "SDs must be >= 0")
-    check_each(slab, "n1i", n1, lambda v: v < 1, "a group needs n >= 1")
-    check_each(slab, "n2i", n2, lambda v: v < 1, "a group needs n >= 1")
+    sd_why = (
+        "SDs must be >= 0 (metafor: 'One or more standard deviations are negative.') -- "
+        "fix the sign or drop the study"
+    )
+    n_why = (
+        "a group needs n >= 1 (metafor: 'One or more group sizes are <= 0.') -- fix the size "
+        "or drop the study"
+    )
+    check_each(slab, "sd1i", s1, lambda v: v < 0, sd_why)
+    check_each(slab, "sd2i", s2, lambda v: v < 0, sd_why)
+    check_each(slab, "n1i", n1, lambda v: v < 1, n_why)
+    check_each(slab, "n2i", n2, lambda v: v < 1, n_why)
     ntot = n1 + n2
     with np.errstate(divide="ignore", invalid="ignore"):  # SD = 0 gives inf, as in metafor
         if measure == "MD":
             return Effect(m1 - m2, s1**2 / n1 + s2**2 / n2, ntot)
         if measure == "ROM":
-            why = "the log ratio of means needs positive means"
+            why = (
+                "the log ratio of means needs positive means (metafor returns NA for it, with "
+                "R's warning 'NaNs produced' or its +-Inf recoding) -- drop the study or use "
+                "measure='MD'/'SMD'"
+            )
             check_each(slab, "m1i", m1, lambda v: v <= 0, why)
             check_each(slab, "m2i", m2, lambda v: v <= 0, why)
             c1, c2 = s1**2 / (n1 * m1**2), s2**2 / (n2 * m2**2)

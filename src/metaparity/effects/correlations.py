@@ -6,6 +6,8 @@ r-to-z with variance ``1/(ni - 3)``, or the raw correlation with ``(1 - ri^2)^2/
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from metaparity._core.validation import study_label
@@ -15,7 +17,7 @@ __all__ = ["MEASURES", "compute"]
 
 MEASURES: tuple[str, ...] = ("ZCOR", "COR")
 
-#: the smallest ``ni`` each measure accepts is ``_MIN_N[measure] + 1``
+#: ``ni <= _MIN_N[measure]``: no sampling variance (vi NaN, as metafor's NA)
 _MIN_N = {"ZCOR": 3, "COR": 1}
 
 
@@ -62,10 +64,36 @@ def compute(
     low = _MIN_N[measure]
     for i in range(r.size):
         if not np.isnan(r[i]) and not -1 <= r[i] <= 1:
-            raise ValueError(f"{study_label(i, slab)} has ri={r[i]:g}; correlations lie in [-1, 1]")
-        if not np.isnan(n[i]) and n[i] <= low:
-            raise ValueError(f"{study_label(i, slab)} has ni={n[i]:g}; {measure} needs ni > {low}")
+            raise ValueError(
+                f"{study_label(i, slab)} has ri={r[i]:g}; correlations lie in [-1, 1] (metafor: "
+                "'One or more correlations are > 1 or < -1.') -- check the value"
+            )
+        if not np.isnan(n[i]) and n[i] <= 0:
+            raise ValueError(
+                f"{study_label(i, slab)} has ni={n[i]:g}; a study needs ni >= 1 (metafor: 'One or "
+                "more sample sizes are <= 0.') -- fix the size or drop the study"
+            )
+    small = np.flatnonzero(n <= low)  # NaN compares False
     with np.errstate(divide="ignore", invalid="ignore"):  # |ri| = 1 gives inf, as in metafor
         if measure == "ZCOR":
-            return Effect(np.arctanh(r), 1 / (n - 3), n.copy())
-        return Effect(r.copy(), (1 - r**2) ** 2 / (n - 1), n.copy())
+            yi, vi = np.arctanh(r), 1 / (n - 3)
+        else:
+            yi, vi = r.copy(), (1 - r**2) ** 2 / (n - 1)
+    if small.size:
+        # metafor keeps yi and makes vi NA (ZCOR with its warning; COR silently)
+        vi[small] = np.nan
+        named = "; ".join(study_label(int(i), slab) for i in small[:8])
+        if small.size > 8:
+            named += f"; ... and {small.size - 8} more"
+        said = (
+            "metafor: 'Cannot estimate the sampling variance when ni <= 3.'"
+            if measure == "ZCOR"
+            else "metafor sets it to NA without a warning"
+        )
+        warnings.warn(
+            f"{named}: ni <= {low}, so the sampling variance of {measure} cannot be estimated "
+            f"and vi is NaN ({said}); rma() omits such studies -- check the sample sizes",
+            UserWarning,
+            stacklevel=4,
+        )
+    return Effect(yi, vi, n.copy())

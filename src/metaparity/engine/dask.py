@@ -52,7 +52,8 @@ def _fit_block(y, v, *rest, fit, names, rec_dtype, has_w, block_info=None):
         i = _index(int(r), lead, offset)
         raise ValueError(
             f"V[{i}, {int(c)}] = {float(v2[r, c]):g} <= 0 (meta-analysis {i}, study {int(c)}); "
-            "sampling variances must be positive; use NaN to mark padding"
+            "rma_batch needs positive sampling variances (a vi of 0 is accepted by rma() for "
+            "some estimators only); give a positive variance, or NaN to mark padding"
         )
     empty = ~present.any(-1)
     if empty.any():

@@ -22,7 +22,7 @@ import numpy as np
 
 from metaparity._core.names import estimating_method, estimating_test
 from metaparity.engine.facts import FLOAT_FIELDS
-from metaparity.engine.reference import fit, prepare
+from metaparity.engine.reference import fit, prepare, wide_rows
 
 __all__ = ["ENGINES", "DEFAULT_CHUNK", "resolve_engine", "fit_batch"]
 
@@ -83,8 +83,30 @@ def _executor(n: int) -> ThreadPoolExecutor:
 def _raise_bad_v(V2: np.ndarray, row: int, col: int):
     raise ValueError(
         f"V[{row}, {col}] = {float(V2[row, col]):g} <= 0 (meta-analysis {row}, study {col}); "
-        "sampling variances must be positive; use NaN to mark padding"
+        "rma_batch needs positive sampling variances (a vi of 0 is accepted by rma() for some "
+        "estimators only); give a positive variance, or NaN to mark padding"
     )
+
+
+def _check_infinite(Y2: np.ndarray, V2: np.ndarray, chunk: int) -> None:
+    """The first +-inf in Y or V (row-major order; Y before V within a row): an error.
+
+    NaN marks padding; an infinite value is no estimate (as :func:`metaparity.rma`
+    refuses it), so it is not silently dropped as padding.
+    """
+    for lo in range(0, Y2.shape[0], chunk):
+        y, v = Y2[lo : lo + chunk], V2[lo : lo + chunk]
+        bad = np.isinf(y) | np.isinf(v)
+        if bad.any():
+            row, col = (int(i) for i in np.argwhere(bad)[0])
+            name, arr, what = (
+                ("Y", y, "effect size") if np.isinf(y[row, col]) else ("V", v, "sampling variance")
+            )
+            raise ValueError(
+                f"{name}[{lo + row}, {col}] = {float(arr[row, col]):g} (meta-analysis {lo + row}, "
+                f"study {col}) is not finite; NaN marks padding, +-inf is not a valid {what}: "
+                "remove the study (set it to NaN) or supply a finite value"
+            )
 
 
 def _raise_empty(row: int):
@@ -130,6 +152,7 @@ def fit_batch(Y2, V2, W2, *, method, test, level, engine="auto", chunk_size=None
     chunk = DEFAULT_CHUNK if chunk_size is None else int(chunk_size)
     if chunk < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be a positive number of rows")
+    _check_infinite(Y2, V2, chunk)
     if eng == "numpy":
         return _fit_numpy(Y2, V2, W2, method=method, test=test, level=level, chunk=chunk)
     return _fit_numba(Y2, V2, W2, method=method, test=test, level=level, chunk=chunk)
@@ -218,4 +241,14 @@ def _fit_numba(Y2, V2, W2, *, method, test, level, chunk):
     out["k"] = KO
     out["converged"] = CONV
     out["iterations"] = ITERS
+    # rows with a sampling variance below TINY_V (the reference fits them rescaled; the
+    # kernels would overflow 1/v^2) or a vi ratio >= 1e7 (the reference's I2/H2 take the
+    # cancellation-free form there): those few rows are fitted by numpy
+    present = np.isfinite(Y2) & np.isfinite(V2)
+    tiny = np.flatnonzero(wide_rows(np.where(present, V2, 1.0), present.astype(float)))
+    if tiny.size:
+        sub = _fit_numpy(Y2[tiny], V2[tiny], None if W2 is None else W2[tiny], method=method,
+                         test=test, level=level, chunk=chunk)  # fmt: skip
+        for f, arr in out.items():
+            arr[tiny] = sub[f]
     return out

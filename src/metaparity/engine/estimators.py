@@ -48,7 +48,7 @@ from metaparity.engine.facts import MAXIT_FS as _MAXIT_FS
 
 __all__ = [
     "TauFit", "estimate_tau2", "q_gen", "mom_tau2", "solve_decreasing", "zero_v",
-    "POSITIVE_V_ONLY", "positive_lower_bracket", "boundary_tau2", "BOUNDARY",
+    "POSITIVE_V_ONLY", "positive_lower_bracket", "boundary_tau2", "BOUNDARY", "others_sum",
 ]  # fmt: skip
 
 
@@ -117,6 +117,12 @@ def _others(x: np.ndarray) -> np.ndarray:
     rev = x[..., ::-1]
     suf = np.concatenate([np.zeros_like(rev[..., :1]), np.cumsum(rev, axis=-1)[..., :-1]], axis=-1)
     return pre + suf[..., ::-1]
+
+
+def others_sum(x: np.ndarray) -> np.ndarray:
+    """``sum_{j != i} x_j`` for each i along the last axis, without subtracting
+    (see :func:`_others`)."""
+    return _others(x)
 
 
 def _trp_trpp(v: np.ndarray, m: np.ndarray, a: np.ndarray):
@@ -654,7 +660,10 @@ def _fisher_scoring(score_info, tau2, active, conv, halve=None):
         if idx.size == 0:
             break
         s_, info = score_info(tau2[idx], _sel(n, idx), exact=False)
-        new = np.maximum(tau2[idx] + s_ / info, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # 0/0 when the score and the information both underflow (one study with a
+            # weight 1e300 times the others'): no step, the point is kept
+            new = np.maximum(tau2[idx] + np.nan_to_num(s_ / info, nan=0.0), 0.0)
         if halve is not None and halve[idx].any():
             adj = s_ / info
             h = halve[idx]

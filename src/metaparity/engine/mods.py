@@ -330,6 +330,14 @@ def fit_mods(
     iteration for tau^2 (and for the intercept-only fit behind R^2) instead of the root;
     with ``tau2_fix`` there is no iteration and it is not used.
     """
+    vmin = v.min(-1)
+    tiny = (vmin > 0) & (vmin < 1e-50)
+    if tiny.any():  # 1/v**2 would overflow: fit in the unit of the smallest variance
+        return _fit_mods_rescaled(
+            tiny, y, v, X, method=method, test=test, level=level, btt=btt,
+            intercept=intercept, weights=weights, weighted=weighted, tau2_fix=tau2_fix,
+            control=control,
+        )  # fmt: skip
     given = method
     method, test = estimating_method(method), estimating_test(test)
     n, k_ = y.shape
@@ -394,6 +402,34 @@ def fit_mods(
         QE=qe, QEp=qep, QM=qm, QMp=qmp, dfs=dfs, converged=conv, iterations=iters,
         set_to_zero=switched, div0=div0,
     )  # fmt: skip
+
+
+def _fit_mods_rescaled(tiny, y, v, X, *, tau2_fix, weights, **settings):
+    """:func:`fit_mods` with the rows of ``tiny`` fitted on ``y / sqrt(c)``, ``v / c``
+    (``c`` = their smallest variance) and scaled back: coefficients and their SEs by
+    ``sqrt(c)``, ``vb``, tau^2 and its SE by ``c``; tests, QE, I^2, H^2, R^2 unchanged
+    (the model is equivariant).  Other rows are fitted as they are."""
+    c = np.where(tiny, v.min(-1), 1.0)
+    sc = np.sqrt(c)
+    ws = weights
+    if weights is not None:
+        wmax = weights.max(-1, keepdims=True)
+        ws = np.where(tiny[:, None] & (wmax > 0), weights / np.where(wmax > 0, wmax, 1.0), weights)
+    out = fit_mods(y / sc[:, None], v / c[:, None], X, weights=ws,
+                   tau2_fix=None if tau2_fix is None else tau2_fix / c, **settings)  # fmt: skip
+    for f in ("b", "se", "ci_lb", "ci_ub"):
+        out[f] = out[f] * sc[:, None]
+    out["vb"] = out["vb"] * c[:, None, None]
+    for f in ("tau2", "se_tau2"):
+        out[f] = out[f] * c
+    rest = ~tiny
+    if rest.any():
+        plain = fit_mods(y[rest], v[rest], X[rest],
+                         weights=None if weights is None else weights[rest],
+                         tau2_fix=None if tau2_fix is None else tau2_fix[rest], **settings)  # fmt: skip
+        for f, arr in out.items():
+            arr[rest] = plain[f]
+    return out
 
 
 def _controlled(method: str, y, v, X, ctl: MetaforControl):

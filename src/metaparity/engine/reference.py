@@ -14,9 +14,20 @@ from scipy import stats
 from metaparity._core.distributions import t_two_sided
 from metaparity._core.names import METHOD_ALIASES, estimating_method, estimating_test
 from metaparity.engine.control import CONTROL_METHODS, MetaforControl, control_tau2, emit
-from metaparity.engine.estimators import TauFit, estimate_tau2, zero_v
+from metaparity.engine.estimators import TauFit, estimate_tau2, others_sum, zero_v
 
-__all__ = ["prepare", "fit"]
+__all__ = ["prepare", "fit", "TINY_V", "tiny_rows", "wide_rows"]
+
+#: rows whose smallest sampling variance is below this are fitted on rescaled data
+#: (``v / min(v)``, ``y / sqrt(min(v))``): the weights ``1/v`` and their squares and
+#: cubes would overflow (vi = 1e-300: ``1/v**2`` is inf, and inf - inf gives NaN)
+TINY_V = 1e-50
+
+
+def tiny_rows(v: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Rows (n,) whose smallest (present) sampling variance is positive and below TINY_V."""
+    vmin = np.where(m > 0, v, np.inf).min(-1)
+    return (vmin > 0) & (vmin < TINY_V)
 
 
 def prepare(Y: np.ndarray, V: np.ndarray, W: np.ndarray | None):
@@ -33,6 +44,14 @@ def prepare(Y: np.ndarray, V: np.ndarray, W: np.ndarray | None):
     if W is not None:
         w = np.where(present, W.reshape(-1, k), 0.0)
     return lead, y, v, m, w
+
+
+def wide_rows(v: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Rows (n,) whose max(v)/min(v) >= 1e7 (metafor's warning), or with a v below TINY_V:
+    the rows whose heterogeneity statistics take the cancellation-free forms."""
+    vmax = np.where(m > 0, v, 0.0).max(-1)
+    vmin = np.where(m > 0, v, np.inf).min(-1)
+    return (vmax >= 1e7 * vmin) | tiny_rows(v, m)
 
 
 def fit(
@@ -64,6 +83,11 @@ def fit(
     rows that would need an infinite inverse-variance weight (metafor stops there; the
     numbers of such rows are void).
     """
+    tiny = tiny_rows(v, m)
+    if tiny.any():
+        return _fit_rescaled(tiny, y, v, m, method=method, test=test, level=level,
+                             weights=weights, weighted=weighted, tau2_fix=tau2_fix,
+                             control=control)  # fmt: skip
     given = method
     method, test = estimating_method(method), estimating_test(test)
     k = m.sum(-1).astype(np.int64)
@@ -98,6 +122,41 @@ def fit(
         set_to_zero=np.zeros(b.shape, bool) if tf.set_to_zero is None else tf.set_to_zero,
         div0=div0,
     )  # fmt: skip
+
+
+#: the fields that scale with the unit of y (sqrt(c)) and of v (c) under y/sqrt(c), v/c
+_SCALE_Y = ("b", "se", "ci_lb", "ci_ub")
+_SCALE_V = ("tau2", "se_tau2", "s2typ")
+
+
+def _fit_rescaled(tiny, y, v, m, *, tau2_fix, weights, **settings):
+    """:func:`fit` with the rows of ``tiny`` fitted in the unit of their smallest variance.
+
+    The model is equivariant under ``y -> y / sqrt(c)``, ``v -> v / c`` (b and se scale by
+    ``sqrt(c)``, tau^2 by ``c``; z, p, QE, I^2, H^2 are unchanged), so fitting with
+    ``c = min(v)`` and scaling back gives the same estimates without overflowing the
+    weights.  The other rows are fitted as they are (the same bits as without them).
+    """
+    c = np.where(tiny, np.where(m > 0, v, np.inf).min(-1), 1.0)
+    ys = np.where(m > 0, y / np.sqrt(c)[:, None], y)
+    vs = np.where(m > 0, v / c[:, None], v)
+    ts = None if tau2_fix is None else tau2_fix / c
+    ws = weights
+    if weights is not None:  # b, its variance and GENQ's tau^2 do not depend on their scale
+        wmax = np.where(m > 0, weights, 0.0).max(-1, keepdims=True)
+        ws = np.where(tiny[:, None] & (wmax > 0), weights / np.where(wmax > 0, wmax, 1.0), weights)
+    out = fit(ys, vs, m, tau2_fix=ts, weights=ws, **settings)
+    for f in _SCALE_Y:
+        out[f] = out[f] * np.sqrt(c)
+    for f in _SCALE_V:
+        out[f] = out[f] * c
+    rest = ~tiny
+    if rest.any():
+        plain = fit(y[rest], v[rest], m[rest], weights=None if weights is None else weights[rest],
+                    tau2_fix=None if tau2_fix is None else tau2_fix[rest], **settings)  # fmt: skip
+        for f, arr in out.items():
+            arr[rest] = plain[f]
+    return out
 
 
 def _controlled(method, y, v, m, k, control) -> TauFit:
@@ -173,6 +232,12 @@ def _heterogeneity(y, v, m, k, df, tau2, method, zv=None):
     qep = np.where(k > 1, stats.chi2.sf(qe, np.maximum(df, 1.0)), 1.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # QE ~ 0: I2 -> 0
         s2typ = df * swf / (swf * swf - (wfe * wfe).sum(-1))
+        # sum(w)^2 - sum(w^2) = sum_i w_i sum_{j != i} w_j: the form without cancellation,
+        # for rows with vi ratios >= 1e7 (metafor's warning), where the difference of the
+        # two sums loses every digit (and s2typ turns infinite); other rows keep their bits
+        wide = wide_rows(v, m)
+        if wide.any():
+            s2typ = np.where(wide, df * swf / (wfe * others_sum(wfe)).sum(-1), s2typ)
         if method in ("EE", "FE"):
             i2 = np.where(qe > 0, np.maximum(0.0, 100.0 * (qe - df) / qe), 0.0)
             h2 = qe / df

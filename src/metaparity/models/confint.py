@@ -78,7 +78,18 @@ def qprofile_tau2(
 
 
 def confint(res: RmaResult, level: float | None = None) -> ConfInt:
-    """Q-profile CI for tau^2 (and tau, I^2, H^2) of a random-effects fit."""
+    """Q-profile CI for tau^2 (and tau, I^2, H^2) of a random-effects fit.
+
+    Refused (``ValueError``, metafor's reason quoted) where ``metafor::confint`` stops:
+    k = 1 (checked first, as metafor does, whatever the model), an equal-effects model,
+    user weights, a fixed tau^2, sampling variances of 0.
+    """
+    if res.k <= 1:
+        raise ValueError(
+            f"confint(): the model has k = {res.k} study, so there is no heterogeneity to "
+            "profile (metafor: 'Stopped because k = 1.'); a CI for tau^2 needs at least 2 "
+            "studies"
+        )
     if res.method in ("EE", "FE"):
         raise ValueError(
             "confint() needs a random-effects model; refit with a tau^2 estimator "

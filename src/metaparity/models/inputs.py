@@ -37,7 +37,7 @@ from metaparity.models.design import moderator_missing
 __all__ = [
     "Studies", "read_studies", "read_control", "warn_set_to_zero", "ModelInputs",
     "model_inputs", "EFFECT_ARGS", "NA_ACTIONS", "fixed_tau2", "check_zero_variances",
-    "raise_div0",
+    "raise_div0", "VI_RATIO_WARN", "warn_variance_ratio",
 ]  # fmt: skip
 
 #: the effect-size inputs of :func:`~metaparity.effects.escalc` that ``rma(measure=...)``
@@ -128,6 +128,32 @@ def read_studies(
                     "and finite"
                 )
     return Studies(y, v, w, labels, measure, ni)
+
+
+#: metafor warns when max(vi)/min(vi) reaches 1/evtol (evtol = 1e-7 by default; 3.8 and 5.1)
+VI_RATIO_WARN = 1e7
+#: metafor's text (3.8.1 and 5.1-12 alike)
+_VI_RATIO_TEXT = (
+    "Ratio of largest to smallest sampling variance extremely large. "
+    "May not be able to obtain stable results."
+)
+
+
+def warn_variance_ratio(v: np.ndarray, stacklevel: int = 3) -> None:
+    """metafor's warning when ``max(vi)/min(vi) >= 1e7`` (finite ratios only: a vi of 0
+    gives an infinite ratio, for which metafor does not warn)."""
+    v = np.asarray(v, dtype=float)
+    if v.size == 0:
+        return
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = float(np.max(v) / np.min(v))
+    if np.isfinite(ratio) and ratio >= VI_RATIO_WARN:
+        warnings.warn(
+            f"max(vi)/min(vi) = {ratio:.3g} >= 1e7 (vi from {np.min(v):g} to {np.max(v):g}); "
+            f"metafor: '{_VI_RATIO_TEXT}' -- check the variances (units, sei given as vi?)",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def warn_set_to_zero(stacklevel: int = 3) -> None:

@@ -34,6 +34,7 @@ from metaparity.models.inputs import (
     raise_div0,
     read_control,
     warn_set_to_zero,
+    warn_variance_ratio,
 )
 from metaparity.models.results import COEF_FIELDS, RmaModsResult, RmaResult
 
@@ -208,6 +209,7 @@ def rma_mods(
             "method='EE' or a fixed tau2= can be fitted)"
         )
     check_zero_variances(inp, method, control=ctl, tau2=t2)
+    warn_variance_ratio(v)
     out = fit_mods(
         y[None, :], v[None, :], X[None, :, :],
         method=method, test=test, level=level, btt=list(btt_t), intercept=has_int,

@@ -24,6 +24,7 @@ from metaparity._core.names import (
     MethodName,
     TestName,
     check_choice,
+    estimating_method,
     estimating_test,
 )
 from metaparity._core.validation import as_float_array, check_level
@@ -33,12 +34,14 @@ from metaparity.engine.dask import is_dask, map_fit
 from metaparity.engine.dispatch import fit_batch
 from metaparity.engine.facts import BATCH_FIELDS, SCALAR_FIELDS
 from metaparity.models.inputs import (
+    VI_RATIO_WARN,
     check_zero_variances,
     fixed_tau2,
     model_inputs,
     raise_div0,
     read_control,
     warn_set_to_zero,
+    warn_variance_ratio,
 )
 from metaparity.models.metareg import rma_mods
 from metaparity.models.results import BatchResult, DaskBatchResult, RmaResult
@@ -66,7 +69,9 @@ def rma_batch(
     ----------
     Y, V : array_like, shape (..., k)
         Effect sizes and sampling variances; studies on the last axis.  NaN in
-        ``Y`` or ``V`` marks padding (ragged sets); every other ``V`` must be > 0.
+        ``Y`` or ``V`` marks padding (ragged sets); +-inf is refused (naming the row and
+        study), every other ``V`` must be > 0.  Rows with ``max(V)/min(V) >= 1e7`` are
+        fitted and named in one warning (metafor warns for each such fit).
     method, test, level, weights
         As in :func:`rma`.
     engine : {"auto", "numba", "numpy"}
@@ -121,6 +126,7 @@ def rma_batch(
         engine=engine,
         chunk_size=chunk_size,
     )
+    _warn_batch_ratio(Vf.reshape(-1, k), Yf.reshape(-1, k))
     arrays = {n: out[n].reshape(lead) for n in BATCH_FIELDS}
     return BatchResult(**arrays, method=method, test=test, level=float(level))
 
@@ -180,7 +186,10 @@ def rma(
         estimators metafor accepts them for (REML, ML, EB, HE, SJ, SJIT, GENQ) as
         long as no inverse-variance weight ``1/(vi + tau^2)`` is infinite; QE, QEp, I2
         and H2 are then NaN (metafor: NA).  EE, DL, DLIT, HS, HSk, PM and PMM refuse
-        them, naming the studies, as metafor does.
+        them, naming the studies, as metafor does.  ``max(vi)/min(vi) >= 1e7`` gives
+        metafor's warning ("Ratio of largest to smallest sampling variance extremely
+        large ..."); the fit stays exact there (vi down to 1e-300 are fitted in the unit
+        of the smallest variance).
     sei : array_like or str, optional
         Standard errors, used when ``vi`` is not given (``vi = sei**2``).
     weights : array_like or str, optional
@@ -269,34 +278,38 @@ def rma(
         raise ValueError("method='GENQ' needs weights= (the weights of the generalised Q)")
     t2 = fixed_tau2(tau2, method)
     check_zero_variances(inp, method, control=ctl, tau2=t2)
+    warn_variance_ratio(v)
     if y.size == 1 and test != "z":
         warnings.warn('Setting test="z" since k=1 (as metafor does).', UserWarning, stacklevel=2)
         test = "z"
-    out = reference.fit(
-        y[None, :],
-        v[None, :],
-        np.ones((1, y.size)),
-        method=method,
-        test=test,
-        level=level,
-        weights=None if w is None else w[None, :],
-        weighted=bool(weighted),
-        tau2_fix=None if t2 is None else np.array([t2]),
-        control=ctl,
-    )
+    # |yi| ~ 1e150 and beyond: squares overflow to inf (checked on the result below)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _fit_one(y, v, w, method, test, level, weighted, t2, ctl)
     g = {n: out[n][0].item() for n in out}
     if g["div0"]:
         raise_div0(inp, method, t2)
     if g["set_to_zero"]:
         warn_set_to_zero()
     nums: dict[str, Any] = {f: float(g[f]) for f in SCALAR_FIELDS}
+    overflow = np.isinf(nums["QE"]) and estimating_method(method) not in ("EE", "FE")
+    if (
+        overflow
+        or not (np.isfinite(nums["b"]) and np.isfinite(nums["tau2"]))
+        or np.isnan(nums["se"])
+    ):
+        raise ValueError(
+            f"the fit is not finite (b={nums['b']:g}, tau^2={nums['tau2']:g}): |yi| up to "
+            f"{np.max(np.abs(y)):g} with vi from {np.min(v):g} to {np.max(v):g} overflows "
+            'double precision in the squared residuals (metafor stops with "singular matrix '
+            "'a' in solve\" or returns Inf there) -- rescale the effect sizes (yi / c, vi / c^2)"
+        )
     # metafor's omnibus test of the intercept: z^2 (or t^2, F(1, k-1)); NA when vb = 0
     # (its Cholesky factorisation of vb fails: identical yi under knha, vi = 0 with tau2 = 0)
     qm_ok = nums["se"] > 0
     return RmaResult(
         **nums,
         vb=np.array([[nums["se"] ** 2]]),
-        QM=nums["zval"] ** 2 if qm_ok else float("nan"),
+        QM=nums["zval"] * nums["zval"] if qm_ok else float("nan"),  # inf, not OverflowError
         QMp=nums["pval"] if qm_ok else float("nan"),
         QMdf=(1,) if test == "z" else (1, int(g["k"]) - 1),
         btt=(0,),
@@ -315,6 +328,41 @@ def rma(
         tau2_fix=t2 is not None,
         weighted=bool(weighted),
     )
+
+
+def _fit_one(y, v, w, method, test, level, weighted, t2, ctl) -> dict[str, np.ndarray]:
+    """The reference engine on one meta-analysis (a row of one)."""
+    return reference.fit(
+        y[None, :],
+        v[None, :],
+        np.ones((1, y.size)),
+        method=method,
+        test=test,
+        level=level,
+        weights=None if w is None else w[None, :],
+        weighted=bool(weighted),
+        tau2_fix=None if t2 is None else np.array([t2]),
+        control=ctl,
+    )
+
+
+def _warn_batch_ratio(V2: np.ndarray, Y2: np.ndarray) -> None:
+    """One warning for the rows whose max(vi)/min(vi) >= 1e7 (metafor warns per fit)."""
+    present = np.isfinite(Y2) & np.isfinite(V2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(present, V2, -np.inf).max(-1) / np.where(present, V2, np.inf).min(-1)
+    rows = np.flatnonzero(np.isfinite(ratio) & (ratio >= VI_RATIO_WARN))
+    if rows.size:
+        shown = ", ".join(str(int(r)) for r in rows[:8]) + (" ..." if rows.size > 8 else "")
+        warnings.warn(
+            f"{rows.size} meta-analys{'is' if rows.size == 1 else 'es'} (flat row "
+            f"{'index' if rows.size == 1 else 'indices'} {shown}) {'has' if rows.size == 1 else 'have'} "
+            "max(vi)/min(vi) >= 1e7; metafor warns for each: 'Ratio of largest to smallest "
+            "sampling variance extremely large. May not be able to obtain stable results.' -- "
+            "check the variances of those rows",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _fit_chunk(
