@@ -43,7 +43,7 @@ from __future__ import annotations
 FIX = ["use", "give", "check", "remove", "choose", "expected", "set ", "fix", "rename",
        "did you mean", "must", "should", "need", "one of", "instead", "supply", "correct",
        "pass", "save", "encod", "create", "drop", "delete", "rerun", "install", "unset",
-       "point", "between", "positive", "at least"]  # fmt: skip
+       "point", "between", "positive", "at least", "record", "add ", "write"]  # fmt: skip
 #: the bad study of the data files below is always the second one
 ROW = ["Beta", "row 2", "line 3"]
 
@@ -111,7 +111,7 @@ add(data_case("smd-sd-negative", C, "SMD", spoil(CONT, "sd1i", "-2.5"), [ROW, "s
 add(data_case("smd-sd2-negative", C, "SMD", spoil(CONT, "sd2i", "-1"), [ROW, "sd2i", "-1", FIX]))
 add(data_case("md-sd-zero-both", C, "MD",
               good(CONT).replace("Beta,11.0,2.5,25,9.8,2.2,24", "Beta,11.0,0,25,9.8,0,24"),
-              [ROW, "sd", "0", FIX]))  # fmt: skip
+              [ROW, ["sd", "variance"], "0", FIX]))  # fmt: skip
 add(data_case("smd-n-zero", C, "SMD", spoil(CONT, "n1i", "0"), [ROW, "n1i", "0", FIX]))
 add(data_case("smd-n-negative", C, "SMD", spoil(CONT, "n2i", "-24"), [ROW, "n2i", "-24", FIX]))
 add(
@@ -151,15 +151,21 @@ add(data_case("pr-missing-column", P, "PR", drop_col(PROP, "ni"), ["ni", FIX]))
 
 # --- data/correlations ---------------------------------------------------------------
 R_ = "data/correlations"
-add(data_case("zcor-r-one", R_, "ZCOR", spoil(COR, "ri", "1"), [ROW, "ri", "1", FIX]))
-add(data_case("zcor-r-minus-one", R_, "ZCOR", spoil(COR, "ri", "-1"), [ROW, "ri", "-1", FIX]))
+# r = +-1: metafor's escalc recodes the infinite z to NA (with a warning) and rma() leaves the
+# study out; parity mirrors that and lists the study as dropped (exit 0, no warning on stderr)
+add(dict(data_case("zcor-r-one", R_, "ZCOR", spoil(COR, "ri", "1"),
+                   ["dropped", "Beta", "ri = 1", "infinite"]), exit=0, outputs=[], r=True))
+add(dict(data_case("zcor-r-minus-one", R_, "ZCOR", spoil(COR, "ri", "-1"),
+                   ["dropped", "Beta", "ri = -1", "infinite"]), exit=0, outputs=[], r=True))
 add(data_case("cor-r-above-one", R_, "COR", spoil(COR, "ri", "1.2"), [ROW, "ri", "1.2", FIX]))
 add(
     data_case(
         "zcor-r-below-minus-one", R_, "ZCOR", spoil(COR, "ri", "-1.5"), [ROW, "ri", "-1.5", FIX]
     )
 )
-add(data_case("zcor-n-too-small", R_, "ZCOR", spoil(COR, "ni", "3"), [ROW, "ni", "3", FIX]))
+# ni = 3: metafor's escalc gives vi = NA (with a warning) and rma() leaves the study out
+add(dict(data_case("zcor-n-too-small", R_, "ZCOR", spoil(COR, "ni", "3"),
+                   ["dropped", "Beta", "ni = 3", "ni > 3"]), exit=0, outputs=[], r=True))
 
 # --- data/generic (yi, vi) -----------------------------------------------------------
 G = "data/generic"
@@ -208,7 +214,18 @@ add(
         F,
         "GEN",
         "study;yi;vi\nAlpha;0,12;0,010\nBeta;0,30;0,020\nGamma;0,21;0,015\n",
-        [["decimal", "comma"], FIX],
+        ["all agree"],
+        exit=0,  # ';'-separated with decimal commas: detected and read (--decimal ,)
+    )
+    | {"outputs": [], "r": True}
+)
+add(
+    data_case(
+        "file-decimal-comma-in-comma-file",
+        F,
+        "GEN",
+        'study,yi,vi\nAlpha,"0,12",0.010\nBeta,"0,30",0.020\nGamma,"0,21",0.015\n',
+        ["line 2", "0,12", ["decimal", "comma"], FIX],
     )
 )
 add(data_case("file-not-utf8", F, "GEN",
@@ -220,7 +237,7 @@ add(dict(id="file-missing", cls=F, argv=["parity", "nothere.csv", "--measure", "
          outputs=["out.json"]))  # fmt: skip
 add(dict(id="file-is-directory", cls=F, argv=["parity", "sub", "--measure", "GEN",
          "--json", "out.json"], files={"sub/keep.txt": "x"}, exit=2,
-         keywords=["sub", "directory", FIX], outputs=["out.json"]))  # fmt: skip
+         keywords=["sub", ["directory", "folder"], FIX], outputs=["out.json"]))  # fmt: skip
 
 # --- cli/options (parity) ------------------------------------------------------------
 OPT = "cli/options"
@@ -329,20 +346,20 @@ for sid, extra, kw in [
 U = "cli/outputs"
 add(dict(id="json-is-directory", cls=U, argv=["parity", "data.csv", "--measure", "GEN",
          "--method", "DL", "--json", "outdir"], files={"data.csv": g, "outdir/keep": "x"},
-         exit=2, keywords=["outdir", "directory", FIX], outputs=["outdir/out.json"]))  # fmt: skip
+         exit=2, keywords=["outdir", ["directory", "folder"], FIX], outputs=["outdir/out.json"]))  # fmt: skip
 add(dict(id="json-parent-missing", cls=U, argv=["parity", "data.csv", "--measure", "GEN",
          "--method", "DL", "--json", "nodir/out.json"], files={"data.csv": g}, exit=2,
          keywords=["nodir", ["exist", "missing"], FIX], outputs=["nodir"]))  # fmt: skip
 add(dict(id="markdown-is-directory", cls=U, argv=["parity", "data.csv", "--measure", "GEN",
          "--method", "DL", "--markdown", "md", "--json", "out.json"],
-         files={"data.csv": g, "md/keep": "x"}, exit=2, keywords=["md", "directory", FIX],
+         files={"data.csv": g, "md/keep": "x"}, exit=2, keywords=["md", ["directory", "folder"], FIX],
          outputs=["out.json", "md/out.md"]))  # fmt: skip
 add(dict(id="junit-parent-missing", cls=U, argv=["parity", "data.csv", "--measure", "GEN",
          "--method", "DL", "--json", "out.json", "--junit", "no/such/junit.xml"],
          files={"data.csv": g}, exit=2, keywords=["no/such", ["exist", "missing"], FIX],
          outputs=["out.json", "no"]))  # fmt: skip
 add(dict(id="simulate-out-is-directory", cls=U, argv=["simulate", "simdir", "--M", "10"],
-         files={"simdir/keep": "x"}, exit=2, keywords=["simdir", "directory", FIX],
+         files={"simdir/keep": "x"}, exit=2, keywords=["simdir", ["directory", "folder"], FIX],
          outputs=["simdir.npz"]))  # fmt: skip
 add(dict(id="simulate-out-parent-missing", cls=U, argv=["simulate", "none/sim.npz", "--M", "10"],
          files={}, exit=2, keywords=["none", ["exist", "missing"], FIX],
@@ -367,24 +384,37 @@ add(
         "published-estimate-outside-ci",
         RP,
         _csv(PUB_HDR, "ORR,overall,43,18,30"),
-        [["line 2", "row 1", "ORR"], "43", FIX],
+        ["line   2", "43", "outside its own CI", "typo"],
     )
+    | {"exit": 0, "outputs": []}
 )
 add(
     repro(
         "published-ci-reversed",
         RP,
         _csv(PUB_HDR, "ORR,overall,23,31,16"),
-        [["line 2", "row 1", "ORR"], "31", FIX],
+        ["line   2", "reversed", "typo"],
     )
+    | {"exit": 0, "outputs": []}
 )
 add(
     repro(
         "published-non-numeric",
         RP,
         _csv(PUB_HDR, "ORR,overall,23%,16,31"),
-        [["line 2", "row 1", "ORR"], "23%", FIX],
+        ["line   2", "printed 23%"],
     )
+    | {"exit": 0, "outputs": []}
+)
+add(
+    repro(
+        "published-typo-strict",
+        RP,
+        _csv(PUB_HDR, "ORR,overall,43,18,30"),
+        ["--strict", "discrepanc", "exit 1"],
+        "--strict",
+    )
+    | {"exit": 1, "outputs": []}
 )
 add(
     repro(
@@ -399,8 +429,9 @@ add(
         "published-pct-above-100",
         RP,
         _csv(PUB_HDR, "ORR,overall,230,160,310"),
-        [["line 2", "row 1", "ORR"], "230", FIX],
+        ["line   2", "230", "not a proportion", "typo"],
     )
+    | {"exit": 0, "outputs": []}
 )
 add(
     repro(

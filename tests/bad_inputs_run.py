@@ -246,7 +246,9 @@ def grade(case: dict[str, Any], out: dict[str, Any]) -> tuple[str, list[str]]:
     if out["left"]:
         bad.append(f"left behind: {', '.join(out['left'])}")
     if out["kind"] == "cli":
-        text = out["stderr"]
+        # a refusal is judged by its stderr line; a run that completes (exit 0/1), by what
+        # it reports on stdout
+        text = out["stderr"] if case["exit"] == 2 else out["stdout"] + out["stderr"]
         if "Traceback" in out["stderr"] or "Traceback" in out["stdout"]:
             bad.append("traceback")
         if out["exit"] != case["exit"]:

@@ -429,10 +429,10 @@ def test_atomic_write_all_failing_writer(tmp_path):
 def test_reproduce_strict(tmp_path, capsys):
     code, out, _ = _run(capsys, "reproduce", "--out", tmp_path / "a", "--no-r", "--no-figures")
     assert code == 0 and "Discrepancies" in out  # the bundled case has 13
-    code, out, _ = _run(
+    code, out, err = _run(
         capsys, "reproduce", "--out", tmp_path / "b", "--no-r", "--no-figures", "--strict"
     )
-    assert code == 1 and "--strict: 13 printed figures are discrepancies (exit 1)" in out
+    assert code == 1 and "--strict: 13 printed figure(s) are discrepancies (exit 1)" in err
 
 
 def test_reproduce_title_follows_the_report_writer(tmp_path, capsys, monkeypatch):

@@ -198,7 +198,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print("\nReport: " + ", ".join(str(p) for p in paths.values()))
     n, bad, _ = rep.parity
     if args.strict and flagged and not bad:
-        print(f"--strict: {len(flagged)} printed figures are discrepancies (exit 1)")
+        print(f"metaparity reproduce: --strict: {len(flagged)} printed figure(s) are "
+              "discrepancies (exit 1); see the report", file=sys.stderr)  # fmt: skip
         return 1
     return 1 if bad else 0
 
@@ -696,6 +697,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         exit 2 through :func:`main`).
     """
     M, vi = _simulate_options(args)
+    if Path(args.out).is_dir():
+        raise InputError(
+            f"OUT {args.out}: is a folder; give a file name, e.g. {Path(args.out) / 'sim.npz'}"
+        )
     out = npz_path(args.out)
     check_output(out, "OUT")
     bar = _Progress(f"simulate {M:,} x {args.k}")

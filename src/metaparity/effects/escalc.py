@@ -204,7 +204,9 @@ def escalc(
         y_, v_, ntot = continuous.compute(measure, g, labels, correct=correct)
     else:
         y_, v_, ntot = _COMPUTE[measure](measure, g, labels, add=add_, to=to, drop00=drop00)
-    y_, v_ = _infinite_to_nan(np.asarray(y_, dtype=float), np.asarray(v_, dtype=float), labels)
+    y_, v_ = np.asarray(y_, dtype=float), np.asarray(v_, dtype=float)
+    _warn_undefined(measure, y_, g, labels)
+    y_, v_ = _infinite_to_nan(y_, v_, labels)
 
     if data is not None:
         out = data.copy()
@@ -225,6 +227,30 @@ def escalc(
     # the row each size belongs to, so that study_sizes() can follow subsetting
     out.attrs["ni_index"] = None if ntot is None else list(out.index)
     return out
+
+
+def _warn_undefined(
+    measure: str, y: np.ndarray, g: dict[str, np.ndarray | None], labels: list[object] | None
+) -> None:
+    """A NaN yi from inputs that are all present (e.g. SMD with equal means and both SDs 0,
+    0/0): metafor gives NA without a word; here the same NaN, with a warning naming them."""
+    present = np.ones(y.shape, dtype=bool)
+    for a in g.values():
+        if a is not None and a.shape == y.shape:
+            present &= np.isfinite(np.asarray(a, dtype=float))
+    rows = np.flatnonzero(np.isnan(y) & present)
+    if rows.size == 0:
+        return
+    named = "; ".join(study_label(int(i), labels) for i in rows[:8])
+    if rows.size > 8:
+        named += f"; ... and {rows.size - 8} more"
+    warnings.warn(
+        f"{measure} is undefined (0/0) for {named}: yi and vi are NaN (missing), as metafor's "
+        "NA (which it gives without a warning); check those values (e.g. both SDs 0 and equal "
+        "means), or drop the studies",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _infinite_to_nan(
