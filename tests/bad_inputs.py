@@ -153,10 +153,34 @@ add(data_case("pr-missing-column", P, "PR", drop_col(PROP, "ni"), ["ni", FIX]))
 R_ = "data/correlations"
 # r = +-1: metafor's escalc recodes the infinite z to NA (with a warning) and rma() leaves the
 # study out; parity mirrors that and lists the study as dropped (exit 0, no warning on stderr)
-add(dict(data_case("zcor-r-one", R_, "ZCOR", spoil(COR, "ri", "1"),
-                   ["dropped", "Beta", "ri = 1", "infinite"]), exit=0, outputs=[], r=True))
-add(dict(data_case("zcor-r-minus-one", R_, "ZCOR", spoil(COR, "ri", "-1"),
-                   ["dropped", "Beta", "ri = -1", "infinite"]), exit=0, outputs=[], r=True))
+add(
+    dict(
+        data_case(
+            "zcor-r-one",
+            R_,
+            "ZCOR",
+            spoil(COR, "ri", "1"),
+            ["dropped", "Beta", "ri = 1", "infinite"],
+        ),
+        exit=0,
+        outputs=[],
+        r=True,
+    )
+)
+add(
+    dict(
+        data_case(
+            "zcor-r-minus-one",
+            R_,
+            "ZCOR",
+            spoil(COR, "ri", "-1"),
+            ["dropped", "Beta", "ri = -1", "infinite"],
+        ),
+        exit=0,
+        outputs=[],
+        r=True,
+    )
+)
 add(data_case("cor-r-above-one", R_, "COR", spoil(COR, "ri", "1.2"), [ROW, "ri", "1.2", FIX]))
 add(
     data_case(
@@ -164,8 +188,20 @@ add(
     )
 )
 # ni = 3: metafor's escalc gives vi = NA (with a warning) and rma() leaves the study out
-add(dict(data_case("zcor-n-too-small", R_, "ZCOR", spoil(COR, "ni", "3"),
-                   ["dropped", "Beta", "ni = 3", "ni > 3"]), exit=0, outputs=[], r=True))
+add(
+    dict(
+        data_case(
+            "zcor-n-too-small",
+            R_,
+            "ZCOR",
+            spoil(COR, "ni", "3"),
+            ["dropped", "Beta", "ni = 3", "ni > 3"],
+        ),
+        exit=0,
+        outputs=[],
+        r=True,
+    )
+)
 
 # --- data/generic (yi, vi) -----------------------------------------------------------
 G = "data/generic"

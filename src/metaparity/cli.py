@@ -559,7 +559,9 @@ def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--zero", default="drop", choices=["drop", "cc"],
                    help="studies with 0 (or all) events: drop them (default; what reproduces the "
                         "seed) or add a continuity correction; the other is shown alongside")  # fmt: skip
-    p.add_argument("--add", type=float, default=0.5, help="continuity correction, a number > 0 (default 0.5)")
+    p.add_argument(
+        "--add", type=float, default=0.5, help="continuity correction, a number > 0 (default 0.5)"
+    )
     p.add_argument("--no-r", action="store_true", help="do not call R (metaparity only)")
     p.add_argument("--require-r", action="store_true",
                    help="fail (exit 2) when R/metafor is unavailable")  # fmt: skip

@@ -91,7 +91,9 @@ def read_table(
         raise InputError(f"decimal={decimal!r}: give '.' or ',' (or None to detect it)")
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p}: no such file; check the path (relative paths start at {Path.cwd()})")
+        raise InputError(
+            f"{p}: no such file; check the path (relative paths start at {Path.cwd()})"
+        )
     raw = p.read_bytes()
     if not raw.strip():
         raise InputError(f"{p}: the file is empty; expected a header line and one row per study")

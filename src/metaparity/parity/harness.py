@@ -552,8 +552,10 @@ def _dropped_rows(
         if "sd1i" in inputs and inputs["sd1i"][i] == 0 and inputs["sd2i"][i] == 0:
             reason = (f"{colmap['sd1i']} = {colmap['sd2i']} = 0: {measure} is undefined (a "
                       "difference divided by a zero SD)")  # fmt: skip
-        elif measure in ("ZCOR", "COR") and "ni" in inputs and inputs["ni"][i] <= (
-            3 if measure == "ZCOR" else 1
+        elif (
+            measure in ("ZCOR", "COR")
+            and "ni" in inputs
+            and inputs["ni"][i] <= (3 if measure == "ZCOR" else 1)
         ):
             reason = (f"{colmap['ni']} = {inputs['ni'][i]:g}: the sampling variance of "
                       f"{measure} needs ni > {3 if measure == 'ZCOR' else 1}")  # fmt: skip
