@@ -18,7 +18,7 @@ import difflib
 import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,7 +214,7 @@ class ParityReport:
         }
 
 
-def _missing_column(where: str, option: str, col: str, columns: Sequence[Any]) -> InputError:
+def _missing_column(where: str, option: str, col: str, columns: Iterable[Any]) -> InputError:
     """``column 'evnts' (--by) is not in the file; did you mean 'events'?`` + the columns."""
     present = [str(c) for c in columns]
     close = difflib.get_close_matches(col, present, n=1, cutoff=0.6)

@@ -26,7 +26,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, cast
@@ -203,7 +203,7 @@ class _RecordLog(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def _rpy2_mismatch_message(rver: str, err: BaseException, logged: list[str] = ()) -> str:
+def _rpy2_mismatch_message(rver: str, err: BaseException, logged: Sequence[str] = ()) -> str:
     """One line: rpy2 could not load R -- which R, which rpy2, why, and the fix."""
     why = _one_line("; ".join([*logged[:1], str(err) or type(err).__name__]), 240)
     home = os.environ.get("R_HOME")
@@ -230,7 +230,7 @@ def _console() -> Iterator[list[str]]:
         lines.extend(ln.rstrip() for ln in text.splitlines() if ln.strip())
 
     saved = callbacks.consolewrite_print, callbacks.consolewrite_warnerror
-    callbacks.consolewrite_print = callbacks.consolewrite_warnerror = write
+    callbacks.consolewrite_print = callbacks.consolewrite_warnerror = write  # type: ignore[assignment,unused-ignore]
     try:
         yield lines
     finally:

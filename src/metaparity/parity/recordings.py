@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def _sha(obj: Any) -> str:
 
 def call_spec(
     measure: str,
-    methods: list[str],
+    methods: Sequence[str],
     test: str,
     level: float,
     columns: dict[str, str],
