@@ -42,6 +42,10 @@ def no_r(monkeypatch):
     monkeypatch.setattr(rbridge, "get_bridge", forbidden)
 
 
+def _no_r_allowed(backend="auto"):
+    raise AssertionError("R was started, but the input is checked before R")
+
+
 def _refused(tmp_path, capsys, content: str, *args, match: str):
     f = tmp_path / "data.csv"
     f.write_text(content)
@@ -390,15 +394,21 @@ def test_plugin_skip_message_points_to_what_users_have(monkeypatch):
 
 
 @pytest.mark.r
-def test_zero_variance_is_a_metafor_failure_not_a_difference(metafor, tmp_path, capsys):
+def test_zero_variance_is_a_metafor_failure_not_a_difference(metafor, tmp_path, capsys,
+                                                             monkeypatch):  # fmt: skip
     """metafor 3.8: rma(c(.1,.2,.3), c(.01,0,.03), method="DL") stops with "DL estimator
-    cannot be used when there are non-positive sampling variances in the data." (REML:
-    "Division by zero when computing the inverse variance weights.") -- exit 2, not 1."""
+    cannot be used when there are non-positive sampling variances in the data." -- refused
+    before R, naming the study. REML accepts a vi of 0 but stops here ("Division by zero
+    when computing the inverse variance weights.", tau^2 = 0): exit 2, not 1."""
     f = tmp_path / "v0.csv"
     f.write_text("study,yi,vi\nA,0.1,0.01\nB,0.2,0\nC,0.3,0.03\n")
-    code, out, err = _run(capsys, "parity", f, "--measure", "GEN", "--method", "DL,REML")
+    with monkeypatch.context() as m:
+        m.setattr(rbridge, "get_bridge", _no_r_allowed)
+        code, out, err = _run(capsys, "parity", f, "--measure", "GEN", "--method", "DL,REML")
     assert code == 2
-    assert err.startswith("metaparity parity: metafor failed on all studies | DL (and 1 more): "
-                          "DL estimator cannot be used when there are non-positive sampling "
-                          "variances")  # fmt: skip
+    assert "line 3 (study 'B') has a sampling variance of 0" in err
+    assert "--method DL needs positive variances" in err and len(err.strip().splitlines()) == 1
+    code, out, err = _run(capsys, "parity", f, "--measure", "GEN", "--method", "REML")
+    assert code == 2
+    assert err.startswith("metaparity parity: metafor failed on all studies | REML: ")
     assert "metafor FAILED" in out and "DIFFERS" not in out

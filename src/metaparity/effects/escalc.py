@@ -205,7 +205,8 @@ def escalc(
     else:
         y_, v_, ntot = _COMPUTE[measure](measure, g, labels, add=add_, to=to, drop00=drop00)
     y_, v_ = np.asarray(y_, dtype=float), np.asarray(v_, dtype=float)
-    _warn_undefined(measure, y_, g, labels)
+    if not drop00:  # drop00=True asks for those NA
+        _warn_undefined(measure, y_, g, labels)
     y_, v_ = _infinite_to_nan(y_, v_, labels)
 
     if data is not None:
@@ -244,10 +245,10 @@ def _warn_undefined(
     named = "; ".join(study_label(int(i), labels) for i in rows[:8])
     if rows.size > 8:
         named += f"; ... and {rows.size - 8} more"
+    eg = " (e.g. both SDs 0 and equal means)" if measure in continuous.MEASURES else ""
     warnings.warn(
         f"{measure} is undefined (0/0) for {named}: yi and vi are NaN (missing), as metafor's "
-        "NA (which it gives without a warning); check those values (e.g. both SDs 0 and equal "
-        "means), or drop the studies",
+        f"NA (which it gives without a warning); check those values{eg}, or drop the studies",
         UserWarning,
         stacklevel=3,
     )
