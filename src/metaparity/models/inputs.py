@@ -37,7 +37,7 @@ from metaparity.models.design import moderator_missing
 __all__ = [
     "Studies", "read_studies", "read_control", "warn_set_to_zero", "ModelInputs",
     "model_inputs", "EFFECT_ARGS", "NA_ACTIONS", "fixed_tau2", "check_zero_variances",
-    "raise_div0", "VI_RATIO_WARN", "warn_variance_ratio",
+    "zero_variance_refusal", "raise_div0", "VI_RATIO_WARN", "warn_variance_ratio",
 ]  # fmt: skip
 
 #: the effect-size inputs of :func:`~metaparity.effects.escalc` that ``rma(measure=...)``
@@ -547,6 +547,34 @@ def fixed_tau2(tau2: Any, method: str, stacklevel: int = 3) -> float | None:
     return val
 
 
+#: :func:`zero_variance_refusal` for control= runs (metafor's own iterations)
+_CONTROL_POSITIVE_ONLY = (
+    "metafor's own iteration (control=) is implemented in metaparity for positive sampling "
+    "variances only"
+)
+
+
+def zero_variance_refusal(
+    method: str, with_control: bool = False, tau2: float | None = None
+) -> str | None:
+    """Why a sampling variance of 0 cannot be used with ``method`` (metafor's own message
+    where metafor refuses it), or None when the estimator accepts it.
+
+    >>> zero_variance_refusal("REML") is None, zero_variance_refusal("DL")[:26]
+    (True, 'DL estimator cannot be use')
+    """
+    if with_control and tau2 is None and METHOD_ALIASES.get(method, method) in CONTROL_METHODS:
+        return _CONTROL_POSITIVE_ONLY
+    if method == "DLIT":
+        return "Division by zero when computing the inverse variance weights."
+    if estimating_method(method) in POSITIVE_V_ONLY:
+        return (
+            f"{method} estimator cannot be used when there are non-positive sampling "
+            "variances in the data."
+        )
+    return None
+
+
 def check_zero_variances(
     inp: ModelInputs,
     method: str,
@@ -564,25 +592,15 @@ def check_zero_variances(
     if zero.size == 0:
         return
     named = _listing([inp.label(int(i)) for i in zero], limit=5)
-    est = estimating_method(method)
-    if (
-        control is not None
-        and tau2 is None
-        and METHOD_ALIASES.get(method, method) in CONTROL_METHODS
-    ):
+    why = zero_variance_refusal(method, control is not None, tau2)
+    if why == _CONTROL_POSITIVE_ONLY:
         raise ValueError(
             f"{named} {'has' if zero.size == 1 else 'have'} vi=0: control= runs metafor's own "
             "iteration, which metaparity implements for positive sampling variances only; "
             "leave control= unset (tau^2 is then solved to its root, which metafor's "
             "iteration approaches) or give the studies a positive variance"
         )
-    if method == "DLIT" or est in POSITIVE_V_ONLY:
-        why = (
-            "Division by zero when computing the inverse variance weights."
-            if method == "DLIT"
-            else f"{method} estimator cannot be used when there are non-positive sampling "
-            "variances in the data."
-        )
+    if why is not None:
         raise ValueError(
             f"{named} {'has' if zero.size == 1 else 'have'} vi=0; method={method!r} needs "
             f"positive sampling variances (metafor: '{why}'); use an estimator that accepts "

@@ -35,12 +35,10 @@ from metaparity._core.names import (
     TESTS,
     MethodName,
     check_choice,
-    estimating_method,
 )
 from metaparity.effects.escalc import MEASURES, escalc
 from metaparity.effects.transforms import BACK_TRANSFORMS
-from metaparity.engine.control import CONTROL_METHODS
-from metaparity.engine.estimators import POSITIVE_V_ONLY
+from metaparity.models.inputs import zero_variance_refusal
 from metaparity.models.uni import rma
 from metaparity.parity import recordings
 from metaparity.parity.compare import compare_result
@@ -588,17 +586,12 @@ def _check_zero_variances(
     who = f"line {esc.attrs['lines'][i]} ({_who(labels, i)})"
     more = f" and {zero.size - 1} more" if zero.size > 1 else ""
     for m in methods:
-        base = METHOD_ALIASES.get(m, m)
-        if m == "DLIT" or estimating_method(m) in POSITIVE_V_ONLY:
-            why = f"metafor: '{base} estimator cannot be used when there are non-positive " \
-                  "sampling variances in the data.'"  # fmt: skip
-        elif control is not None and base in CONTROL_METHODS:
-            why = "metafor's own iteration (--control) is implemented for positive variances"
-        else:
+        why = zero_variance_refusal(m, control is not None)
+        if why is None:
             continue
         raise InputError(
             f"{where} ({gname}): {who}{more} has a sampling variance of 0 (yi = "
-            f"{esc['yi'].iloc[i]:g}, vi = 0); --method {m} needs positive variances ({why}) "
+            f"{esc['yi'].iloc[i]:g}, vi = 0); --method {m} needs positive variances ('{why}') "
             f"-- use an estimator that accepts them (REML, ML, EB, HE, SJ, SJIT), or correct or drop "
             "the row (--filter)"
         )
