@@ -24,7 +24,7 @@ die() { printf '[debian13] ERROR: %s\n' "$*" >&2; exit 2; }
 ROOT="${METAPARITY_DEBIAN13_ROOT:-/var/cache/metaparity/trixie}"
 MIRROR="${METAPARITY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 PACKAGES="ca-certificates python3 python3-venv python3-dev gcc g++ make \
-r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite r-cran-lme4"
+r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite r-cran-lme4 r-cran-biasedurn"
 BUILD_STAMP="$ROOT/.metaparity-root"
 WANT_BUILD="trixie $MIRROR $PACKAGES"
 
@@ -87,6 +87,20 @@ build_root() {
         [ -x "$ROOT/usr/bin/Rscript" ]; then
         log "cached Debian 13 root at $ROOT (stamp matches)"
         return
+    fi
+    if [ -f "$BUILD_STAMP" ] && [ -x "$ROOT/usr/bin/Rscript" ]; then
+        # The package list grew: install what is missing into the cached root.
+        log "updating the cached Debian 13 root at $ROOT (package list changed)"
+        copy_host_config
+        mount_root
+        # shellcheck disable=SC2086
+        if in_root sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $PACKAGES" \
+            >"$ROOT.apt.log" 2>&1; then
+            in_root apt-get clean
+            printf '%s\n' "$WANT_BUILD" >"$BUILD_STAMP"
+            return
+        fi
+        log "updating the root failed (log: $ROOT.apt.log); building it afresh"
     fi
     log "building a Debian 13 (trixie) root at $ROOT from $MIRROR"
     if ! command -v debootstrap >/dev/null 2>&1; then
