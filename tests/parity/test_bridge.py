@@ -130,3 +130,18 @@ def test_rpy2_console_output_becomes_warnings_and_r_errors_rfailed(metafor, capf
     finally:
         ro.r("mp_rma <- mp_rma_saved")
     assert "a note from R" not in capfd.readouterr().err
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("backend", ["rpy2", "rscript"])
+def test_generic_call_round_trips_arguments_on_both_backends(metafor, backend):
+    """``bridge.call("mp_…", **args)``: the family files' entry point, same R types on both."""
+    b = rbridge.get_bridge(backend)
+    r = b.call("mp_echo", x=[1.0, float("nan"), 3], s=["a", "b"], one=2.5, i=3, flag=True,
+               nul=None, ctl={"threshold": 1e-12, "maxiter": 100}, name="OR")  # fmt: skip
+    assert r["classes"] == ["numeric", "character", "numeric", "integer", "logical", "NULL",
+                            "list", "character"]  # fmt: skip
+    assert r["lengths"] == [3, 2, 1, 1, 1, 0, 2, 1]
+    assert r["values"]["x"] == [1.0, None, 3.0] and r["values"]["ctl"] == ["threshold", "maxiter"]
+    with pytest.raises(ValueError, match="mp_"):
+        b.call("system", command="true")

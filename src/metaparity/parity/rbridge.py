@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -595,8 +596,45 @@ class _Bridge:
             np.atleast_1d(np.asarray(out["vi"], dtype=float)),
         )
 
+    def call(self, rfun: str, **args: Any) -> dict[str, Any]:
+        """Call the R function ``rfun`` of the bridge's R library with ``args``.
+
+        The library is ``metaparity.R`` plus every ``fam_*.R`` beside it (one file per model
+        family: ``fam_mh.R`` …); ``rfun`` must start with ``mp_``.  Arguments are plain
+        Python: ``None`` (R's NULL), bool, int, float, str, a sequence of numbers (``None`` or
+        NaN in it is NA), a sequence of str, or a dict of those (an R list).  The R function
+        returns a list; it comes back as a dict with ``warnings`` normalised to a list.
+        """
+        if not (isinstance(rfun, str) and rfun.startswith("mp_")):
+            raise ValueError(f"rfun={rfun!r}: only the bridge's mp_* functions can be called")
+        call = {"fn": "generic", "rfun": rfun, "args": {k: _plain(v) for k, v in args.items()}}
+        return _normalise(self.run([call])[0])
+
     def run(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:  # pragma: no cover
         raise NotImplementedError
+
+
+def _plain(x: Any) -> Any:
+    """An argument of :meth:`_Bridge.call` as JSON-able plain Python (NaN becomes None)."""
+    if x is None or isinstance(x, (bool, str)):
+        return x
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return None if math.isnan(float(x)) else float(x)
+    seq = list(np.asarray(x, dtype=object).ravel()) if isinstance(x, np.ndarray) else list(x)
+    if seq and all(isinstance(e, str) for e in seq):
+        return {"__str__": seq}
+    return {"__num__": [None if e is None or _isnan(e) else float(e) for e in seq]}
+
+
+def _isnan(e: Any) -> bool:
+    try:
+        return math.isnan(float(e))
+    except (TypeError, ValueError):
+        return False
 
 
 class MetaforBridge(_Bridge):
@@ -644,9 +682,9 @@ class MetaforBridge(_Bridge):
                 ) from None
             if not ok:
                 raise RUnavailable(_no_metafor_message(rver))
-            lib = resources.files("metaparity.parity") / "r" / "metaparity.R"
-            with resources.as_file(lib) as path:
-                ro.r["source"](str(path))
+            for lib in _r_library():
+                with resources.as_file(lib) as path:
+                    ro.r["source"](str(path))
             self._versions = _to_py(ro.r["mp_versions"]())
 
     def _vec(self, x: Any) -> Any:
@@ -663,6 +701,27 @@ class MetaforBridge(_Bridge):
         if kind == "lgl":
             return ro.BoolVector([ro.NA_Logical if e is None else e for e in vals])
         return ro.StrVector([ro.NA_Character if e is None else e for e in vals])
+
+    def _robj(self, v: Any) -> Any:
+        """A :func:`_plain` value as an R object."""
+        ro = self._ro
+        if v is None:
+            return ro.NULL
+        if isinstance(v, bool):
+            return ro.BoolVector([v])
+        if isinstance(v, int):
+            return ro.IntVector([v])
+        if isinstance(v, float):
+            return ro.FloatVector([v])
+        if isinstance(v, str):
+            return ro.StrVector([v])
+        if "__num__" in v:
+            return ro.FloatVector([ro.NA_Real if e is None else e for e in v["__num__"]])
+        if "__str__" in v:
+            return ro.StrVector(v["__str__"])
+        return (
+            ro.vectors.ListVector({k: self._robj(e) for k, e in v.items()}) if v else ro.r["list"]()
+        )
 
     def _control(self, control: Any) -> Any:
         """A call's ``control`` as R sees it: NULL, "metafor" or a named list."""
@@ -772,6 +831,12 @@ class MetaforBridge(_Bridge):
                 tight=c["tight"],
             )
             out.append(_normalise(_to_py(res)))
+        elif c["fn"] == "generic":
+            args = {k: self._robj(v) for k, v in c["args"].items()}
+            res = ro.r["do.call"](
+                c["rfun"], ro.vectors.ListVector(args) if args else ro.r["list"]()
+            )
+            out.append(_to_py(res))
         elif c["fn"] == "escalc":
             args = ro.ListVector({k: self._vec(v) for k, v in c["inputs"].items()})
             add = ro.NULL if c["add"] is None else c["add"]
@@ -780,6 +845,14 @@ class MetaforBridge(_Bridge):
         else:
             out.append(_to_py(ro.r["mp_versions"]()))
         return out[0]
+
+
+def _r_library() -> list[Any]:
+    """The bridge's R library: ``metaparity.R``, then the family files ``fam_*.R``."""
+    pkg = resources.files("metaparity.parity") / "r"
+    fams = sorted((f for f in pkg.iterdir() if f.name.startswith("fam_") and f.name.endswith(".R")),
+                  key=lambda f: f.name)  # fmt: skip
+    return [pkg / "metaparity.R", *fams]
 
 
 def _json_call(c: dict[str, Any]) -> dict[str, Any]:

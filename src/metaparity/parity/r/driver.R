@@ -1,10 +1,21 @@
 # Rscript backend of the metaparity bridge:
 #   Rscript driver.R LIB.R REQUEST.json RESULT.json
-# REQUEST is a JSON list of calls {"fn": "rma"|"rma_mods"|"rma_iface"|"influence"|"bias"|"rma_glmm"|"escalc"|"versions", ...args}; RESULT is the
+# REQUEST is a JSON list of calls {"fn": "rma"|"rma_mods"|"rma_iface"|"influence"|"bias"|"rma_glmm"|"escalc"|"generic"|"versions", ...args}; RESULT is the
 # list of their results, written by mp_to_json (numbers at %.17g). Errors inside a call are
 # returned as {"ok": false, "error": ...}; a failure of the driver itself exits non-zero.
 args <- commandArgs(trailingOnly = TRUE)
 source(args[1])
+for (f in sort(list.files(dirname(args[1]), pattern = "^fam_.*[.]R$", full.names = TRUE))) source(f)
+# a generic call's arguments: {"__num__": [...]} is a numeric vector (null is NA),
+# {"__str__": [...]} a character vector, any other object a list
+mp_arg <- function(a) {
+  if (is.list(a) && !is.null(names(a)) && identical(names(a), "__num__"))
+    return(as.numeric(vapply(a[["__num__"]], function(e) if (is.null(e)) NA_real_ else as.numeric(e), 0)))
+  if (is.list(a) && !is.null(names(a)) && identical(names(a), "__str__"))
+    return(as.character(unlist(a[["__str__"]])))
+  if (is.list(a)) return(lapply(a, mp_arg))
+  a
+}
 reqs <- jsonlite::read_json(args[2], simplifyVector = TRUE, simplifyDataFrame = FALSE)
 num <- function(x) if (is.null(x)) NULL else as.numeric(unlist(x))
 out <- lapply(reqs, function(r) {
@@ -26,6 +37,10 @@ out <- lapply(reqs, function(r) {
                            level = as.numeric(r$level), test = r$test, at = num(r$at),
                            tight = !isFALSE(r$tight)),
     rma_iface = mp_rma_iface(r$args, data = r$data, mods = r$mods),
+    generic = {
+      reqs_raw <- r$args
+      do.call(get(r$rfun), lapply(reqs_raw, mp_arg))
+    },
     escalc = {
       inputs <- lapply(r$inputs, num)
       mp_escalc(r$measure, inputs, add = num(r$add), to = r$to, drop00 = isTRUE(r$drop00))

@@ -435,3 +435,12 @@ mp_to_json <- function(obj) {
   jsonlite::toJSON(mp_json_prep(obj), auto_unbox = TRUE, json_verbatim = TRUE,
                    null = "null", na = "null", pretty = FALSE)
 }
+
+# The generic call's round trip (tests): each argument back with its R class and length.
+mp_echo <- function(...) {
+  a <- list(...)
+  list(ok = TRUE, names = names(a),
+       classes = vapply(a, function(x) class(x)[1], ""),
+       lengths = vapply(a, length, 0L),
+       values = lapply(a, function(x) if (is.list(x)) names(x) else x))
+}
