@@ -19,4 +19,17 @@ pr <- dat.pritz1997
 pr$study <- paste(pr$study, pr$authors)
 write.csv(pr[, c("study", "authors", "xi", "ni")], file.path(out, "dat.pritz1997.csv"),
           row.names = FALSE)
+# 2x2 tables (ai of n1i, ci of n2i) for Peto's method (tests/models/test_peto.py); yusuf1985
+# has missing tables (NA) and is analysed by `table`; li2007 and nielweise2007 have zero cells
+yu <- dat.yusuf1985
+write.csv(yu[, c("table", "id", "trial", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.yusuf1985.csv"), row.names = FALSE)
+li <- dat.li2007
+li$study <- paste(li$study, li$year)
+write.csv(li[, c("id", "study", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.li2007.csv"), row.names = FALSE)
+nw <- dat.nielweise2007
+nw$label <- paste(nw$author, nw$year)
+write.csv(nw[, c("study", "label", "author", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))

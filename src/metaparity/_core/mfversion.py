@@ -72,6 +72,9 @@ CHANGES: dict[str, str] = {
     "test_hksj": "4.6: rma() accepts test='hksj' as an alias of test='knha' (3.8, 4.4: an error)",
     "method_co_vc": "5.0: rma() accepts method='CO' (Cochran) and method='VC' (variance "
     "component) as aliases of method='HE' (before: \"Unknown 'method' specified.\")",
+    "na_count_warning": "4.2: functions that omit studies with missing values say how many "
+    "('2 studies with NAs omitted from model fitting.'; before: 'Tables with NAs omitted "
+    "from model fitting.' in rma.peto and rma.mh)",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "
     "one is unavailable (many estimates)",
 }
