@@ -75,6 +75,10 @@ CHANGES: dict[str, str] = {
     "na_count_warning": "4.2: functions that omit studies with missing values say how many "
     "('2 studies with NAs omitted from model fitting.'; before: 'Tables with NAs omitted "
     "from model fitting.' in rma.peto and rma.mh)",
+    "leave1out_pooled_tables": "4.8: leave1out() of rma.peto refits the tables as the model "
+    "pooled them (after the second continuity correction, add[2]/to[2]; a corrected "
+    "double-zero table then gets an effect size) and applies add/to again; before: the "
+    "tables as given",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "
     "one is unavailable (many estimates)",
 }
