@@ -101,8 +101,13 @@ def _compare(res, r: dict) -> float:
             assert len(vals) == len(tab), f"{name} rows"
             for j, (o, t) in enumerate(zip(tab[col].to_numpy(), vals, strict=True)):
                 worst = max(worst, _close(o, t, f"{name}[{j}].{col}"))
-        if name == "cumul" and "k" in theirs:
+        assert ("k" in tab.columns) == ("k" in theirs), f"{name}: k column"
+        if "k" in theirs:
             assert tab["k"].tolist() == [int(v) for v in np.atleast_1d(theirs["k"])]
+        assert [str(x) for x in tab.index] == list(np.atleast_1d(theirs["slab"])), f"{name} slab"
+    ours_print = [ln.rstrip() for ln in res.summary().splitlines()]
+    theirs_print = [ln.rstrip() for ln in r["print"].strip("\n").splitlines()]
+    assert ours_print == theirs_print
     tabt = res.cumul(transf=True)
     et = np.atleast_1d(np.asarray(r["cumul_transf"]["estimate"], dtype=float))
     np.testing.assert_allclose(tabt["estimate"].to_numpy(), et, rtol=RTOL)

@@ -321,20 +321,24 @@ class MhResult(ModelResult):
     def leave1out(self, transf: Any = None) -> pd.DataFrame:
         """Leave-one-out refits (``metafor::leave1out.rma.mh``): one row per study with a
         complete table, columns ``estimate se zval pval ci_lb ci_ub Q Qp I2 H2``
-        (``transf=True``: exp for OR/RR/IRR, ``se`` NaN)."""
+        (``transf=True``: exp for OR/RR/IRR, ``se`` NaN); rows labelled by the study left
+        out (``"-<slab>"`` as from metafor 4.8)."""
         if self.k == 1:
             raise ValueError("Stopped because k = 1 (metafor's message): nothing to leave out")
         given = ~np.isnan(np.stack(list(self.cells.values()))).any(axis=0)
         present = given[None, :] & ~np.eye(given.size, dtype=bool)
         fit = self._refits(present)
         rows = given & (np.sum(present, axis=1) > 0)
-        tab = self._table(fit, rows, transf, list(self._labels()))
+        labels = list(self._labels())
+        if since("l1o_cumul_labels"):  # metafor 4.8: "-<slab>", the study left out
+            labels = [f"-{x}" for x in labels]
+        tab = self._table(fit, rows, transf, labels)
         return tab[given]
 
     def cumul(self, order: Any = None, transf: Any = None) -> pd.DataFrame:
         """Cumulative refits (``metafor::cumul.rma.mh``), adding the studies in ``order``
-        (values to sort by, one per study; default: as given): ``k`` (the tables used), then
-        the columns of :meth:`leave1out`."""
+        (values to sort by, one per study; default: as given): the columns of
+        :meth:`leave1out`, led by ``k`` (the tables used) as from metafor 4.8."""
         labels = np.asarray(self._labels(), dtype=object)
         kk = labels.size
         perm = np.arange(kk) if order is None else np.argsort(np.asarray(order), kind="stable")
@@ -347,7 +351,8 @@ class MhResult(ModelResult):
         present &= given[None, :]
         fit = self._refits(present)
         tab = self._table(fit, given[perm], transf, list(labels[perm]))
-        tab.insert(0, "k", fit["k"])
+        if since("l1o_cumul_labels"):  # metafor 4.8 reports k
+            tab.insert(0, "k", fit["k"])
         return tab[given[perm]]
 
     def _labels(self) -> tuple:
