@@ -75,6 +75,8 @@ CHANGES: dict[str, str] = {
     "mh_na_count": "4.8: rma.mh() and rma.peto() warn 'N studies with NAs omitted from model "
     "fitting.' (3.8: 'Tables with NAs omitted from model fitting.'; checked on 3.8.1, 4.8.0 and "
     "5.1-12 only, so it may have changed in 4.0-4.6)",
+    "print_fmtx": "4.0: print methods format numbers with fmtx() (formatC, untrimmed: +-Inf is "
+    "right-justified to digits + 1 characters, '  Inf' at 4 digits; 3.8 trims it to 'Inf')",
     "l1o_cumul_labels": "4.8: leave1out() labels each row '-<slab>' (the study left out; "
     "gaining cluster=) and cumul() reports k, the studies in each fit (gaining collapse=)",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "
