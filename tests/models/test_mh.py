@@ -128,6 +128,30 @@ def test_batch_equals_loop_of_singles(measure):
             np.testing.assert_array_equal(getattr(bat, f)[m], getattr(one, f), err_msg=f)
 
 
+@pytest.mark.parametrize("measure", ["IRR", "IRD"])
+def test_batch_equals_loop_of_singles_person_time(measure):
+    rng = np.random.default_rng(3)
+    M, k = 30, 5
+    t1, t2 = rng.uniform(50, 500, (M, k)), rng.uniform(50, 500, (M, k))
+    x1, x2 = rng.poisson(0.02 * t1).astype(float), rng.poisson(0.03 * t2).astype(float)
+    x1[5, 3:] = t1[5, 3:] = x2[5, 3:] = t2[5, 3:] = np.nan
+    bat = rma_mh_batch(x1i=x1, t1i=t1, x2i=x2, t2i=t2, measure=measure, to="if0all")
+    for m in range(M):
+        keep = ~np.isnan(x1[m])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            one = rma_mh(x1i=x1[m, keep], t1i=t1[m, keep], x2i=x2[m, keep], t2i=t2[m, keep],
+                         measure=measure, to="if0all")  # fmt: skip
+        for f in FIELDS + ["k", "k_yi"]:
+            np.testing.assert_array_equal(getattr(bat, f)[m], getattr(one, f), err_msg=f)
+
+
+def test_undefined_estimate_warns():
+    with pytest.warns(UserWarning, match="estimate is undefined"):
+        res = rma_mh(ai=[0, 0], bi=[10, 10], ci=[1, 2], di=[9, 8], measure="RR")
+    assert np.isnan(res.b) and np.isnan(res.QE)
+
+
 def test_permutation_invariance():
     d = TABLE_SETS["li2007"]
     perm = np.random.default_rng(1).permutation(len(d["ai"]))
