@@ -37,7 +37,7 @@ def main() -> None:
             for q, x in d.items():
                 worst[key][q] = max(worst[key].get(q, 0.0), x)
             n += 1
-    cols = ["b", "se", "pval", "ci_lb", "QE", "QEp", "I2", "MH", "TA", "TAp", "yi", "vi",
+    cols = ["b", "se", "pval", "ci_lb", "QE", "QEp", "I2", "MH", "MHp", "TA", "TAp", "yi", "vi",
             "predict", "leave1out", "cumul"]  # fmt: skip
     print(f"{n} records; max relative difference (0 = identical)")
     print("| measure | data set | " + " | ".join(cols) + " |")
