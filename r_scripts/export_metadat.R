@@ -32,4 +32,9 @@ nw <- dat.nielweise2007
 nw$label <- paste(nw$author, nw$year)
 write.csv(nw[, c("study", "label", "author", "year", "ai", "n1i", "ci", "n2i")],
           file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
+# person-time data for rma.mh IRR/IRD (tests/models/test_mh.py)
+write.csv(dat.hart1999[, c("trial", "study", "year", "x1i", "n1i", "t1i", "x2i", "n2i", "t2i")],
+          file.path(out, "dat.hart1999.csv"), row.names = FALSE)
+write.csv(dat.nielweise2008[, c("study", "authors", "year", "x1i", "t1i", "x2i", "t2i")],
+          file.path(out, "dat.nielweise2008.csv"), row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))

@@ -161,6 +161,7 @@ BACK_TRANSFORMS: dict[str, str] = {
     "OR": "exp",
     "PETO": "exp",
     "RR": "exp",
+    "IRR": "exp",
     "ROM": "exp",
     "ZCOR": "ztor",
 }

@@ -39,7 +39,9 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens.R": "fixtures/goldens/metafor-{metafor}/rma_grid.json",
     # rma_mods, leave1out/influence/..., regtest/trimfill/..., rma.glmm (issue 8)
     "r_scripts/goldens_diagnostics.R": "fixtures/goldens/metafor-{metafor}/diagnostics.json",
-    # rma.peto and escalc("PETO")
+    # rma.mh: OR, RR, RD, IRR, IRD with leave1out/cumul/predict (tests/parity/test_goldens_mh.py)
+    "r_scripts/goldens_mh.R": "fixtures/goldens/metafor-{metafor}/mh.json",
+    # rma.peto and escalc("PETO") (tests/parity/test_goldens_peto.py)
     "r_scripts/goldens_peto.R": "fixtures/goldens/metafor-{metafor}/peto.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
