@@ -185,3 +185,18 @@ def test_warnings_for_double_zero_and_missing_tables():
     d = {k: [*v, np.nan] for k, v in SYNTH.items()}
     res, w = _fit("OR", d, {})
     assert res.k == 6 and any("omitted from model fitting" in x for x in w)
+
+
+def test_column_names_with_data_and_labels():
+    bcg = _csv("dat.bcg")
+    res = rma_mh(ai="tpos", bi="tneg", ci="cpos", di="cneg", data=bcg, slab="study",
+                 measure="RR")  # fmt: skip
+    same = rma_mh(**TABLE_SETS["bcg"], measure="RR")
+    assert res.b == same.b and res.QE == same.QE
+    assert res.slab == tuple(bcg["study"])
+    l1o = res.leave1out(transf=True)
+    assert len(l1o) == 13 and np.isnan(l1o["se"]).all()
+    assert str(l1o.index[0]).endswith("Aronson 1948")  # "-Aronson 1948" from metafor 4.8
+    cu = res.cumul(order=bcg["year"])
+    assert cu.index[0] == bcg.loc[bcg["year"].idxmin(), "study"]  # stable: the first earliest
+    np.testing.assert_allclose(cu["estimate"].iloc[-1], res.b, rtol=1e-12)
