@@ -110,7 +110,13 @@ def test_leave1out_and_cumul_rows_are_refits():
     data = {k: v for k, v in SETS["bcg"].items()}
     res = rma_peto(**data)
     l1o = res.leave1out()
-    assert len(l1o.slab) == 13 and l1o.slab[0] == data["slab"][0]
+    assert len(l1o.slab) == 13
+    from metaparity import metafor_version
+
+    with metafor_version("4.8"):  # metafor >= 4.8 labels the study left out "-<slab>"
+        assert res.leave1out().slab[0] == "-" + data["slab"][0]
+    with metafor_version("3.8"):
+        assert res.leave1out().slab[0] == data["slab"][0]
     sub = rma_peto(**{k: np.delete(np.asarray(v), 0) for k, v in data.items()})
     assert l1o.estimate[0] == pytest.approx(sub.b, rel=1e-14)
     cu = res.cumul(order=np.arange(13)[::-1])

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -157,16 +157,21 @@ class PetoResult(ModelResult):
         """Refit without each study in turn (``metafor::leave1out(res, transf=)``).
 
         Rows for the studies with complete tables; a refit that fails (e.g. no events
-        left) gives NaN, as metafor's.
+        left) gives NaN, as metafor's.  Rows are labelled by the study left out (from
+        metafor 4.8 as ``"-<slab>"``).
         """
         rows = np.flatnonzero(self.not_na)
         if self.k == 1:
             raise InputError("leave1out: stopped because k = 1 (metafor: 'Stopped because k = 1.')")
         if since("leave1out_pooled_tables"):  # metafor >= 4.8: the tables as pooled
             keep = [np.delete(np.arange(rows.size), j) for j in range(rows.size)]
-            return self._refits(keep, rows, transf, self.pooled, rows)
-        keep = [np.delete(np.arange(self.not_na.size), i) for i in rows]
-        return self._refits(keep, rows, transf)
+            tab = self._refits(keep, rows, transf, self.pooled, rows)
+        else:
+            keep = [np.delete(np.arange(self.not_na.size), i) for i in rows]
+            tab = self._refits(keep, rows, transf)
+        if since("l1o_cumul_labels"):  # metafor >= 4.8: "-<slab>", the study left out
+            tab = replace(tab, slab=tuple(f"-{s}" for s in tab.slab))
+        return tab
 
     def cumul(self, order: Any = None, transf: Any = None) -> PetoTable:
         """Cumulative meta-analysis in ``order`` (``metafor::cumul(res, order=, transf=)``).
