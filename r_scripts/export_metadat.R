@@ -19,4 +19,13 @@ pr <- dat.pritz1997
 pr$study <- paste(pr$study, pr$authors)
 write.csv(pr[, c("study", "authors", "xi", "ni")], file.path(out, "dat.pritz1997.csv"),
           row.names = FALSE)
+# 2x2 tables with zero and double-zero cells (magnesium in MI) for tests/analysis/test_policies.py
+li <- dat.li2007
+li$study <- paste(li$study, li$year)
+write.csv(li[, c("study", "year", "ai", "n1i", "ci", "n2i")], file.path(out, "dat.li2007.csv"),
+          row.names = FALSE)
+nw <- dat.nielweise2007
+nw$study <- paste(nw$author, nw$year)  # Yucel 2004: 0/118 vs 0/105, a double zero
+write.csv(nw[, c("study", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))
