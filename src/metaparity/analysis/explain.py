@@ -114,6 +114,18 @@ def _columns(data: pd.DataFrame, cols: Mapping[str, str] | None) -> dict[str, st
     return out
 
 
+def _check_counts(measure: str, colmap: dict[str, str], data: pd.DataFrame) -> None:
+    if measure in ("OR", "RR", "RD") and not (
+        {"ai", "ci"} <= set(colmap)
+        and ({"bi", "di"} <= set(colmap) or {"n1i", "n2i"} <= set(colmap))
+    ):
+        raise InputError(
+            f"measure {measure} needs 2x2 counts ai, bi, ci, di (or ai, n1i, ci, n2i); the "
+            f"table has columns {', '.join(map(str, data.columns))}: map them with --col "
+            "ai=COLUMN (cols={'ai': ...})"
+        )
+
+
 def _pooled_fit(pol: Policy, measure: str, data: pd.DataFrame, colmap: dict[str, str],
                 level: float) -> Any:  # fmt: skip
     """The MH or Peto fit (``metaparity.models.mh`` / ``.peto``, when this build has them)."""
@@ -233,6 +245,7 @@ def apply_policy(
     pol = get_policy(policy)
     meas = str(measure).upper()
     colmap = _columns(data, cols)
+    _check_counts(meas, colmap, data)
     notes: list[str] = []
     if meas == "SMD" and pol.smd_vtype != "LS":
         notes.append(f"SMD variance {pol.smd_vtype!r} is not in metaparity.escalc: 'LS' used")
@@ -476,6 +489,7 @@ def explain(
     ['ci_lb', 'ci_ub', 'tau2_lb']
     """
     pols = [get_policy(p) for p in (POLICIES.values() if policies is None else policies)]
+    _check_counts(str(measure).upper(), _columns(data, cols), data)  # bad input: raise now
     cache: dict[tuple, PolicyResult] = {}
 
     def run(p: Policy) -> PolicyResult:
@@ -491,6 +505,8 @@ def explain(
             results[p.name] = run(p)
         except InputError as err:
             errors[p.name] = str(err)
+    if not results and len(set(errors.values())) == 1:
+        raise InputError(next(iter(errors.values())))
     done = [p for p in pols if p.name in results]
     atts = {
         (a.name, b.name): _attribute(a, b, results[a.name], results[b.name], run, tol)
