@@ -588,7 +588,9 @@ def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--policy", default="i2:50",
                    help="model rule: 'i2:50' (default: DL if I2 > 50%%, else EE, decided on all "
                         "studies of the outcome), 'i2:50:analysis' (each analysis's own I2), "
-                        "'stated', or an estimator; 'i2>50' also works if quoted")  # fmt: skip
+                        "'stated', or an estimator; 'i2>50' also works if quoted; or a tool "
+                        "policy (revman5, revman_web, meta, metafor, stata: its tau2 estimator, "
+                        "CI and I2 with the I2 > 50%% rule; 'revman_web:i2:25' for another rule)")  # fmt: skip
     p.add_argument("--zero", default="drop", choices=["drop", "cc"],
                    help="studies with 0 (or all) events: drop them (default; what reproduces the "
                         "seed) or add a continuity correction; the other is shown alongside")  # fmt: skip
