@@ -27,6 +27,7 @@ from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_size
 from metaparity.models.confint import ConfInt
 from metaparity.models.glmm import GlmmResult, rma_glmm
 from metaparity.models.metareg import rma_mods
+from metaparity.models.mh import MhResult, rma_mh, rma_mh_batch
 from metaparity.models.predict import Prediction
 from metaparity.models.results import (
     BatchResult,
@@ -50,9 +51,10 @@ __all__ = [
     # effect sizes
     "escalc", "MEASURES", "study_labels", "study_sizes",
     # models
-    "rma", "rma_batch", "rma_mods", "rma_glmm",
+    "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch",
     # results
     "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
+    "MhResult",
     "Prediction", "ConfInt",
     # case diagnostics
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",

@@ -72,6 +72,11 @@ CHANGES: dict[str, str] = {
     "test_hksj": "4.6: rma() accepts test='hksj' as an alias of test='knha' (3.8, 4.4: an error)",
     "method_co_vc": "5.0: rma() accepts method='CO' (Cochran) and method='VC' (variance "
     "component) as aliases of method='HE' (before: \"Unknown 'method' specified.\")",
+    "mh_na_count": "4.8: rma.mh() and rma.peto() warn 'N studies with NAs omitted from model "
+    "fitting.' (3.8: 'Tables with NAs omitted from model fitting.'; checked on 3.8.1, 4.8.0 and "
+    "5.1-12 only, so it may have changed in 4.0-4.6)",
+    "l1o_cumul_labels": "4.8: leave1out() labels each row '-<slab>' (the study left out; "
+    "gaining cluster=) and cumul() reports k, the studies in each fit (gaining collapse=)",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "
     "one is unavailable (many estimates)",
 }

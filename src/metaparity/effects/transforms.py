@@ -160,6 +160,7 @@ BACK_TRANSFORMS: dict[str, str] = {
     "PLN": "exp",
     "OR": "exp",
     "RR": "exp",
+    "IRR": "exp",
     "ROM": "exp",
     "ZCOR": "ztor",
 }

@@ -23,7 +23,7 @@ from metaparity.effects._common import (
     need,
 )
 
-__all__ = ["MEASURES", "compute"]
+__all__ = ["MEASURES", "compute", "yi_vi"]
 
 MEASURES: tuple[str, ...] = ("OR", "RR", "RD")
 
@@ -100,16 +100,17 @@ def compute(
     cc = cc_mask(zero, to, add, exempt=both if drop00 else None)
     a, b, c, d = (np.where(cc, z + add, z) for z in (a, b, c, d))
     with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, as in metafor
-        yi, vi = _yi_vi(measure, a, b, c, d)
+        yi, vi = yi_vi(measure, a, b, c, d)
     if drop00:
         yi = np.where(both, np.nan, yi)
         vi = np.where(both, np.nan, vi)
     return Effect(yi, vi, ntot)
 
 
-def _yi_vi(
+def yi_vi(
     measure: str, a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    """``yi`` and ``vi`` of (already continuity-corrected) cells, elementwise (any shape)."""
     n1, n2 = a + b, c + d
     if measure == "OR":
         return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d

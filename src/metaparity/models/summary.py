@@ -167,6 +167,65 @@ def _glmm(res: Any, d: int) -> str:
     return "\n".join(lines)
 
 
+def _rf(x: float, d: int) -> str:
+    """``x`` with ``d`` decimals as R's formatC prints it (``NA``, ``Inf``, ``-Inf``)."""
+    if np.isnan(x):
+        return "NA"
+    if np.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    return f"{x:.{d}f}"
+
+
+def _mh_tests(res: Any, d: int) -> list[str]:
+    """The CMH and Tarone lines (OR) or the MH line (IRR) of ``print.rma.mh``."""
+    na = "test value not computable for these data"
+    if res.measure == "IRR":
+        txt = na if np.isnan(res.MH) else f"MH = {_rf(res.MH, d)}, df = 1, p-val {_p(res.MHp)}"
+        return ["", f"Mantel-Haenszel Test: {txt}"]
+    if res.measure != "OR":
+        return []
+    mh = None if np.isnan(res.MH) else _rf(res.MH, d)
+    ta = None if np.isnan(res.TA) else _rf(res.TA, d)
+    width = max([len(x) for x in (mh, ta) if x is not None] or [1])
+
+    def p0(p: float) -> str:  # metafor's .pval(add0 = TRUE)
+        return _p(p).replace("< .", "< 0.")
+
+    pad = " " * (len(str(res.k_pos)) - 1)
+    cmh = na if mh is None else f"CMH = {mh:>{width}}, df = 1,{pad} p-val {p0(res.MHp)}"
+    tar = na if ta is None else f"X^2 = {ta:>{width}}, df = {res.k_pos - 1}, p-val {p0(res.TAp)}"
+    return [
+        "",
+        f"Cochran-Mantel-Haenszel Test:    {cmh}",
+        f"Tarone's Test for Heterogeneity: {tar}",
+    ]
+
+
+def _mh(res: Any, d: int) -> str:
+    """``print.rma.mh`` (and ``print.rma.peto``'s layout of the same pieces)."""
+    lines = [f"Equal-Effects Model (k = {res.k})", ""]
+    if not np.isnan(res.I2):
+        lines.append(f"I^2 (total heterogeneity / total variability):  {_rf(res.I2, 2)}%")
+    if not np.isnan(res.H2):
+        lines.append(f"H^2 (total variability / sampling variability): {_rf(res.H2, 2)}")
+    if not np.isnan(res.QE):
+        df = max(res.k_yi - 1, 0)
+        lines += ["", "Test for Heterogeneity:",
+                  f"Q(df = {df}) = {_rf(res.QE, d)}, p-val {_p(res.QEp)}"]  # fmt: skip
+    if not (np.isnan(res.I2) and np.isnan(res.H2) and np.isnan(res.QE)):
+        lines.append("")
+    cols = ["estimate", "se", "zval", "pval", "ci.lb", "ci.ub"]
+    row = [_rf(res.b, d), _rf(res.se, d), _rf(res.zval, d), _pcell(res.pval, d),
+           _rf(res.ci_lb, d), _rf(res.ci_ub, d)]  # fmt: skip
+    if res.measure not in ("OR", "RR", "IRR"):
+        return "\n".join([*lines, "Model Results:", "", *_table(cols, [row], False)])
+    ex = [_rf(np.exp(v), d) for v in (res.b, res.ci_lb, res.ci_ub)]
+    lines += ["Model Results (log scale):", "", *_table(cols, [row], False), ""]
+    lines += [f"Model Results ({res.measure} scale):", ""]
+    lines += _table(["estimate", "ci.lb", "ci.ub"], [ex], False)
+    return "\n".join(lines + _mh_tests(res, d))
+
+
 def format_summary(res: Any, digits: int = 4) -> str:
     """The printout of a fitted model, laid out like metafor's ``print`` method.
 
@@ -185,4 +244,6 @@ def format_summary(res: Any, digits: int = 4) -> str:
     """
     if hasattr(res, "nAGQ"):
         return _glmm(res, digits)
+    if type(res).__name__ == "MhResult":
+        return _mh(res, digits)
     return _uni(res, digits) if res.int_only else _mods(res, digits)
