@@ -90,12 +90,14 @@ def test_bad_policy_values_are_refused():
     assert [p.name for p in parse_policies("revman5, metafor")] == ["revman5", "metafor"]
 
 
-def test_mh_path_without_the_mh_model_is_a_clear_error():
-    if HAS_MH:
-        pytest.skip("metaparity.models.mh is in this build")
+@pytest.mark.parametrize("pooling,mod", [("MH", "mh"), ("Peto", "peto")])
+def test_pooling_without_its_model_is_a_clear_error(pooling, mod):
+    if importlib.util.find_spec(f"metaparity.models.{mod}") is not None:
+        pytest.skip(f"metaparity.models.{mod} is in this build")
     d, cols = _data("bcg")
-    with pytest.raises(InputError, match="pooling 'MH' needs metaparity.models.mh"):
-        apply_policy("revman5", d, "OR", cols=cols)
+    pol = get_policy("metafor").with_choice(pooling=pooling)
+    with pytest.raises(InputError, match=f"pooling '{pooling}' needs metaparity.models.{mod}"):
+        apply_policy(pol, d, "OR", cols=cols)
 
 
 # --------------------------------------------------------------------------- #
@@ -202,3 +204,49 @@ def test_iv_policy_matches_metafor(metafor, name, data, measure):
     for q, val in ours.items():
         ref_v = float(theirs[q])
         assert val == pytest.approx(ref_v, rel=1e-10, abs=1e-12), (q, val, ref_v)
+
+
+def _counts(d: pd.DataFrame, cols: dict[str, str]) -> dict[str, np.ndarray]:
+    if "bi" in cols or "bi" in d.columns:
+        return {a: d[cols.get(a, a)].to_numpy(float) for a in ("ai", "bi", "ci", "di")}
+    ai, ci = d["ai"].to_numpy(float), d["ci"].to_numpy(float)
+    return {"ai": ai, "bi": d["n1i"].to_numpy(float) - ai, "ci": ci,
+            "di": d["n2i"].to_numpy(float) - ci}  # fmt: skip
+
+
+@pytest.mark.r
+@pytest.mark.skipif(not HAS_MH, reason="metaparity.models.mh is not in this build")
+@pytest.mark.parametrize("data,measure", CASES)
+def test_revman5_mh_random_effects_match_metafor(metafor, data, measure):
+    """RevMan 5: DL tau^2 from the Q about the MH estimate (rma.mh's QE), then
+    rma(yi, vi, tau2 = that) -- and the common-effect model is rma.mh itself."""
+    pol = get_policy("revman5")
+    d, cols = _data(data)
+    r = apply_policy(pol, d, measure, cols=cols)
+    rc = apply_policy(pol.with_choice(model="common"), d, measure, cols=cols)
+    ref = metafor.call("mp_policy_mh_dl", **_counts(d, cols), measure=measure, add=pol.add,
+                       to=pol.to, drop00=pol.drop00, test=pol.test)  # fmt: skip
+    assert ref["ok"], ref.get("error")
+    f, mh = ref["fit"], ref["mh"]
+    back = (lambda x: math.log(x)) if measure in ("OR", "RR") else (lambda x: x)
+    pairs = [(r.b, f["b"]), (r.se, f["se"]), (back(r.ci_lb), f["ci_lb"]),
+             (back(r.ci_ub), f["ci_ub"]), (r.tau2, f["tau2"]), (r.Q, f["QE"]),
+             (r.I2, f["I2_Q"]), (r.k, f["k"]),
+             (rc.b, mh["b"]), (rc.se, mh["se"]), (back(rc.ci_lb), mh["ci_lb"]),
+             (back(rc.ci_ub), mh["ci_ub"]), (rc.Q, mh["QE"]), (rc.I2, mh["I2"])]  # fmt: skip
+    for i, (ours, theirs) in enumerate(pairs):
+        assert ours == pytest.approx(float(theirs), rel=1e-10, abs=1e-12), (i, ours, theirs)
+    assert math.isnan(r.pi_lb) and math.isnan(r.tau2_lb)
+
+
+@pytest.mark.skipif(not HAS_MH, reason="metaparity.models.mh is not in this build")
+def test_mh_pooling_changes_q_only_through_the_q_rule():
+    """meta (MH, REML): Q.Cochrane applies only with DL, so its random-effects results
+    equal IV pooling; with DL the MH-based Q enters tau^2."""
+    d, cols = _data("bcg")
+    meta = get_policy("meta")
+    r_mh, r_iv = (apply_policy(p, d, "OR", cols=cols) for p in (meta, _iv(meta)))
+    assert r_mh.estimate == pytest.approx(r_iv.estimate, rel=1e-14) and r_mh.Q == r_iv.Q
+    dl = meta.with_choice(tau2_method="DL")
+    r_dl, r_dl_iv = (apply_policy(p, d, "OR", cols=cols) for p in (dl, _iv(dl)))
+    assert r_dl.Q != pytest.approx(r_dl_iv.Q, rel=1e-6)

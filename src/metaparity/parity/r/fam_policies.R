@@ -47,3 +47,39 @@ mp_policy_fit <- function(yi, vi, method = "REML", test = "z", tau2 = NULL, pi =
   out$warnings <- warns
   out
 }
+
+# RevMan 5's random effects with Mantel-Haenszel pooling (metaparity's revman5 policy):
+# DerSimonian-Laird tau^2 from the Q about the MH estimate (rma.mh's QE, inverse-variance
+# weights of the escalc'd yi/vi), then the inverse-variance model with that tau^2 held fixed.
+# The zero-cell rule (add, to, drop00) acts on the escalc'd yi/vi only, as rma.mh's first
+# elements; the MH estimate itself uses the raw counts (add = 0, to = "none").
+mp_policy_mh_dl <- function(ai, bi, ci, di, measure = "OR", add = 0.5, to = "only0",
+                            drop00 = TRUE, test = "z", level = 95) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    mh <- rma.mh(ai = ai, bi = bi, ci = ci, di = di, measure = measure,
+                 add = c(add, 0), to = c(to, "none"), drop00 = c(drop00, FALSE), level = level)
+    es <- escalc(measure, ai = ai, bi = bi, ci = ci, di = di, add = add, to = to,
+                 drop00 = drop00)
+    ok <- is.finite(es$yi) & is.finite(es$vi)
+    yi <- as.numeric(es$yi[ok])
+    vi <- as.numeric(es$vi[ok])
+    k <- length(yi)
+    w <- 1 / vi
+    cc <- sum(w) - sum(w^2) / sum(w)
+    tau2 <- max(0, (mh$QE - (k - 1)) / cc)
+    res <- rma(yi, vi, tau2 = tau2, test = test, level = level)
+    i2_q <- if (mh$QE > 0) 100 * max(0, (mh$QE - (k - 1)) / mh$QE) else 0
+    list(ok = TRUE,
+         mh = list(b = as.numeric(mh$beta), se = mh$se, ci_lb = mh$ci.lb, ci_ub = mh$ci.ub,
+                   QE = mh$QE, I2 = mh$I2, k = mh$k),
+         fit = list(b = as.numeric(res$beta), se = res$se, ci_lb = res$ci.lb, ci_ub = res$ci.ub,
+                    tau2 = tau2, QE = mh$QE, I2_Q = i2_q, k = k))
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) {
+    warns <<- c(warns, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  out$warnings <- warns
+  out
+}
