@@ -19,14 +19,20 @@ pr <- dat.pritz1997
 pr$study <- paste(pr$study, pr$authors)
 write.csv(pr[, c("study", "authors", "xi", "ni")], file.path(out, "dat.pritz1997.csv"),
           row.names = FALSE)
-# 2x2 tables (zero and double-zero cells) and person-time data for rma.mh / rma.peto
-# (tests/models/test_mh.py)
-write.csv(dat.li2007[, c("id", "study", "year", "ai", "n1i", "ci", "n2i")],
-          file.path(out, "dat.li2007.csv"), row.names = FALSE)
-write.csv(dat.nielweise2007[, c("study", "author", "year", "ai", "n1i", "ci", "n2i")],
-          file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
-write.csv(dat.yusuf1985[, c("table", "id", "trial", "ai", "n1i", "ci", "n2i")],
+# 2x2 tables (ai of n1i, ci of n2i) for Peto's method (tests/models/test_peto.py); yusuf1985
+# has missing tables (NA) and is analysed by `table`; li2007 and nielweise2007 have zero cells
+yu <- dat.yusuf1985
+write.csv(yu[, c("table", "id", "trial", "ai", "n1i", "ci", "n2i")],
           file.path(out, "dat.yusuf1985.csv"), row.names = FALSE)
+li <- dat.li2007
+li$study <- paste(li$study, li$year)
+write.csv(li[, c("id", "study", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.li2007.csv"), row.names = FALSE)
+nw <- dat.nielweise2007
+nw$label <- paste(nw$author, nw$year)
+write.csv(nw[, c("study", "label", "author", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
+# person-time data for rma.mh IRR/IRD (tests/models/test_mh.py)
 write.csv(dat.hart1999[, c("trial", "study", "year", "x1i", "n1i", "t1i", "x2i", "n2i", "t2i")],
           file.path(out, "dat.hart1999.csv"), row.names = FALSE)
 write.csv(dat.nielweise2008[, c("study", "authors", "year", "x1i", "t1i", "x2i", "t2i")],

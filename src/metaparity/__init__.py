@@ -28,6 +28,7 @@ from metaparity.models.confint import ConfInt
 from metaparity.models.glmm import GlmmResult, rma_glmm
 from metaparity.models.metareg import rma_mods
 from metaparity.models.mh import MhResult, rma_mh, rma_mh_batch
+from metaparity.models.peto import PetoResult, rma_peto
 from metaparity.models.predict import Prediction
 from metaparity.models.results import (
     BatchResult,
@@ -51,10 +52,10 @@ __all__ = [
     # effect sizes
     "escalc", "MEASURES", "study_labels", "study_sizes",
     # models
-    "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch",
+    "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto",
     # results
     "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
-    "MhResult",
+    "MhResult", "PetoResult",
     "Prediction", "ConfInt",
     # case diagnostics
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",

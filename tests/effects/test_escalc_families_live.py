@@ -6,7 +6,7 @@ metafor's defaults):
     library(metafor)
     escalc("PR", xi=c(0, 5, 20, 1), ni=c(20, 20, 20, 3))              # PLN, PLO, PAS, PFT alike
     escalc("OR", ai=c(0, 3, 0, 5), bi=c(10, 7, 10, 0), ci=c(0, 2, 4, 6),
-           di=c(10, 8, 6, 0), drop00=TRUE)                             # RR, RD alike
+           di=c(10, 8, 6, 0), drop00=TRUE)                             # RR, RD, PETO alike
     escalc("SMD", m1i=c(10, 11, 3), sd1i=c(2, 3, 1), n1i=c(20, 30, 3),
            m2i=c(9, 12, 2.5), sd2i=c(2.5, 2, 0.5), n2i=c(25, 30, 2))   # MD, ROM alike
     escalc("ZCOR", ri=c(0.5, -0.2, 0.9, 0), ni=c(28, 50, 10, 5))       # COR alike
@@ -30,7 +30,7 @@ MEANS = dict(m1i=[10, 11, 3], sd1i=[2, 3, 1], n1i=[20, 30, 3], m2i=[9, 12, 2.5],
 CORS = dict(ri=[0.5, -0.2, 0.9, 0.0], ni=[28, 50, 10, 5])
 INPUTS = {
     **dict.fromkeys(("PR", "PLN", "PLO", "PAS", "PFT"), ONE),
-    **dict.fromkeys(("OR", "RR", "RD"), TABLE),
+    **dict.fromkeys(("OR", "RR", "RD", "PETO"), TABLE),
     **dict.fromkeys(("MD", "SMD", "ROM"), MEANS),
     **dict.fromkeys(("ZCOR", "COR"), CORS),
     "GEN": dict(yi=[0.2, -0.4], vi=[0.01, 0.09]),

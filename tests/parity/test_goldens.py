@@ -122,5 +122,7 @@ def test_grid_covers_every_measure_method_test(version):
     methods = [m for m in METHODS if m not in METHOD_ALIASES]
     tests = [t for t in TESTS if t != "hksj"]
     seen = {(f["measure"], f["method"], f["test"]) for f in _GS[version]["rma"] if f["ok"]}
-    missing = [c for c in itertools.product(MEASURES, methods, tests) if c not in seen]
+    # PETO came after the grid; escalc("PETO") and rma.peto have their own golden (peto.json)
+    measures = [m for m in MEASURES if m != "PETO"]
+    missing = [c for c in itertools.product(measures, methods, tests) if c not in seen]
     assert not missing, missing[:10]

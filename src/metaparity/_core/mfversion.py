@@ -75,6 +75,9 @@ CHANGES: dict[str, str] = {
     "mh_na_count": "4.8: rma.mh() and rma.peto() warn 'N studies with NAs omitted from model "
     "fitting.' (3.8: 'Tables with NAs omitted from model fitting.'; checked on 3.8.1, 4.8.0 and "
     "5.1-12 only, so it may have changed in 4.0-4.6)",
+    "na_count_warning": "4.2: functions that omit studies with missing values say how many "
+    "('2 studies with NAs omitted from model fitting.'; before: 'Tables with NAs omitted "
+    "from model fitting.' in rma.peto and rma.mh)",
     "l1o_cumul_labels": "4.8: leave1out() labels each row '-<slab>' (the study left out; "
     "gaining cluster=) and cumul() reports k, the studies in each fit (gaining collapse=)",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "

@@ -12,7 +12,7 @@ _S = TypeVar("_S", bound=str)
 #: the order of ``metaparity.effects.MEASURES`` (a test keeps the two equal).
 Measure = Literal[
     "PR", "PLN", "PLO", "PAS", "PFT",
-    "OR", "RR", "RD",
+    "OR", "RR", "RD", "PETO",
     "MD", "SMD", "ROM",
     "ZCOR", "COR",
     "GEN",

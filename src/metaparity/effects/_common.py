@@ -151,7 +151,11 @@ def cc_mask(
     [True, False]
     >>> cc_mask(np.array([True, False]), "if0all", 0.5).tolist()
     [True, True]
+    >>> cc_mask(np.array([True, False]), "if0all", 0.5, exempt=np.array([True, False])).tolist()
+    [False, False]
     """
+    if exempt is not None:  # metafor: a dropped study's zero cells do not trigger if0all
+        zero = zero & ~exempt
     if to == "none" or add == 0:
         mask = np.zeros_like(zero)
     elif to == "all":

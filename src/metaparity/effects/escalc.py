@@ -15,6 +15,7 @@ PFT       xi, ni                                  Freeman-Tukey double arcsine
 OR        ai, bi, ci, di (or ai, n1i, ci, n2i)    log odds ratio
 RR        ai, bi, ci, di (or ai, n1i, ci, n2i)    log risk ratio
 RD        ai, bi, ci, di (or ai, n1i, ci, n2i)    risk difference
+PETO      ai, bi, ci, di (or ai, n1i, ci, n2i)    Peto's log odds ratio (O - E) / V
 MD        m1i, sd1i, n1i, m2i, sd2i, n2i          raw mean difference
 SMD       m1i, sd1i, n1i, m2i, sd2i, n2i          Hedges' g (exact bias correction)
 ROM       m1i, sd1i, n1i, m2i, sd2i, n2i          log ratio of means
@@ -24,7 +25,7 @@ GEN       yi with vi or sei                       given
 ========  =====================================  ====================================
 
 Each family of measures lives in its own module -- ``proportions`` (PR ... PFT),
-``twobytwo`` (OR, RR, RD), ``continuous`` (MD, SMD, ROM), ``correlations`` (ZCOR, COR),
+``twobytwo`` (OR, RR, RD, PETO), ``continuous`` (MD, SMD, ROM), ``correlations`` (ZCOR, COR),
 ``generic`` (GEN) -- behind :func:`escalc`; what they share (count checks, the continuity
 correction) is in ``_common``.  A new measure goes into its family's module (or a new
 family module added to ``_FAMILIES`` below) and into ``metaparity._core.names.Measure``.
@@ -112,7 +113,7 @@ def escalc(
     measure : str
         One of :data:`MEASURES` (metafor's names, case-sensitive).
     ai, bi, ci, di, n1i, n2i : array_like or str, optional
-        2x2 tables (OR, RR, RD): events ``ai``/``ci``, non-events ``bi``/``di`` or group
+        2x2 tables (OR, RR, RD, PETO): events ``ai``/``ci``, non-events ``bi``/``di`` or group
         sizes ``n1i``/``n2i``; ``n1i``/``n2i`` are also the group sizes of MD, SMD, ROM.
     m1i, m2i, sd1i, sd2i : array_like or str, optional
         Means and standard deviations of the two groups (MD, SMD, ROM).

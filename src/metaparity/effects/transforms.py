@@ -159,6 +159,7 @@ BACK_TRANSFORMS: dict[str, str] = {
     "PFT": "ipft.hm",
     "PLN": "exp",
     "OR": "exp",
+    "PETO": "exp",
     "RR": "exp",
     "IRR": "exp",
     "ROM": "exp",

@@ -1,7 +1,10 @@
-"""Two groups with events, a 2x2 table per study: OR, RR, RD.
+"""Two groups with events, a 2x2 table per study: OR, RR, RD, PETO.
 
 Equivalent to ``metafor::escalc(measure, ai=, bi=, ci=, di=)`` (or ``ai=, n1i=, ci=, n2i=``)
-with ``vtype="LS"``.  The continuity correction ``add`` (default 1/2) goes to all four
+with ``vtype="LS"``.  PETO is Peto's one-step log odds ratio (Yusuf et al. 1985):
+``yi = (O - E) / V`` and ``vi = 1 / V``, with ``O = ai``, its expectation
+``E = (ai + ci) n1i / N`` and hypergeometric variance
+``V = (ai + ci)(bi + di) n1i n2i / (N^2 (N - 1))`` given the table's margins.  The continuity correction ``add`` (default 1/2) goes to all four
 cells of the studies chosen by ``to`` (``"only0"``: those with a zero cell); with
 ``drop00=True`` studies with no events (or only events) in both groups are not corrected
 and get ``yi = vi = NaN``, as in metafor.
@@ -25,7 +28,7 @@ from metaparity.effects._common import (
 
 __all__ = ["MEASURES", "compute", "yi_vi"]
 
-MEASURES: tuple[str, ...] = ("OR", "RR", "RD")
+MEASURES: tuple[str, ...] = ("OR", "RR", "RD", "PETO")
 
 
 def compute(
@@ -37,15 +40,18 @@ def compute(
     to: str = "only0",
     drop00: bool = False,
 ) -> Effect:
-    """Log odds ratio, log risk ratio or risk difference of 2x2 tables, with variances.
+    """Log odds ratio, log risk ratio, risk difference or Peto's log odds ratio of 2x2 tables.
 
     Equivalent to ``metafor::escalc(measure, ai=ai, bi=bi, ci=ci, di=di, add=add, to=to,
     drop00=drop00)``.
 
     Parameters
     ----------
-    measure : {"OR", "RR", "RD"}
-        Log odds ratio, log risk ratio, risk difference (group 1 versus group 2).
+    measure : {"OR", "RR", "RD", "PETO"}
+        Log odds ratio, log risk ratio, risk difference, Peto's log odds ratio (group 1
+        versus group 2).  metafor's defaults for PETO are those of OR (``add=1/2``,
+        ``to="only0"``): a table with a zero cell is corrected, although PETO is finite
+        without it (except when no events, or only events, occurred at all: ``V = 0``).
     inputs : mapping of str to numpy.ndarray or None
         ``ai``, ``ci`` (events) with ``bi``, ``di`` (non-events) or ``n1i``, ``n2i``
         (group sizes), as float arrays.
@@ -116,5 +122,10 @@ def yi_vi(
         return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
     if measure == "RR":
         return np.log((a / n1) / (c / n2)), 1 / a - 1 / n1 + 1 / c - 1 / n2
+    if measure == "PETO":
+        n = n1 + n2
+        e = (a + c) * n1 / n
+        v = (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1)
+        return (a - e) / v, 1 / v
     p1, p2 = a / n1, c / n2
     return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2

@@ -2,7 +2,7 @@
 
 :func:`format_summary` dispatches on the model: the intercept-only ``rma.uni`` fit
 (``print.rma.uni``: "Random-Effects Model"), the meta-regression ("Mixed-Effects
-Model", with the test of moderators) and ``rma.glmm``.  The pieces (the heading, the
+Model", with the test of moderators), ``rma.glmm`` and ``rma.peto``.  The pieces (the heading, the
 heterogeneity block, p-value text, the coefficient table) are shared.
 """
 
@@ -226,22 +226,46 @@ def _mh(res: Any, d: int) -> str:
     return "\n".join(lines + _mh_tests(res, d))
 
 
+def _peto(res: Any, d: int) -> str:
+    """``print.rma.peto``: the heterogeneity test (df = tables with V > 0, minus 1), then
+    the model on the log scale and on the odds ratio scale."""
+    lines = [f"Equal-Effects Model (k = {res.k})", ""]
+    if not np.isnan(res.I2):
+        lines.append(f"I^2 (total heterogeneity / total variability):  {res.I2:.2f}%")
+    if not np.isnan(res.H2):
+        lines.append(f"H^2 (total variability / sampling variability): {res.H2:.2f}")
+    if not np.isnan(res.QE):
+        lines += ["", "Test for Heterogeneity:"]
+        lines.append(f"Q(df = {res.k_pos - 1}) = {res.QE:.{d}f}, p-val {_p(res.QEp)}")
+    lines += ["", "Model Results (log scale):", ""]
+    cells = [f"{res.b:.{d}f}", f"{res.se:.{d}f}", f"{res.zval:.{d}f}", _pcell(res.pval, d),
+             f"{res.ci_lb:.{d}f}", f"{res.ci_ub:.{d}f}"]  # fmt: skip
+    lines += _table(["estimate", "se", "zval", "pval", "ci.lb", "ci.ub"], [cells], False)
+    lines += ["", "Model Results (OR scale):", ""]
+    ors = [f"{float(np.exp(x)):.{d}f}" for x in (res.b, res.ci_lb, res.ci_ub)]
+    lines += _table(["estimate", "ci.lb", "ci.ub"], [ors], False)
+    return "\n".join(lines)
+
+
 def format_summary(res: Any, digits: int = 4) -> str:
     """The printout of a fitted model, laid out like metafor's ``print`` method.
 
     Parameters
     ----------
-    res : RmaResult or GlmmResult
+    res : RmaResult, GlmmResult or PetoResult
         A fitted model (:func:`metaparity.rma`, :func:`metaparity.rma_mods`,
-        :func:`metaparity.rma_glmm`).
+        :func:`metaparity.rma_glmm`, :func:`metaparity.rma_peto`).
     digits : int
         Decimals of the estimates (metafor's ``digits``, default 4).
 
     Returns
     -------
     str
-        Equivalent to ``print(res)`` in metafor (``print.rma.uni`` / ``print.rma.glmm``).
+        Equivalent to ``print(res)`` in metafor (``print.rma.uni`` / ``print.rma.glmm`` /
+        ``print.rma.peto``).
     """
+    if getattr(res, "measure", None) == "PETO" and hasattr(res, "k_pos"):
+        return _peto(res, digits)
     if hasattr(res, "nAGQ"):
         return _glmm(res, digits)
     if type(res).__name__ == "MhResult":

@@ -217,6 +217,7 @@ def nice_limits(lo: float, hi: float, pad: float = 0.03) -> tuple[float, float]:
 _MEASURES: dict[str, tuple[str, str, str]] = {
     "RR": ("Log Risk Ratio", "Log[RR]", "Risk Ratio"),
     "OR": ("Log Odds Ratio", "Log[OR]", "Odds Ratio"),
+    "PETO": ("Log Odds Ratio", "Log[OR]", "Odds Ratio"),
     "ROM": ("Log Ratio of Means", "Log[RoM]", "Ratio of Means"),
     "PLO": ("Log Odds", "Log[Odds]", "Proportion"),
     "PLN": ("Log Proportion", "Log[Pr]", "Proportion"),
