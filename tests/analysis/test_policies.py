@@ -214,18 +214,25 @@ def _counts(d: pd.DataFrame, cols: dict[str, str]) -> dict[str, np.ndarray]:
             "di": d["n2i"].to_numpy(float) - ci}  # fmt: skip
 
 
+HAS_PETO = importlib.util.find_spec("metaparity.models.peto") is not None
+POOLED_CASES = [("MH", c) for c in CASES] + [("Peto", c) for c in CASES if c[1] == "OR"]
+
+
 @pytest.mark.r
-@pytest.mark.skipif(not HAS_MH, reason="metaparity.models.mh is not in this build")
-@pytest.mark.parametrize("data,measure", CASES)
-def test_revman5_mh_random_effects_match_metafor(metafor, data, measure):
+@pytest.mark.parametrize("pooling,case", POOLED_CASES)
+def test_revman5_pooled_random_effects_match_metafor(metafor, pooling, case):
     """RevMan 5: DL tau^2 from the Q about the MH estimate (rma.mh's QE), then
-    rma(yi, vi, tau2 = that) -- and the common-effect model is rma.mh itself."""
-    pol = get_policy("revman5")
+    rma(yi, vi, tau2 = that) -- and the common-effect model is rma.mh itself.  The same
+    with Peto pooling (rma.peto's Q, escalc("PETO") yi/vi; not a RevMan 5 option)."""
+    if not (HAS_MH if pooling == "MH" else HAS_PETO):
+        pytest.skip(f"metaparity.models.{pooling.lower()} is not in this build")
+    data, measure = case
+    pol = get_policy("revman5").with_choice(pooling=pooling)
     d, cols = _data(data)
     r = apply_policy(pol, d, measure, cols=cols)
     rc = apply_policy(pol.with_choice(model="common"), d, measure, cols=cols)
     ref = metafor.call("mp_policy_mh_dl", **_counts(d, cols), measure=measure, add=pol.add,
-                       to=pol.to, drop00=pol.drop00, test=pol.test)  # fmt: skip
+                       to=pol.to, drop00=pol.drop00, test=pol.test, pooling=pooling)  # fmt: skip
     assert ref["ok"], ref.get("error")
     f, mh = ref["fit"], ref["mh"]
     back = (lambda x: math.log(x)) if measure in ("OR", "RR") else (lambda x: x)

@@ -252,7 +252,9 @@ def apply_policy(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         arrays: dict[str, Any] = {a: data[c].to_numpy() for a, c in colmap.items()}
-        dat = escalc(meas, **arrays, add=pol.add, to=cast(Any, pol.to), drop00=pol.drop00)  # type: ignore[arg-type]
+        # Peto pooling: Peto's one-step log OR and its variance are the study estimates
+        es_measure = "PETO" if pol.pooling == "Peto" and meas == "OR" else meas
+        dat = escalc(es_measure, **arrays, add=pol.add, to=cast(Any, pol.to), drop00=pol.drop00)  # type: ignore[arg-type]
     yi, vi = dat["yi"].to_numpy(float), dat["vi"].to_numpy(float)
     ok = np.isfinite(yi) & np.isfinite(vi)
     if (~ok).any():

@@ -53,12 +53,19 @@ mp_policy_fit <- function(yi, vi, method = "REML", test = "z", tau2 = NULL, pi =
 # weights of the escalc'd yi/vi), then the inverse-variance model with that tau^2 held fixed.
 # The zero-cell rule (add, to, drop00) acts on the escalc'd yi/vi only, as rma.mh's first
 # elements; the MH estimate itself uses the raw counts (add = 0, to = "none").
+# pooling = "Peto": rma.peto's Q (about the Peto estimate) and escalc("PETO") yi/vi instead.
 mp_policy_mh_dl <- function(ai, bi, ci, di, measure = "OR", add = 0.5, to = "only0",
-                            drop00 = TRUE, test = "z", level = 95) {
+                            drop00 = TRUE, test = "z", level = 95, pooling = "MH") {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
-    mh <- rma.mh(ai = ai, bi = bi, ci = ci, di = di, measure = measure,
-                 add = c(add, 0), to = c(to, "none"), drop00 = c(drop00, FALSE), level = level)
+    if (pooling == "Peto") {
+      mh <- rma.peto(ai = ai, bi = bi, ci = ci, di = di, add = c(add, 0),
+                     to = c(to, "none"), drop00 = c(drop00, FALSE), level = level)
+      measure <- "PETO"
+    } else {
+      mh <- rma.mh(ai = ai, bi = bi, ci = ci, di = di, measure = measure,
+                   add = c(add, 0), to = c(to, "none"), drop00 = c(drop00, FALSE), level = level)
+    }
     es <- escalc(measure, ai = ai, bi = bi, ci = ci, di = di, add = add, to = to,
                  drop00 = drop00)
     ok <- is.finite(es$yi) & is.finite(es$vi)
