@@ -257,3 +257,14 @@ def test_mh_pooling_changes_q_only_through_the_q_rule():
     dl = meta.with_choice(tau2_method="DL")
     r_dl, r_dl_iv = (apply_policy(p, d, "OR", cols=cols) for p in (dl, _iv(dl)))
     assert r_dl.Q != pytest.approx(r_dl_iv.Q, rel=1e-6)
+
+
+def test_alternative_choices_are_reported_once():
+    """IV pooling and the IV Q rule each, alone, drop RevMan 5's MH-based Q: one entry."""
+    if not HAS_MH:
+        pytest.skip("metaparity.models.mh is not in this build")
+    d, _ = _data("nielweise2007")
+    ex = explain(d, "OR", ["revman5", "revman_web"])
+    atts = {a.output: a for a in ex.attributions[("revman5", "revman_web")]}
+    assert "pooling/q_rule" in atts["Q"].effects and atts["Q"].movers == ("pooling/q_rule",)
+    assert abs(atts["Q"].interaction) <= 1e-10 * abs(atts["Q"].total)

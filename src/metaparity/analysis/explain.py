@@ -416,6 +416,19 @@ def _render(df: pd.DataFrame, fmt: bool) -> str:
     return "\n".join(lines)
 
 
+def _merge_alternatives(
+    single: dict[str, PolicyResult | None],
+) -> dict[str, PolicyResult | None]:
+    """Choices whose single switch gives the very same analysis are alternatives (either one
+    makes the change, e.g. IV pooling or the IV Q rule both drop the MH-based Q): they are
+    reported once, as ``"pooling/q_rule"``, so the change is not counted twice."""
+    groups: dict[tuple, list[str]] = {}
+    for c, r in single.items():
+        key = (c,) if r is None else tuple(getattr(r, o) for o in OUTPUTS)
+        groups.setdefault(key, []).append(c)
+    return {"/".join(cs): single[cs[0]] for cs in groups.values()}
+
+
 def _attribute(a: Policy, b: Policy, ra: PolicyResult, rb: PolicyResult,
                run: Any, tol: float) -> list[Attribution]:  # fmt: skip
     diff = a.differs(b)
@@ -426,6 +439,7 @@ def _attribute(a: Policy, b: Policy, ra: PolicyResult, rb: PolicyResult,
             single[c] = run(a.with_choice(**{c: getattr(b, c)}))
         except ValueError as err:  # InputError too: an analysis that cannot be made
             single[c], invalid[c] = None, str(err)
+    single = _merge_alternatives(single)
     out = []
     for o in OUTPUTS:
         va, vb = float(getattr(ra, o)), float(getattr(rb, o))
