@@ -22,8 +22,8 @@ Sources (cited by key in :data:`SOURCES`):
 * ``revman_web``: Cochrane Methods, "Random-effects meta-analysis methods in intervention
   reviews" (methods.cochrane.org; endorsed Sept 2022, addendum May 2024): REML tau^2,
   Q-profile CI for tau^2, HKSJ CI for the summary effect, prediction intervals from the t
-  distribution, I^2 from tau^2; Cochrane Handbook v6.5 ch. 10 (10.10.4: prediction
-  interval with k-2 df, Higgins, Thompson & Spiegelhalter 2009).
+  distribution, I^2 from tau^2.  The k-2 df of the PI are Higgins, Thompson & Spiegelhalter
+  (2009); the Handbook v6.5 / RevMan Web 2025 methods text was not in the corpus we searched.
 * ``meta``: R package meta ``settings.meta`` reset block (guido-s/meta, version 6/7:
   ``method.tau="REML"``, ``method.random.ci="classic"``, ``method.i2="q"``,
   ``method.predict="HTS"``, ``method="MH"``, ``incr=0.5``, ``method.incr="only0"``,
@@ -75,7 +75,7 @@ SOURCES: dict[str, str] = {
     ),
     "revman_web": (
         "Cochrane Methods 'Random-effects meta-analysis methods in intervention reviews' "
-        "(methods.cochrane.org, 2022, addendum May 2024); Cochrane Handbook v6.5 ch. 10"
+        "(methods.cochrane.org, 2022, addendum May 2024)"
     ),
     "meta": (
         "R meta settings.meta reset defaults (versions 6-7) and metabin() usage "
@@ -281,7 +281,12 @@ REVMAN_WEB = Policy(
             "is applied is undocumented (plain HKSJ assumed)",
         ),
         ("tau2_ci", f"{_RMW}: Q-profile (May 2024 addendum)"),
-        ("pi", f"{_RMW}: t distribution; Handbook v6.5 10.10.4: k-2 df (Higgins 2009)"),
+        (
+            "pi",
+            f"{_RMW}: 'prediction intervals (using the t-distribution ...)'; the k-2 df are "
+            "Higgins, Thompson & Spiegelhalter (2009); the df RevMan Web uses is undocumented "
+            "in what we found",
+        ),
         ("smd_vtype", "undocumented for RevMan Web; RevMan 5's formula assumed"),
     ),
 )
