@@ -242,12 +242,20 @@ REVMAN5 = Policy(
         ("q_rule", f"{_RM5}: Q about the MH estimate (settings.meta: Q.Cochrane=TRUE)"),
         ("add", f"{_RM5}: 0.5 added to each cell of a study with a zero cell (9.4.4)"),
         ("to", f"{_RM5}: only studies with a zero cell (9.4.4)"),
-        ("drop00", f"{_RM5}: studies with no events in both arms are 'not estimable'"),
-        ("i2", f"{_RM5}: I^2 = (Q - df) / Q"),
+        (
+            "drop00",
+            "undocumented in what we found (RevMan 5 lists double-zero studies as "
+            "'not estimable': from memory, not from a document in the corpus)",
+        ),
+        ("i2", f"{_RM5}: I^2 = (Q - df) / Q from the MH-based Q (settings.meta Q.Cochrane)"),
         ("test", f"{_RM5}: settings.meta method.random.ci='classic' (Wald)"),
-        ("tau2_ci", f"{_RM5}: RevMan 5 reports no CI for tau^2"),
+        ("tau2_ci", "undocumented in what we found (RevMan 5 prints none; none assumed)"),
         ("pi", f"{_RM5}: settings.meta prediction=FALSE (no PI)"),
-        ("smd_vtype", f"{_RM5}: Hedges' g, SE^2 = N/(n1 n2) + g^2/(2(N - 3.94))"),
+        (
+            "smd_vtype",
+            "undocumented in what we found (Hedges' g with SE^2 = N/(n1 n2) + "
+            "g^2/(2(N - 3.94)) assumed, from memory of the RevMan 5 algorithms)",
+        ),
     ),
 )
 
