@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from metaparity.models.mh import rma_mh, rma_mh_batch
+from mh_compare import FIELDS, compare
 
 ROOT = Path(__file__).resolve().parents[2]
 META = ROOT / "fixtures" / "metadat"
-RTOL = 1e-10
 
 
 def _csv(name: str) -> pd.DataFrame:
@@ -59,60 +59,6 @@ OPTIONS = [
     {"level": 90},
 ]
 
-FIELDS = "b se zval pval ci_lb ci_ub QE QEp I2 H2 CO COp MH MHp BD BDp TA TAp".split()
-
-
-def _close(ours: float, theirs: float | None, what: str) -> float:
-    t = np.nan if theirs is None else float(theirs)
-    o = float(ours)
-    if np.isnan(t) or np.isnan(o):
-        assert np.isnan(t) and np.isnan(o), f"{what}: ours {o!r}, metafor {t!r}"
-        return 0.0
-    if np.isinf(t) or np.isinf(o):
-        assert o == t, f"{what}: ours {o!r}, metafor {t!r}"
-        return 0.0
-    rel = abs(o - t) / max(abs(t), 1e-300) if t != 0 else abs(o)
-    assert rel <= RTOL or abs(o - t) <= 1e-15, f"{what}: ours {o!r}, metafor {t!r} (rel {rel:.2g})"
-    return rel
-
-
-def _compare(res, r: dict) -> float:
-    assert r["ok"], r.get("error")
-    worst = 0.0
-    for f in FIELDS:
-        worst = max(worst, _close(getattr(res, f), r["fit"].get(f), f))
-    for f in ("k", "k_yi", "k_pos"):
-        theirs = r["fit"][f]
-        if theirs is None:  # metafor: NA (k.pos for measures other than OR)
-            continue
-        assert int(getattr(res, f)) == int(theirs), f
-    np.testing.assert_allclose(res.yi, np.atleast_1d(r["yi"]), rtol=RTOL)
-    np.testing.assert_allclose(res.vi, np.atleast_1d(r["vi"]), rtol=RTOL)
-    pt = res.predict(transf=True)
-    for ours, q in ((pt.pred, "pred"), (pt.ci_lb, "ci_lb"), (pt.ci_ub, "ci_ub")):
-        worst = max(worst, _close(ours, r["predict_transf"][q], f"predict {q}"))
-    for name, tab in (("leave1out", res.leave1out() if res.k > 1 else None),
-                      ("cumul", res.cumul())):  # fmt: skip
-        if tab is None:
-            continue
-        theirs = r[name]
-        for col in ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "I2", "H2"):
-            vals = np.atleast_1d(np.asarray(theirs[col], dtype=float))
-            assert len(vals) == len(tab), f"{name} rows"
-            for j, (o, t) in enumerate(zip(tab[col].to_numpy(), vals, strict=True)):
-                worst = max(worst, _close(o, t, f"{name}[{j}].{col}"))
-        assert ("k" in tab.columns) == ("k" in theirs), f"{name}: k column"
-        if "k" in theirs:
-            assert tab["k"].tolist() == [int(v) for v in np.atleast_1d(theirs["k"])]
-        assert [str(x) for x in tab.index] == list(np.atleast_1d(theirs["slab"])), f"{name} slab"
-    ours_print = [ln.rstrip() for ln in res.summary().splitlines()]
-    theirs_print = [ln.rstrip() for ln in r["print"].strip("\n").splitlines()]
-    assert ours_print == theirs_print
-    tabt = res.cumul(transf=True)
-    et = np.atleast_1d(np.asarray(r["cumul_transf"]["estimate"], dtype=float))
-    np.testing.assert_allclose(tabt["estimate"].to_numpy(), et, rtol=RTOL)
-    return worst
-
 
 def _fit(measure: str, data: dict, opts: dict):
     with warnings.catch_warnings(record=True) as w:
@@ -132,7 +78,7 @@ def test_tables_match_metafor(metafor, measure, name, opts):
     res, warns = _fit(measure, data, opts)
     r = metafor.call("mp_rma_mh", measure=measure, args={k: list(map(float, v)) for k, v in data.items()},
                      **opts)  # fmt: skip
-    _compare(res, r)
+    compare(res, r)
     assert ("Some yi/vi values are NA." in warns) == ("Some yi/vi values are NA." in r["warnings"])
 
 
@@ -147,7 +93,7 @@ def test_person_time_matches_metafor(metafor, measure, name, opts):
     res, warns = _fit(measure, data, opts)
     r = metafor.call("mp_rma_mh", measure=measure, args={k: list(map(float, v)) for k, v in data.items()},
                      **opts)  # fmt: skip
-    _compare(res, r)
+    compare(res, r)
     assert ("Some yi/vi values are NA." in warns) == ("Some yi/vi values are NA." in r["warnings"])
 
 
@@ -180,6 +126,30 @@ def test_batch_equals_loop_of_singles(measure):
                          measure=measure)  # fmt: skip
         for f in FIELDS + ["k", "k_yi"]:
             np.testing.assert_array_equal(getattr(bat, f)[m], getattr(one, f), err_msg=f)
+
+
+@pytest.mark.parametrize("measure", ["IRR", "IRD"])
+def test_batch_equals_loop_of_singles_person_time(measure):
+    rng = np.random.default_rng(3)
+    M, k = 30, 5
+    t1, t2 = rng.uniform(50, 500, (M, k)), rng.uniform(50, 500, (M, k))
+    x1, x2 = rng.poisson(0.02 * t1).astype(float), rng.poisson(0.03 * t2).astype(float)
+    x1[5, 3:] = t1[5, 3:] = x2[5, 3:] = t2[5, 3:] = np.nan
+    bat = rma_mh_batch(x1i=x1, t1i=t1, x2i=x2, t2i=t2, measure=measure, to="if0all")
+    for m in range(M):
+        keep = ~np.isnan(x1[m])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            one = rma_mh(x1i=x1[m, keep], t1i=t1[m, keep], x2i=x2[m, keep], t2i=t2[m, keep],
+                         measure=measure, to="if0all")  # fmt: skip
+        for f in FIELDS + ["k", "k_yi"]:
+            np.testing.assert_array_equal(getattr(bat, f)[m], getattr(one, f), err_msg=f)
+
+
+def test_undefined_estimate_warns():
+    with pytest.warns(UserWarning, match="estimate is undefined"):
+        res = rma_mh(ai=[0, 0], bi=[10, 10], ci=[1, 2], di=[9, 8], measure="RR")
+    assert np.isnan(res.b) and np.isnan(res.QE)
 
 
 def test_permutation_invariance():
@@ -215,3 +185,18 @@ def test_warnings_for_double_zero_and_missing_tables():
     d = {k: [*v, np.nan] for k, v in SYNTH.items()}
     res, w = _fit("OR", d, {})
     assert res.k == 6 and any("omitted from model fitting" in x for x in w)
+
+
+def test_column_names_with_data_and_labels():
+    bcg = _csv("dat.bcg")
+    res = rma_mh(ai="tpos", bi="tneg", ci="cpos", di="cneg", data=bcg, slab="study",
+                 measure="RR")  # fmt: skip
+    same = rma_mh(**TABLE_SETS["bcg"], measure="RR")
+    assert res.b == same.b and res.QE == same.QE
+    assert res.slab == tuple(bcg["study"])
+    l1o = res.leave1out(transf=True)
+    assert len(l1o) == 13 and np.isnan(l1o["se"]).all()
+    assert str(l1o.index[0]).endswith("Aronson 1948")  # "-Aronson 1948" from metafor 4.8
+    cu = res.cumul(order=bcg["year"])
+    assert cu.index[0] == bcg.loc[bcg["year"].idxmin(), "study"]  # stable: the first earliest
+    np.testing.assert_allclose(cu["estimate"].iloc[-1], res.b, rtol=1e-12)

@@ -78,6 +78,8 @@ CHANGES: dict[str, str] = {
     "na_count_warning": "4.2: functions that omit studies with missing values say how many "
     "('2 studies with NAs omitted from model fitting.'; before: 'Tables with NAs omitted "
     "from model fitting.' in rma.peto and rma.mh)",
+    "print_fmtx": "4.0: print methods format numbers with fmtx() (formatC, untrimmed: +-Inf is "
+    "right-justified to digits + 1 characters, '  Inf' at 4 digits; 3.8 trims it to 'Inf')",
     "l1o_cumul_labels": "4.8: leave1out() labels each row '-<slab>' (the study left out; "
     "gaining cluster=) and cumul() reports k, the studies in each fit (gaining collapse=)",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "

@@ -227,6 +227,14 @@ def _warn_fit(fit: dict[str, np.ndarray], slab: Any) -> None:
         )
     if np.any(np.isnan(fit["_yi"][0])):
         warnings.warn("Some yi/vi values are NA.", UserWarning, stacklevel=4)
+    if np.isnan(fit["b"][0]):  # metafor: NA without a word
+        warnings.warn(
+            "the Mantel-Haenszel estimate is undefined (no events, or no non-events, in one "
+            "group of every table: a zero sum R or S): b, se, zval, pval, ci_lb, ci_ub and the "
+            "statistics that need them are NaN, as metafor's NA; consider measure='RD'",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 # --------------------------------------------------------------------------- #

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from metaparity._core.mfversion import since
+
 __all__ = ["format_summary"]
 
 
@@ -172,7 +174,8 @@ def _rf(x: float, d: int) -> str:
     if np.isnan(x):
         return "NA"
     if np.isinf(x):
-        return "Inf" if x > 0 else "-Inf"
+        txt = "Inf" if x > 0 else "-Inf"
+        return txt.rjust(d + 1) if since("print_fmtx") else txt
     return f"{x:.{d}f}"
 
 

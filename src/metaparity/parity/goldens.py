@@ -41,6 +41,8 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens_diagnostics.R": "fixtures/goldens/metafor-{metafor}/diagnostics.json",
     # tool policies (metaparity.analysis.policies / explain): IV, MH and Peto paths
     "r_scripts/goldens_policies.R": "fixtures/goldens/metafor-{metafor}/policies.json",
+    # rma.mh: OR, RR, RD, IRR, IRD with leave1out/cumul/predict (tests/parity/test_goldens_mh.py)
+    "r_scripts/goldens_mh.R": "fixtures/goldens/metafor-{metafor}/mh.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 
