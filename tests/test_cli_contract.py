@@ -387,7 +387,7 @@ class _Report:
 
 def test_parity_reports_all_or_none(tmp_path, capsys, monkeypatch, data):
     monkeypatch.setattr(rbridge, "get_bridge", lambda backend="auto": None)
-    monkeypatch.setattr(cli, "compare", lambda *a, **kw: _Report())
+    monkeypatch.setattr(cli, "compare_model", lambda *a, **kw: _Report())
     monkeypatch.setattr(reports, "to_text", lambda rep, **kw: "text")
     for name in ("to_json", "to_junit", "to_markdown"):
         monkeypatch.setattr(reports, name, lambda rep, name=name: name)

@@ -49,7 +49,7 @@ from metaparity.demo import selinexor_demo
 from metaparity.engine.control import parse_control
 from metaparity.parity import rbridge, reports
 from metaparity.parity.goldens import regenerate
-from metaparity.parity.harness import compare
+from metaparity.parity.model_compare import compare_model
 from metaparity.reproduce.pipeline import ZeroEvents, reproduce
 from metaparity.reproduce.report import header_lines, write_report
 from metaparity.simulate import npz_path, save_normal_npz
@@ -229,7 +229,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     Parameters
     ----------
     args : argparse.Namespace
-        ``file``, ``measure``, ``method``, ``test``, ``level``, ``by``, ``slab``, ``col``,
+        ``file``, ``model``, ``measure``, ``method``, ``test``, ``level``, ``by``, ``slab``, ``col``,
         ``filter``, ``weights``, ``json``, ``junit``, ``markdown``, ``golden``, ``backend``,
         ``brief`` (see ``--help``).
 
@@ -247,8 +247,9 @@ def cmd_parity(args: argparse.Namespace) -> int:
     outputs = _report_outputs(args)
     if args.golden:
         check_output(args.golden, "--golden", folder=True, probe=args.record)
-    rep = compare(
+    rep = compare_model(
         args.file,
+        model=args.model,
         measure=args.measure,
         method=args.method,
         test=args.test,
@@ -620,6 +621,9 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "output, R unavailable or failing, or interrupted.",
     )
     p.add_argument("file", help="CSV/TSV with one row per study")
+    p.add_argument("--model", default="uni",
+                   help="model family: uni (escalc + rma, the default), peto (rma.peto, "
+                   "--measure PETO)")  # fmt: skip
     p.add_argument("--measure", required=True, help="metafor measure: PR, OR, SMD, GEN, ...")
     p.add_argument("--method", default="REML", help="estimator(s): DL,REML,PM or 'all'")
     p.add_argument("--test", default="z", help="test and CIs of the coefficients: z, t, knha "

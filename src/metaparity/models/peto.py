@@ -131,6 +131,8 @@ class PetoResult(ModelResult):
     tables: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     #: tables with no missing cell (metafor's ``not.na``)
     not_na: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    #: the tables as pooled (rows of ``not_na``, after ``add[2]``/``to[2]``)
+    pooled: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     settings: _Settings | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,6 +162,9 @@ class PetoResult(ModelResult):
         rows = np.flatnonzero(self.not_na)
         if self.k == 1:
             raise InputError("leave1out: stopped because k = 1 (metafor: 'Stopped because k = 1.')")
+        if since("leave1out_pooled_tables"):  # metafor >= 4.8: the tables as pooled
+            keep = [np.delete(np.arange(rows.size), j) for j in range(rows.size)]
+            return self._refits(keep, rows, transf, self.pooled, rows)
         keep = [np.delete(np.arange(self.not_na.size), i) for i in rows]
         return self._refits(keep, rows, transf)
 
@@ -184,15 +189,22 @@ class PetoResult(ModelResult):
         shown = [j for j in range(n) if self.not_na[perm[j]]]
         return self._refits([perm[: j + 1] for j in shown], perm[shown], transf)
 
-    def _refits(self, subsets: list[np.ndarray], ids: np.ndarray, transf: Any) -> PetoTable:
+    def _refits(
+        self, subsets: list[np.ndarray], ids: np.ndarray, transf: Any,
+        tables: np.ndarray | None = None, rows: np.ndarray | None = None,
+    ) -> PetoTable:  # fmt: skip
+        """Refit on ``tables[sub]`` for each subset (default: the tables as given, whose
+        row ``i`` is study ``i``; ``rows`` maps the rows of ``tables`` to studies)."""
         assert self.settings is not None
+        tables = self.tables if tables is None else tables
+        rows = np.arange(tables.shape[0]) if rows is None else rows
         cols = ("b", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "I2", "H2", "k")
         vals = np.full((len(subsets), len(cols)), np.nan)
         for r, sub in enumerate(subsets):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    fit = _fit(self.tables[sub], self.settings, [self.slab[i] for i in sub])
+                    fit = _fit(tables[sub], self.settings, [self.slab[i] for i in rows[sub]])
                 except (InputError, ValueError):
                     continue
             vals[r] = [float(getattr(fit, c)) for c in cols]
@@ -482,5 +494,5 @@ def _pool(
         b=beta, se=se, zval=z, pval=float(2 * stats.norm.sf(abs(z))), ci_lb=beta - crit * se,
         ci_ub=beta + crit * se, QE=qe, QEp=qep, I2=float(i2), H2=float(h2), k=int(t.shape[0]),
         k_yi=k_yi, k_pos=k_pos, yi=yi, vi=vi, slab=labs, level=st.level, tables=kept,
-        not_na=not_na, settings=st,
+        not_na=not_na, pooled=t, settings=st,
     )  # fmt: skip

@@ -43,6 +43,8 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens_policies.R": "fixtures/goldens/metafor-{metafor}/policies.json",
     # rma.mh: OR, RR, RD, IRR, IRD with leave1out/cumul/predict (tests/parity/test_goldens_mh.py)
     "r_scripts/goldens_mh.R": "fixtures/goldens/metafor-{metafor}/mh.json",
+    # rma.peto and escalc("PETO")
+    "r_scripts/goldens_peto.R": "fixtures/goldens/metafor-{metafor}/peto.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 

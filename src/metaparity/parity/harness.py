@@ -54,7 +54,10 @@ ALL_METHODS = tuple(m for m in METHODS if m not in ("FE", "GENQ", *METHOD_ALIASE
 
 _COLUMNS: dict[str, list[list[str]]] = {
     **{m: [["xi", "ni"], ["xi", "mi"]] for m in ("PR", "PLN", "PLO", "PAS", "PFT")},
-    **{m: [["ai", "bi", "ci", "di"], ["ai", "n1i", "ci", "n2i"]] for m in ("OR", "RR", "RD")},
+    **{
+        m: [["ai", "bi", "ci", "di"], ["ai", "n1i", "ci", "n2i"]]
+        for m in ("OR", "RR", "RD", "PETO")
+    },
     **{m: [["m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"]] for m in ("MD", "SMD", "ROM")},
     **{m: [["ri", "ni"]] for m in ("ZCOR", "COR")},
     "GEN": [["yi", "vi"], ["yi", "sei"]],

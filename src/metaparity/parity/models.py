@@ -1,0 +1,178 @@
+"""The model families ``metaparity parity --model`` compares, one registry entry each.
+
+An entry says everything the harness needs to compare a family with metafor: the
+measures it takes, the input columns (metafor's argument names) each measure needs, how
+to fit it in metaparity, which R function of the bridge fits it in metafor
+(``bridge.call("mp_...")``, a ``fam_*.R`` file) with which arguments, and which
+quantities to compare.  ``uni`` (``escalc()`` + ``rma()``, the estimators of ``--method``)
+is the harness's own path (:func:`metaparity.parity.harness.compare`); the other entries
+run through :func:`metaparity.parity.model_compare.compare_model`.  A new family (``mh``,
+``glmm`` ...) is one more entry here.
+
+>>> get_model("peto").columns("PETO")
+[['ai', 'bi', 'ci', 'di'], ['ai', 'n1i', 'ci', 'n2i']]
+>>> get_model("pet")
+Traceback (most recent call last):
+...
+metaparity._core.io.InputError: --model 'pet' is not a model metaparity can compare; did you mean 'peto'? (models: uni, peto)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from metaparity._core.io import InputError
+from metaparity.effects.escalc import MEASURES
+from metaparity.models.peto import PETO_FIELDS, rma_peto
+from metaparity.parity.harness import required_columns
+
+__all__ = ["ParityModel", "MODELS", "get_model", "TABLE_2X2"]
+
+#: the columns of a 2x2 table (events and non-events, or events and group sizes)
+TABLE_2X2: list[list[str]] = [["ai", "bi", "ci", "di"], ["ai", "n1i", "ci", "n2i"]]
+
+#: Quantities: ``(name, metaparity's value, metafor's value)``; compared with the tolerance
+#: table under a closed-form estimator ("EE") unless the entry says otherwise.
+Quantities = list[tuple[str, Any, Any]]
+
+
+@dataclass(frozen=True)
+class ParityModel:
+    """One model family ``metaparity parity --model NAME`` can compare.
+
+    Attributes
+    ----------
+    name : str
+        The ``--model`` value.
+    title : str
+        What metafor function it mirrors (for reports and ``--help``).
+    measures : tuple of str
+        The ``--measure`` values it takes.
+    columns : callable
+        ``columns(measure)``: alternative sets of input columns (metafor argument names).
+    rfun : str
+        The bridge's R function (``mp_...``) that fits it in metafor.
+    fit : callable or None
+        ``fit(inputs, labels, measure, level)``: metaparity's fit (``inputs`` maps the
+        argument names to float arrays); None for ``uni`` (the harness fits it).
+    r_args : callable or None
+        ``r_args(inputs, measure, level)``: the arguments of ``rfun``.
+    quantities : callable or None
+        ``quantities(ours, ref)``: what to compare (see :data:`Quantities`).
+    method : str
+        The estimator family that selects tolerances ("EE": closed form).
+    """
+
+    name: str
+    title: str
+    measures: tuple[str, ...]
+    columns: Callable[[str], list[list[str]]]
+    rfun: str
+    fit: Callable[[dict[str, np.ndarray], list[str] | None, str, float], Any] | None = None
+    r_args: Callable[[dict[str, np.ndarray], str, float], dict[str, Any]] | None = None
+    quantities: Callable[[Any, dict[str, Any]], Quantities] | None = None
+    method: str = "EE"
+
+
+def _table(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """ai, bi, ci, di from either column set (bi = n1i - ai, di = n2i - ci)."""
+    ai, ci = inputs["ai"], inputs["ci"]
+    bi = inputs["bi"] if "bi" in inputs else inputs["n1i"] - ai
+    di = inputs["di"] if "di" in inputs else inputs["n2i"] - ci
+    return {"ai": ai, "bi": bi, "ci": ci, "di": di}
+
+
+def _peto_fit(
+    inputs: dict[str, np.ndarray], labels: list[str] | None, measure: str, level: float
+) -> Any:
+    t = _table(inputs)
+    return rma_peto(t["ai"], t["bi"], t["ci"], t["di"], slab=labels, level=level)
+
+
+def _peto_r_args(inputs: dict[str, np.ndarray], measure: str, level: float) -> dict[str, Any]:
+    return {**_table(inputs), "level": float(level)}
+
+
+def _rows(prefix: str, ours: Any, ref: Any, names: tuple[str, ...]) -> Quantities:
+    """Per-row quantities of a leave1out/cumul table, labelled ``prefix.q[label]``."""
+    out: Quantities = []
+    if ref is None:
+        return out
+    for q in names:
+        theirs = np.atleast_1d(
+            np.asarray([np.nan if v is None else v for v in np.atleast_1d(ref[q])], float)
+        )
+        mine = np.atleast_1d(np.asarray(getattr(ours, q), dtype=float))
+        if mine.shape != theirs.shape:  # a row count that differs is itself a disagreement
+            out.append((f"{prefix}.rows", float(mine.size), float(theirs.size)))
+            return out
+        out += [
+            (f"{prefix}.{q}[{lab}]", m, t)
+            for lab, m, t in zip(ours.slab, mine, theirs, strict=True)
+        ]
+    return out
+
+
+def _peto_quantities(res: Any, ref: dict[str, Any]) -> Quantities:
+    f = ref["fields"]
+    out: Quantities = [(q, getattr(res, q), f[q]) for q in PETO_FIELDS]
+    yi, vi = np.atleast_1d(ref["yi"]), np.atleast_1d(ref["vi"])
+    if len(yi) == res.yi.size:
+        out += [(f"yi[{i + 1}]", o, r) for i, (o, r) in enumerate(zip(res.yi, yi, strict=True))]
+        out += [(f"vi[{i + 1}]", o, r) for i, (o, r) in enumerate(zip(res.vi, vi, strict=True))]
+    else:
+        out.append(("yi.count", float(res.yi.size), float(len(yi))))
+    pt = res.predict(transf="exp")
+    out += [
+        (f"t_{q}", getattr(pt, q), ref["predict_transf"][q]) for q in ("pred", "ci_lb", "ci_ub")
+    ]
+    table = ("estimate", "se", "pval", "ci_lb", "ci_ub", "Q", "Qp", "I2", "H2")
+    if ref.get("leave1out") is not None and res.k > 1:
+        out += _rows("leave1out", res.leave1out(), ref["leave1out"], table)
+    out += _rows("cumul", res.cumul(), ref["cumul"], table)
+    return out
+
+
+MODELS: dict[str, ParityModel] = {
+    "uni": ParityModel(
+        name="uni", title="escalc() + rma() (rma.uni), the estimators of --method",
+        measures=tuple(m for m in MEASURES), columns=required_columns, rfun="mp_rma",
+    ),
+    "peto": ParityModel(
+        name="peto", title="rma.peto(): Peto's one-step log odds ratio", measures=("PETO",),
+        columns=lambda measure: [list(c) for c in TABLE_2X2], rfun="mp_rma_peto",
+        fit=_peto_fit, r_args=_peto_r_args, quantities=_peto_quantities,
+    ),
+}  # fmt: skip
+
+
+def get_model(name: str) -> ParityModel:
+    """The registry entry for ``--model name``, or a one-line error with a did-you-mean.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+
+    Returns
+    -------
+    ParityModel
+
+    Raises
+    ------
+    InputError
+        Unknown model.
+    """
+    if name in MODELS:
+        return MODELS[name]
+    close = difflib.get_close_matches(str(name).lower(), list(MODELS), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise InputError(
+        f"--model {name!r} is not a model metaparity can compare{hint} "
+        f"(models: {', '.join(MODELS)})"
+    )

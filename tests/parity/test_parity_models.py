@@ -1,0 +1,176 @@
+"""``metaparity parity --model``: the model registry (parity/models.py) and the runner
+(parity/model_compare.py) -- exit 0 agree / 1 differ / 2 bad input, the JSON and JUnit
+reports, ``--golden DIR --record`` then replay without R."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from metaparity.cli import main
+from metaparity.parity import models
+from metaparity.parity.model_compare import compare_model
+from metaparity.parity.models import MODELS, get_model
+
+ROOT = Path(__file__).resolve().parents[2]
+LI = ROOT / "fixtures" / "metadat" / "dat.li2007.csv"
+NIEL = ROOT / "fixtures" / "metadat" / "dat.nielweise2007.csv"
+BCG = ROOT / "fixtures" / "metadat" / "dat.bcg.csv"
+XSD = ROOT / "tests" / "data" / "junit.xsd"
+BCG_COLS = ["--col", "ai=tpos", "--col", "bi=tneg", "--col", "ci=cpos", "--col", "di=cneg"]
+#: a table per row, zero cells and a double-zero study, in two subgroups
+GROUPED = (
+    "study,ai,n1i,ci,n2i,g\nA,0,20,3,21,x\nB,4,30,9,31,x\nC,0,15,0,15,x\n"
+    "D,12,100,20,98,y\nE,2,40,0,42,y\nF,7,55,11,50,y\n"
+)
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _one_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("metaparity ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+# ------------------------------------------------------------------ registry (no R needed)
+def test_every_entry_says_what_it_needs():
+    assert list(MODELS) == ["uni", "peto"]
+    for name, entry in MODELS.items():
+        assert entry.name == name and entry.rfun.startswith("mp_")
+        for m in entry.measures:
+            assert entry.columns(m), (name, m)
+        if name != "uni":
+            assert entry.fit and entry.r_args and entry.quantities
+    assert get_model("peto").measures == ("PETO",)
+    assert ["ai", "n1i", "ci", "n2i"] in get_model("uni").columns("PETO")
+
+
+def test_peto_r_function_is_in_a_family_file():
+    text = (ROOT / "src/metaparity/parity/r/fam_peto.R").read_text()
+    assert f"{get_model('peto').rfun} <- function(" in text
+
+
+@pytest.mark.parametrize(
+    "extra,match",
+    [
+        (["--model", "pteo"], r"--model 'pteo' is not a model metaparity can compare; did you mean 'peto'\?"),
+        (["--model", "glmmm"], r"--model 'glmmm' is not a model .*\(models: uni, peto\)"),
+        (["--model", "peto", "--measure", "OR"], r"unknown measure 'OR'; choose one of: PETO"),
+        (["--model", "peto", "--measure", "PETO", "--weights", "n"], r"--weights: --model peto takes no user weights"),
+        (["--model", "peto", "--measure", "PETO", "--method", "DL"], r"--method DL: --model peto .* has no estimator choice"),
+        (["--model", "peto", "--measure", "PETO", "--test", "knha"], r"--test knha: --model peto uses z-tests only"),
+        (["--model", "peto", "--measure", "PETO", "--col", "xi=tpos"], r"'xi' is not an argument of --model peto"),
+        (["--model", "peto", "--measure", "PETO"], r"needs columns \(ai, bi, ci, di\) or \(ai, n1i, ci, n2i\)"),
+    ],
+)  # fmt: skip
+def test_bad_model_options_exit_2_with_one_line(tmp_path, capsys, extra, match):
+    if "--measure" not in extra:
+        extra = [*extra, "--measure", "PETO"]
+    j = tmp_path / "r.json"
+    code, out, err = _run(capsys, "parity", BCG, *extra, "--json", j, "--golden", tmp_path / "g")
+    assert code == 2, out + err
+    assert re.search(match, _one_line(err)), err
+    assert not j.exists()
+
+
+def test_bad_tables_exit_2_naming_the_line(tmp_path, capsys):
+    f = tmp_path / "t.csv"
+    f.write_text("study,ai,n1i,ci,n2i\nA,3,10,2,10\nB,12,10,2,10\n")
+    code, _, err = _run(capsys, "parity", f, "--model", "peto", "--measure", "PETO")
+    assert code == 2
+    assert re.search(r"line 3 \(study 'B'\): ai=12 events > n1i=10", _one_line(err)), err
+    f.write_text("study,ai,n1i,ci,n2i\nA,0,10,0,10\nB,0,12,0,10\n")
+    code, _, err = _run(capsys, "parity", f, "--model", "peto", "--measure", "PETO")
+    assert code == 2 and "Peto's method cannot be used" in _one_line(err)
+
+
+def test_replay_without_recording_is_refused_before_r(tmp_path, capsys):
+    code, _, err = _run(capsys, "parity", LI, "--model", "peto", "--measure", "PETO",
+                        "--golden", tmp_path / "empty")  # fmt: skip
+    assert code == 2 and "record" in _one_line(err), err
+
+
+# ------------------------------------------------------------------ live metafor
+@pytest.mark.r
+@pytest.mark.parametrize(
+    "path,extra",
+    [(LI, []), (NIEL, ["--slab", "label"]), (BCG, BCG_COLS), ("grouped", ["--by", "g"])],
+    ids=["li2007", "nielweise2007", "bcg", "grouped"],
+)
+def test_peto_agrees_exit_0_with_reports(metafor, tmp_path, capsys, path, extra):
+    import xmlschema
+
+    if path == "grouped":
+        path = tmp_path / "grouped.csv"
+        path.write_text(GROUPED)
+    j, x = tmp_path / "r.json", tmp_path / "r.xml"
+    code, out, err = _run(capsys, "parity", path, "--model", "peto", "--measure", "PETO",
+                          *extra, "--level", "90", "--json", j, "--junit", x)  # fmt: skip
+    assert code == 0, out + err
+    assert "all agree" in out and "mp_rma_peto" in out
+    rep = json.loads(j.read_text())
+    assert rep["ok"] and rep["failed"] == 0 and rep["measure"] == "PETO" and rep["level"] == 90
+    assert {a["method"] for a in rep["analyses"]} == {"peto"}
+    names = {c["quantity"] for c in rep["analyses"][0]["comparisons"]}
+    assert {"b", "se", "QE", "QEp", "I2", "H2", "k", "t_pred", "yi[1]"} <= names
+    assert any(n.startswith("leave1out.estimate[") for n in names)
+    assert any(n.startswith("cumul.Q[") for n in names)
+    if "--by" in extra:
+        assert [a["group"] for a in rep["analyses"]] == ["all studies", "g=x", "g=y"]
+    xmlschema.XMLSchema(XSD).validate(x)
+
+
+@pytest.mark.r
+def test_peto_difference_gives_exit_1(metafor, tmp_path, capsys, monkeypatch):
+    """A deliberately wrong fit (b shifted by 1e-7) is caught."""
+    entry = MODELS["peto"]
+    assert entry.fit is not None
+    real = entry.fit
+
+    def skewed(*a, **k):
+        res = real(*a, **k)
+        return dataclasses.replace(res, b=res.b + 1e-7)
+
+    monkeypatch.setitem(models.MODELS, "peto", dataclasses.replace(entry, fit=skewed))
+    j = tmp_path / "r.json"
+    code, out, _ = _run(capsys, "parity", LI, "--model", "peto", "--measure", "PETO", "--json", j)
+    assert code == 1 and "DIFFERS" in out
+    bad = {c["quantity"] for a in json.loads(j.read_text())["analyses"] for c in a["comparisons"]
+           if not c["ok"]}  # fmt: skip
+    assert "b" in bad and "se" not in bad
+
+
+@pytest.mark.r
+def test_peto_records_then_replays_without_r(metafor, tmp_path, capsys, monkeypatch):
+    g = tmp_path / "gold"
+    args = ["parity", LI, "--model", "peto", "--measure", "PETO", "--golden", g]
+    code, out, _ = _run(capsys, *args, "--record")
+    assert code == 0 and "recorded in" in out
+    [rec] = list(g.glob("parity-PETO-*.json"))
+    assert json.loads(rec.read_text())["call"]["model"] == "peto"
+    from metaparity.parity import rbridge
+
+    def unavailable(backend="auto"):
+        raise rbridge.RUnavailable("R is not installed (test)")
+
+    monkeypatch.setattr(rbridge, "get_bridge", unavailable)
+    code, out2, _ = _run(capsys, *args)  # --golden DIR replays: R is not used
+    assert code == 0 and "recorded metafor" in out2 and "all agree" in out2
+    # the uni model's recording of the same file and measure is another call
+    code, _, err = _run(capsys, "parity", LI, "--measure", "PETO", "--method", "EE", "--golden", g)
+    assert code == 2 and "record" in err
+
+
+@pytest.mark.r
+def test_model_uni_is_the_harness(metafor):
+    a = compare_model(LI, model="uni", measure="PETO", method="EE", bridge=metafor)
+    assert a.ok and {x.method for x in a.analyses} == {"EE"}
