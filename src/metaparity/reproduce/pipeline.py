@@ -103,6 +103,13 @@ class ModelPolicy:
     analysis's own I^2.  ``scope="analysis"`` applies the rule to each analysis on
     its own.  ``rule="stated"`` uses the model the paper states; any estimator name
     (``rule="DL"``, ``"REML"``...) forces that estimator everywhere.
+
+    A tool policy (:mod:`metaparity.analysis.policies`: ``"revman5"``, ``"revman_web"``,
+    ``"meta"``, ``"metafor"``, ``"stata"``) keeps the rule (default ``i2:50``) and sets the
+    choices that apply to raw proportions (pooled inverse-variance): the random-effects
+    estimator (``random``), the CI (``test``, metafor ``test=``, for the random-effects fits)
+    and the I^2 the rule looks at (``i2_def``: from the fixed-effect Q, or from the tau^2 of
+    ``random``); ``tool`` names it.
     """
 
     rule: str = "i2"
