@@ -182,10 +182,10 @@ def _escalc(measure, cells, present, add, to, drop00):
 
 def _fit(measure, cells, add, to, drop00, correct, level) -> dict[str, np.ndarray]:
     present = np.all([~np.isnan(v) for v in cells.values()], axis=0)
-    zeroed = [np.where(present, v, 1.0) for v in cells.values()]  # absent: inert values
+    c1, c2, c3, c4 = (np.where(present, v, 1.0) for v in cells.values())  # absent: inert
     yi, vi, inf = _escalc(measure, cells, present, add, to, drop00)
     pool = mh_tables if measure in TABLE_MEASURES else mh_person_time
-    est = pool(measure, *zeroed, present, correct=correct, level=level)  # type: ignore[misc]
+    est = pool(measure, c1, c2, c3, c4, present, correct=correct, level=level)
     het = q_about(yi, vi, est["b"])
     out = {**est, **het, "k": np.sum(present, axis=-1)}
     out["_yi"], out["_vi"], out["_present"], out["_inf"] = yi, vi, present, inf
