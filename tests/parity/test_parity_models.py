@@ -43,7 +43,7 @@ def _one_line(err: str) -> str:
 
 # ------------------------------------------------------------------ registry (no R needed)
 def test_every_entry_says_what_it_needs():
-    assert list(MODELS) == ["uni", "peto"]
+    assert list(MODELS) == ["uni", "peto", "mh"]
     for name, entry in MODELS.items():
         assert entry.name == name and entry.rfun.startswith("mp_")
         for m in entry.measures:
@@ -52,18 +52,24 @@ def test_every_entry_says_what_it_needs():
             assert entry.fit and entry.r_args and entry.quantities
     assert get_model("peto").measures == ("PETO",)
     assert ["ai", "n1i", "ci", "n2i"] in get_model("uni").columns("PETO")
+    assert get_model("mh").measures == ("OR", "RR", "RD", "IRR", "IRD")
+    assert get_model("mh").columns("IRD") == [["x1i", "t1i", "x2i", "t2i"]]
 
 
-def test_peto_r_function_is_in_a_family_file():
-    text = (ROOT / "src/metaparity/parity/r/fam_peto.R").read_text()
-    assert f"{get_model('peto').rfun} <- function(" in text
+@pytest.mark.parametrize("name", ["peto", "mh"])
+def test_r_function_is_in_its_family_file(name):
+    text = (ROOT / f"src/metaparity/parity/r/fam_{name}.R").read_text()
+    assert f"{get_model(name).rfun} <- function(" in text
 
 
 @pytest.mark.parametrize(
     "extra,match",
     [
         (["--model", "pteo"], r"--model 'pteo' is not a model metaparity can compare; did you mean 'peto'\?"),
-        (["--model", "glmmm"], r"--model 'glmmm' is not a model .*\(models: uni, peto\)"),
+        (["--model", "glmmm"], r"--model 'glmmm' is not a model .*\(models: uni, peto, mh\)"),
+        (["--model", "MH", "--measure", "OR"], r"did you mean 'mh'\?"),
+        (["--model", "mh", "--measure", "PETO"], r"unknown measure 'PETO'; choose one of: OR, RR, RD, IRR, IRD"),
+        (["--model", "mh", "--measure", "IRR"], r"needs columns \(x1i, t1i, x2i, t2i\)"),
         (["--model", "peto", "--measure", "OR"], r"unknown measure 'OR'; choose one of: PETO"),
         (["--model", "peto", "--measure", "PETO", "--weights", "n"], r"--weights: --model peto takes no user weights"),
         (["--model", "peto", "--measure", "PETO", "--method", "DL"], r"--method DL: --model peto .* has no estimator choice"),
@@ -174,3 +180,48 @@ def test_peto_records_then_replays_without_r(metafor, tmp_path, capsys, monkeypa
 def test_model_uni_is_the_harness(metafor):
     a = compare_model(LI, model="uni", measure="PETO", method="EE", bridge=metafor)
     assert a.ok and {x.method for x in a.analyses} == {"EE"}
+
+
+NW2008 = ROOT / "fixtures" / "metadat" / "dat.nielweise2008.csv"
+
+
+@pytest.mark.r
+@pytest.mark.parametrize(
+    "path,measure,extra",
+    [(BCG, "OR", BCG_COLS), (BCG, "RR", BCG_COLS), (LI, "RD", []), (NIEL, "OR", ["--slab", "label"]),
+     (NW2008, "IRR", []), (NW2008, "IRD", []), ("grouped", "OR", ["--by", "g"])],
+    ids=["bcg-OR", "bcg-RR", "li2007-RD", "nielweise2007-OR", "nielweise2008-IRR",
+         "nielweise2008-IRD", "grouped-OR"],
+)  # fmt: skip
+def test_mh_agrees_exit_0_with_reports(metafor, tmp_path, capsys, path, measure, extra):
+    import xmlschema
+
+    if path == "grouped":
+        path = tmp_path / "grouped.csv"
+        path.write_text(GROUPED)
+    j, x = tmp_path / "r.json", tmp_path / "r.xml"
+    code, out, err = _run(capsys, "parity", path, "--model", "mh", "--measure", measure, *extra,
+                          "--json", j, "--junit", x)  # fmt: skip
+    assert code == 0, out + err
+    rep = json.loads(j.read_text())
+    assert rep["ok"] and {a["method"] for a in rep["analyses"]} == {"mh"}
+    names = {c["quantity"] for c in rep["analyses"][0]["comparisons"]}
+    assert {"b", "se", "QE", "I2", "MH", "TA", "t_pred"} <= names
+    assert any(n.startswith("cumul.estimate[") for n in names)
+    xmlschema.XMLSchema(XSD).validate(x)
+
+
+@pytest.mark.r
+def test_mh_records_then_replays_without_r(metafor, tmp_path, capsys, monkeypatch):
+    g = tmp_path / "gold"
+    args = ["parity", BCG, "--model", "mh", "--measure", "OR", *BCG_COLS, "--golden", g]
+    code, out, _ = _run(capsys, *args, "--record")
+    assert code == 0 and "recorded in" in out
+    from metaparity.parity import rbridge
+
+    def unavailable(backend="auto"):
+        raise rbridge.RUnavailable("R is not installed (test)")
+
+    monkeypatch.setattr(rbridge, "get_bridge", unavailable)
+    code, out2, _ = _run(capsys, *args)
+    assert code == 0 and "recorded metafor" in out2 and "all agree" in out2

@@ -409,7 +409,7 @@ def _fit(tables: np.ndarray, st: _Settings, labels: list | tuple) -> PetoResult:
     not_na = ~np.isnan(kept).any(axis=1)
     if not not_na.all():
         n_na = int((~not_na).sum())
-        if since("na_count_warning"):
+        if since("mh_na_count"):
             msg = (
                 f"{n_na} {'studies' if n_na > 1 else 'study'} with NAs omitted from model fitting."
             )

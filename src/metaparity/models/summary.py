@@ -234,18 +234,18 @@ def _peto(res: Any, d: int) -> str:
     the model on the log scale and on the odds ratio scale."""
     lines = [f"Equal-Effects Model (k = {res.k})", ""]
     if not np.isnan(res.I2):
-        lines.append(f"I^2 (total heterogeneity / total variability):  {res.I2:.2f}%")
+        lines.append(f"I^2 (total heterogeneity / total variability):  {_rf(res.I2, 2)}%")
     if not np.isnan(res.H2):
-        lines.append(f"H^2 (total variability / sampling variability): {res.H2:.2f}")
+        lines.append(f"H^2 (total variability / sampling variability): {_rf(res.H2, 2)}")
     if not np.isnan(res.QE):
         lines += ["", "Test for Heterogeneity:"]
-        lines.append(f"Q(df = {res.k_pos - 1}) = {res.QE:.{d}f}, p-val {_p(res.QEp)}")
+        lines.append(f"Q(df = {res.k_pos - 1}) = {_rf(res.QE, d)}, p-val {_p(res.QEp)}")
     lines += ["", "Model Results (log scale):", ""]
-    cells = [f"{res.b:.{d}f}", f"{res.se:.{d}f}", f"{res.zval:.{d}f}", _pcell(res.pval, d),
-             f"{res.ci_lb:.{d}f}", f"{res.ci_ub:.{d}f}"]  # fmt: skip
+    cells = [_rf(res.b, d), _rf(res.se, d), _rf(res.zval, d), _pcell(res.pval, d),
+             _rf(res.ci_lb, d), _rf(res.ci_ub, d)]  # fmt: skip
     lines += _table(["estimate", "se", "zval", "pval", "ci.lb", "ci.ub"], [cells], False)
     lines += ["", "Model Results (OR scale):", ""]
-    ors = [f"{float(np.exp(x)):.{d}f}" for x in (res.b, res.ci_lb, res.ci_ub)]
+    ors = [_rf(float(np.exp(x)), d) for x in (res.b, res.ci_lb, res.ci_ub)]
     lines += _table(["estimate", "ci.lb", "ci.ub"], [ors], False)
     return "\n".join(lines)
 

@@ -43,7 +43,7 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens_policies.R": "fixtures/goldens/metafor-{metafor}/policies.json",
     # rma.mh: OR, RR, RD, IRR, IRD with leave1out/cumul/predict (tests/parity/test_goldens_mh.py)
     "r_scripts/goldens_mh.R": "fixtures/goldens/metafor-{metafor}/mh.json",
-    # rma.peto and escalc("PETO")
+    # rma.peto and escalc("PETO") (tests/parity/test_goldens_peto.py)
     "r_scripts/goldens_peto.R": "fixtures/goldens/metafor-{metafor}/peto.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }

@@ -75,7 +75,7 @@ def compare_model(
         As :func:`metaparity.parity.harness.compare`.
     model : str
         A key of :data:`metaparity.parity.models.MODELS`: ``"uni"`` (``escalc()`` +
-        ``rma()``, the default) or ``"peto"`` (``rma.peto()``).
+        ``rma()``, the default), ``"peto"`` (``rma.peto()``) or ``"mh"`` (``rma.mh()``).
     method, weights, control, max_memory_gb, progress
         For ``uni`` only (the other families have no estimator choice, no weights and
         no iteration): giving ``weights``, ``control`` or a ``method`` other than the

@@ -14,7 +14,7 @@ run through :func:`metaparity.parity.model_compare.compare_model`.  A new family
 >>> get_model("pet")
 Traceback (most recent call last):
 ...
-metaparity._core.io.InputError: --model 'pet' is not a model metaparity can compare; did you mean 'peto'? (models: uni, peto)
+metaparity._core.io.InputError: --model 'pet' is not a model metaparity can compare; did you mean 'peto'? (models: uni, peto, mh)
 """
 
 from __future__ import annotations
@@ -25,16 +25,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from metaparity._core.io import InputError
 from metaparity.effects.escalc import MEASURES
+from metaparity.models.mh import MH_MEASURES, rma_mh
 from metaparity.models.peto import PETO_FIELDS, rma_peto
 from metaparity.parity.harness import required_columns
 
-__all__ = ["ParityModel", "MODELS", "get_model", "TABLE_2X2"]
+__all__ = ["ParityModel", "MODELS", "get_model", "TABLE_2X2", "PERSON_TIME"]
 
 #: the columns of a 2x2 table (events and non-events, or events and group sizes)
 TABLE_2X2: list[list[str]] = [["ai", "bi", "ci", "di"], ["ai", "n1i", "ci", "n2i"]]
+#: events and person-times of two groups (IRR, IRD)
+PERSON_TIME: list[list[str]] = [["x1i", "t1i", "x2i", "t2i"]]
 
 #: Quantities: ``(name, metaparity's value, metafor's value)``; compared with the tolerance
 #: table under a closed-form estimator ("EE") unless the entry says otherwise.
@@ -99,42 +103,92 @@ def _peto_r_args(inputs: dict[str, np.ndarray], measure: str, level: float) -> d
 
 
 def _rows(prefix: str, ours: Any, ref: Any, names: tuple[str, ...]) -> Quantities:
-    """Per-row quantities of a leave1out/cumul table, labelled ``prefix.q[label]``."""
+    """Per-row quantities of a leave1out/cumul table (ours: a table with ``slab``, or a
+    DataFrame indexed by label), labelled ``prefix.q[label]``."""
     out: Quantities = []
     if ref is None:
         return out
+    frame = isinstance(ours, pd.DataFrame)
+    labels = list(ours.index) if frame else list(ours.slab)
     for q in names:
         theirs = np.atleast_1d(
             np.asarray([np.nan if v is None else v for v in np.atleast_1d(ref[q])], float)
         )
-        mine = np.atleast_1d(np.asarray(getattr(ours, q), dtype=float))
+        mine = np.atleast_1d(np.asarray(ours[q] if frame else getattr(ours, q), dtype=float))
         if mine.shape != theirs.shape:  # a row count that differs is itself a disagreement
             out.append((f"{prefix}.rows", float(mine.size), float(theirs.size)))
             return out
         out += [
-            (f"{prefix}.{q}[{lab}]", m, t)
-            for lab, m, t in zip(ours.slab, mine, theirs, strict=True)
+            (f"{prefix}.{q}[{lab}]", m, t) for lab, m, t in zip(labels, mine, theirs, strict=True)
         ]
     return out
+
+
+def _effects(res: Any, ref: dict[str, Any]) -> Quantities:
+    """``yi``/``vi`` study by study (the studies that have one, as metafor's ``res$yi``)."""
+    yi, vi = np.atleast_1d(ref["yi"]), np.atleast_1d(ref["vi"])
+    if len(yi) != res.yi.size:
+        return [("yi.count", float(res.yi.size), float(len(yi)))]
+    out: Quantities = [
+        (f"yi[{i + 1}]", o, r) for i, (o, r) in enumerate(zip(res.yi, yi, strict=True))
+    ]
+    out += [(f"vi[{i + 1}]", o, r) for i, (o, r) in enumerate(zip(res.vi, vi, strict=True))]
+    return out
+
+
+_TABLE = ("estimate", "se", "pval", "ci_lb", "ci_ub", "Q", "Qp", "I2", "H2")
 
 
 def _peto_quantities(res: Any, ref: dict[str, Any]) -> Quantities:
     f = ref["fields"]
     out: Quantities = [(q, getattr(res, q), f[q]) for q in PETO_FIELDS]
-    yi, vi = np.atleast_1d(ref["yi"]), np.atleast_1d(ref["vi"])
-    if len(yi) == res.yi.size:
-        out += [(f"yi[{i + 1}]", o, r) for i, (o, r) in enumerate(zip(res.yi, yi, strict=True))]
-        out += [(f"vi[{i + 1}]", o, r) for i, (o, r) in enumerate(zip(res.vi, vi, strict=True))]
-    else:
-        out.append(("yi.count", float(res.yi.size), float(len(yi))))
+    out += _effects(res, ref)
     pt = res.predict(transf="exp")
     out += [
         (f"t_{q}", getattr(pt, q), ref["predict_transf"][q]) for q in ("pred", "ci_lb", "ci_ub")
     ]
-    table = ("estimate", "se", "pval", "ci_lb", "ci_ub", "Q", "Qp", "I2", "H2")
     if ref.get("leave1out") is not None and res.k > 1:
-        out += _rows("leave1out", res.leave1out(), ref["leave1out"], table)
-    out += _rows("cumul", res.cumul(), ref["cumul"], table)
+        out += _rows("leave1out", res.leave1out(), ref["leave1out"], _TABLE)
+    out += _rows("cumul", res.cumul(), ref["cumul"], _TABLE)
+    return out
+
+
+#: the fields of ``mp_rma_mh``'s ``fit`` (metafor's names; NA where metafor has none)
+_MH_FIELDS = (
+    "b", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "I2", "H2", "CO", "COp", "MH",
+    "MHp", "BD", "BDp", "TA", "TAp", "k", "k_yi", "k_pos", "tau2",
+)  # fmt: skip
+
+
+def _mh_columns(measure: str) -> list[list[str]]:
+    return [list(c) for c in (PERSON_TIME if measure in ("IRR", "IRD") else TABLE_2X2)]
+
+
+def _mh_fit(
+    inputs: dict[str, np.ndarray], labels: list[str] | None, measure: str, level: float
+) -> Any:
+    cells = inputs if measure in ("IRR", "IRD") else _table(inputs)
+    return rma_mh(**cells, measure=measure, slab=labels, level=level)  # type: ignore[arg-type]
+
+
+def _mh_r_args(inputs: dict[str, np.ndarray], measure: str, level: float) -> dict[str, Any]:
+    cells = inputs if measure in ("IRR", "IRD") else _table(inputs)
+    return {"measure": measure, "args": dict(cells), "level": float(level)}
+
+
+def _mh_quantities(res: Any, ref: dict[str, Any]) -> Quantities:
+    f = ref["fit"]
+    # counts metafor leaves NA (k.pos for measures other than OR) are not compared, as the
+    # mh tests do (tests/mh_compare.py)
+    out: Quantities = [(q, getattr(res, q), f[q]) for q in _MH_FIELDS
+                       if not (q in ("k", "k_yi", "k_pos") and f[q] is None)]  # fmt: skip
+    out += _effects(res, ref)
+    back = res.measure in ("OR", "RR", "IRR")
+    p = res.predict(transf=True if back else None)
+    out += [(f"t_{q}", getattr(p, q), ref["predict_transf"][q]) for q in ("pred", "ci_lb", "ci_ub")]
+    if ref.get("leave1out") is not None and res.k > 1:
+        out += _rows("leave1out", res.leave1out(), ref["leave1out"], _TABLE)
+    out += _rows("cumul", res.cumul(), ref["cumul"], _TABLE)
     return out
 
 
@@ -147,6 +201,11 @@ MODELS: dict[str, ParityModel] = {
         name="peto", title="rma.peto(): Peto's one-step log odds ratio", measures=("PETO",),
         columns=lambda measure: [list(c) for c in TABLE_2X2], rfun="mp_rma_peto",
         fit=_peto_fit, r_args=_peto_r_args, quantities=_peto_quantities,
+    ),
+    "mh": ParityModel(
+        name="mh", title="rma.mh(): the Mantel-Haenszel method", measures=tuple(MH_MEASURES),
+        columns=_mh_columns, rfun="mp_rma_mh", fit=_mh_fit, r_args=_mh_r_args,
+        quantities=_mh_quantities,
     ),
 }  # fmt: skip
 
