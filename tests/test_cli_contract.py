@@ -484,7 +484,7 @@ def test_every_option_has_help_and_shows_its_default():
 
 
 @pytest.mark.parametrize(
-    "sub", [["demo"], ["reproduce"], ["parity"], ["goldens", "regenerate"], ["version"],
+    "sub", [["demo"], ["reproduce"], ["parity"], ["explain"], ["goldens", "regenerate"], ["version"],
             ["simulate"], ["bench"]],
 )  # fmt: skip
 def test_help_of_each_subcommand(capsys, sub):

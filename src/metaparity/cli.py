@@ -1,6 +1,7 @@
 """Command line: thin wrapper over the library (parse, call, print).
 
-``metaparity demo | reproduce | parity | goldens regenerate | version | simulate | bench``;
+``metaparity demo | reproduce | parity | explain | goldens regenerate | version | simulate |
+bench``;
 each subcommand is a ``cmd_*`` function taking the parsed arguments and returning the
 exit code.
 
@@ -38,9 +39,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from metaparity._core.io import InputError, atomic_write_all, check_output
+from metaparity._core.io import InputError, atomic_write_all, check_output, read_table
 from metaparity._core.validation import check_level
 from metaparity._core.version import __version__
+from metaparity.analysis.explain import explain, parse_policies
 from metaparity.bench import add_arguments as _bench_arguments
 from metaparity.bench import run_from_args as _bench_run
 from metaparity.demo import selinexor_demo
@@ -52,8 +54,8 @@ from metaparity.reproduce.pipeline import ZeroEvents, reproduce
 from metaparity.reproduce.report import header_lines, write_report
 from metaparity.simulate import npz_path, save_normal_npz
 
-__all__ = ["main", "cmd_demo", "cmd_reproduce", "cmd_parity", "cmd_goldens_regenerate",
-           "cmd_version", "cmd_simulate"]  # fmt: skip
+__all__ = ["main", "cmd_demo", "cmd_reproduce", "cmd_parity", "cmd_explain",
+           "cmd_goldens_regenerate", "cmd_version", "cmd_simulate"]  # fmt: skip
 
 
 def _fmt(t: tuple[float, float, float] | None) -> str:
@@ -279,6 +281,36 @@ def cmd_parity(args: argparse.Namespace) -> int:
     return rep.exit_code
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``metaparity explain``: pool FILE under each tool policy and say which choice causes
+    each difference (:func:`metaparity.analysis.explain.explain`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``file``, ``measure``, ``col``, ``policies``, ``level``, ``decimal``, ``markdown``.
+
+    Returns
+    -------
+    int
+        0 (nothing is compared with metafor).  Bad input, an unknown policy or an unwritable
+        ``--markdown`` raise (exit 2 through :func:`main`), checked before pooling.
+    """
+    level = _level_option(args.level)
+    columns = _pairs(args.col, "--col")
+    pols = parse_policies(args.policies)
+    if args.markdown:
+        check_output(args.markdown, "--markdown")
+    data = read_table(args.file, decimal=args.decimal)
+    ex = explain(data, args.measure, pols, cols=columns, level=level)
+    if not ex.results:
+        raise InputError("no policy could be applied: " + "; ".join(ex.errors.values()))
+    print(ex.text())
+    if args.markdown:
+        atomic_write_all({args.markdown: _write_text(ex.markdown() + "\n")})
+    return 0
+
+
 def _report_outputs(args: argparse.Namespace) -> list[tuple[str, Callable[[Any], str]]]:
     """``--json/--junit/--markdown``: checked writable and distinct, with their renderers."""
     given = [
@@ -487,6 +519,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
     _add_reproduce_parser(sub)
     _add_parity_parser(sub)
+    _add_explain_parser(sub)
     _add_goldens_parser(sub)
     p = _subparser(sub, "version",
                    help="print versions (metaparity, and R/metafor if reachable)")  # fmt: skip
@@ -556,7 +589,9 @@ def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--policy", default="i2:50",
                    help="model rule: 'i2:50' (default: DL if I2 > 50%%, else EE, decided on all "
                         "studies of the outcome), 'i2:50:analysis' (each analysis's own I2), "
-                        "'stated', or an estimator; 'i2>50' also works if quoted")  # fmt: skip
+                        "'stated', or an estimator; 'i2>50' also works if quoted; or a tool "
+                        "policy (revman5, revman_web, meta, metafor, stata: its tau2 estimator, "
+                        "CI and I2 with the I2 > 50%% rule; 'revman_web:i2:25' for another rule)")  # fmt: skip
     p.add_argument("--zero", default="drop", choices=["drop", "cc"],
                    help="studies with 0 (or all) events: drop them (default; what reproduces the "
                         "seed) or add a continuity correction; the other is shown alongside")  # fmt: skip
@@ -630,6 +665,32 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                    "run (its own stopping rules) instead of both at the root; or a JSON object "
                    "of metafor control settings used on both sides")  # fmt: skip
     p.set_defaults(func=cmd_parity)
+
+
+def _add_explain_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``metaparity explain`` and its options."""
+    p = _subparser(
+        sub,
+        "explain",
+        help="pool your data as RevMan 5, RevMan Web, R meta, metafor and Stata would, and "
+        "say which choice causes each difference",
+        description="Pool FILE (CSV/TSV, one row per study) under each tool policy "
+        "(metaparity.analysis.policies) and, for every pair of policies, attribute each "
+        "difference in the results to the choice that moves it (switching the differing "
+        "choices one at a time). Exit 0: done; 2: bad input, unknown policy, unwritable output.",
+    )
+    p.add_argument("file", help="CSV/TSV with one row per study")
+    p.add_argument("--measure", required=True, help="metafor measure: OR, RR, RD, SMD, ...")
+    p.add_argument("--col", action="append", default=[], metavar="ARG=COLUMN",
+                   help="map an escalc argument to a column, e.g. --col ai=tpos")  # fmt: skip
+    p.add_argument("--policies", metavar="NAME[,NAME...]",
+                   help="policies to compare (default: all: revman5, revman_web, meta, metafor, "
+                   "stata)")  # fmt: skip
+    p.add_argument("--level", type=float, default=95, help="confidence level in percent")
+    p.add_argument("--decimal", choices=[".", ","], default=None,
+                   help="decimal mark of the numbers (default: detected)")  # fmt: skip
+    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    p.set_defaults(func=cmd_explain)
 
 
 def _add_goldens_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

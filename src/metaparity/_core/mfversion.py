@@ -72,11 +72,12 @@ CHANGES: dict[str, str] = {
     "test_hksj": "4.6: rma() accepts test='hksj' as an alias of test='knha' (3.8, 4.4: an error)",
     "method_co_vc": "5.0: rma() accepts method='CO' (Cochran) and method='VC' (variance "
     "component) as aliases of method='HE' (before: \"Unknown 'method' specified.\")",
-    "mh_na_count": "4.2: rma.mh() and rma.peto() (as every function that omits studies with "
+    "mh_na_count": "4.4: (the first release metaparity knows after 4.2-0, where it came) "
+    "rma.mh() and rma.peto() (as every function that omits studies with "
     "missing values) say how many: 'N studies with NAs omitted from model fitting.' (3.8: "
     "'Tables with NAs omitted from model fitting.'; metafor NEWS 4.2-0: 'functions that issue "
     "a warning when omitting studies due to NAs now indicate how many were omitted')",
-    "print_fmtx": "4.0: print methods format numbers with fmtx() (formatC, untrimmed: +-Inf is "
+    "print_fmtx": "4.4: (the first release metaparity knows after 4.0-0, where it came) print methods format numbers with fmtx() (formatC, untrimmed: +-Inf is "
     "right-justified to digits + 1 characters, '  Inf' at 4 digits; 3.8 trims it to 'Inf')",
     "l1o_cumul_labels": "4.8: leave1out() labels each row '-<slab>' (the study left out; "
     "gaining cluster=) and cumul() reports k, the studies in each fit (gaining collapse=)",

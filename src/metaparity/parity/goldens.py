@@ -39,6 +39,8 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens.R": "fixtures/goldens/metafor-{metafor}/rma_grid.json",
     # rma_mods, leave1out/influence/..., regtest/trimfill/..., rma.glmm (issue 8)
     "r_scripts/goldens_diagnostics.R": "fixtures/goldens/metafor-{metafor}/diagnostics.json",
+    # tool policies (metaparity.analysis.policies / explain): IV, MH and Peto paths
+    "r_scripts/goldens_policies.R": "fixtures/goldens/metafor-{metafor}/policies.json",
     # rma.mh: OR, RR, RD, IRR, IRD with leave1out/cumul/predict (tests/parity/test_goldens_mh.py)
     "r_scripts/goldens_mh.R": "fixtures/goldens/metafor-{metafor}/mh.json",
     # rma.peto and escalc("PETO") (tests/parity/test_goldens_peto.py)

@@ -26,7 +26,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ from scipy import stats
 
 from metaparity._core.io import InputError
 from metaparity._core.mfversion import get_metafor_version
-from metaparity._core.names import METHODS, check_choice
+from metaparity._core.names import METHODS, TESTS, check_choice
+from metaparity.analysis.policies import POLICIES, get_policy
 from metaparity.effects.datasets import (
     selinexor_claims_path,
     selinexor_counts_path,
@@ -102,6 +103,13 @@ class ModelPolicy:
     analysis's own I^2.  ``scope="analysis"`` applies the rule to each analysis on
     its own.  ``rule="stated"`` uses the model the paper states; any estimator name
     (``rule="DL"``, ``"REML"``...) forces that estimator everywhere.
+
+    A tool policy (:mod:`metaparity.analysis.policies`: ``"revman5"``, ``"revman_web"``,
+    ``"meta"``, ``"metafor"``, ``"stata"``) keeps the rule (default ``i2:50``) and sets the
+    choices that apply to raw proportions (pooled inverse-variance): the random-effects
+    estimator (``random``), the CI (``test``, metafor ``test=``, for the random-effects fits)
+    and the I^2 the rule looks at (``i2_def``: from the fixed-effect Q, or from the tau^2 of
+    ``random``); ``tool`` names it.
     """
 
     rule: str = "i2"
@@ -109,17 +117,30 @@ class ModelPolicy:
     random: str = "DL"
     fixed: str = "EE"
     scope: str = "outcome"
+    #: CI/test of the random-effects fits (metafor ``test=``; a tool policy's choice)
+    test: str = "z"
+    #: I² the rule looks at: ``"Q"`` (fixed-effect Q) or ``"tau2"`` (the random-effects tau²)
+    i2_def: str = "Q"
+    #: the tool policy (:mod:`metaparity.analysis.policies`) these choices come from, if any
+    tool: str = ""
 
     @property
     def name(self) -> str:
         if self.rule == "i2":
-            return (
+            text = (
                 f"I² > {self.threshold:g} % → {self.random} random effects, else "
                 f"{self.fixed} (fixed/common effect); I² of the {self.scope}"
             )
-        if self.rule == "stated":
-            return f"the model the paper states ({self.random} for random, {self.fixed} for fixed)"
-        return f"{self.rule} everywhere"
+        elif self.rule == "stated":
+            text = f"the model the paper states ({self.random} for random, {self.fixed} for fixed)"
+        else:
+            text = f"{self.rule} everywhere"
+        if self.tool:
+            text += (
+                f"; tool policy {self.tool}: IV pooling (raw proportions), tau² {self.random}, "
+                f"CI {self.test}, I² from {'Q' if self.i2_def == 'Q' else 'tau²'}"
+            )
+        return text
 
     @classmethod
     def parse(cls, spec: str) -> ModelPolicy:
@@ -152,6 +173,9 @@ class ModelPolicy:
         (25.0, 'analysis')
         """
         s = str(spec).strip()
+        head, _, rest = s.partition(":")
+        if head.strip().lower().replace("-", "_") in POLICIES:
+            return cls._parse_tool(head, rest)
         if s.lower().startswith("i2"):
             return cls._parse_i2(spec, s[2:])
         if s.lower() == "stated":
@@ -160,6 +184,20 @@ class ModelPolicy:
             return cls(check_choice("model policy", s, METHODS))
         except ValueError as err:
             raise ValueError(f"{err}; or {_POLICY_FORMS}") from None
+
+    @classmethod
+    def _parse_tool(cls, name: str, rest: str) -> ModelPolicy:
+        """``revman5`` (the paper's I² > 50 % rule with RevMan 5's choices) or
+        ``revman5:i2:25`` / ``revman5:stated`` (another rule, the tool's choices)."""
+        tool = get_policy(name)
+        base = cls.parse(rest) if rest.strip() else cls("i2", 50.0)
+        if base.tool or base.rule not in ("i2", "stated"):
+            raise ValueError(
+                f"model policy {name}:{rest}: after a tool policy give a rule ('i2:50', "
+                f"'stated'), not {rest!r}; expected {_POLICY_FORMS}"
+            )
+        return replace(base, random=tool.tau2_method, test=tool.test, i2_def=tool.i2,
+                       tool=tool.name)  # fmt: skip
 
     @classmethod
     def _parse_i2(cls, spec: str, rest: str) -> ModelPolicy:
@@ -240,7 +278,8 @@ class ModelPolicy:
 
 _POLICY_FORMS = (
     "'i2:50' (random effects when I² > 50 %, else fixed), 'i2:50:analysis' (each analysis's "
-    "own I²), 'stated', or an estimator (DL, REML, ...); the old form 'i2>50' works quoted"
+    "own I²), 'stated', or an estimator (DL, REML, ...); the old form 'i2>50' works quoted; "
+    "or a tool policy (revman5, revman_web, meta, metafor, stata), alone or as 'revman5:i2:25'"
 )
 
 
@@ -301,6 +340,7 @@ class Analysis:
     missing: list[str]  # included, count unknown
     dropped: list[str] = field(default_factory=list)  # 0 or all events (zero-event policy)
     method: str = ""
+    test: str = "z"  # metafor test= of the fit (a tool policy's CI for random effects)
     reason: str = ""
     data: pd.DataFrame | None = None  # the rows pooled: study, events, n, yi, vi
     result: RmaResult | None = None
@@ -362,16 +402,15 @@ _BACK = {"PR": None, "PLO": "ilogit", "PAS": "iarcsin", "PFT": "ipft.hm", "PLN":
 
 
 def _fit(
-    rows: pd.DataFrame, method: str, measure: str, add: float | None
+    rows: pd.DataFrame, method: str, measure: str, add: float | None, test: str = "z"
 ) -> tuple[RmaResult, pd.DataFrame]:
     kw: dict[str, Any] = {} if add is None else {"add": add, "to": "only0"}
     dat = escalc(check_choice("measure", measure, MEASURES), xi=rows["events"].to_numpy(), ni=rows["n"].to_numpy(),
                  slab=list(rows["study"]), **kw)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        res = rma(
-            data=dat, method=check_choice("method", method, METHODS), slab=list(rows["study"])
-        )
+        res = rma(data=dat, method=check_choice("method", method, METHODS),
+                  slab=list(rows["study"]), test=check_choice("test", test, TESTS))  # fmt: skip
     pooled = rows.assign(yi=dat["yi"].to_numpy(), vi=dat["vi"].to_numpy())
     return res, pooled
 
@@ -392,10 +431,13 @@ def _glmm(rows: pd.DataFrame) -> GlmmResult | None:
         return None
 
 
-def _i2_fe(rows: pd.DataFrame, measure: str) -> float | None:
+def _i2_fe(rows: pd.DataFrame, measure: str, pol: ModelPolicy | None = None) -> float | None:
+    """The I² a model rule looks at: from the fixed-effect Q, or (a tool policy with I² from
+    tau²) from the tau² of the policy's random-effects estimator."""
     if len(rows) < 2:
         return 0.0 if len(rows) == 1 else None
-    res, _ = _fit(rows, "EE", measure, None)
+    method = "EE" if pol is None or pol.i2_def == "Q" else pol.random
+    res, _ = _fit(rows, method, measure, None)
     return float(res.I2)
 
 
@@ -727,16 +769,17 @@ def _all_analyses(
         made = {g: _analyse(outcome, grade, g, r, zer, measure) for g, r in scopes}
         overall = made[OVERALL]
         outcome_i2 = (
-            _i2_fe(overall.data, measure)
+            _i2_fe(overall.data, measure, pol)
             if overall.computable and overall.data is not None
             else None
         )
         for g, a in made.items():
             if a.computable and a.data is not None:
-                a.i2_fe = _i2_fe(a.data, measure)
+                a.i2_fe = _i2_fe(a.data, measure, pol)
                 a.method, a.reason = pol.choose(
                     a.i2_fe, outcome_i2, stated.get((outcome, grade, g), "")
                 )
+                a.test = "z" if a.method in ("EE", "FE", "CE") else pol.test
                 _fit_both_ways(a, a.data, dict(scopes)[g], zer, alt_zero, measure)
             analyses[(outcome, grade, g)] = a
     return analyses
@@ -754,7 +797,7 @@ def _fit_both_ways(
     if not data.empty:
         add = None if zer.mode == "drop" else zer.add
         try:
-            a.result, a.data = _fit(data, a.method, measure, add)
+            a.result, a.data = _fit(data, a.method, measure, add, a.test)
         except ValueError as err:
             a.error = str(err)
     alt_rows = scope_rows
@@ -763,7 +806,7 @@ def _fit_both_ways(
         alt_rows = alt_rows[~_extreme(alt_rows, measure)]
     if not alt_rows.empty:
         add = None if alt_zero.mode == "drop" else alt_zero.add
-        a.alt, a.alt_data = _fit(alt_rows, a.method, measure, add)
+        a.alt, a.alt_data = _fit(alt_rows, a.method, measure, add, a.test)
     a.glmm = _glmm(scope_rows)
 
 
@@ -846,12 +889,12 @@ def _ask_metafor(
             progress(i, n, f"{a.outcome} {a.grade} {a.subgroup}")
         assert d is not None
         ni = d["n"].to_numpy() if measure == "PFT" else None
-        ref = bridge.rma(d["yi"].to_numpy(), d["vi"].to_numpy(), method=a.method, test="z",
+        ref = bridge.rma(d["yi"].to_numpy(), d["vi"].to_numpy(), method=a.method, test=a.test,
                          measure=measure, ni=ni, transf=_BACK[measure])  # fmt: skip
         a.metafor = ref
         if ref.get("ok"):
             rec = dict(ref, yi=d["yi"].to_numpy(), vi=d["vi"].to_numpy(), method=a.method,
-                       test="z", ni=None if ni is None else ni.tolist())  # fmt: skip
+                       test=a.test, ni=None if ni is None else ni.tolist())  # fmt: skip
             a.comparisons = compare_result(res, rec)
         i += 1
     for t in todo_t:
