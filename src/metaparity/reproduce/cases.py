@@ -59,7 +59,7 @@ class Case:
     dataset: str
     model: str
     measure: str
-    args: dict[str, str]
+    args: dict[str, Any]
     filter: dict[str, Any]
     options: dict[str, Any]
     source: dict[str, str]
