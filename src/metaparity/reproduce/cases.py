@@ -29,11 +29,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,8 @@ class CaseResult:
     k: int
     figures: tuple[CaseFigure, ...]
     fit: Any = field(repr=False, default=None)
+    #: the warnings the fit gave (as metafor gives them, e.g. double-zero studies)
+    warnings: tuple[str, ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -113,6 +116,7 @@ class CaseResult:
             lines.append(
                 f"  {f.as_printed.ljust(w)}  {f.printed:>10}  {f.ours_printed:>10}  {f.verdict}"
             )
+        lines += [f"  warning: {w}" for w in self.warnings]
         n = self.counts
         lines.append("  " + ", ".join(f"{v} {n[v]}" for v in VERDICTS if n[v]))
         return "\n".join(lines)
@@ -170,7 +174,7 @@ def _data(case: Case) -> pd.DataFrame:
 
 def _fit_uni(case: Case, df: pd.DataFrame) -> Any:
     cols = {k: df[v].to_numpy(float) for k, v in case.args.items()}
-    es = escalc(case.measure, **cols)
+    es = escalc(cast(Any, case.measure), **cols)
     return rma(es["yi"], es["vi"], method=case.options.get("method", "REML"))
 
 
@@ -247,10 +251,13 @@ def reproduce_case(name: str) -> CaseResult:
     """
     case = load_case(name)
     df = _data(case)
-    res = _FITTERS[case.model](case, df)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = _FITTERS[case.model](case, df)
     figs = []
     for f in case.figures:
         ours = _value(res, f["key"], case.measure)
         verdict, shown = _verdict(f["printed"], ours)
         figs.append(CaseFigure(f["key"], f["as_printed"], f["printed"], ours, shown, verdict))
-    return CaseResult(case=case, k=int(res.k), figures=tuple(figs), fit=res)
+    said = tuple(dict.fromkeys(str(w.message) for w in caught))
+    return CaseResult(case=case, k=int(res.k), figures=tuple(figs), fit=res, warnings=said)
