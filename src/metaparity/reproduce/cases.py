@@ -145,7 +145,8 @@ def load_case(name: str) -> Case:
         near = difflib.get_close_matches(name, list(specs), n=1)
         hint = f"did you mean {near[0]!r}? " if near else ""
         raise InputError(
-            f"no case {name!r}; {hint}choose one of: {', '.join(specs)} (or --case all)"
+            f"no case {name!r}; {hint}`metaparity reproduce --list-cases` lists the "
+            f"{len(specs)} bundled cases (or give --case all)"
         )
     s = specs[name]
     return Case(
