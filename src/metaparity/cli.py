@@ -50,6 +50,7 @@ from metaparity.engine.control import parse_control
 from metaparity.parity import rbridge, reports
 from metaparity.parity.goldens import regenerate
 from metaparity.parity.model_compare import compare_model
+from metaparity.reproduce.cases import case_names, load_case, reproduce_case
 from metaparity.reproduce.pipeline import ZeroEvents, reproduce
 from metaparity.reproduce.report import header_lines, write_report
 from metaparity.simulate import npz_path, save_normal_npz
@@ -159,6 +160,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         (or, with ``--strict``, a printed figure is a discrepancy). Bad input, or R
         required (``--require-r``) but unavailable, raise (exit 2 through :func:`main`).
     """
+    if args.list_cases or args.case:
+        return _reproduce_cases(args)
     if (args.data is None) != (args.published is None):
         raise InputError("give both --data and --published (or neither, for the bundled "
                          "selinexor case)")  # fmt: skip
@@ -204,6 +207,42 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
               "discrepancies (exit 1); see the report", file=sys.stderr)  # fmt: skip
         return 1
     return 1 if bad else 0
+
+
+def _reproduce_cases(args: argparse.Namespace) -> int:
+    """``reproduce --case NAME|all`` / ``--list-cases``: the bundled binary-outcome cases."""
+    if args.list_cases:
+        for name in case_names():
+            print(f"{name:32s} {load_case(name).title}")
+        return 0
+    if args.data is not None or args.published is not None:
+        raise InputError("--case reproduces a bundled analysis; drop --data/--published")
+    names = case_names() if args.case == ["all"] else list(args.case)
+    for name in names:
+        load_case(name)  # every name checked before anything is computed
+    out = Path(args.out)
+    check_output(out, "--out", folder=True)
+    results = [reproduce_case(n) for n in names]
+    text = "\n\n".join(r.text() for r in results) + "\n"
+    rows = [dict(case=r.case.name, **f.__dict__) for r in results for f in r.figures]
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_all({
+        out / "cases.txt": lambda fh: fh.write(text),
+        out / "cases.json": lambda fh: json.dump({"cases": [r.case.__dict__ for r in results],
+                                                  "figures": rows}, fh, indent=1, default=str),
+    })  # fmt: skip
+    print(text, end="")
+    bad = [r.case.name for r in results if not r.ok]
+    n = sum(len(r.figures) for r in results)
+    print(
+        f"{len(results)} case(s), {n} printed figures; discrepancies in: {', '.join(bad) or 'none'}"
+    )
+    print(f"Report: {out / 'cases.txt'}, {out / 'cases.json'}")
+    if args.strict and bad:
+        print(f"metaparity reproduce: --strict: {len(bad)} case(s) have printed figures that are "
+              "discrepancies (exit 1); see the report", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -607,6 +646,11 @@ def _add_reproduce_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--strict", action="store_true",
                    help="exit 1 also when a printed figure is a discrepancy")  # fmt: skip
     p.add_argument("--title", metavar="TEXT", help="title of the report (default: the paper's)")
+    p.add_argument("--case", action="append", metavar="NAME",
+                   help="reproduce a bundled published binary-outcome analysis instead (Peto, "
+                        "Mantel-Haenszel, IV/DL on metadat data sets; repeatable, or 'all'); "
+                        "writes OUT/cases.txt and OUT/cases.json")  # fmt: skip
+    p.add_argument("--list-cases", action="store_true", help="list the bundled cases and exit")
     p.set_defaults(func=cmd_reproduce)
 
 
