@@ -19,4 +19,8 @@ pr <- dat.pritz1997
 pr$study <- paste(pr$study, pr$authors)
 write.csv(pr[, c("study", "authors", "xi", "ni")], file.path(out, "dat.pritz1997.csv"),
           row.names = FALSE)
+# 2x2 tables with zero cells and a double-zero table (rma.glmm CM.EL tests, test_glmm_cm.py)
+nw <- dat.nielweise2007
+write.csv(nw[, c("study", "author", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))

@@ -1,0 +1,142 @@
+"""rma_glmm_cm (rma.glmm measure="OR", model="CM.EL"): likelihood, optimum, live parity."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+from metaparity.models.glmm_cm_lik import Tables, cm_study_terms, fnc_moments
+from metaparity.models.glmm_conditional import _grad_hess, _loglik, cm_loglik, rma_glmm_cm
+from metaparity.parity.tolerances import GLMM_CM_TOLERANCES
+
+ROOT = Path(__file__).resolve().parents[2]
+BCG = pd.read_csv(ROOT / "fixtures/metadat/dat.bcg.csv")
+# dat.nielweise2007 (metadat): zero cells and one double-zero table (Yucel 2004)
+NIEL = dict(
+    ai=[0, 1, 2, 0, 5, 1, 1, 1, 1, 1, 0, 0, 3, 6, 0, 0, 1, 4],
+    n1i=[116, 44, 208, 130, 151, 98, 174, 74, 97, 113, 66, 70, 188, 187, 118, 252, 345, 64],
+    ci=[3, 3, 9, 7, 6, 4, 3, 2, 19, 2, 7, 1, 5, 11, 0, 1, 3, 1],
+    n2i=[117, 35, 195, 136, 157, 139, 177, 39, 103, 122, 64, 58, 175, 180, 105, 262, 362, 69],
+)
+
+
+def _cells(d):
+    a, c = np.asarray(d["ai"], float), np.asarray(d["ci"], float)
+    return a, np.asarray(d["n1i"], float) - a, c, np.asarray(d["n2i"], float) - c
+
+
+def _bcg_tab():
+    return Tables(*(BCG[c].to_numpy(float) for c in ("tpos", "tneg", "cpos", "cneg")))
+
+
+def test_pmf_is_fishers_noncentral_hypergeometric():
+    tab = Tables(*(np.array([v]) for v in (3.0, 7.0, 5.0, 4.0)))
+    th = 0.7
+    n1, n2, m1 = 10, 9, 8
+    xs = np.arange(max(0, m1 - n2), min(n1, m1) + 1)
+    w = special.comb(n1, xs) * special.comb(n2, m1 - xs) * np.exp(xs * th)
+    lf, mean, var = fnc_moments(tab, np.array([th]))
+    assert lf[0] == pytest.approx(math.log(w[xs == 3][0] / w.sum()), rel=1e-14)
+    assert mean[0] == pytest.approx((xs * w).sum() / w.sum(), rel=1e-14)
+    assert var[0] == pytest.approx((xs**2 * w).sum() / w.sum() - mean[0] ** 2, rel=1e-12)
+
+
+def test_quadrature_converges_and_matches_an_exact_reference():
+    tab = _bcg_tab()
+    eta, tau = np.full(tab.k, -0.753810501791804), math.sqrt(0.311634869302924)
+    vals = [cm_study_terms(tab, eta, tau, q=q).sum() for q in (20, 40, 80, 160)]
+    assert max(vals) - min(vals) < 1e-13
+    # an independent reference: R, exact pmf (lchoose, log-sum-exp) on a trapezoid grid of
+    # step tau/400 over +-14 tau (r_scripts-free; see docs/glmm.md): -48.374791238469363
+    assert vals[1] == pytest.approx(-48.374791238469363, abs=2e-12)
+
+
+def test_gradient_and_hessian_are_the_derivatives():
+    tab = _bcg_tab()
+    X = np.column_stack([np.ones(tab.k), BCG["ablat"].to_numpy(float)])
+    th = np.array([0.3, -0.03, 0.2])
+    _, g, H = _grad_hess(tab, X, th)
+    h = 1e-5
+    for j in range(3):
+        e = np.zeros(3)
+        e[j] = h
+        fd = (_loglik(tab, X, th + e) - _loglik(tab, X, th - e)) / (2 * h)
+        assert g[j] == pytest.approx(fd, rel=1e-7, abs=1e-8)
+        gd = (_grad_hess(tab, X, th + e)[1] - _grad_hess(tab, X, th - e)[1]) / (2 * h)
+        np.testing.assert_allclose(H[:, j], gd, rtol=1e-6, atol=1e-6)
+
+
+def test_optimum_is_stationary_and_double_zeros_are_dropped():
+    with pytest.warns(UserWarning, match="Studies with NAs omitted"):
+        res = rma_glmm_cm(**NIEL)
+    assert res.k == 17 and res.dropped == ("study in row 15",)
+    a, b, c, d = (v[np.arange(18) != 14] for v in _cells(NIEL))
+    tab = Tables(a, b, c, d)
+    X = np.ones((17, 1))
+    _, g, H = _grad_hess(tab, X, np.array([res.b, res.tau]))
+    assert np.abs(g).max() < 1e-9 and np.all(np.linalg.eigvalsh(H) < 0)
+    # metafor 3.8-1 (tight control): b, tau2, logLik on dat.nielweise2007
+    assert res.b == pytest.approx(-1.35315812534829, abs=1e-9)
+    assert res.tau2 == pytest.approx(0.693457838240179, rel=1e-6)
+    assert res.logLik >= -24.9444566333869 - 1e-10
+
+
+def _check(ours, ref, names):
+    bad = []
+    for q in names:
+        tol = GLMM_CM_TOLERANCES[q]
+        o = np.atleast_1d(np.asarray(getattr(ours, q), float))
+        r = np.atleast_1d(np.asarray(ref[q], float))
+        if not np.all(np.abs(o - r) <= tol.atol + tol.rtol * np.abs(r)):
+            bad.append((q, o, r))
+    assert not bad, bad
+
+
+FIELDS = "b se zval ci_lb ci_ub tau2 I2 H2 vt QE_LRT QM logLik deviance AIC BIC k p".split()
+
+
+def check_against_metafor(ours, ref, X):
+    """All of metafor's fields, the likelihood at metafor's optimum, and who optimises better."""
+    fit = ref["fit"]
+    _check(ours, fit, FIELDS)
+    _check(ours, {"QE_Wld": ref["wald_direct"]}, ["QE_Wld"])
+    t = GLMM_CM_TOLERANCES["QE_Wld_numderiv"]
+    assert abs(ours.QE_Wld - fit["QE_Wld"]) <= t.atol + t.rtol * abs(fit["QE_Wld"])
+    keep = ref["keep"]
+    cells = [np.asarray(ref[c], float)[keep] for c in ("ai", "bi", "ci", "di")]
+    ll = cm_loglik(*cells, fit["b"], fit["tau2"], mods=X[keep])
+    tol = GLMM_CM_TOLERANCES["loglik_at_metafor"]
+    assert abs(ll - ref["metafor_ll"]["at_fit"]) <= tol.atol + tol.rtol * abs(ll)
+    assert ours.logLik >= ll - 1e-12  # our optimum is at least as high in our likelihood
+
+
+def _live(metafor, a, b, c, d, mods=None):
+    ref = metafor.call("mp_rma_glmm_cm", ai=list(a), bi=list(b), ci=list(c), di=list(d),
+                       mods=mods)  # fmt: skip
+    if not ref["ok"]:
+        pytest.skip(f"metafor: {ref['error']}")
+    keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
+    return ref | dict(ai=a, bi=b, ci=c, di=d, keep=keep)
+
+
+NW = pd.read_csv(ROOT / "fixtures/metadat/dat.nielweise2007.csv")
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("with_year", [False, True], ids=["intercept", "year"])
+def test_live_nielweise2007_zero_and_double_zero_cells(metafor, with_year):
+    """~40 s (intercept) / ~2 min (year) in metafor with tight integrate(): slow by nature."""
+    a, b, c, d = _cells(NW)
+    year = NW["year"].to_numpy(float)
+    mods = {"year": list(year)} if with_year else None
+    ref = _live(metafor, a, b, c, d, mods)
+    assert "Studies with NAs omitted from model fitting." in ref["warnings"]
+    with pytest.warns(UserWarning, match="Studies with NAs omitted"):
+        ours = rma_glmm_cm(a, b, c, d, mods=year if with_year else None)
+    X = np.column_stack([np.ones(18), year]) if with_year else np.ones((18, 1))
+    check_against_metafor(ours, ref, X)
