@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from scipy import special
 
 from metaparity.models.glmm_cm_lik import Tables, cm_study_terms, fnc_moments
 from metaparity.models.glmm_conditional import _grad_hess, _loglik, cm_loglik, rma_glmm_cm
-from metaparity.parity.tolerances import GLMM_CM_TOLERANCES
+from metaparity.parity.tolerances import GLMM_CM_AL_TOLERANCES, GLMM_CM_TOLERANCES
 
 ROOT = Path(__file__).resolve().parents[2]
 BCG = pd.read_csv(ROOT / "fixtures/metadat/dat.bcg.csv")
@@ -140,3 +141,57 @@ def test_live_nielweise2007_zero_and_double_zero_cells(metafor, with_year):
         ours = rma_glmm_cm(a, b, c, d, mods=year if with_year else None)
     X = np.column_stack([np.ones(18), year]) if with_year else np.ones((18, 1))
     check_against_metafor(ours, ref, X)
+
+
+AL_FIELDS = (
+    "b se zval ci_lb ci_ub tau2 I2 H2 vt QE_Wld QE_LRT QM logLik deviance AIC BIC k p".split()
+)
+HART = pd.read_csv(ROOT / "fixtures/metadat/dat.hart1999.csv")
+NW8 = pd.read_csv(ROOT / "fixtures/metadat/dat.nielweise2008.csv")
+
+
+def _check_al(ours, fit):
+    bad = []
+    for q in AL_FIELDS:
+        tol = GLMM_CM_AL_TOLERANCES[q]
+        o = np.atleast_1d(np.asarray(getattr(ours, q), float))
+        r = np.atleast_1d(np.asarray(fit[q], float))
+        if not np.all(np.abs(o - r) <= tol.atol + tol.rtol * np.abs(r)):
+            bad.append((q, o, r))
+    assert not bad, bad
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("case", ["nielweise2007", "nielweise2007~year", "bcg", "bcg~ablat"])
+def test_live_cm_al_odds_ratio(metafor, case):
+    name, _, mod = case.partition("~")
+    if name == "bcg":
+        a, b, c, d = (BCG[v].to_numpy(float) for v in ("tpos", "tneg", "cpos", "cneg"))
+        df = BCG
+    else:
+        a, b, c, d = _cells(NW)
+        df = NW
+    x = df[mod].to_numpy(float) if mod else None
+    ref = metafor.call("mp_rma_glmm_cm_al", measure="OR", ai=list(a), bi=list(b), ci=list(c),
+                       di=list(d), mods=None if x is None else {mod: list(x)})  # fmt: skip
+    if not ref["ok"]:
+        pytest.skip(f"metafor: {ref['error']}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = rma_glmm_cm(a, b, c, d, model="CM.AL", mods=x)
+    _check_al(ours, ref["fit"])
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("case", ["hart1999", "nielweise2008", "nielweise2008~year"])
+def test_live_irr_conditional(metafor, case):
+    name, _, mod = case.partition("~")
+    df = HART if name == "hart1999" else NW8
+    cols = {v: df[v].to_numpy(float) for v in ("x1i", "t1i", "x2i", "t2i")}
+    x = df[mod].to_numpy(float) if mod else None
+    ref = metafor.call("mp_rma_glmm_cm_al", measure="IRR", **{k: list(v) for k, v in cols.items()},
+                       mods=None if x is None else {mod: list(x)})  # fmt: skip
+    if not ref["ok"]:
+        pytest.skip(f"metafor: {ref['error']}")
+    ours = rma_glmm_cm(**cols, measure="IRR", mods=x)
+    _check_al(ours, ref["fit"])

@@ -46,6 +46,7 @@ from metaparity._core.names import TestName
 from metaparity._core.validation import as_float_array, check_level, column, study_label
 from metaparity.effects.escalc import escalc
 from metaparity.models.design import design_matrix
+from metaparity.models.glmm_cm_al import BinomialNormal
 from metaparity.models.glmm_cm_lik import Tables, cm_study_terms, conditional_mle, fe_terms
 from metaparity.models.results import ModelResult
 
@@ -297,17 +298,17 @@ def rma_glmm_cm(
     >>> round(res.b, 4), round(res.tau2, 4)
     (-1.0596, 0.1751)
     """
-    if measure != "OR" or model != "CM.EL":
-        raise ValueError(
-            f"measure={measure!r}, model={model!r}: only measure='OR' with model='CM.EL' is "
-            "implemented in rma_glmm_cm so far"
-        )
-    if test not in ("z", "t"):
-        raise ValueError(f"test={test!r} must be 'z' or 't'")
+    model = _check_model(measure, model, test)
     lv = check_level(level)
-    (a, b, c, d), labels = _read_tables(ai, bi, ci, di, n1i, n2i, data, slab)
-    k_all = a.size
-    keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
+    if measure == "IRR":
+        x1, t1, x2, t2, labels = _read_rates(x1i, t1i, x2i, t2i, data, slab)
+        keep = ~((x1 == 0) & (x2 == 0))
+        cells = (x1, t1, x2, t2)
+    else:
+        (a, b, c, d), labels = _read_tables(ai, bi, ci, di, n1i, n2i, data, slab)
+        keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
+        cells = (a, b, c, d)
+    k_all = keep.size
     names: tuple[str, ...] = ("intrcpt",)
     if mods is None:
         X = np.ones((k_all, 1))
@@ -316,20 +317,87 @@ def rma_glmm_cm(
     dropped = tuple(study_label(int(i), labels) for i in np.flatnonzero(~keep))
     if dropped:
         warnings.warn("Studies with NAs omitted from model fitting.", UserWarning, stacklevel=2)
-    a, b, c, d, X = a[keep], b[keep], c[keep], d[keep], X[keep]
-    tab = Tables(a, b, c, d)
-    k, p = tab.k, X.shape[1]
-    if k <= p:
-        raise ValueError(
-            f"k = {k} informative tables for {p} coefficients: too few to fit the model"
-        )
-    return _assemble(tab, X, names, (a, b, c, d), lv, test, dropped)
-
-
-def _assemble(tab, X, names, cells, level, test, dropped) -> GlmmCmResult:
-    th, conv, beta_fe = _fit(tab, X)
+    cells = tuple(v[keep] for v in cells)
+    X = X[keep]
     k, p = X.shape
+    if k <= p:
+        raise ValueError(f"k = {k} informative studies for {p} coefficients: too few to fit")
+    if measure == "OR" and model == "CM.EL":
+        fit = _fit_el(Tables(*cells), X)
+        vi = _vi_or(*cells)
+    else:
+        if measure == "IRR":
+            x1, t1, x2, t2 = cells
+            bn = BinomialNormal(x1, x1 + x2, np.log(t1 / t2), X)
+            vi = _vi_irr(x1, x2)
+        else:
+            a, b, c, d = cells
+            bn = BinomialNormal(a, a + c, np.log((a + b) / (c + d)), X)
+            vi = _vi_or(*cells)
+        fit = _fit_al(bn)
+    return _assemble(fit, X, names, vi, lv, test, dropped, measure, model)
+
+
+def _check_model(measure: str, model: str, test: str) -> str:
+    if test not in ("z", "t"):
+        raise ValueError(f"test={test!r} must be 'z' or 't'")
+    if measure == "IRR" and model in ("CM.EL", "CM.AL"):
+        return "CM.EL"  # metafor: for IRR the conditional binomial likelihood is exact
+    if measure == "OR" and model in ("CM.EL", "CM.AL"):
+        return model
+    raise ValueError(
+        f"measure={measure!r}, model={model!r}: rma_glmm_cm fits measure='OR' with "
+        "model='CM.EL' or 'CM.AL', and measure='IRR' with model='CM.EL'"
+    )
+
+
+def _read_rates(x1i, t1i, x2i, t2i, data, slab):
+    vals = {nm: column(nm, v, data) for nm, v in
+            dict(x1i=x1i, t1i=t1i, x2i=x2i, t2i=t2i, slab=slab).items()}  # fmt: skip
+    if any(vals[c] is None for c in ("x1i", "t1i", "x2i", "t2i")):
+        raise ValueError("give x1i, t1i, x2i, t2i (events and person-time) for measure='IRR'")
+    cols = [np.atleast_1d(as_float_array(c, vals[c])).ravel() for c in ("x1i", "t1i", "x2i", "t2i")]
+    labels = None if vals["slab"] is None else tuple(np.asarray(vals["slab"], object).ravel())
+    for i in range(cols[0].size):
+        x1, t1, x2, t2 = (c[i] for c in cols)
+        if not (x1 >= 0 and x2 >= 0 and x1 == round(x1) and x2 == round(x2) and t1 > 0 and t2 > 0):
+            raise ValueError(
+                f"{study_label(i, labels)} has x1i={x1:g}, t1i={t1:g}, x2i={x2:g}, t2i={t2:g}; "
+                "events must be whole and >= 0, person-time > 0"
+            )
+    return (*cols, labels)
+
+
+def _vi_or(a, b, c, d) -> np.ndarray:
+    """``escalc("OR")`` sampling variances, 1/2 added to the cells of a table with a zero."""
+    es = escalc("OR", ai=a, bi=b, ci=c, di=d, add=0.5, to="only0")
+    return es["vi"].to_numpy()
+
+
+def _vi_irr(x1, x2) -> np.ndarray:
+    """``escalc("IRR")`` sampling variances ``1/x1 + 1/x2``, 1/2 added where a count is 0."""
+    zero = (x1 == 0) | (x2 == 0)
+    add = np.where(zero, 0.5, 0.0)
+    return 1.0 / (x1 + add) + 1.0 / (x2 + add)
+
+
+def _fit_el(tab: Tables, X: np.ndarray) -> dict[str, Any]:
+    th, conv, beta_fe = _fit(tab, X)
     ll, _, H = _grad_hess(tab, X, th)
+    qw, qlrt, ll_sat = _het_el(tab, X, beta_fe)
+    return dict(th=th, conv=conv, H=H, ll=ll, ll_sat=ll_sat, QE_Wld=qw, QE_LRT=qlrt)
+
+
+def _fit_al(bn: BinomialNormal) -> dict[str, Any]:
+    th, conv, beta_fe = bn.fit()
+    qw, qlrt = bn.heterogeneity(beta_fe)
+    return dict(th=th, conv=conv, H=bn.hess(th), ll=bn.conditional_ll(th), ll_sat=bn.ll_sat(),
+                QE_Wld=qw, QE_LRT=qlrt)  # fmt: skip
+
+
+def _assemble(fit, X, names, vi, level, test, dropped, measure, model) -> GlmmCmResult:
+    th, H, ll, ll_sat = fit["th"], fit["H"], fit["ll"], fit["ll_sat"]
+    k, p = X.shape
     tau = float(th[-1])
     if tau > 0:
         V = np.linalg.inv(-H)
@@ -354,8 +422,7 @@ def _assemble(tab, X, names, cells, level, test, dropped) -> GlmmCmResult:
     QMp = float(stats.chi2.sf(QM, m) if test == "z" else stats.f.sf(QM / m, m, k - p))
     if test == "t":
         QM = QM / m
-    het = _heterogeneity(tab, X, beta_fe, cells, tau * tau)
-    ll_sat = het.pop("ll_sat")
+    het = _het_common(X, vi, tau * tau, fit["QE_Wld"], fit["QE_LRT"])
     npar = p + 1
     kk = max(k, npar + 2)
 
@@ -367,34 +434,34 @@ def _assemble(tab, X, names, cells, level, test, dropped) -> GlmmCmResult:
         ci_ub=out(beta + crit * se), vb=vb, tau2=tau * tau, se_tau2=se_tau2, **het, QM=QM,
         QMp=QMp, logLik=ll, deviance=-2.0 * (ll - ll_sat), AIC=-2 * ll + 2 * npar,
         BIC=-2 * ll + npar * math.log(k), AICc=-2 * ll + 2 * npar * kk / (kk - npar - 1),
-        k=k, p=p, test=test, level=level, converged=conv, coef_names=tuple(names),
-        dropped=dropped,
+        k=k, p=p, test=test, level=level, converged=bool(fit["conv"]), coef_names=tuple(names),
+        measure=measure, model=model, dropped=dropped,
     )  # fmt: skip
 
 
-def _heterogeneity(tab, X, beta_fe, cells, tau2) -> dict[str, Any]:
-    k, p = X.shape
+def _het_el(tab, X, beta_fe) -> tuple[float, float, float]:
+    """Wald and LR tests of the saturated conditional model; its log-likelihood."""
     ll_fe = _loglik(tab, X, np.append(beta_fe, 0.0))
     th_i, w = conditional_mle(tab)
     inner = ~tab.edge
     lf = fe_terms(tab, np.where(inner, th_i, 0.0))[0]
     ll_sat = float(np.where(inner, lf, 0.0).sum())
     Xi, ti, wi = X[inner], th_i[inner], w[inner]
+    qw = 0.0
     if inner.sum() > 0:
         bw = np.linalg.lstsq(Xi * np.sqrt(wi)[:, None], ti * np.sqrt(wi), rcond=None)[0]
         qw = float((wi * (ti - Xi @ bw) ** 2).sum())
-    else:
-        qw = 0.0
-    qlrt = max(0.0, -2.0 * (ll_fe - ll_sat))
+    return qw, max(0.0, -2.0 * (ll_fe - ll_sat)), ll_sat
+
+
+def _het_common(X, vi, tau2, qw, qlrt) -> dict[str, Any]:
+    k, p = X.shape
     df = k - p
-    a, b, c, d = cells
-    es = escalc("OR", ai=a, bi=b, ci=c, di=d, add=0.5, to="only0")
-    wv = 1.0 / es["vi"].to_numpy()
-    W = np.diag(wv)
+    W = np.diag(1.0 / vi)
     P = W - W @ X @ np.linalg.solve(X.T @ W @ X, X.T @ W)
     vt = (k - p) / np.trace(P)
     return dict(
         I2=float(100 * tau2 / (vt + tau2)), H2=float(tau2 / vt + 1), vt=float(vt),
         QE_Wld=qw, QEp_Wld=float(stats.chi2.sf(qw, df)) if df > 0 else 1.0,
-        QE_LRT=qlrt, QEp_LRT=float(stats.chi2.sf(qlrt, df)) if df > 0 else 1.0, ll_sat=ll_sat,
+        QE_LRT=qlrt, QEp_LRT=float(stats.chi2.sf(qlrt, df)) if df > 0 else 1.0,
     )  # fmt: skip

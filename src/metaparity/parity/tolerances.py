@@ -16,7 +16,7 @@ from metaparity._core.names import family
 
 __all__ = [
     "Tolerance", "TOLERANCES", "tolerance_for", "Comparison", "compare_values",
-    "GLMM_TOLERANCES", "GLMM_TOLERANCES_LAPLACE", "GLMM_CM_TOLERANCES",
+    "GLMM_TOLERANCES", "GLMM_TOLERANCES_LAPLACE", "GLMM_CM_TOLERANCES", "GLMM_CM_AL_TOLERANCES",
 ]  # fmt: skip
 
 
@@ -342,5 +342,14 @@ GLMM_CM_TOLERANCES: dict[str, Tolerance] = {
     "QEp_LRT": Tolerance(1e-9, 1e-12, "from QE_LRT"),
     "vt": _CLOSED,
     "k": _CLOSED,
+    "p": _CLOSED,
+}
+#: quantity -> Tolerance for ``rma_glmm_cm`` with model CM.AL (OR) and IRR/CM.EL: the
+#: binomial-normal GLMM fitted by glmer, as measure="PLO" (the same reasons), plus QM
+#: (a function of b and its vcov, so as se)
+GLMM_CM_AL_TOLERANCES: dict[str, Tolerance] = {
+    **GLMM_TOLERANCES,
+    "QM": _GLMM_SE,
+    "QMp": _GLMM_SE,
     "p": _CLOSED,
 }

@@ -76,3 +76,41 @@ mp_rma_glmm_cm <- function(ai, bi, ci, di, mods = NULL, level = 95, test = "z",
   out$warnings <- warns
   out
 }
+
+# The conditional binomial-normal models fitted by glmer: measure = "OR", model = "CM.AL"
+# (ai, bi, ci, di) and measure = "IRR", model = "CM.EL" (x1i, t1i, x2i, t2i). Tight glmer
+# control as mp_rma_glmm (bobyqa rhoend 1e-12, tolPwrss 1e-13, relaxed to 1e-10 and to
+# lme4's default only when PIRLS fails); the control used is returned.
+mp_rma_glmm_cm_al <- function(measure = "OR", ai = NULL, bi = NULL, ci = NULL, di = NULL,
+                              x1i = NULL, t1i = NULL, x2i = NULL, t2i = NULL, mods = NULL,
+                              level = 95, test = "z", tight = TRUE) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    M <- if (is.null(mods)) NULL else do.call(cbind, lapply(mods, as.numeric))
+    model <- if (measure == "OR") "CM.AL" else "CM.EL"
+    res <- NULL
+    for (tp in if (tight) list(1e-13, 1e-10, NULL) else list(NULL)) {
+      ctl <- mp_glmm_control(tight, tp)
+      args <- list(measure = measure, model = model, level = level, test = test, control = ctl)
+      if (measure == "OR") args <- c(args, list(ai = ai, bi = bi, ci = ci, di = di))
+      else args <- c(args, list(x1i = x1i, t1i = t1i, x2i = x2i, t2i = t2i))
+      if (!is.null(M)) args$mods <- M
+      res <- tryCatch(do.call(rma.glmm, args), error = function(e) e)
+      if (!inherits(res, "error")) break
+    }
+    if (inherits(res, "error")) stop(res)
+    fs <- res$fit.stats$ML
+    fields <- list(b = as.numeric(res$beta), se = res$se, zval = res$zval, pval = res$pval,
+                   ci_lb = res$ci.lb, ci_ub = res$ci.ub, tau2 = res$tau2,
+                   I2 = res$I2, H2 = res$H2, vt = res$vt,
+                   QE_Wld = res$QE.Wld, QEp_Wld = res$QEp.Wld, QE_LRT = res$QE.LRT,
+                   QEp_LRT = res$QEp.LRT, QM = res$QM, QMp = res$QMp, logLik = fs[1],
+                   deviance = fs[2], AIC = fs[3], BIC = fs[4], AICc = fs[5], k = res$k,
+                   p = res$p)
+    list(ok = TRUE, control = ctl, fit = fields, keep = res$not.na,
+         version = as.character(packageVersion("metafor")))
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  out$warnings <- warns
+  out
+}
