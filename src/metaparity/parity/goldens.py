@@ -39,6 +39,9 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens.R": "fixtures/goldens/metafor-{metafor}/rma_grid.json",
     # rma_mods, leave1out/influence/..., regtest/trimfill/..., rma.glmm (issue 8)
     "r_scripts/goldens_diagnostics.R": "fixtures/goldens/metafor-{metafor}/diagnostics.json",
+    # rma.glmm conditional models: OR/CM.EL (slow: BiasedUrn + integrate), OR/CM.AL + IRR
+    "r_scripts/goldens_glmm_cm.R": "fixtures/goldens/metafor-{metafor}/glmm_cm.json",
+    "r_scripts/goldens_glmm_cm_al.R": "fixtures/goldens/metafor-{metafor}/glmm_cm_al.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 
