@@ -5,7 +5,8 @@
 #
 # The very R function the live bridge calls (src/metaparity/parity/r/fam_glmm_cm.R):
 #   mp_rma_glmm_cm(ai, bi, ci, di, mods)  rma.glmm(measure = "OR", model = "CM.EL", control = mp_glmm_cm_control())
-# on dat.bcg (no zero cells; with and without ablat) and dat.nielweise2007 (zero cells and a
+# on dat.yusuf1985 table 12b (missing tables, a double zero), dat.bcg (no zero cells;
+# with and without ablat) and dat.nielweise2007 (zero cells and a
 # double-zero table; with and without year). Each record holds the inputs next to metafor's
 # outputs, metafor's own likelihood (.dnchg, integrate rel.tol 1e-12, BiasedUrn precision
 # 1e-15) at its optimum, and the saturated model's Wald statistic computed directly
@@ -20,7 +21,10 @@ suppressPackageStartupMessages(library(metadat))
 t0 <- Sys.time()
 b <- dat.bcg
 n <- dat.nielweise2007
+y <- dat.yusuf1985[dat.yusuf1985$table == "12b", ]  # NAs, a double zero
 SETS <- list(
+  list(data = "dat.yusuf1985[table == 12b]", ai = y$ai, bi = y$n1i - y$ai, ci = y$ci,
+       di = y$n2i - y$ci, mods = NULL),
   list(data = "dat.bcg", ai = b$tpos, bi = b$tneg, ci = b$cpos, di = b$cneg, mods = NULL),
   list(data = "dat.bcg", ai = b$tpos, bi = b$tneg, ci = b$cpos, di = b$cneg,
        mods = list(ablat = as.numeric(b$ablat))),

@@ -6,7 +6,8 @@
 #
 # The very R function the live bridge calls (src/metaparity/parity/r/fam_glmm_cm.R):
 #   mp_rma_glmm_cm_al(measure, ai, bi, ci, di | x1i, t1i, x2i, t2i, mods)
-# on dat.bcg (with/without ablat), dat.nielweise2007 (zero cells, a double zero; with/without
+# on dat.yusuf1985 table 12b (NAs, a double zero), dat.li2007 (with/without year),
+# dat.bcg (with/without ablat), dat.nielweise2007 (zero cells, a double zero; with/without
 # year), dat.hart1999 and dat.nielweise2008 (with/without year). Numbers at %.17g.
 args <- commandArgs(trailingOnly = TRUE)
 out_file <- if (length(args) >= 1) args[1] else file.path("fixtures", "goldens", paste0("metafor-", packageVersion("metafor")), "glmm_cm_al.json")
@@ -17,7 +18,15 @@ source(file.path(root, "src", "metaparity", "parity", "r", "fam_glmm_cm.R"))
 suppressPackageStartupMessages(library(metadat))
 t0 <- Sys.time()
 b <- dat.bcg; n <- dat.nielweise2007; h <- dat.hart1999; n8 <- dat.nielweise2008
+y <- dat.yusuf1985[dat.yusuf1985$table == "12b", ]  # NAs, a double zero
+l <- dat.li2007  # zero cells, ISIS-4 (58 050 patients)
 or_sets <- list(
+  list(data = "dat.yusuf1985[table == 12b]", ai = y$ai, bi = y$n1i - y$ai, ci = y$ci,
+       di = y$n2i - y$ci, mods = NULL),
+  list(data = "dat.li2007", ai = l$ai, bi = l$n1i - l$ai, ci = l$ci, di = l$n2i - l$ci,
+       mods = NULL),
+  list(data = "dat.li2007", ai = l$ai, bi = l$n1i - l$ai, ci = l$ci, di = l$n2i - l$ci,
+       mods = list(year = as.numeric(l$year))),
   list(data = "dat.bcg", ai = b$tpos, bi = b$tneg, ci = b$cpos, di = b$cneg, mods = NULL),
   list(data = "dat.bcg", ai = b$tpos, bi = b$tneg, ci = b$cpos, di = b$cneg,
        mods = list(ablat = as.numeric(b$ablat))),

@@ -195,3 +195,13 @@ def test_live_irr_conditional(metafor, case):
         pytest.skip(f"metafor: {ref['error']}")
     ours = rma_glmm_cm(**cols, measure="IRR", mods=x)
     _check_al(ours, ref["fit"])
+
+
+def test_missing_tables_and_double_zeros_are_omitted_with_metafors_warning():
+    y = pd.read_csv(ROOT / "fixtures/metadat/dat.yusuf1985.csv")
+    y = y[y["table"] == "12b"].reset_index(drop=True)
+    with pytest.warns(UserWarning, match="Studies with NAs omitted from model fitting."):
+        res = rma_glmm_cm("ai", n1i="n1i", ci="ci", n2i="n2i", data=y, model="CM.AL")
+    # Reynolds (0/39 vs 0/39) and the two tables without counts; metafor: k = 13, tau2 = 0
+    assert res.k == 13 and len(res.dropped) == 3 and res.tau2 == 0.0
+    assert res.b == pytest.approx(-0.12086269077461828, abs=1e-8)  # metafor 3.8-1

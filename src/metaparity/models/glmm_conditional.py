@@ -239,6 +239,8 @@ def _read_tables(ai, bi, ci, di, n1i, n2i, data, slab):
     labels = None if vals["slab"] is None else tuple(np.asarray(vals["slab"], object).ravel())
     for i in range(cells[0].size):
         row = [c[i] for c in cells]
+        if any(np.isnan(v) for v in row):
+            continue  # a missing cell: the study is omitted (metafor's na.omit)
         if any((not np.isfinite(v)) or v < 0 or v != round(v) for v in row):
             raise ValueError(
                 f"{study_label(i, labels)} has cells {row}; the conditional model needs whole, "
@@ -307,6 +309,7 @@ def rma_glmm_cm(
     else:
         (a, b, c, d), labels = _read_tables(ai, bi, ci, di, n1i, n2i, data, slab)
         keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
+        keep &= ~(np.isnan(a) | np.isnan(b) | np.isnan(c) | np.isnan(d))
         cells = (a, b, c, d)
     k_all = keep.size
     names: tuple[str, ...] = ("intrcpt",)
@@ -457,9 +460,11 @@ def _het_el(tab, X, beta_fe) -> tuple[float, float, float]:
 def _het_common(X, vi, tau2, qw, qlrt) -> dict[str, Any]:
     k, p = X.shape
     df = k - p
-    W = np.diag(1.0 / vi)
-    P = W - W @ X @ np.linalg.solve(X.T @ W @ X, X.T @ W)
-    vt = (k - p) / np.trace(P)
+    # tr(P), P = W - W X (X'WX)^-1 X'W, as sum w_i (1 - h_i) with the leverages h_i of
+    # sqrt(W) X from its QR decomposition (stable for a moderator such as a year)
+    w = 1.0 / vi
+    Q = np.linalg.qr(np.sqrt(w)[:, None] * X, mode="reduced")[0]
+    vt = (k - p) / float((w * (1.0 - (Q * Q).sum(1))).sum())
     return dict(
         I2=float(100 * tau2 / (vt + tau2)), H2=float(tau2 / vt + 1), vt=float(vt),
         QE_Wld=qw, QEp_Wld=float(stats.chi2.sf(qw, df)) if df > 0 else 1.0,
