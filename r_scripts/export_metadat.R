@@ -23,4 +23,14 @@ write.csv(pr[, c("study", "authors", "xi", "ni")], file.path(out, "dat.pritz1997
 nw <- dat.nielweise2007
 write.csv(nw[, c("study", "author", "year", "ai", "n1i", "ci", "n2i")],
           file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
+yu <- dat.yusuf1985  # NAs and double zeros (table 12b)
+write.csv(yu[, c("table", "id", "trial", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.yusuf1985.csv"), row.names = FALSE)
+write.csv(dat.li2007[, c("id", "study", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.li2007.csv"), row.names = FALSE)
+# person-time data for rma.glmm(measure = "IRR")
+write.csv(dat.hart1999[, c("trial", "study", "year", "x1i", "t1i", "x2i", "t2i")],
+          file.path(out, "dat.hart1999.csv"), row.names = FALSE)
+write.csv(dat.nielweise2008[, c("study", "authors", "year", "x1i", "t1i", "x2i", "t2i")],
+          file.path(out, "dat.nielweise2008.csv"), row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))

@@ -205,3 +205,23 @@ def test_missing_tables_and_double_zeros_are_omitted_with_metafors_warning():
     # Reynolds (0/39 vs 0/39) and the two tables without counts; metafor: k = 13, tau2 = 0
     assert res.k == 13 and len(res.dropped) == 3 and res.tau2 == 0.0
     assert res.b == pytest.approx(-0.12086269077461828, abs=1e-8)  # metafor 3.8-1
+
+
+def test_summary_is_laid_out_like_metafor():
+    # metafor 3.8-1 print() of the same fit: the heading, model type and the Wld/LRT lines
+    res = rma_glmm_cm([4, 6, 3, 62, 33, 180], [119, 300, 228, 13536, 5036, 1361],
+                      [11, 29, 11, 248, 47, 372], [128, 274, 209, 12619, 5761, 1079])  # fmt: skip
+    text = res.summary()
+    for line in (
+        "Random-Effects Model (k = 6; tau^2 estimator: ML)",
+        "Model Type: Conditional Model with Exact Likelihood",
+        "tau^2 (estimated amount of total heterogeneity): 0.1751 (SE = 0.1489)",
+        "tau (square root of estimated tau^2 value):      0.4184",
+        "I^2 (total heterogeneity / total variability):   78.8909%",
+        "H^2 (total variability / sampling variability):  4.7373",
+        # metafor prints 24.3611 at its default control: numDeriv r = 16 on the saturated
+        # model (docs/glmm.md); the exact Wald statistic is 24.3644
+        "Wld(df = 5) = 24.3644, p-val = 0.0002",
+        "LRT(df = 5) = 24.2975, p-val = 0.0002",
+    ):
+        assert line in text, (line, text)
