@@ -87,10 +87,12 @@ def test_cm_el_goldens(rec):
     assert not _bad(ours, {"QE_Wld": r["wald_direct"]}, ["QE_Wld"], GLMM_CM_TOLERANCES)
     t = GLMM_CM_TOLERANCES["QE_Wld_numderiv"]
     assert abs(ours.QE_Wld - fit["QE_Wld"]) <= t.atol + t.rtol * abs(fit["QE_Wld"])
-    keep = np.asarray(r["keep"], bool) if "keep" in r else np.ones(len(r["ai"]), bool)
-    cells = [np.asarray(r[c], float)[keep] for c in ("ai", "bi", "ci", "di")]
-    k = keep.size
-    X = np.ones((k, 1))
+    a, b, c, d = (np.asarray([np.nan if v is None else v for v in r[q]], float)
+                  for q in ("ai", "bi", "ci", "di"))  # fmt: skip
+    keep = ~(np.isnan(a) | np.isnan(b) | np.isnan(c) | np.isnan(d))
+    keep &= ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))  # metafor's drop00
+    cells = [v[keep] for v in (a, b, c, d)]
+    X = np.ones((keep.size, 1))
     if r["mods"] is not None:
         X = np.column_stack([X, *[r["mods"][m] for m in r["mods"]]])
     ll = cm_loglik(*cells, fit["b"], fit["tau2"], mods=X[keep])
