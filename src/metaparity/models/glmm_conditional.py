@@ -269,7 +269,7 @@ def rma_glmm_cm(
     level: float = 95,
     test: TestName = "z",
 ) -> GlmmCmResult:
-    """Random-effects meta-analysis of 2x2 tables with the exact conditional likelihood.
+    """Random-effects meta-analysis of 2x2 tables or rates with a conditional likelihood.
 
     Equivalent to ``metafor::rma.glmm(measure="OR", model="CM.EL", ai, bi, ci, di,
     mods=)`` (method "ML"): noncentral hypergeometric (Fisher) probabilities of each
@@ -280,8 +280,12 @@ def rma_glmm_cm(
     ai, bi, ci, di : array_like or str
         The 2x2 cells (events / non-events in group 1, then group 2), or column names in
         ``data``; ``n1i``/``n2i`` may replace ``bi``/``di``.
-    measure, model : "OR", "CM.EL"
-        The only combination implemented so far.
+    x1i, t1i, x2i, t2i : array_like or str
+        Events and person-time per group, for ``measure="IRR"``.
+    measure, model : {"OR", "IRR"}, {"CM.EL", "CM.AL"}
+        OR with CM.EL (exact noncentral hypergeometric likelihood) or CM.AL (its binomial
+        approximation, as ``glmer``); IRR with CM.EL (the exact conditional binomial with
+        offset ``log(t1/t2)``; CM.AL means the same, as in metafor).
     mods : str or array_like, optional
         Moderators: a formula (``"~ ablat"``) on ``data`` or a matrix (an intercept is added).
     level : float
