@@ -247,6 +247,39 @@ def _peto(res: Any, d: int) -> str:
     lines += ["", "Model Results (OR scale):", ""]
     ors = [_rf(float(np.exp(x)), d) for x in (res.b, res.ci_lb, res.ci_ub)]
     lines += _table(["estimate", "ci.lb", "ci.ub"], [ors], False)
+
+
+def _glmm_cm(res: Any, d: int) -> str:
+    """``print.rma.glmm`` for the conditional models (CM.EL / CM.AL)."""
+    kind = "Random-Effects Model" if res.int_only else "Mixed-Effects Model"
+    what = "total" if res.int_only else "residual"
+    mtype = {"CM.EL": "Conditional Model with Exact Likelihood",
+             "CM.AL": "Conditional Model with Approximate Likelihood"}[res.model]  # fmt: skip
+    df = res.k - res.p
+    pad = 49 if res.int_only else 56
+    i2 = ("I^2 (total heterogeneity / total variability):" if res.int_only
+          else "I^2 (residual heterogeneity / unaccounted variability):")  # fmt: skip
+    h2 = ("H^2 (total variability / sampling variability):" if res.int_only
+          else "H^2 (unaccounted variability / sampling variability):")  # fmt: skip
+    lines = [
+        f"{kind} (k = {res.k}; tau^2 estimator: ML)",
+        f"Model Type: {mtype}",
+        "",
+        *_tau_lines(res, d, what, pad),
+        i2.ljust(pad) + f"{res.I2:.{d}f}%",
+        h2.ljust(pad) + f"{res.H2:.{d}f}",
+        "",
+        "Tests for " + ("Heterogeneity:" if res.int_only else "Residual Heterogeneity:"),
+        f"Wld(df = {df}) = {res.QE_Wld:.{d}f}, p-val {_p(res.QEp_Wld)}",
+        f"LRT(df = {df}) = {res.QE_LRT:.{d}f}, p-val {_p(res.QEp_LRT)}",
+        "",
+    ]
+    if not res.int_only:
+        btt = list(range(1 if res.coef_names[0] == "intrcpt" else 0, res.p))
+        lines += [f"Test of Moderators ({_btt_text(btt)}):",
+                  f"QM(df = {len(btt)}) = {res.QM:.{d}f}, p-val {_p(res.QMp)}", ""]  # fmt: skip
+    lines += ["Model Results:", ""]
+    lines += _table(*_coef_rows(res, d), first_left=not res.int_only)
     return "\n".join(lines)
 
 
@@ -269,6 +302,8 @@ def format_summary(res: Any, digits: int = 4) -> str:
     """
     if getattr(res, "measure", None) == "PETO" and hasattr(res, "k_pos"):
         return _peto(res, digits)
+    if str(getattr(res, "model", "")).startswith("CM."):
+        return _glmm_cm(res, digits)
     if hasattr(res, "nAGQ"):
         return _glmm(res, digits)
     if type(res).__name__ == "MhResult":

@@ -45,6 +45,9 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens_mh.R": "fixtures/goldens/metafor-{metafor}/mh.json",
     # rma.peto and escalc("PETO") (tests/parity/test_goldens_peto.py)
     "r_scripts/goldens_peto.R": "fixtures/goldens/metafor-{metafor}/peto.json",
+    # rma.glmm conditional models: OR/CM.EL (slow: BiasedUrn + integrate), OR/CM.AL + IRR
+    "r_scripts/goldens_glmm_cm.R": "fixtures/goldens/metafor-{metafor}/glmm_cm.json",
+    "r_scripts/goldens_glmm_cm_al.R": "fixtures/goldens/metafor-{metafor}/glmm_cm_al.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 

@@ -16,7 +16,7 @@ from metaparity._core.names import family
 
 __all__ = [
     "Tolerance", "TOLERANCES", "tolerance_for", "Comparison", "compare_values",
-    "GLMM_TOLERANCES", "GLMM_TOLERANCES_LAPLACE",
+    "GLMM_TOLERANCES", "GLMM_TOLERANCES_LAPLACE", "GLMM_CM_TOLERANCES", "GLMM_CM_AL_TOLERANCES",
 ]  # fmt: skip
 
 
@@ -289,4 +289,85 @@ GLMM_TOLERANCES_LAPLACE: dict[str, Tolerance] = {
     "loglik_marginal": _GLMM_LIK_LAPLACE,
     **{q: _GLMM_OPT_LAPLACE for q in "b tau2 I2 H2 logLik deviance AIC BIC AICc pred".split()},
     **{q: _GLMM_SE_LAPLACE for q in "se zval ci_lb ci_ub pi_lb pi_ub pval".split()},
+}
+
+# --------------------------------------------------------------------------- #
+# rma.glmm(measure="OR", model="CM.EL"): the conditional (noncentral hypergeometric) GLMM
+# --------------------------------------------------------------------------- #
+_CM_LIK = Tolerance(
+    1e-11,
+    1e-10,
+    "the marginal likelihood at metafor's optimum against metafor's own .dnchg (BiasedUrn "
+    "dFNCHypergeo at precision 1e-15, integrate() at rel.tol 1e-12): BiasedUrn's pmf is off "
+    "by up to ~1.5e-11 per study (an exact log-space sum in R agrees with ours to ~3e-13), so "
+    "the total differs by 3e-11 abs on dat.bcg, 5e-13 on dat.nielweise2007",
+)
+_CM_OPT = Tolerance(
+    1e-5,
+    1e-8,
+    "estimates: metafor's nlminb stops at its rel.tol 1e-10 in the objective (tighter fails "
+    "on the EE fit), which leaves the parameters at ~sqrt(1e-10) in flat directions: b agrees "
+    "to 1e-11 (nielweise2007) - 2e-8 abs (bcg), tau2 to 5e-8 - 6e-8 relative, and to 1.9e-6 "
+    "on bcg ~ ablat where tau2 = 0.0031 sits in a flat likelihood; there our log-likelihood "
+    "at our optimum is 4e-13 above ours at metafor's (docs/glmm.md)",
+)
+_CM_TAU2_FLAT = Tolerance(
+    1e-5,
+    2e-5,
+    "tau2 near 0 in a flat likelihood: on dat.yusuf1985 table 12b tau2 = 3.7e-4 and the "
+    "log-likelihood at metafor's optimum is 8e-14 below ours (rounding), so nlminb's rel.tol "
+    "1e-10 places tau2 only to 1.1e-8 abs (2.9e-5 rel) and I2 to 1.2e-5 percentage points; "
+    "atol in the units of each field (tau2, I2 in percent, H2)",
+)
+_CM_SE = Tolerance(
+    1e-5,
+    1e-8,
+    "se, QE.Wld: metafor takes numDeriv Hessians of a noisy objective; with hessianCtrl "
+    "r = 4 (passed by mp_rma_glmm_cm) se agrees to ~1e-7 (nielweise2007) - 8.5e-6 (bcg), our "
+    "Hessian is analytic. With metafor's default r = 16 its saturated-model Hessian is wrong "
+    "by a factor of ~100 and QE.Wld is 268.5 instead of 163.09 on dat.bcg: not comparable",
+)
+_CM_VT = Tolerance(
+    1e-9,
+    1e-12,
+    "vt = (k - p) / tr(P) is closed form, but metafor inverts X'WX directly: with a raw year "
+    "moderator (cond ~1e10) it loses digits -- dat.li2007 ~ year: metafor 0.05720961497219, "
+    "ours 0.05720961494249 (QR leverages), 50-digit mpmath 0.0572096149424956 (ours 3e-14 "
+    "off, metafor 5.2e-10); without such a moderator the agreement is <= 1e-14",
+)
+#: quantity -> Tolerance for ``rma_glmm_cm`` (measure OR, model CM.EL) against metafor run
+#: with ``mp_glmm_cm_control`` (tight integrate / BiasedUrn, numDeriv r = 4)
+GLMM_CM_TOLERANCES: dict[str, Tolerance] = {
+    "loglik_at_metafor": _CM_LIK,
+    **{q: _CM_OPT for q in "b logLik deviance AIC BIC AICc".split()},
+    **{q: _CM_TAU2_FLAT for q in "tau2 I2 H2".split()},
+    **{q: _CM_SE for q in "se se_tau2 zval pval ci_lb ci_ub QM QMp".split()},
+    "QE_Wld": Tolerance(
+        1e-6,
+        1e-9,
+        "against mp_glmm_cm_wald: the same Wald statistic computed in R from conditional MLEs "
+        "(optimize, tol 1e-12) and varFNCHypergeo (observed <= 4.5e-7 relative)",
+    ),
+    "QE_Wld_numderiv": Tolerance(
+        2e-3,
+        1e-9,
+        "metafor's own QE.Wld: the Wald test from a numDeriv Hessian of the saturated model "
+        "(k + p parameters, BiasedUrn noise); with r = 4 it agrees to 2.9e-6 (bcg), 5e-8 "
+        "(nielweise2007), but to 3e-4 (bcg ~ ablat) and 9e-4 (nielweise2007 ~ year)",
+    ),
+    "QE_LRT": Tolerance(1e-9, 1e-9, "closed up to metafor's nlminb on the EE and saturated fits"),
+    "QEp_LRT": Tolerance(1e-9, 1e-12, "from QE_LRT"),
+    "vt": _CM_VT,
+    "k": _CLOSED,
+    "p": _CLOSED,
+}
+#: quantity -> Tolerance for ``rma_glmm_cm`` with model CM.AL (OR) and IRR/CM.EL: the
+#: binomial-normal GLMM fitted by glmer, as measure="PLO" (the same reasons), plus QM
+#: (a function of b and its vcov, so as se)
+GLMM_CM_AL_TOLERANCES: dict[str, Tolerance] = {
+    **GLMM_TOLERANCES,
+    "QM": _GLMM_SE,
+    "QMp": _GLMM_SE,
+    "vt": _CM_VT,
+    "p": _CLOSED,
 }
