@@ -19,4 +19,16 @@ pr <- dat.pritz1997
 pr$study <- paste(pr$study, pr$authors)
 write.csv(pr[, c("study", "authors", "xi", "ni")], file.path(out, "dat.pritz1997.csv"),
           row.names = FALSE)
+# two-group counts for the unconditional GLMMs (tests/models/test_glmm_um.py)
+write.csv(dat.li2007[, c("study", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.li2007.csv"), row.names = FALSE)
+write.csv(dat.nielweise2007[, c("study", "author", "year", "ai", "n1i", "ci", "n2i")],
+          file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
+yu <- subset(dat.yusuf1985, table == "6" & !is.na(ai))  # table 6; "Snow 1" has no counts
+write.csv(yu[, c("id", "trial", "ai", "n1i", "ci", "n2i")], file.path(out, "dat.yusuf1985.t6.csv"),
+          row.names = FALSE)
+write.csv(dat.hart1999[, c("trial", "x1i", "n1i", "t1i", "x2i", "n2i", "t2i", "compgrp")],
+          file.path(out, "dat.hart1999.csv"), row.names = FALSE)
+write.csv(dat.nielweise2008[, c("study", "authors", "year", "x1i", "t1i", "x2i", "t2i")],
+          file.path(out, "dat.nielweise2008.csv"), row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))

@@ -441,8 +441,8 @@ def _binom_ll(x, n, p):
 
 
 def rma_glmm(
-    xi: Any,
-    ni: Any,
+    xi: Any = None,
+    ni: Any = None,
     *,
     measure: str = "PLO",
     nAGQ: int | None = None,
@@ -450,7 +450,10 @@ def rma_glmm(
     test: TestName = "z",
     slab: Any = None,
     data: Any = None,
-) -> GlmmResult:
+    model: str | None = None,
+    mods: Any = None,
+    **counts: Any,
+) -> Any:
     """Binomial-normal (random-intercept logistic) meta-analysis of proportions.
 
     Equivalent to ``metafor::rma.glmm(measure="PLO", xi=, ni=, nAGQ=7)`` (method
@@ -473,9 +476,19 @@ def rma_glmm(
     slab : array_like or str, optional
         Study labels (used in messages).
 
+    model : str, optional
+        For two-group data (``measure="OR"`` with ``ai, bi, ci, di`` or ``n1i, n2i``;
+        ``"IRR"`` with ``x1i, t1i, x2i, t2i``): ``"UM.FS"`` (default) / ``"UM.RS"``
+        (:func:`metaparity.models.glmm_twogroup.rma_glmm_um`) or ``"CM.EL"`` / ``"CM.AL"``
+        (``metaparity.models.glmm_conditional.rma_glmm_cm``).
+    mods : array_like, optional
+        Moderators (two-group models only).
+    **counts
+        The two-group count columns (``ai=``, ``bi=``, ..., ``t2i=``).
+
     Returns
     -------
-    GlmmResult
+    GlmmResult or GlmmUMResult
         metafor's fields (``b, se, zval, pval, ci_lb, ci_ub, tau2, I2, H2``, the Wald and
         likelihood-ratio tests for heterogeneity ``QE_Wld``/``QE_LRT``, ``logLik``, ``AIC``
         ...), ``predict()`` and ``summary()``.
@@ -489,6 +502,8 @@ def rma_glmm(
     0.51
     """
 
+    if str(measure).upper() in ("OR", "IRR") or model is not None or mods is not None or counts:
+        return _dispatch(measure, model, mods, nAGQ, level, test, slab, data, counts)
     q, level = _check_settings(measure, test, level, nAGQ)
     x, n, labels = _read_counts(xi, ni, slab, data)
     obj, th, converged = _fit(x, n, q)
@@ -506,6 +521,38 @@ def rma_glmm(
         test=test, level=level, converged=bool(converged), xi=x, ni=n, slab=labels,
         vb_conditional=vb_cond,
     )  # fmt: skip
+
+
+_TWO_GROUP = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i")
+
+
+def _dispatch(measure, model, mods, nAGQ, level, test, slab, data, counts) -> Any:
+    """rma_glmm for the two-group models (UM.FS/UM.RS here, CM.EL/CM.AL in glmm_conditional)."""
+    from metaparity._core.io import InputError
+
+    unknown = sorted(set(counts) - set(_TWO_GROUP))
+    if unknown:
+        raise InputError(f"rma_glmm got unexpected arguments {unknown}")
+    mdl = "UM.FS" if model is None else str(model).upper()
+    kw = dict(measure=str(measure).upper(), model=mdl, mods=mods, level=level, test=test,
+              slab=slab, data=data, **counts)  # fmt: skip
+    if mdl in ("CM.EL", "CM.AL"):
+        import importlib
+
+        try:
+            rma_glmm_cm = importlib.import_module("metaparity.models.glmm_conditional").rma_glmm_cm
+        except (
+            ImportError,
+            AttributeError,
+        ) as e:  # the conditional models live in their own module
+            raise InputError(
+                f"model={mdl!r} (conditional GLMM) is not available yet in this installation "
+                "(metaparity.models.glmm_conditional is missing); use model='UM.FS' or 'UM.RS'"
+            ) from e
+        return rma_glmm_cm(nAGQ=nAGQ, **kw) if nAGQ is not None else rma_glmm_cm(**kw)
+    from metaparity.models.glmm_twogroup import rma_glmm_um
+
+    return rma_glmm_um(nAGQ=nAGQ, **kw)
 
 
 def _check_settings(measure: str, test: str, level: float, nAGQ: int | None) -> tuple[int, float]:
