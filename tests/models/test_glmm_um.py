@@ -130,7 +130,7 @@ def test_boundary_tau2_zero():
     [
         (dict(ai=[1, 2], bi=[3, -1], ci=[1, 1], di=[5, 5]), r"row 2.*bi=-1"),
         (dict(ai=[1, 2], bi=[3, 4], ci=[1, 1], di=[5, 5], model="CM.XX"), r"model='CM.XX'"),
-        (dict(x1i=[1, 2], t1i=[3, 4], measure="IRR"), r"needs x1i, t1i, x2i and t2i"),
+        (dict(x1i=[1, 2], t1i=[3, 4], measure="IRR"), r"needs x1i, t1i, x2i, t2i"),
         (dict(ai=[0, 2], bi=[3, 4], ci=[0, 1], di=[5, 5]), r"k = 1 studies remain"),
     ],
 )
@@ -176,10 +176,13 @@ def live_check(metafor, measure, name, mods, model):
            if not c.ok]  # fmt: skip
     assert not bad, "\n".join(bad)
     # our optimum is at least as good in lme4's own deviance function
-    assert l4["ll_marg_at"] >= l4["ll_marg_fit"] - 3e-12 * abs(l4["ll_marg_fit"])
-    # the same warnings about dropped studies / nAGQ
-    ours = {m for m in w}
-    theirs = {m for m in ref["warnings"] if not m.startswith("R console")}
+    slack = 3e-12 if model == "UM.FS" else 1e-10  # lme4's Laplace (see its tolerance)
+    assert l4["ll_marg_at"] >= l4["ll_marg_fit"] - slack * abs(l4["ll_marg_fit"])
+    # metafor's own warnings (dropped studies, nAGQ) are ours; lme4's diagnostics of its
+    # optimiser (convergence, singular fit, the RX fallback) are not reproduced
+    own = ("Studies with NAs", "Some yi/vi", "Not possible to fit")
+    ours = set(w)
+    theirs = {m for m in ref["warnings"] if m.startswith(own)}
     assert ours == theirs
     return res, ref
 
@@ -188,3 +191,59 @@ def live_check(metafor, measure, name, mods, model):
 @pytest.mark.parametrize("case", list(_LIVE))
 def test_live_um_fs(metafor, case):
     live_check(metafor, *_LIVE[case], "UM.FS")
+
+
+# UM.RS: not dat.bcg with ablat (tau2 ~ 0.005: lme4's finite-difference Hessian near the
+# boundary gives an se 3.5e-3 off; see docs/glmm.md), nor the double-zero sets (not measured)
+_LIVE_RS = ["bcg", "li2007-zeros", "hart1999-irr", "nielweise2008-irr"]
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("case", _LIVE_RS)
+def test_live_um_rs(metafor, case):
+    res, _ = live_check(metafor, *_LIVE[case], "UM.RS")
+    assert res.nAGQ == 1 and res.sigma2 > 0
+
+
+def test_um_rs_warns_and_uses_laplace():
+    res, w = _fit(**_irr("hart1999"), measure="IRR", model="UM.RS")
+    assert res.nAGQ == 1 and res.model == "UM.RS"
+    assert w == ["Not possible to fit RE/ME model='UM.RS' with nAGQ > 1 with glmer(). "
+                 "nAGQ automatically set to 1."]  # fmt: skip
+    _, w1 = _fit(**_irr("hart1999"), measure="IRR", model="UM.RS", nAGQ=1)
+    assert w1 == []
+    assert res.AIC == pytest.approx(-2 * res.logLik + 2 * (res.p + 3))
+
+
+# --------------------------------------------------------------------------- #
+# IRLN: one-group Poisson-normal (log incidence rates, person-time offsets)
+# --------------------------------------------------------------------------- #
+def _irln(name: str, grp: str) -> dict:
+    d = pd.read_csv(F / f"dat.{name}.csv")
+    return dict(xi=d[f"x{grp}i"].to_numpy(float), ti=d[f"t{grp}i"].to_numpy(float))
+
+
+def test_irln_tau_zero_is_poisson_and_fit_stats():
+    cnt = _irln("nielweise2008", "1")
+    ref = stats.poisson.logpmf(cnt["xi"], cnt["ti"] * math.exp(-6.0)).sum()
+    assert glmm_um_loglik([0.0], [-6.0], measure="IRLN", **cnt) == pytest.approx(ref, rel=1e-13)
+    res = rma_glmm(**cnt, measure="IRLN")
+    assert res.model == "IRLN" and res.nAGQ == 7
+    assert res.AIC == pytest.approx(-2 * res.logLik + 4)
+    assert res.BIC == pytest.approx(-2 * res.logLik + 2 * math.log(res.k))
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("name,grp", [("hart1999", "1"), ("nielweise2008", "2")])
+def test_live_irln(metafor, name, grp):
+    cnt = _irln(name, grp)
+    res = rma_glmm(**cnt, measure="IRLN")
+    ref = metafor.call("mp_rma_glmm_um", measure="IRLN",
+                       at={"theta": list(res.theta), "beta": list(res.fixef)},
+                       **{k: list(v) for k, v in cnt.items()})  # fmt: skip
+    assert ref["ok"], ref.get("error")
+    l4 = ref["lme4"]
+    ll_mf = glmm_um_loglik(l4["theta"], l4["fixef"], measure="IRLN", **cnt)
+    bad = [c for c in compare_glmm_um(res, ref, ll_mf) if not c.ok]
+    assert not bad, bad
+    assert l4["ll_marg_at"] >= l4["ll_marg_fit"] - 3e-12 * abs(l4["ll_marg_fit"])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -54,7 +55,8 @@ class Cells:
             n = self.n.reshape(x.shape)
             p, q, sp = _expit_parts(eta)
             return x * eta - n * sp, x - n * p, n * p * q
-        mu = np.exp(eta)
+        with np.errstate(over="ignore"):  # a trial step far out: -inf, rejected by the search
+            mu = np.exp(eta)
         return x * eta - mu, x - mu, mu
 
     def saturated(self) -> float:
@@ -116,8 +118,11 @@ def conditional_1d(cells: Cells, eta0: np.ndarray, a: np.ndarray) -> float:
     return float((cells.const + cells.parts(eta0 + a * zh[:, None])[0].sum(-1)).sum())
 
 
-def laplace_2d(cells: Cells, eta0: np.ndarray, a1: np.ndarray, a2: np.ndarray) -> np.ndarray:
-    """Laplace log-likelihood of each study with two independent spherical random effects."""
+def laplace_2d(
+    cells: Cells, eta0: np.ndarray, a1: np.ndarray, a2: np.ndarray, modes: bool = False
+) -> Any:
+    """Laplace log-likelihood of each study with two independent spherical random effects
+    (with ``modes``: also the conditional modes ``(k, 2)``)."""
     k = eta0.shape[0]
     z = np.zeros((k, 2))
 
@@ -146,7 +151,25 @@ def laplace_2d(cells: Cells, eta0: np.ndarray, a1: np.ndarray, a2: np.ndarray) -
         h, g, m11, m12, m22 = hn, gn, n11, n12, n22
         if np.all(np.abs(step) <= 1e-14 * (1.0 + np.abs(z))):
             break
-    return cells.const + h - 0.5 * np.log(m11 * m22 - m12 * m12)
+    ll = cells.const + h - 0.5 * np.log(m11 * m22 - m12 * m12)
+    return (ll, z) if modes else ll
+
+
+def rx_vcov(cells: Cells, eta: np.ndarray, A: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """lme4's fallback ``vcov`` "estimated from RX": the inverse fixed-effect information
+    given the variance parameters, ``sum_s D'WD - D'WA (I + A'WA)^-1 A'WD`` at the modes.
+
+    ``eta`` (k, 2) the linear predictor at the modes, ``A`` (k, 2, q) the loadings,
+    ``D`` (k, 2, P) the fixed-effect design of each study's two cells.
+    """
+    w = cells.parts(eta)[2]
+    WD = w[:, :, None] * D
+    WA = w[:, :, None] * A
+    q = A.shape[2]
+    M = np.eye(q) + np.einsum("sjq,sjr->sqr", A, WA)
+    C = np.einsum("sjq,sjp->sqp", WA, D)  # A'WD
+    info = np.einsum("sjp,sjr->pr", D, WD) - np.einsum("sqp,sqr->pr", C, np.linalg.solve(M, C))
+    return np.linalg.inv(info)
 
 
 # --------------------------------------------------------------------------- #

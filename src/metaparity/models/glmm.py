@@ -502,7 +502,14 @@ def rma_glmm(
     0.51
     """
 
-    if str(measure).upper() in ("OR", "IRR") or model is not None or mods is not None or counts:
+    if (
+        str(measure).upper() in ("OR", "IRR", "IRLN")
+        or model is not None
+        or mods is not None
+        or counts
+    ):
+        if str(measure).upper() == "IRLN":
+            counts = dict(counts, xi=xi)
         return _dispatch(measure, model, mods, nAGQ, level, test, slab, data, counts)
     q, level = _check_settings(measure, test, level, nAGQ)
     x, n, labels = _read_counts(xi, ni, slab, data)
@@ -523,14 +530,14 @@ def rma_glmm(
     )  # fmt: skip
 
 
-_TWO_GROUP = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i")
+_TWO_GROUP = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i", "ti")
 
 
 def _dispatch(measure, model, mods, nAGQ, level, test, slab, data, counts) -> Any:
     """rma_glmm for the two-group models (UM.FS/UM.RS here, CM.EL/CM.AL in glmm_conditional)."""
     from metaparity._core.io import InputError
 
-    unknown = sorted(set(counts) - set(_TWO_GROUP))
+    unknown = sorted(set(counts) - set(_TWO_GROUP) - {"xi"})
     if unknown:
         raise InputError(f"rma_glmm got unexpected arguments {unknown}")
     mdl = "UM.FS" if model is None else str(model).upper()

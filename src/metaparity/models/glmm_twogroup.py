@@ -62,7 +62,7 @@ from metaparity.models.results import ModelResult
 __all__ = ["rma_glmm_um", "GlmmUMResult", "glmm_um_loglik"]
 
 _G = np.array([0.5, -0.5])
-_COUNTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i")
+_COUNTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i", "xi", "ti")
 _RS_WARNING = (
     "Not possible to fit RE/ME model='UM.RS' with nAGQ > 1 with glmer(). "
     "nAGQ automatically set to 1."
@@ -108,6 +108,8 @@ class GlmmUMResult(ModelResult):
     level: float
     converged: bool
     coef_names: tuple[str, ...] = ()
+    se_rx: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    QE_Wld_rx: float = float("nan")
     theta: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     fixef: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     dropped: tuple = field(repr=False, default=())
@@ -140,11 +142,11 @@ def _read(measure: str, cols: dict[str, Any], data: Any, slab: Any):
         if ai is None or ci is None or bi is None or di is None:
             raise InputError("measure='OR' needs ai, ci and bi, di (or n1i, n2i)")
         tab = np.stack([ai, bi, ci, di], 1)
-        names = ("ai", "bi", "ci", "di")
+        names: tuple[str, ...] = ("ai", "bi", "ci", "di")
     else:
-        need = ("x1i", "t1i", "x2i", "t2i")
-        if any(c[n] is None for n in need):
-            raise InputError("measure='IRR' needs x1i, t1i, x2i and t2i")
+        need: tuple[str, ...] = ("x1i", "t1i", "x2i", "t2i") if measure == "IRR" else ("xi", "ti")
+        if any(c.get(n) is None for n in need):
+            raise InputError(f"measure={measure!r} needs {', '.join(need)}")
         tab = np.stack([np.asarray(c[n]) for n in need], 1)
         names = need
     labels = None if slab is None else tuple(np.asarray(column("slab", slab, data), dtype=object))
@@ -262,11 +264,60 @@ def _rs_results(cells, X, off, tab, measure):
         g, conv, llm = np.append(gf, 0.0), True, ll_fe
     drop = [i for i in (p + 1, p + 2) if g[i] == 0.0]
     V = eng.vcov(f_ml, g, none, drop)
-    ll_sat, qe_wld = _rs_saturated(cells, X, off, gf)
+    eta0 = g[p] + off + np.column_stack([X @ g[:p], np.zeros(k)])
+    a1, a2 = g[p + 1] * ones, g[p + 2] * np.broadcast_to(_G, (k, 2))
+    _, z = eng.laplace_2d(cells, eta0, a1, a2, modes=True)
+    D = np.zeros((k, 2, p + 1))
+    D[:, 0, :p], D[:, :, p] = X, 1.0
+    Vrx = eng.rx_vcov(cells, eta0 + a1 * z[:, :1] + a2 * z[:, 1:], np.stack([a1, a2], -1), D)
+    ll_sat, qe_wld, qe_wld_rx = _rs_saturated(cells, X, off, gf)
     return dict(
         b=g[:p], vb=V[:p, :p], tau2=float(g[p + 2]) ** 2, sigma2=float(g[p + 1]) ** 2,
         conv=conv, llm=llm, ll=llm, ll_fe=ll_fe, ll_sat=ll_sat, parms=p + 3, qe_wld=qe_wld,
+        qe_wld_rx=qe_wld_rx, se_rx=np.sqrt(np.diag(Vrx))[:p],
         theta=np.array([g[p + 1], g[p + 2]]), fixef=g[: p + 1].copy(),
+    )  # fmt: skip
+
+
+def _irln_results(cells, X, q):
+    """IRLN: ``log rate_i = X_i beta + u_i``, globals (beta, tau), no locals (like PLO)."""
+    k, p = X.shape
+    none = np.zeros((k, 0))
+
+    def f_tau(tau):
+        def f(g, loc):
+            a = np.full((k, 1), g[p] if tau is None else tau)
+            return eng.agq_1d(cells, cells.off + (X @ g[:p])[:, None], a, q)
+
+        return f
+
+    f_fe, f_ml = f_tau(0.0), f_tau(None)
+    g0 = np.zeros(p)
+    g0[0] = math.log(cells.x.sum() / np.exp(cells.off).sum())
+    gf, _, _ = eng.newton(f_fe, g0, none)
+    ll_fe = float(f_fe(gf, none).sum())
+    best = None
+    for tau0 in (0.3, 1.0):
+        gm, _, conv = eng.newton(f_ml, np.append(gf, tau0), none)
+        val = float(f_ml(gm, none).sum())
+        if best is None or val > best[2]:
+            best = (gm, conv, val)
+    assert best is not None
+    g, conv, llm = best
+    g[p] = abs(g[p])
+    if ll_fe >= llm - (1e-12 * abs(llm) if g[p] < 1e-6 else 0.0):
+        g, conv, llm = np.append(gf, 0.0), True, ll_fe
+    tau = float(g[p])
+    V = eng.vcov(f_ml, g, none, [p] if tau == 0.0 else [])
+    a = np.full((k, 1), tau)
+    ll_cond = eng.conditional_1d(cells, cells.off + (X @ g[:p])[:, None], a)
+    x, t = cells.x[:, 0], np.exp(cells.off[:, 0])
+    ok = x > 0
+    qe = 0.0 if ok.sum() <= p else _wald_residual(np.log(x[ok] / t[ok]), np.diag(x[ok]), X[ok])
+    return dict(
+        b=g[:p], vb=V[:p, :p], tau2=tau * tau, sigma2=float("nan"), conv=conv, llm=llm,
+        ll=ll_cond, ll_fe=ll_fe, ll_sat=cells.saturated(), parms=p + 1, qe_wld=qe,
+        theta=np.array([tau]), fixef=g[:p].copy(),
     )  # fmt: skip
 
 
@@ -275,7 +326,11 @@ def _scale(cells):
 
 
 def _rs_saturated(cells, X, off, gf):
-    """UM.RS's model with a treatment effect per study (and the random study effect)."""
+    """UM.RS's model with a treatment effect per study (and the random study effect).
+
+    Returns its log-likelihood and the Wald statistic from the full-Hessian ``vcov`` and
+    from lme4's fallback ``vcov`` estimated from RX (see :func:`_glmm_engine.rx_vcov`).
+    """
     k, p = X.shape
 
     def f(g, loc):
@@ -286,7 +341,15 @@ def _rs_saturated(cells, X, off, gf):
     g, loc, _ = eng.newton(f, np.array([gf[p], gf[p + 1]]), d0)
     ll = float(f(g, loc).sum())
     V = eng.vcov(f, g, loc, [])[2:, 2:]
-    return ll, _wald_residual(loc[:, 0], np.linalg.inv(V), X)
+    eta0 = g[0] + off + np.column_stack([loc[:, 0], np.zeros(k)])
+    _, z = eng.laplace_2d(cells, eta0, g[1] * np.ones((k, 2)), np.zeros((k, 2)), modes=True)
+    D = np.zeros((k, 2, k + 1))
+    D[:, :, 0] = 1.0
+    D[np.arange(k), 0, 1 + np.arange(k)] = 1.0
+    A = np.full((k, 2, 1), float(g[1]))
+    Vrx = eng.rx_vcov(cells, eta0 + g[1] * z[:, :1], A, D)[1:, 1:]
+    th = loc[:, 0]
+    return ll, _wald_residual(th, np.linalg.inv(V), X), _wald_residual(th, np.linalg.inv(Vrx), X)
 
 
 def _wald_residual(theta: np.ndarray, W: np.ndarray, X: np.ndarray) -> float:
@@ -315,6 +378,8 @@ def _vt(tab: np.ndarray, X: np.ndarray, measure: str) -> float:
     if measure == "OR":
         dat = escalc("OR", ai=tab[:, 0], bi=tab[:, 1], ci=tab[:, 2], di=tab[:, 3])
         vi = dat["vi"].to_numpy(dtype=float)
+    elif measure == "IRLN":
+        vi = 1 / np.where(tab[:, 0] == 0, 0.5, tab[:, 0])
     else:
         x = tab[:, [0, 2]]
         x = np.where((x == 0).any(1, keepdims=True), x + 0.5, x)
@@ -329,7 +394,8 @@ def _vt(tab: np.ndarray, X: np.ndarray, measure: str) -> float:
 # --------------------------------------------------------------------------- #
 def rma_glmm_um(
     ai: Any = None, bi: Any = None, ci: Any = None, di: Any = None, n1i: Any = None,
-    n2i: Any = None, x1i: Any = None, t1i: Any = None, x2i: Any = None, t2i: Any = None, *,
+    n2i: Any = None, x1i: Any = None, t1i: Any = None, x2i: Any = None, t2i: Any = None,
+    xi: Any = None, ti: Any = None, *,
     measure: str = "OR", model: str = "UM.FS", mods: Any = None, data: Any = None,
     slab: Any = None, nAGQ: int | None = None, level: float = 95, test: TestName = "z",
 ) -> GlmmUMResult:  # fmt: skip
@@ -366,11 +432,14 @@ def rma_glmm_um(
     -0.974
     """
     cols = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=x1i, t1i=t1i, x2i=x2i,
-                t2i=t2i)  # fmt: skip
+                t2i=t2i, xi=xi, ti=ti)  # fmt: skip
     pre = _prepare(measure, model, cols, mods, data, slab, nAGQ, level, test, warn=True)
     measure, model, cells, tab, X, names, q, lv, k_all, dropped = pre
     off = cells.off
-    if model == "UM.FS":
+    if model == "IRLN":
+        r = _irln_results(cells, X, q)
+        qe_wld = r["qe_wld"]
+    elif model == "UM.FS":
         r = _fs_results(cells, X, q, off)
         qe_wld = _fs_wald(tab, X, measure)
     else:
@@ -382,15 +451,19 @@ def rma_glmm_um(
 def _prepare(measure, model, cols, mods, data, slab, nAGQ, level, test, warn):
     """Checked settings, the retained studies' cells and design (metafor's drop00)."""
     measure, model = str(measure).upper(), str(model).upper()
-    if measure not in ("OR", "IRR") or model not in ("UM.FS", "UM.RS"):
-        raise InputError(f"measure={measure!r}, model={model!r}: use OR/IRR with UM.FS/UM.RS")
+    if measure not in ("OR", "IRR", "IRLN") or model not in ("UM.FS", "UM.RS"):
+        raise InputError(
+            f"measure={measure!r}, model={model!r}: use OR/IRR with UM.FS/UM.RS, or IRLN"
+        )
+    if measure == "IRLN":
+        model = "IRLN"  # one group: metafor's model= does not apply
     if test not in ("z", "t"):
         raise InputError(f"test={test!r} must be 'z' or 't'")
     lv = check_level(level)
     tab, labels = _read(measure, cols, data, slab)
     k_all = tab.shape[0]
     X, names = _design(mods, data, k_all)
-    q = _nagq(model, nAGQ, warn)
+    q = _nagq(model, nAGQ, warn, measure)
     keep = _keep(tab, X, measure)
     dropped = tuple(study_label(int(i), labels) for i in np.flatnonzero(~keep))
     if (~keep).any() and warn:
@@ -403,6 +476,8 @@ def _prepare(measure, model, cols, mods, data, slab, nAGQ, level, test, warn):
     if measure == "OR":
         cells = eng.Cells("binomial", tab[:, [0, 2]], tab[:, [0, 2]] + tab[:, [1, 3]],
                           np.zeros((k, 2)))  # fmt: skip
+    elif measure == "IRLN":
+        cells = eng.Cells("poisson", tab[:, [0]], None, np.log(tab[:, [1]]))
     else:
         cells = eng.Cells("poisson", tab[:, [0, 2]], None, np.log(tab[:, [1, 3]]))
     return measure, model, cells, tab, X, names, q, lv, k_all, dropped
@@ -419,6 +494,9 @@ def glmm_um_loglik(theta: Any, fixef: Any, *, measure: str = "OR", model: str = 
     _, model, cells, _, X, _, q, _, _, _ = pre
     k, p = X.shape
     th, fx = np.asarray(theta, float).ravel(), np.asarray(fixef, float).ravel()
+    if model == "IRLN":
+        return float(eng.agq_1d(cells, cells.off + (X @ fx[:p])[:, None],
+                                np.full((k, 1), th[0]), q).sum())  # fmt: skip
     if model == "UM.FS":
         eta0 = fx[p:, None] + cells.off + np.column_stack([X @ fx[:p], np.zeros(k)])
         return float(eng.agq_1d(cells, eta0, np.broadcast_to(th[0] * _G, (k, 2)), q).sum())
@@ -427,10 +505,10 @@ def glmm_um_loglik(theta: Any, fixef: Any, *, measure: str = "OR", model: str = 
     return float(eng.laplace_2d(cells, eta0, th[0] * np.ones((k, 2)), a2).sum())
 
 
-def _nagq(model: str, nAGQ: int | None, warn: bool = True) -> int:
+def _nagq(model: str, nAGQ: int | None, warn: bool = True, measure: str = "OR") -> int:
     if nAGQ is not None and (int(nAGQ) != nAGQ or nAGQ < 1):
         raise InputError(f"nAGQ={nAGQ!r} must be a positive integer (1 = Laplace)")
-    if model == "UM.RS":
+    if model == "UM.RS" and measure != "IRLN":
         if warn and (nAGQ is None or nAGQ > 1):
             warnings.warn(_RS_WARNING, UserWarning, stacklevel=3)
         return 1
@@ -442,6 +520,8 @@ def _keep(tab: np.ndarray, X: np.ndarray, measure: str) -> np.ndarray:
     fin = np.isfinite(tab).all(1) & np.isfinite(X).all(1)
     if measure == "OR":
         d00 = ((tab[:, 0] == 0) & (tab[:, 2] == 0)) | ((tab[:, 1] == 0) & (tab[:, 3] == 0))
+    elif measure == "IRLN":
+        d00 = np.zeros(tab.shape[0], dtype=bool)
     else:
         d00 = (tab[:, 0] == 0) & (tab[:, 2] == 0)
     return fin & ~d00
@@ -468,7 +548,7 @@ def _assemble(r, qe_wld, tab, X, names, measure, model, q, lv, test, k_all, drop
     df = k - p
     vt = _vt(tab, X, measure)
     tau2 = float(r["tau2"])
-    ll, parms, keff = float(r["ll"]), r["parms"], 2 * k
+    ll, parms, keff = float(r["ll"]), r["parms"], (k if model == "IRLN" else 2 * k)
     amax = max(keff, parms + 2)
     return GlmmUMResult(
         b=b, se=se, zval=zval, pval=pval, ci_lb=b - crit * se, ci_ub=b + crit * se, vb=vb,
@@ -480,5 +560,6 @@ def _assemble(r, qe_wld, tab, X, names, measure, model, q, lv, test, k_all, drop
         BIC=-2 * ll + parms * math.log(keff), AICc=-2 * ll + 2 * parms * amax / (amax - parms - 1),
         k=k, k_all=k_all, p=p, nAGQ=q, measure=measure, model=model, test=test, level=lv,
         converged=bool(r["conv"]), coef_names=names, theta=r["theta"], fixef=r["fixef"],
-        dropped=dropped,
+        dropped=dropped, se_rx=r.get("se_rx", np.zeros(0)),
+        QE_Wld_rx=float(r.get("qe_wld_rx", float("nan"))),
     )  # fmt: skip

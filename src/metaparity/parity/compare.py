@@ -326,7 +326,9 @@ def compare_glmm_um(res: Any, ref: dict[str, Any], ll_at_metafor: float) -> list
     (``b``, ``se`` ... with moderators) give one comparison per coefficient.  Tolerances:
     :data:`~metaparity.parity.tolerances.GLMM_UM_TOLERANCES`.
     """
-    from metaparity.parity.tolerances import GLMM_UM_TOLERANCES as table
+    from metaparity.parity.tolerances import GLMM_UM_RS_TOLERANCES, GLMM_UM_TOLERANCES
+
+    table = GLMM_UM_RS_TOLERANCES if res.model == "UM.RS" else GLMM_UM_TOLERANCES
 
     def cmp(q: str, o: float, r: Any, tol: Tolerance, cond: float = 1.0) -> Comparison:
         tol = Tolerance(tol.rtol * max(cond, 1.0), tol.atol, tol.reason)
@@ -342,9 +344,22 @@ def compare_glmm_um(res: Any, ref: dict[str, Any], ll_at_metafor: float) -> list
     fit = ref["fit"]
     df = res.k - res.p
     dist = "z" if res.test == "z" else "t"
+    lme = ref.get("lme4") or {}
+    # where lme4's finite-difference Hessian is not positive definite it falls back to the
+    # vcov "estimated from RX" (given the variance parameters): compare with ours of that kind
+    alt = {}
+    if lme.get("vcov_rx_ml") and res.se_rx.size:
+        alt["se"] = res.se_rx
+    if lme.get("vcov_rx_qe") and not math.isnan(res.QE_Wld_rx):
+        alt["QE_Wld"] = res.QE_Wld_rx
     out = []
-    for q in GLMM_UM_FIELDS:
-        ours = np.atleast_1d(np.asarray(getattr(res, q), dtype=float))
+    fields = GLMM_UM_FIELDS + (["sigma2"] if res.model == "UM.RS" else [])
+    for q in fields:
+        if q in ("zval", "ci_lb", "ci_ub", "pval", "QM", "QMp") and "se" in alt:
+            continue  # built on the fallback se: se itself is compared
+        if q == "QEp_Wld" and "QE_Wld" in alt:
+            continue
+        ours = np.atleast_1d(np.asarray(alt.get(q, getattr(res, q)), dtype=float))
         theirs = np.atleast_1d(np.asarray(fit.get(q), dtype=float))
         for j, (o, r) in enumerate(zip(ours, theirs, strict=True)):
             cond = 1.0
@@ -352,11 +367,13 @@ def compare_glmm_um(res: Any, ref: dict[str, Any], ll_at_metafor: float) -> list
                 cond = pvalue_condition(float(np.atleast_1d(res.zval)[j]), dist, df)
             elif q in ("QEp_Wld", "QEp_LRT"):
                 cond = pvalue_condition(getattr(res, q.replace("p_", "_")), "chi2", df)
+            elif q == "QM":
+                cond = 2.0  # a squared z (or quadratic form in b / se): twice se's error
             elif q == "QMp":
-                cond = pvalue_condition(res.QM, "chi2", max(res.p - 1, 1))
+                cond = 2.0 * pvalue_condition(res.QM, "chi2", max(res.p - 1, 1))
             name = q if ours.size == 1 else f"{q}[{j}]"
-            out.append(cmp(name, float(o), r, table[q], cond))
-    lme = ref.get("lme4") or {}
+            tq = "QE_Wld_rx" if q == "QE_Wld" and q in alt else q
+            out.append(cmp(name, float(o), r, table[tq], cond))
     out.append(cmp("loglik_at_metafor", ll_at_metafor, lme.get("ll_marg_fit"),
                    table["loglik_marginal"]))  # fmt: skip
     if lme.get("ll_marg_at") is not None:

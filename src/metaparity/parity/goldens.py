@@ -39,6 +39,8 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens.R": "fixtures/goldens/metafor-{metafor}/rma_grid.json",
     # rma_mods, leave1out/influence/..., regtest/trimfill/..., rma.glmm (issue 8)
     "r_scripts/goldens_diagnostics.R": "fixtures/goldens/metafor-{metafor}/diagnostics.json",
+    # rma.glmm unconditional two-group models (UM.FS / UM.RS)
+    "r_scripts/goldens_glmm_um.R": "fixtures/goldens/metafor-{metafor}/glmm_um.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 
