@@ -118,6 +118,9 @@ def test_fit_statistics_relations():
     assert res.BIC == pytest.approx(-2 * res.logLik + parms * math.log(2 * k))
     assert res.I2 == pytest.approx(100 * res.tau2 / (res.tau2 + res.vt))
     assert res.QM == pytest.approx(float(res.zval[0]) ** 2)
+    text = res.summary()
+    assert "Unconditional Model with Fixed Study Effects" in text and "intrcpt" in text
+    assert f"{float(res.b[0]):.4f}" in text
 
 
 def test_boundary_tau2_zero():
