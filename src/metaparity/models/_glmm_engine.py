@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from metaparity.models.glmm import _expit_parts, _gh_rule
+from metaparity.models._glmm_common import _expit_parts, _gh_rule
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 

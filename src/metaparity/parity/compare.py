@@ -27,6 +27,8 @@ from metaparity.models.uni import rma
 from metaparity.parity.tolerances import (
     GLMM_TOLERANCES,
     GLMM_TOLERANCES_LAPLACE,
+    GLMM_UM_RS_TOLERANCES,
+    GLMM_UM_TOLERANCES,
     Comparison,
     Tolerance,
     compare_values,
@@ -326,8 +328,6 @@ def compare_glmm_um(res: Any, ref: dict[str, Any], ll_at_metafor: float) -> list
     (``b``, ``se`` ... with moderators) give one comparison per coefficient.  Tolerances:
     :data:`~metaparity.parity.tolerances.GLMM_UM_TOLERANCES`.
     """
-    from metaparity.parity.tolerances import GLMM_UM_RS_TOLERANCES, GLMM_UM_TOLERANCES
-
     table = GLMM_UM_RS_TOLERANCES if res.model == "UM.RS" else GLMM_UM_TOLERANCES
 
     def cmp(q: str, o: float, r: Any, tol: Tolerance, cond: float = 1.0) -> Comparison:
