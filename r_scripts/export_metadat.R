@@ -33,8 +33,13 @@ nw$label <- paste(nw$author, nw$year)
 write.csv(nw[, c("study", "label", "author", "year", "ai", "n1i", "ci", "n2i")],
           file.path(out, "dat.nielweise2007.csv"), row.names = FALSE)
 # person-time data for rma.mh IRR/IRD (tests/models/test_mh.py)
-write.csv(dat.hart1999[, c("trial", "study", "year", "x1i", "n1i", "t1i", "x2i", "n2i", "t2i")],
+write.csv(dat.hart1999[, c("trial", "study", "year", "x1i", "n1i", "t1i", "x2i", "n2i", "t2i",
+                          "compgrp")],
           file.path(out, "dat.hart1999.csv"), row.names = FALSE)
 write.csv(dat.nielweise2008[, c("study", "authors", "year", "x1i", "t1i", "x2i", "t2i")],
           file.path(out, "dat.nielweise2008.csv"), row.names = FALSE)
+# table 6 of dat.yusuf1985 without the table that has no counts (tests/models/test_glmm_um.py)
+yu6 <- subset(dat.yusuf1985, table == "6" & !is.na(ai))
+write.csv(yu6[, c("id", "trial", "ai", "n1i", "ci", "n2i")], file.path(out, "dat.yusuf1985.t6.csv"),
+          row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))

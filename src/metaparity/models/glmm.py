@@ -48,7 +48,7 @@ logits of :func:`metaparity.escalc` with metafor's ``add=1/2, to="only0"``.
 
 from __future__ import annotations
 
-import functools
+import importlib
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from metaparity._core.io import InputError
 from metaparity._core.names import MethodName, TestName
 from metaparity._core.validation import (
     as_float_array,
@@ -67,6 +68,8 @@ from metaparity._core.validation import (
 )
 from metaparity.effects.escalc import escalc
 from metaparity.effects.transforms import ilogit
+from metaparity.models._glmm_common import _expit_parts, _gh_rule
+from metaparity.models.glmm_twogroup import rma_glmm_um
 from metaparity.models.predict import Prediction
 from metaparity.models.results import ModelResult
 from metaparity.models.uni import rma
@@ -82,23 +85,6 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # --------------------------------------------------------------------------- #
 # the likelihood
 # --------------------------------------------------------------------------- #
-@functools.lru_cache(maxsize=32)
-def _gh_rule(q: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Hermite nodes ``t`` and log weights for ``int f(t) exp(-t^2/2) dt``."""
-    t, w = special.roots_hermitenorm(q)
-    return t, np.log(w)
-
-
-def _expit_parts(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``p``, ``1 - p`` and ``log(1 + e^eta)`` without overflow."""
-    e = np.exp(-np.abs(eta))
-    big = eta >= 0
-    p = np.where(big, 1.0 / (1.0 + e), e / (1.0 + e))
-    q = np.where(big, e / (1.0 + e), 1.0 / (1.0 + e))
-    sp = np.maximum(eta, 0.0) + np.log1p(e)
-    return p, q, sp
-
-
 def _modes(x, n, mu, tau, maxiter: int = 200):
     """Mode ``z`` of ``h(z) = log Binom(x | n, ilogit(mu + tau z)) - z^2/2`` per study.
 
@@ -441,8 +427,8 @@ def _binom_ll(x, n, p):
 
 
 def rma_glmm(
-    xi: Any,
-    ni: Any,
+    xi: Any = None,
+    ni: Any = None,
     *,
     measure: str = "PLO",
     nAGQ: int | None = None,
@@ -450,7 +436,10 @@ def rma_glmm(
     test: TestName = "z",
     slab: Any = None,
     data: Any = None,
-) -> GlmmResult:
+    model: str | None = None,
+    mods: Any = None,
+    **counts: Any,
+) -> Any:
     """Binomial-normal (random-intercept logistic) meta-analysis of proportions.
 
     Equivalent to ``metafor::rma.glmm(measure="PLO", xi=, ni=, nAGQ=7)`` (method
@@ -473,9 +462,19 @@ def rma_glmm(
     slab : array_like or str, optional
         Study labels (used in messages).
 
+    model : str, optional
+        For two-group data (``measure="OR"`` with ``ai, bi, ci, di`` or ``n1i, n2i``;
+        ``"IRR"`` with ``x1i, t1i, x2i, t2i``): ``"UM.FS"`` (default) / ``"UM.RS"``
+        (:func:`metaparity.models.glmm_twogroup.rma_glmm_um`) or ``"CM.EL"`` / ``"CM.AL"``
+        (``metaparity.models.glmm_conditional.rma_glmm_cm``).
+    mods : array_like, optional
+        Moderators (two-group models only).
+    **counts
+        The two-group count columns (``ai=``, ``bi=``, ..., ``t2i=``).
+
     Returns
     -------
-    GlmmResult
+    GlmmResult or GlmmUMResult
         metafor's fields (``b, se, zval, pval, ci_lb, ci_ub, tau2, I2, H2``, the Wald and
         likelihood-ratio tests for heterogeneity ``QE_Wld``/``QE_LRT``, ``logLik``, ``AIC``
         ...), ``predict()`` and ``summary()``.
@@ -489,6 +488,15 @@ def rma_glmm(
     0.51
     """
 
+    if (
+        str(measure).upper() in ("OR", "IRR", "IRLN")
+        or model is not None
+        or mods is not None
+        or counts
+    ):
+        if str(measure).upper() == "IRLN":
+            counts = dict(counts, xi=xi)
+        return _dispatch(measure, model, mods, nAGQ, level, test, slab, data, counts)
     q, level = _check_settings(measure, test, level, nAGQ)
     x, n, labels = _read_counts(xi, ni, slab, data)
     obj, th, converged = _fit(x, n, q)
@@ -506,6 +514,32 @@ def rma_glmm(
         test=test, level=level, converged=bool(converged), xi=x, ni=n, slab=labels,
         vb_conditional=vb_cond,
     )  # fmt: skip
+
+
+_TWO_GROUP = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i", "ti")
+
+
+def _dispatch(measure, model, mods, nAGQ, level, test, slab, data, counts) -> Any:
+    """rma_glmm for the two-group models (UM.FS/UM.RS here, CM.EL/CM.AL in glmm_conditional)."""
+    unknown = sorted(set(counts) - set(_TWO_GROUP) - {"xi"})
+    if unknown:
+        raise InputError(f"rma_glmm got unexpected arguments {unknown}")
+    mdl = "UM.FS" if model is None else str(model).upper()
+    kw = dict(measure=str(measure).upper(), model=mdl, mods=mods, level=level, test=test,
+              slab=slab, data=data, **counts)  # fmt: skip
+    if mdl in ("CM.EL", "CM.AL"):
+        try:
+            rma_glmm_cm = importlib.import_module("metaparity.models.glmm_conditional").rma_glmm_cm
+        except (
+            ImportError,
+            AttributeError,
+        ) as e:  # the conditional models live in their own module
+            raise InputError(
+                f"model={mdl!r} (conditional GLMM) is not available yet in this installation "
+                "(metaparity.models.glmm_conditional is missing); use model='UM.FS' or 'UM.RS'"
+            ) from e
+        return rma_glmm_cm(nAGQ=nAGQ, **kw) if nAGQ is not None else rma_glmm_cm(**kw)
+    return rma_glmm_um(nAGQ=nAGQ, **kw)
 
 
 def _check_settings(measure: str, test: str, level: float, nAGQ: int | None) -> tuple[int, float]:

@@ -280,6 +280,50 @@ def _glmm_cm(res: Any, d: int) -> str:
                   f"QM(df = {len(btt)}) = {res.QM:.{d}f}, p-val {_p(res.QMp)}", ""]  # fmt: skip
     lines += ["Model Results:", ""]
     lines += _table(*_coef_rows(res, d), first_left=not res.int_only)
+
+
+_UM_TYPES = {
+    "UM.FS": "Unconditional Model with Fixed Study Effects",
+    "UM.RS": "Unconditional Model with Random Study Effects",
+}
+
+
+def _glmm_um(res: Any, d: int) -> str:
+    """rma.glmm two-group (UM.FS / UM.RS) and IRLN fits, laid out like print.rma.glmm."""
+    df = res.k - res.p
+    lines = [f"Random-Effects Model (k = {res.k}; tau^2 estimator: ML)"]
+    if res.model in _UM_TYPES:
+        lines.append(f"Model Type: {_UM_TYPES[res.model]}")
+    lines += [
+        "",
+        f"tau^2 (estimated amount of total heterogeneity): {res.tau2:.{d}f}",
+        f"tau (square root of estimated tau^2 value):      {res.tau:.{d}f}",
+        f"I^2 (total heterogeneity / total variability):   {res.I2:.{d}f}%",
+        f"H^2 (total variability / sampling variability):  {res.H2:.{d}f}",
+    ]
+    if res.model == "UM.RS":
+        lines += [
+            "",
+            f"sigma^2 (estimated amount of study level variability): {res.sigma2:.{d}f}",
+            f"sigma (square root of estimated sigma^2 value):        {res.sigma2**0.5:.{d}f}",
+        ]
+    lines += [
+        "",
+        "Tests for Heterogeneity:",
+        f"Wld(df = {df}) = {res.QE_Wld:.{d}f}, p-val = {res.QEp_Wld:.{d}g}",
+        f"LRT(df = {df}) = {res.QE_LRT:.{d}f}, p-val = {res.QEp_LRT:.{d}g}",
+        "",
+    ]
+    if res.p > 1:
+        lines += [f"Test of Moderators (coefficients 2:{res.p}):",
+                  f"QM(df = {res.p - 1}) = {res.QM:.{d}f}, p-val = {res.QMp:.{d}g}", ""]  # fmt: skip
+    lines += ["Model Results:", "",
+              f"{'':10s}{'estimate':>10s}{'se':>9s}{'zval':>9s}{'pval':>9s}{'ci.lb':>9s}{'ci.ub':>9s}"]  # fmt: skip
+    for j, nm in enumerate(res.coef_names):
+        lines.append(
+            f"{nm:10s}{res.b[j]:10.{d}f}{res.se[j]:9.{d}f}{res.zval[j]:9.{d}f}"
+            f"{res.pval[j]:9.{d}f}{res.ci_lb[j]:9.{d}f}{res.ci_ub[j]:9.{d}f}"
+        )
     return "\n".join(lines)
 
 
@@ -304,6 +348,8 @@ def format_summary(res: Any, digits: int = 4) -> str:
         return _peto(res, digits)
     if str(getattr(res, "model", "")).startswith("CM."):
         return _glmm_cm(res, digits)
+    if hasattr(res, "nAGQ") and hasattr(res, "coef_names"):
+        return _glmm_um(res, digits)
     if hasattr(res, "nAGQ"):
         return _glmm(res, digits)
     if type(res).__name__ == "MhResult":

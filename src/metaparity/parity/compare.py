@@ -27,6 +27,8 @@ from metaparity.models.uni import rma
 from metaparity.parity.tolerances import (
     GLMM_TOLERANCES,
     GLMM_TOLERANCES_LAPLACE,
+    GLMM_UM_RS_TOLERANCES,
+    GLMM_UM_TOLERANCES,
     Comparison,
     Tolerance,
     compare_values,
@@ -38,6 +40,7 @@ __all__ = [
     "compare_result",
     "compare_mods",
     "compare_glmm",
+    "compare_glmm_um",
     "fit_like",
     "FIT_FIELDS",
     "MODS_FIELDS",
@@ -305,4 +308,75 @@ def compare_glmm(res: GlmmResult, ref: dict[str, Any]) -> list[Comparison]:
         )
     cl = conditional_loglik(x, n, fit["b"], math.sqrt(fit["tau2"]))
     out.append(cmp("logLik_reported_at_metafor", cl, fit["logLik"], table["logLik_reported"]))
+    return out
+
+
+#: fields of :class:`~metaparity.models.glmm_twogroup.GlmmUMResult` compared with metafor
+GLMM_UM_FIELDS = (
+    "b se zval pval ci_lb ci_ub tau2 I2 H2 vt QE_Wld QEp_Wld QE_LRT QEp_LRT QM QMp "
+    "logLik deviance AIC BIC AICc k"
+).split()
+
+
+def compare_glmm_um(res: Any, ref: dict[str, Any], ll_at_metafor: float) -> list[Comparison]:
+    """Compare a ``GlmmUMResult`` with a record of ``mp_rma_glmm_um`` (fam_glmm_um.R).
+
+    ``ll_at_metafor`` is our marginal log-likelihood at metafor's (lme4's) parameters
+    (:func:`metaparity.models.glmm_twogroup.glmm_um_loglik`); it is compared with lme4's
+    deviance function there (``loglik_at_metafor``) and, when the record was made with
+    ``at=`` our parameters, ours with lme4's at ours (``loglik_at_ours``).  Vector fields
+    (``b``, ``se`` ... with moderators) give one comparison per coefficient.  Tolerances:
+    :data:`~metaparity.parity.tolerances.GLMM_UM_TOLERANCES`.
+    """
+    table = GLMM_UM_RS_TOLERANCES if res.model == "UM.RS" else GLMM_UM_TOLERANCES
+
+    def cmp(q: str, o: float, r: Any, tol: Tolerance, cond: float = 1.0) -> Comparison:
+        tol = Tolerance(tol.rtol * max(cond, 1.0), tol.atol, tol.reason)
+        r = float("nan") if r is None else float(r)
+        if math.isnan(o) or math.isnan(r):
+            return Comparison(
+                q, o, r, float("nan"), float("nan"), tol, math.isnan(o) == math.isnan(r)
+            )
+        ad = abs(o - r)
+        rd = ad / abs(r) if r != 0 else (0.0 if ad == 0 else float("inf"))
+        return Comparison(q, o, r, ad, rd, tol, ad <= tol.atol + tol.rtol * abs(r))
+
+    fit = ref["fit"]
+    df = res.k - res.p
+    dist = "z" if res.test == "z" else "t"
+    lme = ref.get("lme4") or {}
+    # where lme4's finite-difference Hessian is not positive definite it falls back to the
+    # vcov "estimated from RX" (given the variance parameters): compare with ours of that kind
+    alt = {}
+    if lme.get("vcov_rx_ml") and res.se_rx.size:
+        alt["se"] = res.se_rx
+    if lme.get("vcov_rx_qe") and not math.isnan(res.QE_Wld_rx):
+        alt["QE_Wld"] = res.QE_Wld_rx
+    out = []
+    fields = GLMM_UM_FIELDS + (["sigma2"] if res.model == "UM.RS" else [])
+    for q in fields:
+        if q in ("zval", "ci_lb", "ci_ub", "pval", "QM", "QMp") and "se" in alt:
+            continue  # built on the fallback se: se itself is compared
+        if q == "QEp_Wld" and "QE_Wld" in alt:
+            continue
+        ours = np.atleast_1d(np.asarray(alt.get(q, getattr(res, q)), dtype=float))
+        theirs = np.atleast_1d(np.asarray(fit.get(q), dtype=float))
+        for j, (o, r) in enumerate(zip(ours, theirs, strict=True)):
+            cond = 1.0
+            if q == "pval":
+                cond = pvalue_condition(float(np.atleast_1d(res.zval)[j]), dist, df)
+            elif q in ("QEp_Wld", "QEp_LRT"):
+                cond = pvalue_condition(getattr(res, q.replace("p_", "_")), "chi2", df)
+            elif q == "QM":
+                cond = 2.0  # a squared z (or quadratic form in b / se): twice se's error
+            elif q == "QMp":
+                cond = 2.0 * pvalue_condition(res.QM, "chi2", max(res.p - 1, 1))
+            name = q if ours.size == 1 else f"{q}[{j}]"
+            tq = "QE_Wld_rx" if q == "QE_Wld" and q in alt else q
+            out.append(cmp(name, float(o), r, table[tq], cond))
+    out.append(cmp("loglik_at_metafor", ll_at_metafor, lme.get("ll_marg_fit"),
+                   table["loglik_marginal"]))  # fmt: skip
+    if lme.get("ll_marg_at") is not None:
+        out.append(cmp("loglik_at_ours", res.logLik_marginal, lme["ll_marg_at"],
+                       table["loglik_marginal"]))  # fmt: skip
     return out

@@ -48,6 +48,8 @@ PRODUCERS: dict[str, str] = {
     # rma.glmm conditional models: OR/CM.EL (slow: BiasedUrn + integrate), OR/CM.AL + IRR
     "r_scripts/goldens_glmm_cm.R": "fixtures/goldens/metafor-{metafor}/glmm_cm.json",
     "r_scripts/goldens_glmm_cm_al.R": "fixtures/goldens/metafor-{metafor}/glmm_cm_al.json",
+    # rma.glmm unconditional two-group models (UM.FS / UM.RS)
+    "r_scripts/goldens_glmm_um.R": "fixtures/goldens/metafor-{metafor}/glmm_um.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 
