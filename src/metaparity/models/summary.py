@@ -247,6 +247,7 @@ def _peto(res: Any, d: int) -> str:
     lines += ["", "Model Results (OR scale):", ""]
     ors = [_rf(float(np.exp(x)), d) for x in (res.b, res.ci_lb, res.ci_ub)]
     lines += _table(["estimate", "ci.lb", "ci.ub"], [ors], False)
+    return "\n".join(lines)
 
 
 def _glmm_cm(res: Any, d: int) -> str:
@@ -280,6 +281,7 @@ def _glmm_cm(res: Any, d: int) -> str:
                   f"QM(df = {len(btt)}) = {res.QM:.{d}f}, p-val {_p(res.QMp)}", ""]  # fmt: skip
     lines += ["Model Results:", ""]
     lines += _table(*_coef_rows(res, d), first_left=not res.int_only)
+    return "\n".join(lines)
 
 
 _UM_TYPES = {
