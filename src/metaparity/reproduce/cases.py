@@ -26,6 +26,7 @@ numbers).
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -140,8 +141,6 @@ def load_case(name: str) -> Case:
     """The bundled case ``name`` (see :func:`case_names`)."""
     specs = _specs()
     if name not in specs:
-        import difflib
-
         near = difflib.get_close_matches(name, list(specs), n=1)
         hint = f"did you mean {near[0]!r}? " if near else ""
         raise InputError(
