@@ -22,7 +22,6 @@ import pandas as pd
 import pytest
 
 import metaparity as mp
-from metaparity._core.io import InputError
 from metaparity.analysis.explain import OUTPUTS, apply_policy, explain, parse_policies
 from metaparity.analysis.policies import CHOICES, POLICIES, Policy, get_policy
 
@@ -88,16 +87,6 @@ def test_bad_policy_values_are_refused():
     with pytest.raises(ValueError, match="not a policy choice"):
         get_policy("metafor").source("colour")
     assert [p.name for p in parse_policies("revman5, metafor")] == ["revman5", "metafor"]
-
-
-@pytest.mark.parametrize("pooling,mod", [("MH", "mh"), ("Peto", "peto")])
-def test_pooling_without_its_model_is_a_clear_error(pooling, mod):
-    if importlib.util.find_spec(f"metaparity.models.{mod}") is not None:
-        pytest.skip(f"metaparity.models.{mod} is in this build")
-    d, cols = _data("bcg")
-    pol = get_policy("metafor").with_choice(pooling=pooling)
-    with pytest.raises(InputError, match=f"pooling '{pooling}' needs metaparity.models.{mod}"):
-        apply_policy(pol, d, "OR", cols=cols)
 
 
 # --------------------------------------------------------------------------- #

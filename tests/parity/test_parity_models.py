@@ -225,3 +225,16 @@ def test_mh_records_then_replays_without_r(metafor, tmp_path, capsys, monkeypatc
     monkeypatch.setattr(rbridge, "get_bridge", unavailable)
     code, out2, _ = _run(capsys, *args)
     assert code == 0 and "recorded metafor" in out2 and "all agree" in out2
+
+
+@pytest.mark.r
+def test_pytest_helper_checks_mh_and_peto_fits_against_metafor(metafor):
+    """assert_model_agrees_with_metafor: the harness's quantities for arrays in a user's test."""
+    from metaparity.parity.testing import assert_model_agrees_with_metafor
+
+    t = dict(ai=[4, 6, 3, 0], bi=[119, 300, 228, 20], ci=[11, 29, 11, 0], di=[128, 274, 209, 18])
+    cmps = assert_model_agrees_with_metafor("mh", "OR", bridge=metafor, **t)
+    assert len(cmps) > 20 and all(c.ok for c in cmps)
+    assert assert_model_agrees_with_metafor("peto", "PETO", bridge=metafor, level=90, **t)
+    with pytest.raises(ValueError, match="assert_agrees_with_metafor"):
+        assert_model_agrees_with_metafor("uni", "OR", bridge=metafor, **t)

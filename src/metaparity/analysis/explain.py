@@ -20,7 +20,6 @@ analysis (Peto pooling of a risk difference) is reported as such.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import math
 import warnings
@@ -37,6 +36,8 @@ from metaparity.analysis.policies import CHOICES, POLICIES, Policy, get_policy
 from metaparity.effects.escalc import escalc
 from metaparity.effects.transforms import resolve
 from metaparity.models.confint import qprofile_tau2
+from metaparity.models.mh import rma_mh
+from metaparity.models.peto import rma_peto
 from metaparity.models.predict import predict
 from metaparity.models.uni import rma
 
@@ -128,23 +129,15 @@ def _check_counts(measure: str, colmap: dict[str, str], data: pd.DataFrame) -> N
 
 def _pooled_fit(pol: Policy, measure: str, data: pd.DataFrame, colmap: dict[str, str],
                 level: float) -> Any:  # fmt: skip
-    """The MH or Peto fit (``metaparity.models.mh`` / ``.peto``, when this build has them)."""
-    mod = "mh" if pol.pooling == "MH" else "peto"
-    try:
-        module = importlib.import_module(f"metaparity.models.{mod}")
-    except ImportError:
-        raise InputError(
-            f"pooling {pol.pooling!r} needs metaparity.models.{mod}, not available in this "
-            "build; use a policy with pooling='IV'"
-        ) from None
-    fit_fn = getattr(module, "rma_mh" if mod == "mh" else "rma_peto")
+    """The MH or Peto fit (:func:`metaparity.models.mh.rma_mh` / ``.peto.rma_peto``)."""
+    fit_fn: Any = rma_mh if pol.pooling == "MH" else rma_peto
     kw: dict[str, Any] = {a: data[c].to_numpy() for a, c in colmap.items() if a in _TWO_BY_TWO}
     if not ({"ai", "ci"} <= set(kw) and ({"bi", "di"} <= set(kw) or {"n1i", "n2i"} <= set(kw))):
         raise InputError(
             f"pooling {pol.pooling!r} needs 2x2 counts: ai, bi, ci, di (or ai, n1i, ci, n2i); "
             f"map them with --col (have: {', '.join(colmap) or 'none'})"
         )
-    if mod == "mh":
+    if pol.pooling == "MH":
         kw["measure"] = measure
     elif measure != "OR":
         raise InputError(f"Peto pooling is for odds ratios only, not measure={measure!r}")

@@ -528,16 +528,8 @@ def _dispatch(measure, model, mods, nAGQ, level, test, slab, data, counts) -> An
     kw = dict(measure=str(measure).upper(), model=mdl, mods=mods, level=level, test=test,
               slab=slab, data=data, **counts)  # fmt: skip
     if mdl in ("CM.EL", "CM.AL"):
-        try:
-            rma_glmm_cm = importlib.import_module("metaparity.models.glmm_conditional").rma_glmm_cm
-        except (
-            ImportError,
-            AttributeError,
-        ) as e:  # the conditional models live in their own module
-            raise InputError(
-                f"model={mdl!r} (conditional GLMM) is not available yet in this installation "
-                "(metaparity.models.glmm_conditional is missing); use model='UM.FS' or 'UM.RS'"
-            ) from e
+        # imported here, by name: glmm_conditional builds on this module (an import cycle)
+        rma_glmm_cm = importlib.import_module("metaparity.models.glmm_conditional").rma_glmm_cm
         return rma_glmm_cm(nAGQ=nAGQ, **kw) if nAGQ is not None else rma_glmm_cm(**kw)
     return rma_glmm_um(nAGQ=nAGQ, **kw)
 

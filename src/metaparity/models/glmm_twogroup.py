@@ -428,8 +428,8 @@ def rma_glmm_um(
     --------
     >>> r = rma_glmm_um(ai=[4, 6, 3, 62], bi=[119, 300, 228, 13536],
     ...                 ci=[11, 29, 11, 248], di=[128, 274, 209, 12619])
-    >>> round(float(r.b[0]), 3)
-    -0.974
+    >>> round(float(r.b[0]), 3)  # metafor: rma.glmm(measure="OR", model="UM.FS") gives -1.450215
+    -1.45
     """
     cols = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=x1i, t1i=t1i, x2i=x2i,
                 t2i=t2i, xi=xi, ti=ti)  # fmt: skip

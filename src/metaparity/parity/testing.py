@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from metaparity.models.results import RmaResult
 from metaparity.parity import rbridge
 from metaparity.parity.compare import compare_result
-from metaparity.parity.tolerances import Comparison
+from metaparity.parity.models import get_model
+from metaparity.parity.tolerances import Comparison, compare_values
 
-__all__ = ["assert_agrees_with_metafor"]
+__all__ = ["assert_agrees_with_metafor", "assert_model_agrees_with_metafor"]
 
 
 def assert_agrees_with_metafor(
@@ -58,6 +61,68 @@ def assert_agrees_with_metafor(
     if not ref.get("ok"):
         raise AssertionError(f"metafor failed: {ref.get('error')}")
     cmps = compare_result(result, dict(ref, method=args["method"]))
+    _raise_if_bad(cmps)
+    return cmps
+
+
+def assert_model_agrees_with_metafor(
+    model: str, measure: str, *, bridge: Any = None, level: float = 95, slab: Any = None,
+    **inputs: Any,
+) -> list[Comparison]:  # fmt: skip
+    """Fit a model family (``"mh"``, ``"peto"``) here and in metafor, assert every quantity
+    agrees: what ``metaparity parity FILE --model NAME`` compares, for arrays in a test.
+
+    Parameters
+    ----------
+    model : str
+        A ``--model`` of :data:`metaparity.parity.models.MODELS` other than ``"uni"`` (for
+        that one use :func:`assert_agrees_with_metafor`).
+    measure : str
+        The measure (``"OR"``, ``"RR"``, ``"RD"``, ``"IRR"``, ``"IRD"`` for mh; ``"PETO"``).
+    bridge : optional
+        A metafor bridge (the plugin's ``metafor`` fixture); default
+        :func:`metaparity.parity.rbridge.get_bridge`.
+    level : float
+        Confidence level (percent).
+    slab : sequence of str, optional
+        Study labels.
+    **inputs
+        The counts by metafor's argument names (``ai=, bi=, ci=, di=`` or ``ai=, n1i=, ci=,
+        n2i=``; ``x1i=, t1i=, x2i=, t2i=``).
+
+    Returns
+    -------
+    list of Comparison
+        Every comparison (all within tolerance).  Equivalent to ``metafor::rma.mh(...)`` /
+        ``metafor::rma.peto(...)`` with the quantities of the parity harness.
+
+    Raises
+    ------
+    AssertionError
+        metafor failed, or some quantity differs (each one is listed).
+    """
+    entry = get_model(model)
+    if entry.fit is None or entry.r_args is None or entry.quantities is None:
+        raise ValueError(f"model={model!r}: use assert_agrees_with_metafor(rma(...)) for it")
+    arrays = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
+    labels = None if slab is None else [str(x) for x in slab]
+    ours = entry.fit(arrays, labels, measure, level)
+    if bridge is None:
+        bridge = rbridge.get_bridge()
+    ref = bridge.call(entry.rfun, **entry.r_args(arrays, measure, level))
+    if not ref.get("ok"):
+        raise AssertionError(f"metafor failed: {ref.get('error')}")
+    cmps = [
+        compare_values(
+            name, None if a is None else float(a), None if b is None else float(b), entry.method
+        )  # fmt: skip
+        for name, a, b in entry.quantities(ours, ref)
+    ]
+    _raise_if_bad(cmps)
+    return cmps
+
+
+def _raise_if_bad(cmps: list[Comparison]) -> None:
     bad = [c for c in cmps if not c.ok]
     if bad:
         lines = [
@@ -66,4 +131,3 @@ def assert_agrees_with_metafor(
             for c in bad
         ]
         raise AssertionError("metaparity disagrees with metafor:\n" + "\n".join(lines))
-    return cmps
