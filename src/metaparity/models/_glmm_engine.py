@@ -241,7 +241,8 @@ def newton(f: StudyLL, g: np.ndarray, loc: np.ndarray, maxiter: int = 200):
         G, H = study_derivs(f, g, loc)
         grad, hess = assemble(G, H, m)
         ev = np.linalg.eigvalsh(hess)
-        lam = max(0.0, 1.1 * ev.max() + 1e-8 * abs(ev).max()) if ev.max() >= 0 else 0.0
+        top = float(np.max(ev))
+        lam = max(0.0, 1.1 * top + 1e-8 * float(np.max(np.abs(ev)))) if top >= 0 else 0.0
         try:
             step = -np.linalg.solve(hess - lam * np.eye(hess.shape[0]), grad)
         except np.linalg.LinAlgError:
