@@ -73,7 +73,7 @@ def test_gradient_and_hessian_are_the_derivatives():
 
 
 def test_optimum_is_stationary_and_double_zeros_are_dropped():
-    with pytest.warns(UserWarning, match="Studies with NAs omitted"):
+    with pytest.warns(UserWarning, match="with NAs omitted from model fitting"):
         res = rma_glmm_cm(**NIEL)
     assert res.k == 17 and res.dropped == ("study in row 15",)
     a, b, c, d = (v[np.arange(18) != 14] for v in _cells(NIEL))
@@ -136,8 +136,8 @@ def test_live_nielweise2007_zero_and_double_zero_cells(metafor, with_year):
     year = NW["year"].to_numpy(float)
     mods = {"year": list(year)} if with_year else None
     ref = _live(metafor, a, b, c, d, mods)
-    assert "Studies with NAs omitted from model fitting." in ref["warnings"]
-    with pytest.warns(UserWarning, match="Studies with NAs omitted"):
+    assert any(w.endswith("with NAs omitted from model fitting.") for w in ref["warnings"])
+    with pytest.warns(UserWarning, match="with NAs omitted from model fitting"):
         ours = rma_glmm_cm(a, b, c, d, mods=year if with_year else None)
     X = np.column_stack([np.ones(18), year]) if with_year else np.ones((18, 1))
     check_against_metafor(ours, ref, X)
@@ -200,7 +200,7 @@ def test_live_irr_conditional(metafor, case):
 def test_missing_tables_and_double_zeros_are_omitted_with_metafors_warning():
     y = pd.read_csv(ROOT / "fixtures/metadat/dat.yusuf1985.csv")
     y = y[y["table"] == "12b"].reset_index(drop=True)
-    with pytest.warns(UserWarning, match="Studies with NAs omitted from model fitting."):
+    with pytest.warns(UserWarning, match="with NAs omitted from model fitting."):
         res = rma_glmm_cm("ai", n1i="n1i", ci="ci", n2i="n2i", data=y, model="CM.AL")
     # Reynolds (0/39 vs 0/39) and the two tables without counts; metafor: k = 13, tau2 = 0
     assert res.k == 13 and len(res.dropped) == 3 and res.tau2 == 0.0

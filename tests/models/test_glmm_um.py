@@ -95,7 +95,10 @@ def test_optimum_is_a_maximum_and_the_dispatcher_calls_it():
     cnt = _or("nielweise2007")
     res, w = _fit(**cnt)
     assert res.converged and res.k == 17 and res.k_all == 18 and res.nAGQ == 7
-    assert w == ["Studies with NAs omitted from model fitting.", "Some yi/vi values are NA."]
+    from metaparity._core.mfversion import since
+
+    first = [] if since("mh_na_count") else ["Studies with NAs omitted from model fitting."]
+    assert w == [*first, "Some yi/vi values are NA."]  # metafor 4.8.0 gives only the second
     assert res.dropped == ("row 8",) or len(res.dropped) == 1
     ll = res.logLik_marginal
     for j in range(res.fixef.size):

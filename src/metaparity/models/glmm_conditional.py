@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+from metaparity._core.mfversion import since
 from metaparity._core.names import TestName
 from metaparity._core.validation import as_float_array, check_level, column, study_label
 from metaparity.effects.escalc import escalc
@@ -323,7 +324,10 @@ def rma_glmm_cm(
         X, names = design_matrix(mods, data=data, k=k_all)
     dropped = tuple(study_label(int(i), labels) for i in np.flatnonzero(~keep))
     if dropped:
-        warnings.warn("Studies with NAs omitted from model fitting.", UserWarning, stacklevel=2)
+        n = len(dropped)  # metafor >= 4.2 counts them (4.8.0: "1 study with NAs omitted ...")
+        msg = (f"{n} {'studies' if n > 1 else 'study'} with NAs omitted from model fitting."
+               if since("mh_na_count") else "Studies with NAs omitted from model fitting.")  # fmt: skip
+        warnings.warn(msg, UserWarning, stacklevel=2)
     cells = tuple(v[keep] for v in cells)
     X = X[keep]
     k, p = X.shape

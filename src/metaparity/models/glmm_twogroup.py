@@ -53,6 +53,7 @@ import numpy as np
 from scipy import stats
 
 from metaparity._core.io import InputError
+from metaparity._core.mfversion import since
 from metaparity._core.names import TestName
 from metaparity._core.validation import check_level, column, study_label
 from metaparity.effects.escalc import escalc
@@ -467,7 +468,8 @@ def _prepare(measure, model, cols, mods, data, slab, nAGQ, level, test, warn):
     keep = _keep(tab, X, measure)
     dropped = tuple(study_label(int(i), labels) for i in np.flatnonzero(~keep))
     if (~keep).any() and warn:
-        warnings.warn("Studies with NAs omitted from model fitting.", UserWarning, stacklevel=2)
+        if not since("mh_na_count"):  # metafor 4.8.0 gives only the second warning here
+            warnings.warn("Studies with NAs omitted from model fitting.", UserWarning, stacklevel=2)
         warnings.warn("Some yi/vi values are NA.", UserWarning, stacklevel=2)
     tab, X = tab[keep], X[keep]
     k, p = X.shape
