@@ -62,6 +62,29 @@ def test_plugin_skips_without_r_and_fails_under_ci(pytester, monkeypatch):
     res.stdout.fnmatch_lines(["*R is required here (CI=true) but unavailable*"])
 
 
+def test_an_r_test_that_skips_itself_fails_under_ci(pytester, monkeypatch):
+    """An r-marked test whose body skips (an R package or metafor's fit unavailable) is red
+    under CI=true, and a plain skip stays a skip."""
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.r
+        def test_needs_numderiv():
+            pytest.skip("metafor: Please install the 'numDeriv' package")
+        def test_not_r():
+            pytest.skip("no matplotlib")
+        """
+    )
+    monkeypatch.setattr(rbridge, "r_status", lambda: (True, "R (test)"))
+    monkeypatch.delenv("METAPARITY_REQUIRE_R", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(skipped=2)
+    monkeypatch.setenv("CI", "true")
+    res = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    res.assert_outcomes(failed=1, skipped=1)
+    res.stdout.fnmatch_lines(["*an R test skipped under CI=true*numDeriv*"])
+
+
 @pytest.mark.r
 def test_bridge_reports_versions_and_runs_rma(metafor):
     v = metafor.versions()

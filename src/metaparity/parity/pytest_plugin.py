@@ -12,6 +12,7 @@ a session-wide ``metafor`` fixture.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip (or, when :func:`r_required`, fail) an ``r``-marked test without R."""
     if item.get_closest_marker("r") is not None:
         _need_r()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under :func:`r_required`, an ``r``-marked test that skips anyway (its body called
+    ``pytest.skip`` because an R package or metafor's fit was unavailable) fails: in CI an R
+    skip is a failure, whatever raised it."""
+    outcome = yield
+    rep = outcome.get_result()
+    if (rep.skipped and not hasattr(rep, "wasxfail") and r_required()
+            and item.get_closest_marker("r") is not None):  # fmt: skip
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"an R test skipped under CI=true (an R skip fails in CI): {reason}"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
