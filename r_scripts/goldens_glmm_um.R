@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Golden results for rma.glmm's unconditional two-group models (UM.FS, UM.RS), computed with
+# Golden results for rma.glmm's unconditional models (two groups: UM.FS, UM.RS; one group: IRLN), computed with
 # metafor + lme4 through the very R function the live bridge calls (mp_rma_glmm_um in
 # src/metaparity/parity/r/fam_glmm_um.R).
 #
@@ -29,7 +29,12 @@ SETS <- list(
   "dat.nielweise2007" = list(measure = "OR", counts = or_counts(dat.nielweise2007)),
   "dat.yusuf1985 table 6" = list(measure = "OR", counts = or_counts(yu)),
   "dat.hart1999" = list(measure = "IRR", counts = irr_counts(dat.hart1999)),
-  "dat.nielweise2008" = list(measure = "IRR", counts = irr_counts(dat.nielweise2008))
+  "dat.nielweise2008" = list(measure = "IRR", counts = irr_counts(dat.nielweise2008)),
+  # IRLN: one group's log incidence rate (rma.glmm's model= does not apply)
+  "dat.hart1999 group 1 (IRLN)" = list(measure = "IRLN", counts = list(xi = dat.hart1999$x1i, ti = dat.hart1999$t1i)),
+  "dat.nielweise2008 group 2 (IRLN)" = list(measure = "IRLN", counts = list(xi = dat.nielweise2008$x2i, ti = dat.nielweise2008$t2i)),
+  "dat.nielweise2008 group 2 (IRLN) ~ year" = list(measure = "IRLN", counts = list(xi = dat.nielweise2008$x2i, ti = dat.nielweise2008$t2i),
+                                                   mods = list(year = dat.nielweise2008$year))
 )
 RUNS <- c(lapply(names(SETS), function(n) list(dataset = n, model = "UM.FS")),
           lapply(c("dat.bcg", "dat.li2007", "dat.hart1999", "dat.nielweise2008"),
@@ -47,7 +52,7 @@ prov <- c(mp_versions(), list(
   metafor_commit = if (packageVersion("metafor") >= "5.0") "71ae8f5 (GitHub build, if this is the 5.1-12 library)" else NA_character_,
   generated_by = "r_scripts/goldens_glmm_um.R",
   date = format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"),
-  r_call = "mp_rma_glmm_um(measure, model, <counts>, mods): rma.glmm(measure = 'OR' (ai, bi, ci, di) | 'IRR' (x1i, t1i, x2i, t2i), model = 'UM.FS' | 'UM.RS', mods = , control = mp_glmm_control()); the ML glmer refitted with metafor's formula and control for lme4's theta and all fixed effects; lme4's marginal log-likelihood there (glmer(devFunOnly = TRUE))",
+  r_call = "mp_rma_glmm_um(measure, model, <counts>, mods): rma.glmm(measure = 'OR' (ai, bi, ci, di) | 'IRR' (x1i, t1i, x2i, t2i) | 'IRLN' (xi, ti), model = 'UM.FS' | 'UM.RS' (not for IRLN), mods = , control = mp_glmm_control()); the ML glmer refitted with metafor's formula and control for lme4's theta and all fixed effects; lme4's marginal log-likelihood there (glmer(devFunOnly = TRUE))",
   control = "mp_glmm_control(): glmerCtrl = list(optimizer = 'bobyqa', optCtrl = list(rhoend = 1e-12, maxfun = 1e6), tolPwrss = 1e-13, relaxed to 1e-12, 1e-11, 1e-10, then lme4's default only when PIRLS fails); glm with its defaults; the control used is stored with each record",
   counts = length(recs),
   seconds = as.numeric(difftime(Sys.time(), t0, units = "secs"))))

@@ -667,7 +667,9 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("file", help="CSV/TSV with one row per study")
     p.add_argument("--model", default="uni",
                    help="model family: uni (escalc + rma, the default), peto (rma.peto, "
-                   "--measure PETO), mh (rma.mh, --measure OR|RR|RD|IRR|IRD)")  # fmt: skip
+                   "--measure PETO), mh (rma.mh, --measure OR|RR|RD|IRR|IRD), glmm (rma.glmm, "
+                   "--measure OR|IRR|PLO|IRLN), glmm:UM.RS|glmm:CM.EL (OR|IRR), glmm:CM.AL "
+                   "(OR)")  # fmt: skip
     p.add_argument("--measure", required=True, help="metafor measure: PR, OR, SMD, GEN, ...")
     p.add_argument("--method", default="REML", help="estimator(s): DL,REML,PM or 'all'")
     p.add_argument("--test", default="z", help="test and CIs of the coefficients: z, t, knha "

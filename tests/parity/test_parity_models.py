@@ -41,33 +41,72 @@ def _one_line(err: str) -> str:
     return lines[0]
 
 
+def _record_then_replay(capsys, monkeypatch, args, measure, model):
+    """``--record`` live, then replay the recording with R unavailable; the recording's path."""
+    code, out, _ = _run(capsys, *args, "--record")
+    assert code == 0 and "recorded in" in out
+    [rec] = list(args[-1].glob(f"parity-{measure}-*.json"))
+    assert json.loads(rec.read_text())["call"]["model"] == model
+    _without_r(monkeypatch)
+    code, out2, _ = _run(capsys, *args)  # --golden DIR replays: R is not used
+    assert code == 0 and "recorded metafor" in out2 and "all agree" in out2
+    return rec
+
+
+def _without_r(monkeypatch):
+    """From here on R is unavailable: a --golden DIR replay must not need it."""
+    from metaparity.parity import rbridge
+
+    def unavailable(backend="auto"):
+        raise rbridge.RUnavailable("R is not installed (test)")
+
+    monkeypatch.setattr(rbridge, "get_bridge", unavailable)
+
+
 # ------------------------------------------------------------------ registry (no R needed)
 def test_every_entry_says_what_it_needs():
-    assert list(MODELS) == ["uni", "peto", "mh"]
+    glmms = ["glmm", "glmm:UM.FS", "glmm:UM.RS", "glmm:CM.EL", "glmm:CM.AL"]
+    assert list(MODELS) == ["uni", "peto", "mh", *glmms]
     for name, entry in MODELS.items():
-        assert entry.name == name and entry.rfun.startswith("mp_")
+        assert entry.name == name
         for m in entry.measures:
             assert entry.columns(m), (name, m)
+            assert entry.r_function(m).startswith("mp_")
         if name != "uni":
-            assert entry.fit and entry.r_args and entry.quantities
+            assert entry.fit and entry.r_args and (entry.quantities or entry.comparisons)
+    assert get_model("glmm").measures == ("OR", "IRR", "PLO", "IRLN")
+    assert get_model("glmm:um.fs") is get_model("glmm:UM.FS")  # case does not matter
+    assert get_model("glmm:CM.AL").measures == ("OR",)
+    assert get_model("glmm:CM.EL").r_function("OR") == "mp_rma_glmm_cm"  # BiasedUrn
+    assert get_model("glmm:CM.EL").r_function("IRR") == "mp_rma_glmm_cm_al"  # glmer
+    assert get_model("glmm").columns("IRLN") == [["xi", "ti"]]
+    assert get_model("glmm").iterative and not get_model("mh").iterative
     assert get_model("peto").measures == ("PETO",)
     assert ["ai", "n1i", "ci", "n2i"] in get_model("uni").columns("PETO")
     assert get_model("mh").measures == ("OR", "RR", "RD", "IRR", "IRD")
     assert get_model("mh").columns("IRD") == [["x1i", "t1i", "x2i", "t2i"]]
 
 
-@pytest.mark.parametrize("name", ["peto", "mh"])
-def test_r_function_is_in_its_family_file(name):
-    text = (ROOT / f"src/metaparity/parity/r/fam_{name}.R").read_text()
-    assert f"{get_model(name).rfun} <- function(" in text
+def test_r_function_is_in_the_bridges_library():
+    text = "".join(p.read_text() for p in (ROOT / "src/metaparity/parity/r").glob("*.R"))
+    for entry in MODELS.values():
+        for m in entry.measures:
+            assert f"{entry.r_function(m)} <- function(" in text, (entry.name, m)
 
 
 @pytest.mark.parametrize(
     "extra,match",
     [
         (["--model", "pteo"], r"--model 'pteo' is not a model metaparity can compare; did you mean 'peto'\?"),
-        (["--model", "glmmm"], r"--model 'glmmm' is not a model .*\(models: uni, peto, mh\)"),
-        (["--model", "MH", "--measure", "OR"], r"did you mean 'mh'\?"),
+        (["--model", "glmmm"], r"did you mean 'glmm'\? \(models: uni, peto, mh, glmm, glmm:UM.FS"),
+        (["--model", "glmm:UM.F", "--measure", "OR"], r"did you mean 'glmm:UM.FS'\?"),
+        (["--model", "glmm", "--measure", "RR"], r"unknown measure 'RR'; choose one of: OR, IRR, PLO, IRLN"),
+        (["--model", "glmm:CM.AL", "--measure", "IRR"], r"unknown measure 'IRR'; choose one of: OR$"),
+        (["--model", "glmm", "--measure", "OR", "--method", "DL"], r"--method DL: --model glmm .* is fitted by ML only"),
+        (["--model", "glmm", "--measure", "OR", "--test", "knha"], r"--test knha: --model glmm compares z-tests only"),
+        (["--model", "glmm:UM.RS", "--measure", "OR", "--control", '{"maxiter": 10}'], r"--control: --model glmm:UM.RS fits metafor with metaparity's tight"),
+        (["--model", "glmm", "--measure", "PLO"], r"needs columns \(xi, ni\)"),
+        (["--model", "MH", "--measure", "OR"], r"--model mh --measure OR needs columns"),
         (["--model", "mh", "--measure", "PETO"], r"unknown measure 'PETO'; choose one of: OR, RR, RD, IRR, IRD"),
         (["--model", "mh", "--measure", "IRR"], r"needs columns \(x1i, t1i, x2i, t2i\)"),
         (["--model", "peto", "--measure", "OR"], r"unknown measure 'OR'; choose one of: PETO"),
@@ -159,18 +198,7 @@ def test_peto_difference_gives_exit_1(metafor, tmp_path, capsys, monkeypatch):
 def test_peto_records_then_replays_without_r(metafor, tmp_path, capsys, monkeypatch):
     g = tmp_path / "gold"
     args = ["parity", LI, "--model", "peto", "--measure", "PETO", "--golden", g]
-    code, out, _ = _run(capsys, *args, "--record")
-    assert code == 0 and "recorded in" in out
-    [rec] = list(g.glob("parity-PETO-*.json"))
-    assert json.loads(rec.read_text())["call"]["model"] == "peto"
-    from metaparity.parity import rbridge
-
-    def unavailable(backend="auto"):
-        raise rbridge.RUnavailable("R is not installed (test)")
-
-    monkeypatch.setattr(rbridge, "get_bridge", unavailable)
-    code, out2, _ = _run(capsys, *args)  # --golden DIR replays: R is not used
-    assert code == 0 and "recorded metafor" in out2 and "all agree" in out2
+    _record_then_replay(capsys, monkeypatch, args, "PETO", "peto")
     # the uni model's recording of the same file and measure is another call
     code, _, err = _run(capsys, "parity", LI, "--measure", "PETO", "--method", "EE", "--golden", g)
     assert code == 2 and "record" in err
@@ -215,16 +243,7 @@ def test_mh_agrees_exit_0_with_reports(metafor, tmp_path, capsys, path, measure,
 def test_mh_records_then_replays_without_r(metafor, tmp_path, capsys, monkeypatch):
     g = tmp_path / "gold"
     args = ["parity", BCG, "--model", "mh", "--measure", "OR", *BCG_COLS, "--golden", g]
-    code, out, _ = _run(capsys, *args, "--record")
-    assert code == 0 and "recorded in" in out
-    from metaparity.parity import rbridge
-
-    def unavailable(backend="auto"):
-        raise rbridge.RUnavailable("R is not installed (test)")
-
-    monkeypatch.setattr(rbridge, "get_bridge", unavailable)
-    code, out2, _ = _run(capsys, *args)
-    assert code == 0 and "recorded metafor" in out2 and "all agree" in out2
+    _record_then_replay(capsys, monkeypatch, args, "OR", "mh")
 
 
 @pytest.mark.r
@@ -238,3 +257,64 @@ def test_pytest_helper_checks_mh_and_peto_fits_against_metafor(metafor):
     assert assert_model_agrees_with_metafor("peto", "PETO", bridge=metafor, level=90, **t)
     with pytest.raises(ValueError, match="assert_agrees_with_metafor"):
         assert_model_agrees_with_metafor("uni", "OR", bridge=metafor, **t)
+
+
+# ------------------------------------------------------------------ rma.glmm
+HART = ROOT / "fixtures" / "metadat" / "dat.hart1999.csv"
+_GLMM_LIVE = {
+    "bcg-UM.FS": (BCG, "glmm", "OR", BCG_COLS),
+    "grouped-UM.FS": ("grouped", "glmm:UM.FS", "OR", ["--by", "g"]),
+    "nielweise2008-UM.RS-IRR": (NW2008, "glmm:UM.RS", "IRR", []),
+    "bcg-CM.EL": (BCG, "glmm:CM.EL", "OR", BCG_COLS),
+    "nielweise2007-CM.AL": (NIEL, "glmm:CM.AL", "OR", []),
+    "nielweise2008-CM.EL-IRR": (NW2008, "glmm:CM.EL", "IRR", []),
+    "li2007-PLO": (LI, "glmm", "PLO", ["--col", "xi=ai", "--col", "ni=n1i"]),
+    "hart1999-IRLN": (HART, "glmm", "IRLN", ["--col", "xi=x1i", "--col", "ti=t1i"]),
+}
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("case", list(_GLMM_LIVE))
+def test_glmm_agrees_exit_0_with_likelihood_evidence(metafor, tmp_path, capsys, case):
+    """Every rma.glmm model and measure through the CLI: agreement at the GLMM tolerances,
+    and the optimum check (ours not below metafor's in the same likelihood) among them."""
+    path, model, measure, extra = _GLMM_LIVE[case]
+    if path == "grouped":
+        path = tmp_path / "grouped.csv"
+        path.write_text(GROUPED)
+    j = tmp_path / "r.json"
+    code, out, err = _run(capsys, "parity", path, "--model", model, "--measure", measure, *extra,
+                          "--json", j)  # fmt: skip
+    assert code == 0, out + err
+    rep = json.loads(j.read_text())
+    assert rep["ok"] and {a["method"] for a in rep["analyses"]} == {model}
+    names = {c["quantity"] for a in rep["analyses"] for c in a["comparisons"]}
+    assert {"b", "se", "tau2", "logLik"} <= names
+    glmer_conditional = model == "glmm:CM.AL" or (model == "glmm:CM.EL" and measure == "IRR")
+    if not glmer_conditional:  # those two have no likelihood comparison yet (docs/glmm.md)
+        assert {"optimum_not_below_metafor", "loglik_at_metafor"} <= names
+
+
+@pytest.mark.r
+def test_glmm_records_then_replays_and_a_difference_exits_1(metafor, tmp_path, capsys,
+                                                           monkeypatch):  # fmt: skip
+    g = tmp_path / "gold"
+    args = ["parity", NW2008, "--model", "glmm", "--measure", "IRR", "--golden", g]
+    rec = _record_then_replay(capsys, monkeypatch, args, "IRR", "glmm")
+    # a metafor record that differs in tau2 beyond lme4's optimiser: exit 1, tau2 named
+    data = json.loads(rec.read_text())
+    [key] = data["results"]
+    data["results"][key]["fit"]["tau2"] *= 1.01
+    rec.write_text(json.dumps(data))
+    code, out3, _ = _run(capsys, *args)
+    assert code == 1 and re.search(r"tau2 .*DIFFERS|tau2.*differ", out3, re.S | re.I), out3
+
+
+@pytest.mark.r
+def test_pytest_helper_checks_glmm_fits_against_metafor(metafor):
+    from metaparity.parity.testing import assert_model_agrees_with_metafor
+
+    t = dict(ai=[4, 6, 3, 62, 33], bi=[119, 300, 228, 13536, 5036],
+             ci=[11, 29, 11, 248, 47], di=[128, 274, 209, 12619, 5761])  # fmt: skip
+    cmps = assert_model_agrees_with_metafor("glmm:CM.AL", "OR", bridge=metafor, **t)
+    assert {"b", "tau2", "QE_Wld"} <= {c.quantity for c in cmps}

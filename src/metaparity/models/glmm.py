@@ -68,6 +68,7 @@ from metaparity._core.validation import (
 )
 from metaparity.effects.escalc import escalc
 from metaparity.effects.transforms import ilogit
+from metaparity.models._glm_saturated import saturated_glm, wald_condition, wald_residual
 from metaparity.models._glmm_common import _expit_parts, _gh_rule
 from metaparity.models.glmm_twogroup import rma_glmm_um
 from metaparity.models.predict import Prediction
@@ -76,7 +77,7 @@ from metaparity.models.uni import rma
 
 __all__ = [
     "rma_glmm", "GlmmResult", "GlmmPrediction", "glmm_loglik", "conditional_loglik",
-    "glmm_vs_wald", "GLMM_FIT_FIELDS",
+    "glmm_vs_wald", "GLMM_FIT_FIELDS", "wald_heterogeneity",
 ]  # fmt: skip
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -321,6 +322,8 @@ class GlmmResult(ModelResult):
     ni: np.ndarray | None = field(repr=False, default=None)
     slab: tuple | None = field(repr=False, default=None)
     vb_conditional: float = field(repr=False, default=float("nan"))
+    #: condition of metafor's Wald solve for QE_Wld (its rounding, not ours; see wald_condition)
+    QE_Wld_cond: float = field(repr=False, default=1.0)
 
     @property
     def dfs(self) -> float:
@@ -388,20 +391,16 @@ def _check_counts(x: np.ndarray, n: np.ndarray, labels) -> None:
             )
 
 
-def _wald_het(x: np.ndarray, n: np.ndarray) -> float:
-    """Wald test of the saturated model's study dummies: ``sum w (eta - eta_w)^2``.
-
-    Studies with 0 or n events have no finite saturated logit; their weight
-    ``n p (1 - p)`` tends to 0 faster than ``eta^2`` grows, so they contribute 0.
+def wald_heterogeneity(x: np.ndarray, n: np.ndarray) -> tuple[float, float, float]:
+    """Wald test of the saturated model's study logits: ``sum w (eta - eta_w)^2`` at the
+    stopping point of metafor's saturated glm, iterated as glm.fit does
+    (:mod:`metaparity.models._glm_saturated`).  A study with 0 or n events has no finite
+    logit; glm stops at a large one with a tiny weight, and its contribution (~1e-7, 0 in
+    the limit) is the one metafor reports.  Also returns glm's residual deviance there and
+    the condition of metafor's Wald solve (:func:`~metaparity.models._glm_saturated.wald_condition`).
     """
-    inner = (x > 0) & (x < n)
-    if inner.sum() == 0:
-        return 0.0
-    xi, ni = x[inner], n[inner]
-    eta = np.log(xi / (ni - xi))
-    w = xi * (ni - xi) / ni
-    eb = (w * eta).sum() / w.sum()
-    return float((w * (eta - eb) ** 2).sum())
+    eta, v, dev = saturated_glm(x, n)
+    return wald_residual(eta, v, np.ones((eta.size, 1))), dev, wald_condition(v)
 
 
 def conditional_loglik(x, n, mu: float, tau: float) -> float:
@@ -506,11 +505,13 @@ def rma_glmm(
     zval = mu / se
     pval, crit = _test(zval, test, level, k)
     tau2 = tau * tau
-    ll = conditional_loglik(x, n, mu, tau)
-    het = _heterogeneity(x, n, tau2)
+    het, dev_glm = _heterogeneity(x, n, tau2)
+    # metafor: logLik = ll.QE - deviance(glmer) / 2 with ll.QE the logLik of its saturated
+    # glm at glm's stopping point (the exact saturated value - dev_glm / 2)
+    ll = conditional_loglik(x, n, mu, tau) - dev_glm / 2
     return GlmmResult(
         b=mu, se=se, zval=zval, pval=float(pval), ci_lb=mu - crit * se, ci_ub=mu + crit * se,
-        tau2=tau2, **het, **_fit_stats(x, n, ll), logLik_marginal=obj.ll(th), k=k, nAGQ=q,
+        tau2=tau2, **het, **_fit_stats(x, n, ll, dev_glm), logLik_marginal=obj.ll(th), k=k, nAGQ=q,
         test=test, level=level, converged=bool(converged), xi=x, ni=n, slab=labels,
         vb_conditional=vb_cond,
     )  # fmt: skip
@@ -590,7 +591,7 @@ def _test(zval: float, test: str, level: float, k: int) -> tuple[float, float]:
     return 2 * stats.t.sf(abs(zval), k - 1), stats.t.isf(alpha / 2, k - 1)
 
 
-def _heterogeneity(x: np.ndarray, n: np.ndarray, tau2: float) -> dict[str, Any]:
+def _heterogeneity(x: np.ndarray, n: np.ndarray, tau2: float) -> tuple[dict[str, Any], float]:
     """I^2, H^2 (from the typical within-study variance of the logits), Wald and LRT tests."""
     k = x.size
     dat = escalc("PLO", xi=x, ni=n)
@@ -601,21 +602,22 @@ def _heterogeneity(x: np.ndarray, n: np.ndarray, tau2: float) -> dict[str, Any]:
     with np.errstate(divide="ignore", invalid="ignore"):
         ll_sat = float(_binom_ll(x, n, np.true_divide(x, n, dtype=float)).sum())
     ll_fe = float(_binom_ll(x, n, np.full(k, float(x.sum()) / float(n.sum()))).sum())
-    qe_lrt = max(0.0, 2.0 * (ll_sat - ll_fe))
-    qe_wld = _wald_het(x, n)
+    qe_wld, dev_glm, kappa = wald_heterogeneity(x, n)
+    qe_lrt = max(0.0, 2.0 * (ll_sat - dev_glm / 2 - ll_fe))  # metafor's ll.QE: glm's logLik
     df = k - 1
     return dict(
         I2=float(I2), H2=float(H2), vt=float(vt),
         QE_Wld=qe_wld, QEp_Wld=float(stats.chi2.sf(qe_wld, df)),
-        QE_LRT=qe_lrt, QEp_LRT=float(stats.chi2.sf(qe_lrt, df)),
-    )  # fmt: skip
+        QE_LRT=qe_lrt, QEp_LRT=float(stats.chi2.sf(qe_lrt, df)), QE_Wld_cond=kappa,
+    ), dev_glm  # fmt: skip
 
 
-def _fit_stats(x: np.ndarray, n: np.ndarray, ll: float) -> dict[str, Any]:
-    """logLik, deviance (against the saturated binomial model), AIC, BIC, AICc."""
+def _fit_stats(x: np.ndarray, n: np.ndarray, ll: float, dev_glm: float = 0.0) -> dict[str, Any]:
+    """logLik, deviance (against metafor's saturated glm: the exact saturated binomial
+    log-likelihood minus half of that glm's residual deviance ``dev_glm``), AIC, BIC, AICc."""
     k = x.size
     with np.errstate(divide="ignore", invalid="ignore"):
-        ll_sat = float(_binom_ll(x, n, np.true_divide(x, n, dtype=float)).sum())
+        ll_sat = float(_binom_ll(x, n, np.true_divide(x, n, dtype=float)).sum()) - dev_glm / 2
     npar = 2
     return dict(
         logLik=ll,

@@ -26,6 +26,7 @@ import math
 import numpy as np
 from scipy import optimize
 
+from metaparity.models._glm_saturated import saturated_glm, wald_condition, wald_residual
 from metaparity.models.glmm import _binom_ll, _expit_parts, _lchoose, _modes, _study_loglik
 
 __all__ = ["BinomialNormal"]
@@ -143,16 +144,14 @@ class BinomialNormal:
         _, _, sp = _expit_parts(eta)
         return float((self.lc + self.x * eta - self.n * sp).sum())
 
-    def heterogeneity(self, beta_fe: np.ndarray) -> tuple[float, float]:
-        """``(QE_Wld, QE_LRT)``: the saturated model's Wald test and the EE deviance."""
+    def heterogeneity(self, beta_fe: np.ndarray) -> tuple[float, float, float, float]:
+        """``(QE_Wld, QE_LRT, dev_glm, cond)``: the saturated model's Wald test, the EE
+        deviance, the residual deviance of metafor's saturated glm (its ``ll.QE`` is the
+        exact saturated log-likelihood minus half of it) and the condition of metafor's
+        Wald solve (:func:`~metaparity.models._glm_saturated.wald_condition`)."""
+        # metafor's saturated glm, iterated as glm.fit does (0- or n-event studies: glm's
+        # stopping point, ~0): metaparity.models._glm_saturated
+        th, v, dev = saturated_glm(self.x, self.n, self.off)
         ll_fe = self.ll(np.append(beta_fe, 0.0))
-        lrt = max(0.0, 2.0 * (self.ll_sat() - ll_fe))
-        x, n = self.x, self.n
-        inner = (x > 0) & (x < n)
-        if not inner.any():
-            return 0.0, lrt
-        th = np.log(x[inner] / (n[inner] - x[inner])) - self.off[inner]
-        w = x[inner] * (n[inner] - x[inner]) / n[inner]
-        Xi = self.X[inner]
-        bw = np.linalg.lstsq(Xi * np.sqrt(w)[:, None], th * np.sqrt(w), rcond=None)[0]
-        return float((w * (th - Xi @ bw) ** 2).sum()), lrt
+        lrt = max(0.0, 2.0 * (self.ll_sat() - dev / 2 - ll_fe))
+        return wald_residual(th, v, self.X), lrt, dev, wald_condition(v)

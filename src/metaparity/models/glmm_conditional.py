@@ -209,6 +209,8 @@ class GlmmCmResult(ModelResult):
     model: str = "CM.EL"
     method: str = "ML"
     dropped: tuple = field(default=(), repr=False)
+    #: condition of metafor's Wald solve for QE_Wld (glm-based models; see wald_condition)
+    QE_Wld_cond: float = field(repr=False, default=1.0)
 
     @property
     def int_only(self) -> bool:
@@ -401,9 +403,11 @@ def _fit_el(tab: Tables, X: np.ndarray) -> dict[str, Any]:
 
 def _fit_al(bn: BinomialNormal) -> dict[str, Any]:
     th, conv, beta_fe = bn.fit()
-    qw, qlrt = bn.heterogeneity(beta_fe)
-    return dict(th=th, conv=conv, H=bn.hess(th), ll=bn.conditional_ll(th), ll_sat=bn.ll_sat(),
-                QE_Wld=qw, QE_LRT=qlrt)  # fmt: skip
+    qw, qlrt, dev, kappa = bn.heterogeneity(beta_fe)
+    # metafor: ll.QE (glm's saturated logLik) = exact - dev / 2; logLik = ll.QE - dev(glmer) / 2
+    return dict(th=th, conv=conv, H=bn.hess(th), ll=bn.conditional_ll(th) - dev / 2,
+                ll_sat=bn.ll_sat() - dev / 2, QE_Wld=qw, QE_LRT=qlrt,
+                QE_Wld_cond=kappa)  # fmt: skip
 
 
 def _assemble(fit, X, names, vi, level, test, dropped, measure, model) -> GlmmCmResult:
@@ -447,6 +451,7 @@ def _assemble(fit, X, names, vi, level, test, dropped, measure, model) -> GlmmCm
         BIC=-2 * ll + npar * math.log(k), AICc=-2 * ll + 2 * npar * kk / (kk - npar - 1),
         k=k, p=p, test=test, level=level, converged=bool(fit["conv"]), coef_names=tuple(names),
         measure=measure, model=model, dropped=dropped,
+        QE_Wld_cond=float(fit.get("QE_Wld_cond", 1.0)),
     )  # fmt: skip
 
 

@@ -31,8 +31,9 @@ What metafor reports, reproduced here:
 * ``QE_Wld``: the Wald test, in the model with a treatment effect per study, that those
   effects follow ``X beta``.  UM.FS: ``theta_hat' (W - W X (X'WX)^-1 X'W) theta_hat`` with the
   study log ORs / log IRRs and ``W`` their inverse variances ``(1/a + 1/b + 1/c + 1/d)^-1``
-  (``(1/x1 + 1/x2)^-1``); a study with a zero cell has no finite effect and weight 0 in the
-  limit, so it contributes 0 (metafor's glm stops near it: ~1e-6 relative).
+  (``(1/x1 + 1/x2)^-1``), both at the stopping point of metafor's saturated glm, iterated
+  as glm.fit does (:mod:`metaparity.models._glm_saturated`): a study with a zero cell has
+  no finite effect and contributes what glm's last iterate gives (~1e-7, 0 in the limit).
 * ``I2``/``H2``/``vt``: from ``vt = (k - p) / tr(P)`` of the ``escalc`` sampling variances
   with 1/2 added to zero cells (``add = 1/2, to = "only0"``).
 * ``fit_stats``: UM.FS ``ll = ll_sat - deviance(glmer) / 2``, the log-likelihood at the
@@ -58,9 +59,10 @@ from metaparity._core.names import TestName
 from metaparity._core.validation import check_level, column, study_label
 from metaparity.effects.escalc import escalc
 from metaparity.models import _glmm_engine as eng
+from metaparity.models._glm_saturated import saturated_glm, wald_condition, wald_residual
 from metaparity.models.results import ModelResult
 
-__all__ = ["rma_glmm_um", "GlmmUMResult", "glmm_um_loglik"]
+__all__ = ["rma_glmm_um", "GlmmUMResult", "glmm_um_loglik", "glmm_um_rs_wald_rx"]
 
 _G = np.array([0.5, -0.5])
 _COUNTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i", "xi", "ti")
@@ -111,6 +113,8 @@ class GlmmUMResult(ModelResult):
     coef_names: tuple[str, ...] = ()
     se_rx: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     QE_Wld_rx: float = float("nan")
+    #: condition of metafor's Wald solve for QE_Wld (its rounding; see wald_condition)
+    QE_Wld_cond: float = field(repr=False, default=1.0)
     theta: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     fixef: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     dropped: tuple = field(repr=False, default=())
@@ -275,7 +279,7 @@ def _rs_results(cells, X, off, tab, measure):
     return dict(
         b=g[:p], vb=V[:p, :p], tau2=float(g[p + 2]) ** 2, sigma2=float(g[p + 1]) ** 2,
         conv=conv, llm=llm, ll=llm, ll_fe=ll_fe, ll_sat=ll_sat, parms=p + 3, qe_wld=qe_wld,
-        qe_wld_rx=qe_wld_rx, se_rx=np.sqrt(np.diag(Vrx))[:p],
+        qe_wld_rx=qe_wld_rx, vb_rx=Vrx[:p, :p],
         theta=np.array([g[p + 1], g[p + 2]]), fixef=g[: p + 1].copy(),
     )  # fmt: skip
 
@@ -312,12 +316,13 @@ def _irln_results(cells, X, q):
     V = eng.vcov(f_ml, g, none, [p] if tau == 0.0 else [])
     a = np.full((k, 1), tau)
     ll_cond = eng.conditional_1d(cells, cells.off + (X @ g[:p])[:, None], a)
-    x, t = cells.x[:, 0], np.exp(cells.off[:, 0])
-    ok = x > 0
-    qe = 0.0 if ok.sum() <= p else _wald_residual(np.log(x[ok] / t[ok]), np.diag(x[ok]), X[ok])
+    th_sat, v_sat, dev_glm = saturated_glm(cells.x[:, 0], offset=cells.off[:, 0])  # metafor's
+    qe = wald_residual(th_sat, v_sat, X)
+    kappa = wald_condition(v_sat)
     return dict(
         b=g[:p], vb=V[:p, :p], tau2=tau * tau, sigma2=float("nan"), conv=conv, llm=llm,
-        ll=ll_cond, ll_fe=ll_fe, ll_sat=cells.saturated(), parms=p + 1, qe_wld=qe,
+        ll=ll_cond - dev_glm / 2, ll_fe=ll_fe, ll_sat=cells.saturated() - dev_glm / 2,
+        parms=p + 1, qe_wld=qe, qe_wld_cond=kappa,
         theta=np.array([tau]), fixef=g[:p].copy(),
     )  # fmt: skip
 
@@ -342,15 +347,35 @@ def _rs_saturated(cells, X, off, gf):
     g, loc, _ = eng.newton(f, np.array([gf[p], gf[p + 1]]), d0)
     ll = float(f(g, loc).sum())
     V = eng.vcov(f, g, loc, [])[2:, 2:]
-    eta0 = g[0] + off + np.column_stack([loc[:, 0], np.zeros(k)])
-    _, z = eng.laplace_2d(cells, eta0, g[1] * np.ones((k, 2)), np.zeros((k, 2)), modes=True)
+    th = loc[:, 0]
+    qe_rx = _rs_wald_rx(cells, X, off, float(g[0]), float(g[1]), th)
+    return ll, _wald_residual(th, np.linalg.inv(V), X), qe_rx
+
+
+def _rs_wald_rx(cells, X, off, const: float, sigma: float, loc: np.ndarray) -> float:
+    """The Wald statistic of UM.RS's saturated model with lme4's fallback vcov "estimated
+    from RX" (given sigma), at the point (const, sigma, per-study effects ``loc``)."""
+    k = X.shape[0]
+    eta0 = const + off + np.column_stack([loc, np.zeros(k)])
+    _, z = eng.laplace_2d(cells, eta0, sigma * np.ones((k, 2)), np.zeros((k, 2)), modes=True)
     D = np.zeros((k, 2, k + 1))
     D[:, :, 0] = 1.0
     D[np.arange(k), 0, 1 + np.arange(k)] = 1.0
-    A = np.full((k, 2, 1), float(g[1]))
-    Vrx = eng.rx_vcov(cells, eta0 + g[1] * z[:, :1], A, D)[1:, 1:]
-    th = loc[:, 0]
-    return ll, _wald_residual(th, np.linalg.inv(V), X), _wald_residual(th, np.linalg.inv(Vrx), X)
+    A = np.full((k, 2, 1), sigma)
+    Vrx = eng.rx_vcov(cells, eta0 + sigma * z[:, :1], A, D)[1:, 1:]
+    return _wald_residual(loc, np.linalg.inv(Vrx), X)
+
+
+def glmm_um_rs_wald_rx(sigma: float, const: float, loc: Any, *, measure: str = "OR",
+                       mods: Any = None, data: Any = None, **counts: Any) -> float:  # fmt: skip
+    """UM.RS's saturated-model Wald statistic with lme4's RX vcov at lme4's own saturated
+    optimum (``sigma``, ``const``, the treatment effect per study ``loc``): where lme4
+    falls back to RX, metafor's ``QE.Wld`` is this function at that point."""
+    cols = {n: counts.get(n) for n in _COUNTS}
+    pre = _prepare(measure, "UM.RS", cols, mods, data, None, None, 95, "z", warn=False)
+    _, _, cells, _, X, _, _, _, _, _ = pre
+    loc = np.asarray(loc, float).ravel()
+    return _rs_wald_rx(cells, X, cells.off, float(const), float(sigma), loc)
 
 
 def _wald_residual(theta: np.ndarray, W: np.ndarray, X: np.ndarray) -> float:
@@ -360,19 +385,26 @@ def _wald_residual(theta: np.ndarray, W: np.ndarray, X: np.ndarray) -> float:
     return float(max(r, 0.0))
 
 
-def _fs_wald(tab: np.ndarray, X: np.ndarray, measure: str) -> float:
-    """UM.FS's Wald statistic from the study log ORs / log IRRs (zero-cell studies: 0)."""
+def _glm_saturated_ll(r: dict, dev_glm: float) -> dict:
+    """metafor's ``ll.QE`` is ``logLik()`` of its saturated glm, at glm's stopping point:
+    the exact saturated log-likelihood minus half of glm's residual deviance (~1e-9 with a
+    zero cell, 0 otherwise), and ``logLik = ll.QE - deviance(glmer) / 2``."""
+    return r | {"ll_sat": r["ll_sat"] - dev_glm / 2, "ll": r["ll"] - dev_glm / 2}
+
+
+def _fs_wald(tab: np.ndarray, X: np.ndarray, measure: str) -> tuple[float, float, float]:
+    """UM.FS's Wald statistic from metafor's saturated glm (two cells per study), iterated as
+    glm.fit does (:mod:`metaparity.models._glm_saturated`: a zero-cell study contributes
+    what glm's stopping point gives, ~0), that glm's residual deviance and the condition of
+    metafor's Wald solve (:func:`~metaparity.models._glm_saturated.wald_condition`)."""
+    k = tab.shape[0]
     if measure == "OR":
-        ok = np.all(tab > 0, 1)
-        a, b, c, d = (tab[ok, j] for j in range(4))
-        y, v = np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
+        a, b, c, d = (tab[:, j] for j in range(4))
+        th, v, dev = saturated_glm(np.r_[a, c], np.r_[a + b, c + d])
     else:
-        ok = (tab[:, 0] > 0) & (tab[:, 2] > 0)
-        x1, t1, x2, t2 = (tab[ok, j] for j in range(4))
-        y, v = np.log(x1 / t1) - np.log(x2 / t2), 1 / x1 + 1 / x2
-    if ok.sum() <= np.linalg.matrix_rank(X[ok]) if ok.any() else True:
-        return 0.0
-    return _wald_residual(y, np.diag(1 / v), X[ok])
+        x1, t1, x2, t2 = (tab[:, j] for j in range(4))
+        th, v, dev = saturated_glm(np.r_[x1, x2], offset=np.log(np.r_[t1, t2]))
+    return wald_residual(th[:k] - th[k:], v[:k] + v[k:], X), dev, wald_condition(v[:k] + v[k:])
 
 
 def _vt(tab: np.ndarray, X: np.ndarray, measure: str) -> float:
@@ -437,16 +469,52 @@ def rma_glmm_um(
     pre = _prepare(measure, model, cols, mods, data, slab, nAGQ, level, test, warn=True)
     measure, model, cells, tab, X, names, q, lv, k_all, dropped = pre
     off = cells.off
+    T, Xs = _standardised(X)  # fitted on centred, scaled moderators (a raw year is cond ~1e13)
     if model == "IRLN":
-        r = _irln_results(cells, X, q)
+        r = _irln_results(cells, Xs, q)
         qe_wld = r["qe_wld"]
     elif model == "UM.FS":
-        r = _fs_results(cells, X, q, off)
-        qe_wld = _fs_wald(tab, X, measure)
+        r = _fs_results(cells, Xs, q, off)
+        qe_wld, dev_glm, kappa = _fs_wald(tab, X, measure)
+        r = _glm_saturated_ll(r, dev_glm) | {"qe_wld_cond": kappa}
     else:
-        r = _rs_results(cells, X, off, tab, measure)
+        r = _rs_results(cells, Xs, off, tab, measure)
         qe_wld = r["qe_wld"]
+    r = _unstandardised(r, T)
     return _assemble(r, qe_wld, tab, X, names, measure, model, q, lv, test, k_all, dropped)
+
+
+def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, Xs)`` with ``X b = Xs b_s`` for ``b = T b_s``: every moderator centred (when
+    ``X`` has an intercept) and scaled to unit SD.  The model is the same; Newton's steps
+    on a raw moderator such as a publication year (cond(X'X) ~ 1e13) are not."""
+    p = X.shape[1]
+    T, Xs = np.eye(p), X.astype(float).copy()
+    icpt = bool(np.all(X[:, 0] == 1.0))
+    for j in range(1 if icpt else 0, p):
+        c = float(X[:, j].mean()) if icpt else 0.0
+        sd = float(np.sqrt(np.mean((X[:, j] - c) ** 2)))
+        if not sd > 0:
+            continue
+        Xs[:, j] = (X[:, j] - c) / sd
+        T[j, j] = 1.0 / sd
+        if icpt:
+            T[0, j] = -c / sd
+    return T, Xs
+
+
+def _unstandardised(r: dict, T: np.ndarray) -> dict:
+    """A fit on ``Xs`` (:func:`_standardised`) back on the scale of ``X``."""
+    p = T.shape[0]
+    out = dict(r)
+    out["b"] = T @ r["b"]
+    out["vb"] = T @ r["vb"] @ T.T
+    fixef = np.array(r["fixef"], dtype=float)
+    fixef[:p] = T @ fixef[:p]
+    out["fixef"] = fixef
+    if "vb_rx" in r:
+        out["se_rx"] = np.sqrt(np.diag(T @ r["vb_rx"] @ T.T))
+    return out
 
 
 def _prepare(measure, model, cols, mods, data, slab, nAGQ, level, test, warn):
@@ -564,4 +632,5 @@ def _assemble(r, qe_wld, tab, X, names, measure, model, q, lv, test, k_all, drop
         converged=bool(r["conv"]), coef_names=names, theta=r["theta"], fixef=r["fixef"],
         dropped=dropped, se_rx=r.get("se_rx", np.zeros(0)),
         QE_Wld_rx=float(r.get("qe_wld_rx", float("nan"))),
+        QE_Wld_cond=float(r.get("qe_wld_cond", 1.0)),
     )  # fmt: skip

@@ -21,10 +21,15 @@ from metaparity.models.glmm import (
     GlmmResult,
     conditional_loglik,
     glmm_loglik,
+    wald_heterogeneity,
 )
+from metaparity.models.glmm_conditional import cm_loglik
+from metaparity.models.glmm_twogroup import glmm_um_loglik, glmm_um_rs_wald_rx
 from metaparity.models.results import RmaModsResult, RmaResult
 from metaparity.models.uni import rma
 from metaparity.parity.tolerances import (
+    GLMM_CM_AL_TOLERANCES,
+    GLMM_CM_TOLERANCES,
     GLMM_TOLERANCES,
     GLMM_TOLERANCES_LAPLACE,
     GLMM_UM_RS_TOLERANCES,
@@ -41,6 +46,12 @@ __all__ = [
     "compare_mods",
     "compare_glmm",
     "compare_glmm_um",
+    "compare_glmm_um_fit",
+    "compare_glmm_cm",
+    "compare_glmm_cm_al",
+    "cm_kept_tables",
+    "optimum_not_below",
+    "wald_cond",
     "fit_like",
     "FIT_FIELDS",
     "MODS_FIELDS",
@@ -248,6 +259,76 @@ def summarise(rows: Iterable[tuple[str, Comparison]]) -> dict[str, dict[str, flo
     return stats
 
 
+def _cmp(q: str, ours: Any, theirs: Any, tol: Tolerance, cond: float = 1.0) -> Comparison:
+    """One GLMM quantity against metafor's (NA on both sides agrees); ``cond`` > 1 scales
+    ``rtol`` (a p-value's condition number)."""
+    if cond > 1.0:
+        tol = Tolerance(tol.rtol * cond, tol.atol, tol.reason)
+    o = float("nan") if ours is None else float(ours)
+    r = float("nan") if theirs is None else float(theirs)
+    if math.isnan(o) or math.isnan(r):
+        return Comparison(q, o, r, float("nan"), float("nan"), tol, math.isnan(o) == math.isnan(r))
+    ad = abs(o - r)
+    rd = ad / abs(r) if r != 0 else (0.0 if ad == 0 else float("inf"))
+    return Comparison(q, o, r, ad, rd, tol, ad <= tol.atol + tol.rtol * abs(r))
+
+
+def wald_cond(res: Any, tol: Tolerance) -> float:
+    """The factor on ``QE_Wld``'s ``rtol`` for metafor's own rounding: it inverts the
+    saturated glm's ``vcov`` in a dummy-coded parametrisation whose condition number is
+    ``res.QE_Wld_cond`` (:func:`metaparity.models._glm_saturated.wald_condition`), so its
+    statistic carries a relative error of up to ~``2 eps QE_Wld_cond`` (1.0 when that is
+    below ``rtol``)."""
+    kappa = float(getattr(res, "QE_Wld_cond", 1.0))
+    return max(1.0, 2.0 * float(np.finfo(float).eps) * kappa / tol.rtol)
+
+
+def _fields(res: Any, fit: dict[str, Any], names: Iterable[str],
+            table: dict[str, Tolerance], conds: dict[str, float] | None = None,
+            ) -> list[Comparison]:  # fmt: skip
+    """``names`` of ``res`` against ``fit``, one comparison per coefficient of a vector field
+    (``conds``: a condition factor on a field's ``rtol``)."""
+    conds = conds or {}
+    out = []
+    for q in names:
+        ours = _vec(getattr(res, q))
+        raw = fit.get(q)
+        theirs = _vec([np.nan if v is None else v for v in (raw if isinstance(raw, list)
+                                                            else [raw])])  # fmt: skip
+        if ours.shape != theirs.shape:
+            out.append(_cmp(f"{q}.size", float(ours.size), float(theirs.size), table[q]))
+            continue
+        for j, (o, r) in enumerate(zip(ours, theirs, strict=True)):
+            name = q if ours.size == 1 else f"{q}[{j}]"
+            out.append(_cmp(name, o, r, table[q], conds.get(q, 1.0)))
+    return out
+
+
+#: the optimum check: our maximum is not below metafor's in the same likelihood
+OPTIMUM = Tolerance(
+    1e-12,
+    0.0,
+    "ours >= metafor's - rtol |metafor's|: our log-likelihood at our optimum against the same "
+    "function at metafor's optimum (rounding of the likelihood sum only)",
+)
+
+
+def optimum_not_below(name: str, ours: float, theirs: float, slack: float = 1e-12) -> Comparison:
+    """``ours >= theirs`` up to ``slack`` relative: our optimum is at least metafor's in the
+    same log-likelihood (the evidence that a parameter difference is metafor's optimiser).
+
+    >>> optimum_not_below("ll", -10.0, -10.0 + 1e-9).ok
+    False
+    """
+    tol = Tolerance(slack, 0.0, OPTIMUM.reason)
+    o, r = float(ours), float(theirs)
+    if not (math.isfinite(o) and math.isfinite(r)):
+        return Comparison(name, o, r, float("nan"), float("nan"), tol, False)
+    ad = abs(o - r)
+    rd = ad / abs(r) if r != 0 else 0.0
+    return Comparison(name, o, r, ad, rd, tol, o >= r - slack * abs(r))
+
+
 def compare_glmm(res: GlmmResult, ref: dict[str, Any]) -> list[Comparison]:
     """Compare a :class:`~metaparity.models.glmm.GlmmResult` with a metafor record from ``bridge.rma_glmm``.
 
@@ -272,25 +353,14 @@ def compare_glmm(res: GlmmResult, ref: dict[str, Any]) -> list[Comparison]:
     :data:`~metaparity.parity.tolerances.GLMM_TOLERANCES` (``..._LAPLACE`` for nAGQ = 1).
     """
     table = GLMM_TOLERANCES_LAPLACE if res.nAGQ == 1 else GLMM_TOLERANCES
-
-    def cmp(q: str, ours: Any, theirs: Any, tol: Tolerance, cond: float = 1.0) -> Comparison:
-        if cond > 1.0:
-            tol = Tolerance(tol.rtol * cond, tol.atol, tol.reason)
-        o = float("nan") if ours is None else float(ours)
-        r = float("nan") if theirs is None else float(theirs)
-        if math.isnan(o) or math.isnan(r):
-            return Comparison(
-                q, o, r, float("nan"), float("nan"), tol, math.isnan(o) == math.isnan(r)
-            )
-        ad = abs(o - r)
-        rd = ad / abs(r) if r != 0 else (0.0 if ad == 0 else float("inf"))
-        return Comparison(q, o, r, ad, rd, tol, ad <= tol.atol + tol.rtol * abs(r))
-
+    cmp = _cmp
     fit = ref["fit"]
     dist = "z" if res.test == "z" else "t"
+    wc = wald_cond(res, table["QE_Wld"])
     cond = {
         "pval": pvalue_condition(res.zval, dist, res.k - 1),
-        "QEp_Wld": pvalue_condition(res.QE_Wld, "chi2", res.k - 1),
+        "QE_Wld": wc,
+        "QEp_Wld": pvalue_condition(res.QE_Wld, "chi2", res.k - 1) * wc,
         "QEp_LRT": pvalue_condition(res.QE_LRT, "chi2", res.k - 1),
     }
     out = [cmp(q, getattr(res, q), fit.get(q), table[q], cond.get(q, 1.0)) for q in GLMM_FIT_FIELDS]
@@ -306,7 +376,9 @@ def compare_glmm(res: GlmmResult, ref: dict[str, Any]) -> list[Comparison]:
         out.append(
             cmp("loglik_at_ours", res.logLik_marginal, lme["ll_marg_at"], table["loglik_marginal"])
         )
-    cl = conditional_loglik(x, n, fit["b"], math.sqrt(fit["tau2"]))
+    # metafor's logLik = ll.QE - deviance(glmer) / 2, ll.QE at its saturated glm's stop
+    dev_glm = wald_heterogeneity(np.asarray(x, float), np.asarray(n, float))[1]
+    cl = conditional_loglik(x, n, fit["b"], math.sqrt(fit["tau2"])) - dev_glm / 2
     out.append(cmp("logLik_reported_at_metafor", cl, fit["logLik"], table["logLik_reported"]))
     return out
 
@@ -329,18 +401,7 @@ def compare_glmm_um(res: Any, ref: dict[str, Any], ll_at_metafor: float) -> list
     :data:`~metaparity.parity.tolerances.GLMM_UM_TOLERANCES`.
     """
     table = GLMM_UM_RS_TOLERANCES if res.model == "UM.RS" else GLMM_UM_TOLERANCES
-
-    def cmp(q: str, o: float, r: Any, tol: Tolerance, cond: float = 1.0) -> Comparison:
-        tol = Tolerance(tol.rtol * max(cond, 1.0), tol.atol, tol.reason)
-        r = float("nan") if r is None else float(r)
-        if math.isnan(o) or math.isnan(r):
-            return Comparison(
-                q, o, r, float("nan"), float("nan"), tol, math.isnan(o) == math.isnan(r)
-            )
-        ad = abs(o - r)
-        rd = ad / abs(r) if r != 0 else (0.0 if ad == 0 else float("inf"))
-        return Comparison(q, o, r, ad, rd, tol, ad <= tol.atol + tol.rtol * abs(r))
-
+    cmp = _cmp
     fit = ref["fit"]
     df = res.k - res.p
     dist = "z" if res.test == "z" else "t"
@@ -367,6 +428,10 @@ def compare_glmm_um(res: Any, ref: dict[str, Any], ll_at_metafor: float) -> list
                 cond = pvalue_condition(float(np.atleast_1d(res.zval)[j]), dist, df)
             elif q in ("QEp_Wld", "QEp_LRT"):
                 cond = pvalue_condition(getattr(res, q.replace("p_", "_")), "chi2", df)
+                if q == "QEp_Wld" and "QE_Wld" not in alt:
+                    cond *= wald_cond(res, table["QE_Wld"])
+            elif q == "QE_Wld" and "QE_Wld" not in alt:
+                cond = wald_cond(res, table["QE_Wld"])
             elif q == "QM":
                 cond = 2.0  # a squared z (or quadratic form in b / se): twice se's error
             elif q == "QMp":
@@ -380,3 +445,107 @@ def compare_glmm_um(res: Any, ref: dict[str, Any], ll_at_metafor: float) -> list
         out.append(cmp("loglik_at_ours", res.logLik_marginal, lme["ll_marg_at"],
                        table["loglik_marginal"]))  # fmt: skip
     return out
+
+
+def compare_glmm_um_fit(res: Any, ref: dict[str, Any], *, measure: str, model: str,
+                        mods: Any = None, **counts: Any) -> list[Comparison]:  # fmt: skip
+    """Everything :func:`compare_glmm_um` compares, plus the likelihood evidence computed
+    from the inputs (``counts``: metafor's argument names; ``mods``: the moderators):
+
+    * ``optimum_not_below_metafor``: our maximum against our log-likelihood at lme4's
+      parameters (and, when the record was made with ``at=`` ours, the same in lme4's own
+      deviance function: ``optimum_not_below_metafor_in_lme4``); lme4's parameters come
+      from the bridge's refit of metafor's ML model, which is metafor's fit where lme4
+      converges (``refit_b_diff``); for IRLN (no nuisance parameters) also at metafor's own
+      reported ``(b, tau2)``: ``optimum_not_below_metafor_reported``;
+    * UM.RS where lme4 fell back to the RX vcov for the saturated fit (``vcov_rx_qe``) and
+      the record holds lme4's saturated optimum (a refit of metafor's saturated glmer whose
+      own ``QE.Wld`` is metafor's, so the same fit): our RX Wald statistic *at that point*
+      against metafor's ``QE.Wld`` (``QE_Wld_rx_at_metafor``), and our saturated maximum
+      not below lme4's (``saturated_optimum_not_below_metafor``).
+    """
+    lme = ref.get("lme4") or {}
+    ll_mf = glmm_um_loglik(lme["theta"], lme["fixef"], measure=measure, model=model, mods=mods,
+                           **counts)  # fmt: skip
+    out = compare_glmm_um(res, ref, ll_mf)
+    # lme4's Laplace (UM.RS) takes log|L| from its penultimate PIRLS iterate: its own
+    # rounding is larger (see GLMM_UM_RS_TOLERANCES["loglik_marginal"])
+    rs = res.model == "UM.RS"
+    slack = 1e-10 if rs else 3e-12
+    out.append(optimum_not_below("optimum_not_below_metafor", res.logLik_marginal, ll_mf, slack))
+    if lme.get("ll_marg_at") is not None:
+        out.append(optimum_not_below("optimum_not_below_metafor_in_lme4", lme["ll_marg_at"],
+                                     lme["ll_marg_fit"], slack))  # fmt: skip
+    if res.model == "IRLN":  # no nuisance parameters: metafor's own estimates are the point
+        fit = ref["fit"]
+        ll_rep = glmm_um_loglik([math.sqrt(fit["tau2"])], fit["b"], measure=measure,
+                                model=model, mods=mods, **counts)  # fmt: skip
+        out.append(optimum_not_below("optimum_not_below_metafor_reported", res.logLik_marginal,
+                                     ll_rep, slack))  # fmt: skip
+    sat: dict[str, Any] = lme.get("saturated") or {}
+    qe = ref["fit"]["QE_Wld"]
+    qe_refit = float(sat.get("qe_refit") or math.nan)
+    refit_is_metafors = abs(qe_refit - qe) <= 1e-10 * abs(qe)
+    if rs and sat and lme.get("vcov_rx_qe") and refit_is_metafors:
+        q = glmm_um_rs_wald_rx(sat["sigma"], sat["const"], sat["loc"], measure=measure,
+                               mods=mods, **counts)  # fmt: skip
+        out.append(_cmp("QE_Wld_rx_at_metafor", q, ref["fit"]["QE_Wld"],
+                        GLMM_UM_RS_TOLERANCES["QE_Wld_rx_at_metafor"]))  # fmt: skip
+        ll_sat = res.logLik + res.deviance / 2  # our saturated model's maximum
+        out.append(optimum_not_below("saturated_optimum_not_below_metafor", ll_sat, sat["ll"],
+                                     slack))  # fmt: skip
+    return out
+
+
+#: fields of a CM.EL (OR) fit compared with metafor (QE_Wld separately: see compare_glmm_cm)
+GLMM_CM_EL_FIELDS = (
+    "b se zval ci_lb ci_ub tau2 I2 H2 vt QE_LRT QM logLik deviance AIC BIC k p".split()
+)
+#: fields of a glmer-based conditional fit (OR/CM.AL, IRR/CM.EL) compared with metafor
+GLMM_CM_AL_FIELDS = [*GLMM_CM_EL_FIELDS[:9], "QE_Wld", *GLMM_CM_EL_FIELDS[9:]]
+
+
+def cm_kept_tables(ai: Any, bi: Any, ci: Any, di: Any) -> tuple[np.ndarray, ...]:
+    """The 2x2 tables metafor's CM.EL fits: rows with a missing cell and double-zero /
+    double-all tables (``ai = ci = 0`` or ``bi = di = 0``, no information) left out."""
+    a, b, c, d = (np.asarray([np.nan if v is None else v for v in x], float)
+                  for x in (ai, bi, ci, di))  # fmt: skip
+    keep = ~(np.isnan(a) | np.isnan(b) | np.isnan(c) | np.isnan(d))
+    keep &= ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
+    return keep, a[keep], b[keep], c[keep], d[keep]
+
+
+def compare_glmm_cm(res: Any, ref: dict[str, Any], ai: Any, bi: Any, ci: Any, di: Any,
+                    mods: Any = None) -> list[Comparison]:  # fmt: skip
+    """Compare a CM.EL (OR) fit with a record of ``mp_rma_glmm_cm`` (fam_glmm_cm.R).
+
+    Every field of :data:`GLMM_CM_EL_FIELDS`; ``QE_Wld`` against the Wald statistic computed
+    directly in R (``wald_direct``) and, at its own tolerance, against metafor's numDeriv
+    value (``QE_Wld_numderiv``); our log-likelihood at metafor's optimum against metafor's
+    ``.dnchg`` there (``loglik_at_metafor``); and our optimum not below metafor's in our
+    likelihood (``optimum_not_below_metafor``).  ``ai ... di`` and ``mods`` are the inputs
+    of the fit (all rows).  Tolerances: :data:`~metaparity.parity.tolerances.GLMM_CM_TOLERANCES`.
+    """
+    fit = ref["fit"]
+    out = _fields(res, fit, GLMM_CM_EL_FIELDS, GLMM_CM_TOLERANCES)
+    out.append(_cmp("QE_Wld", res.QE_Wld, ref.get("wald_direct"), GLMM_CM_TOLERANCES["QE_Wld"]))
+    out.append(_cmp("QE_Wld_numderiv", res.QE_Wld, fit.get("QE_Wld"),
+                    GLMM_CM_TOLERANCES["QE_Wld_numderiv"]))  # fmt: skip
+    keep, a, b, c, d = cm_kept_tables(ai, bi, ci, di)
+    X = np.ones((keep.size, 1))
+    if mods is not None:
+        X = np.column_stack([X, np.asarray(mods, float).reshape(keep.size, -1)])
+    ll = cm_loglik(a, b, c, d, fit["b"], fit["tau2"], mods=X[keep])
+    lme = ref.get("metafor_ll") or {}
+    out.append(_cmp("loglik_at_metafor", ll, lme.get("at_fit"),
+                    GLMM_CM_TOLERANCES["loglik_at_metafor"]))  # fmt: skip
+    out.append(optimum_not_below("optimum_not_below_metafor", res.logLik, ll))
+    return out
+
+
+def compare_glmm_cm_al(res: Any, ref: dict[str, Any]) -> list[Comparison]:
+    """Compare an OR/CM.AL or IRR/CM.EL fit (glmer in metafor) with a record of
+    ``mp_rma_glmm_cm_al``: every field of :data:`GLMM_CM_AL_FIELDS`.  Tolerances:
+    :data:`~metaparity.parity.tolerances.GLMM_CM_AL_TOLERANCES`."""
+    wc = wald_cond(res, GLMM_CM_AL_TOLERANCES["QE_Wld"])
+    return _fields(res, ref["fit"], GLMM_CM_AL_FIELDS, GLMM_CM_AL_TOLERANCES, {"QE_Wld": wc})

@@ -37,7 +37,6 @@ from metaparity.parity.harness import (
     compare,
 )
 from metaparity.parity.models import ParityModel, get_model
-from metaparity.parity.tolerances import compare_values
 
 __all__ = ["compare_model"]
 
@@ -75,11 +74,14 @@ def compare_model(
         As :func:`metaparity.parity.harness.compare`.
     model : str
         A key of :data:`metaparity.parity.models.MODELS`: ``"uni"`` (``escalc()`` +
-        ``rma()``, the default), ``"peto"`` (``rma.peto()``) or ``"mh"`` (``rma.mh()``).
+        ``rma()``, the default), ``"peto"`` (``rma.peto()``), ``"mh"`` (``rma.mh()``),
+        ``"glmm"`` (``rma.glmm()``, its default model) or ``"glmm:UM.FS"``,
+        ``"glmm:UM.RS"``, ``"glmm:CM.EL"``, ``"glmm:CM.AL"``.
     method, weights, control, max_memory_gb, progress
-        For ``uni`` only (the other families have no estimator choice, no weights and
-        no iteration): giving ``weights``, ``control`` or a ``method`` other than the
-        default with another model is an error.
+        For ``uni`` only (the other families have no estimator choice and no weights; the
+        GLMMs are fitted by ML with metaparity's tight control of metafor's optimisers):
+        giving ``weights``, ``control`` or a ``method`` other than the default with
+        another model is an error.
 
     Returns
     -------
@@ -139,10 +141,11 @@ def compare_model(
         if gpath is not None:
             recordings.check_replace(gpath, input_sha, accept)
         assert entry.r_args is not None
-        refs = {g: bridge.call(entry.rfun, **entry.r_args(inp, measure, level))
+        rfun = entry.r_function(measure)
+        refs = {g: bridge.call(rfun, **entry.r_args(inp, measure, level, fits[g][0]))
                 for g, inp, _ in prepared}  # fmt: skip
         versions = bridge.versions()
-        reference = f"metafor {versions['metafor']} via {bridge.backend} ({entry.rfun})"
+        reference = f"metafor {versions['metafor']} via {bridge.backend} ({rfun})"
     with metafor_version(str(versions.get("metafor") or get_metafor_version())) as mirrored:
         analyses = [_analysis(entry, g, inp, slab_col, sub_fit, refs[g], measure, level)
                     for (g, inp, _), sub_fit in zip(prepared, fits.values(), strict=True)]  # fmt: skip
@@ -160,17 +163,22 @@ def compare_model(
 
 def _refuse_options(entry: ParityModel, method: Any, test: str, weights: Any, control: Any) -> None:
     """Options of ``uni`` that another model family does not take."""
-    if method not in (None, "REML", entry.name):
+    if method not in (None, "REML", entry.name, entry.method if entry.iterative else None):
+        how = "is fitted by ML only" if entry.iterative else "has no estimator choice"
         raise InputError(
-            f"--method {method}: --model {entry.name} ({entry.title}) has no estimator choice; "
-            "leave --method out"
+            f"--method {method}: --model {entry.name} ({entry.title}) {how}; leave --method out"
         )
     if test != "z":
+        if entry.iterative:
+            raise InputError(f"--test {test}: --model {entry.name} compares z-tests only "
+                             "(metafor's default); test='t' is not compared for rma.glmm yet")  # fmt: skip
         raise InputError(f"--test {test}: --model {entry.name} uses z-tests only (as metafor)")
     if weights is not None:
         raise InputError(f"--weights: --model {entry.name} takes no user weights")
     if control is not None:
-        raise InputError(f"--control: --model {entry.name} is closed form; leave --control out")
+        why = ("fits metafor with metaparity's tight optimiser control (docs/glmm.md)"
+               if entry.iterative else "is closed form")  # fmt: skip
+        raise InputError(f"--control: --model {entry.name} {why}; leave --control out")
 
 
 def _pick(
@@ -229,11 +237,5 @@ def _analysis(
     if not ref.get("ok"):
         a.r_error = ref.get("error", "metafor failed")
         return a
-    assert entry.quantities is not None
-    for name, ours, theirs in entry.quantities(res, ref):
-        a.comparisons.append(compare_values(name, _num(ours), _num(theirs), entry.method))
+    a.comparisons.extend(entry.compare(res, ref, inputs, measure))
     return a
-
-
-def _num(x: Any) -> float | None:
-    return None if x is None else float(x)

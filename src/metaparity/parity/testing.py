@@ -16,7 +16,7 @@ from metaparity.models.results import RmaResult
 from metaparity.parity import rbridge
 from metaparity.parity.compare import compare_result
 from metaparity.parity.models import get_model
-from metaparity.parity.tolerances import Comparison, compare_values
+from metaparity.parity.tolerances import Comparison
 
 __all__ = ["assert_agrees_with_metafor", "assert_model_agrees_with_metafor"]
 
@@ -69,8 +69,9 @@ def assert_model_agrees_with_metafor(
     model: str, measure: str, *, bridge: Any = None, level: float = 95, slab: Any = None,
     **inputs: Any,
 ) -> list[Comparison]:  # fmt: skip
-    """Fit a model family (``"mh"``, ``"peto"``) here and in metafor, assert every quantity
-    agrees: what ``metaparity parity FILE --model NAME`` compares, for arrays in a test.
+    """Fit a model family (``"mh"``, ``"peto"``, ``"glmm"``, ``"glmm:CM.EL"`` ...) here and in
+    metafor, assert every quantity agrees: what ``metaparity parity FILE --model NAME``
+    compares, for arrays in a test.
 
     Parameters
     ----------
@@ -78,7 +79,8 @@ def assert_model_agrees_with_metafor(
         A ``--model`` of :data:`metaparity.parity.models.MODELS` other than ``"uni"`` (for
         that one use :func:`assert_agrees_with_metafor`).
     measure : str
-        The measure (``"OR"``, ``"RR"``, ``"RD"``, ``"IRR"``, ``"IRD"`` for mh; ``"PETO"``).
+        The measure (``"OR"``, ``"RR"``, ``"RD"``, ``"IRR"``, ``"IRD"`` for mh; ``"PETO"``;
+        ``"OR"``, ``"IRR"``, ``"PLO"``, ``"IRLN"`` for the GLMMs, as the model takes).
     bridge : optional
         A metafor bridge (the plugin's ``metafor`` fixture); default
         :func:`metaparity.parity.rbridge.get_bridge`.
@@ -88,13 +90,15 @@ def assert_model_agrees_with_metafor(
         Study labels.
     **inputs
         The counts by metafor's argument names (``ai=, bi=, ci=, di=`` or ``ai=, n1i=, ci=,
-        n2i=``; ``x1i=, t1i=, x2i=, t2i=``).
+        n2i=``; ``x1i=, t1i=, x2i=, t2i=``; ``xi=, ni=``; ``xi=, ti=``).
 
     Returns
     -------
     list of Comparison
         Every comparison (all within tolerance).  Equivalent to ``metafor::rma.mh(...)`` /
-        ``metafor::rma.peto(...)`` with the quantities of the parity harness.
+        ``metafor::rma.peto(...)`` / ``metafor::rma.glmm(...)`` with the quantities of the
+        parity harness (for the GLMMs also the likelihood checks: ours at metafor's optimum,
+        and our optimum not below metafor's).
 
     Raises
     ------
@@ -102,22 +106,17 @@ def assert_model_agrees_with_metafor(
         metafor failed, or some quantity differs (each one is listed).
     """
     entry = get_model(model)
-    if entry.fit is None or entry.r_args is None or entry.quantities is None:
+    if entry.fit is None or entry.r_args is None:
         raise ValueError(f"model={model!r}: use assert_agrees_with_metafor(rma(...)) for it")
     arrays = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
     labels = None if slab is None else [str(x) for x in slab]
     ours = entry.fit(arrays, labels, measure, level)
     if bridge is None:
         bridge = rbridge.get_bridge()
-    ref = bridge.call(entry.rfun, **entry.r_args(arrays, measure, level))
+    ref = bridge.call(entry.r_function(measure), **entry.r_args(arrays, measure, level, ours))
     if not ref.get("ok"):
         raise AssertionError(f"metafor failed: {ref.get('error')}")
-    cmps = [
-        compare_values(
-            name, None if a is None else float(a), None if b is None else float(b), entry.method
-        )  # fmt: skip
-        for name, a, b in entry.quantities(ours, ref)
-    ]
+    cmps = entry.compare(ours, ref, arrays, measure)
     _raise_if_bad(cmps)
     return cmps
 

@@ -107,15 +107,60 @@ mp_rma_glmm_um <- function(measure = "OR", model = "UM.FS", ai = NULL, bi = NULL
       if (grepl(fallback, conditionMessage(w), fixed = TRUE)) ml_fb <<- TRUE
       invokeRestart("muffleWarning")
     })
+    # UM.RS: metafor's saturated glmer (its X.QE, start and control), refitted for its
+    # parameters: the treatment effect per study (loc), const and sigma, so that its RX
+    # Wald statistic can be evaluated at lme4's own saturated optimum
+    sat <- NULL
+    if (model == "UM.RS" && measure != "IRLN" && k > 1) {
+      X.QE <- model.matrix(~ 0 + X.fit + const + study:group1)
+      g0 <- glm(grp ~ 0 + X.QE, offset = off, family = fam)
+      X.QE <- X.QE[, !is.na(coef(g0)), drop = FALSE]
+      fe0 <- lme4::glmer(grp ~ 0 + X.fit + const + (1 | study), offset = off, family = fam,
+                         nAGQ = 1, control = do.call(lme4::glmerControl, ctl$glmerCtrl %||% list()))
+      sq <- tryCatch(suppressMessages(suppressWarnings(lme4::glmer(grp ~ 0 + X.QE + (1 | study),
+              offset = off, family = fam, start = c(sqrt(lme4::VarCorr(fe0)[[1]][1])), nAGQ = 1,
+              control = do.call(lme4::glmerControl, ctl$glmerCtrl %||% list())))),
+              error = function(e) NULL)
+      if (!is.null(sq)) {
+        # the refit's own QE.Wld (vcov as lme4 chooses: Hessian or its RX fallback): when it
+        # is metafor's, the refit is metafor's saturated fit (lme4 can take another path on
+        # a degenerate fit, e.g. dat.bcg ~ ablat)
+        pq <- ncol(Xr) + 1L
+        b2 <- cbind(lme4::fixef(sq)[-seq_len(pq)])
+        vb2 <- suppressWarnings(as.matrix(vcov(sq)))[-seq_len(pq), -seq_len(pq), drop = FALSE]
+        qe_refit <- tryCatch(c(t(b2) %*% chol2inv(chol(vb2)) %*% b2), error = function(e) NA_real_)
+        eta <- as.numeric(X.QE %*% lme4::fixef(sq))
+        sat <- list(sigma = as.numeric(lme4::getME(sq, "theta")),
+                    const = eta[seq(2, 2 * k, by = 2)][1],
+                    loc = eta[seq(1, 2 * k, by = 2)] - eta[seq(2, 2 * k, by = 2)],
+                    ll = as.numeric(logLik(sq)), qe_refit = qe_refit)
+      }
+    }
     at_par <- if (is.null(at)) NULL else c(as.numeric(at$theta), as.numeric(at$beta))
     lme4_ll <- list(ll_marg_fit = devll(th_fit), ll_marg_at = devll(at_par), ll_sat = ll_sat,
                     theta = as.numeric(lme4::getME(fit, "theta")),
                     fixef = as.numeric(lme4::fixef(fit)),
                     vcov_rx_ml = ml_fb, vcov_rx_qe = n_fallback > as.integer(ml_fb),
-                    refit_b_diff = max(abs(lme4::fixef(fit)[seq_len(ncol(Xr))] - res$beta)))
+                    refit_b_diff = max(abs(lme4::fixef(fit)[seq_len(ncol(Xr))] - res$beta)),
+                    saturated = sat)
     list(ok = TRUE, control = ctl, nAGQ = q, fit = fields, lme4 = lme4_ll)
   }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
   warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
   out$warnings <- warns
+  out
+}
+
+# R's own saturated glm (one parameter per cell), as metafor fits it for QE.Wld: the
+# estimates minus the offset, the diagonal of vcov() and the residual deviance, to check
+# metaparity.models._glm_saturated (glm.fit's iteration replayed) cell by cell.
+mp_glm_saturated <- function(x, n = NULL, offset = NULL) {
+  out <- tryCatch({
+    cell <- factor(seq_along(x))
+    off <- if (is.null(offset)) rep(0, length(x)) else offset
+    fit <- if (is.null(n)) glm(x ~ 0 + cell, offset = off, family = poisson)
+           else glm(cbind(x, n - x) ~ 0 + cell, offset = off, family = binomial)
+    list(ok = TRUE, theta = as.numeric(coef(fit)), var = as.numeric(diag(vcov(fit))),
+         deviance = deviance(fit), iter = fit$iter)
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e)))
   out
 }
