@@ -35,7 +35,10 @@ PERSON_TIME <- list(
                    x2i = c(2, 1, 0, 4, 12), t2i = c(110, 190, 160, 100, 280)))
 OPTIONS <- list(list(), list(correct = FALSE), list(drop00 = FALSE),
                 list(add = 0.25, to = "all"), list(to = "if0all"),
-                list(to = "none", drop00 = FALSE), list(level = 90))
+                list(to = "none", drop00 = FALSE), list(level = 90),
+                # two values: the second applies to the MH computation (RevMan 5 / Stata)
+                list(add = c(0.5, 0.5), to = c("only0", "only0"), drop00 = c(TRUE, TRUE)),
+                list(drop00 = c(FALSE, TRUE)))
 
 recs <- list()
 run <- function(measure, sets) {

@@ -52,11 +52,13 @@ for (s in SETS) {
   }
   for (pooling in c("MH", "Peto")) {
     if (pooling == "Peto" && s$measure != "OR") next
+    # revman5: 0.5 added to the cells of zero-cell studies in the MH computation too
     r <- do.call(mp_policy_mh_dl, c(s$counts, list(measure = s$measure, add = 0.5, to = "only0",
-                                                   drop00 = TRUE, test = "z", pooling = pooling)))
+                                                   drop00 = TRUE, test = "z", pooling = pooling,
+                                                   mh_cc = TRUE)))
     pooled_recs[[length(pooled_recs) + 1]] <- c(list(dataset = s$dataset, measure = s$measure,
                                                      counts = s$counts, policy = "revman5",
-                                                     pooling = pooling), r)
+                                                     pooling = pooling, mh_cc = TRUE), r)
   }
 }
 
@@ -66,7 +68,7 @@ prov <- c(mp_versions(), list(
   date = format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"),
   r_call = list(
     iv = "e <- escalc(measure, ai, bi, ci, di, add=, to=, drop00=); mp_policy_fit(yi, vi, method, test, pi, tau2_ci): rma(yi, vi, method=, test=, control=mp_control_for(vi)); confint(res, control=mp_confint_control_for(vi)) for tau2_ci='QP'; PI b +/- qt(.975, k-2 | k-1) * sqrt(se^2 + tau2), qnorm for 'z', predict(res) for 'metafor'",
-    pooled = "mp_policy_mh_dl(ai, bi, ci, di, measure, add=0.5, to='only0', drop00=TRUE, test='z', pooling): rma.mh(add=c(add, 0), to=c(to, 'none'), drop00=c(drop00, FALSE)) (rma.peto for 'Peto', with escalc('PETO')); tau2 = max(0, (QE - (k-1)) / (sum(w) - sum(w^2)/sum(w))); rma(yi, vi, tau2 = tau2, test=)"),
+    pooled = "mp_policy_mh_dl(ai, bi, ci, di, measure, add=0.5, to='only0', drop00=TRUE, test='z', pooling, mh_cc=TRUE): rma.mh(add=c(add, add), to=c(to, to), drop00=c(drop00, drop00)) (rma.peto for 'Peto' with add=c(add, 0), to=c(to, 'none'), drop00=c(drop00, FALSE), and escalc('PETO')); tau2 = max(0, (QE - (k-1)) / (sum(w) - sum(w^2)/sum(w))); rma(yi, vi, tau2 = tau2, test=)"),
   control = "mp_control_for(vi): threshold = 1e-14 * min(1, median(vi)), maxiter = 10000, tol = 1e-15 * min(1, median(vi)); confint: mp_confint_control_for(vi)",
   counts = list(iv = length(iv_recs), pooled = length(pooled_recs)),
   seconds = as.numeric(difftime(Sys.time(), t0, units = "secs"))))

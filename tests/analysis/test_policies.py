@@ -221,7 +221,8 @@ def test_revman5_pooled_random_effects_match_metafor(metafor, pooling, case):
     r = apply_policy(pol, d, measure, cols=cols)
     rc = apply_policy(pol.with_choice(model="common"), d, measure, cols=cols)
     ref = metafor.call("mp_policy_mh_dl", **_counts(d, cols), measure=measure, add=pol.add,
-                       to=pol.to, drop00=pol.drop00, test=pol.test, pooling=pooling)  # fmt: skip
+                       to=pol.to, drop00=pol.drop00, test=pol.test, pooling=pooling,
+                       mh_cc=pol.mh_cc)  # fmt: skip
     assert ref["ok"], ref.get("error")
     f, mh = ref["fit"], ref["mh"]
     back = (lambda x: math.log(x)) if measure in ("OR", "RR") else (lambda x: x)

@@ -57,6 +57,12 @@ OPTIONS = [
     {"to": "if0all"},
     {"to": "none", "drop00": False},
     {"level": 90},
+    # two values: the second applies to the MH computation itself (RevMan 5 / Stata's rule:
+    # 0.5 added to the cells of zero-cell studies, double zeros dropped)
+    {"add": [0.5, 0.5], "to": ["only0", "only0"], "drop00": [True, True]},
+    {"add": [0.5, 0.25], "to": ["only0", "all"]},
+    {"add": [0.5, 0.5], "to": ["all", "if0all"], "drop00": [False, False]},
+    {"drop00": [False, True]},
 ]
 
 

@@ -52,6 +52,8 @@ def test_replay(version, i):
         res = rma_mh(**args, measure=rec["measure"], **(rec["options"] or {}))
         compare(res, rec)
     ours = [str(x.message) for x in w]
-    assert ("Some yi/vi values are NA." in ours) == ("Some yi/vi values are NA." in rec["warnings"])
-    omitted = [m for m in rec["warnings"] if "omitted from model fitting" in m]
+    theirs = rec["warnings"]  # one warning is recorded as a JSON string, several as a list
+    theirs = [theirs] if isinstance(theirs, str) else list(theirs or [])
+    assert ("Some yi/vi values are NA." in ours) == ("Some yi/vi values are NA." in theirs)
+    omitted = [m for m in theirs if "omitted from model fitting" in m]
     assert omitted == [m for m in ours if "omitted from model fitting" in m]  # text by version

@@ -90,6 +90,7 @@ def test_pooled_record(v, i):
     rec = _GS[v]["pooled"][i]
     assert rec["ok"], rec.get("error")
     pol = get_policy(rec["policy"]).with_choice(pooling=rec["pooling"])
+    assert pol.mh_cc == bool(rec["mh_cc"])  # the record's rule is the policy's
     d = pd.DataFrame(rec["counts"])
     with metafor_version(v):
         r = apply_policy(pol, d, rec["measure"])

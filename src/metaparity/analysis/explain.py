@@ -141,6 +141,9 @@ def _pooled_fit(pol: Policy, measure: str, data: pd.DataFrame, colmap: dict[str,
         kw["measure"] = measure
     elif measure != "OR":
         raise InputError(f"Peto pooling is for odds ratios only, not measure={measure!r}")
+    if pol.pooling == "MH" and pol.mh_cc:  # the rule applies to the MH cells too
+        return fit_fn(**kw, add=(pol.add, pol.add), to=(pol.to, pol.to),
+                      drop00=(pol.drop00, pol.drop00), level=level)  # fmt: skip
     return fit_fn(**kw, add=pol.add, to=pol.to, drop00=pol.drop00, level=level)
 
 

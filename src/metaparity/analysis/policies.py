@@ -94,6 +94,7 @@ CHOICES = (
     "add",
     "to",
     "drop00",
+    "mh_cc",
     "i2",
     "test",
     "tau2_ci",
@@ -127,6 +128,12 @@ class Policy:
         Zero-cell rule (metafor ``escalc`` names): ``add`` is added to the cells of the
         studies ``to`` selects (``"only0"``, ``"all"``, ``"if0all"``, ``"none"``);
         ``drop00`` drops studies with no events (or only events) in both arms.
+    mh_cc : bool
+        With MH pooling: the zero-cell rule also applies to the cells of the MH computation
+        itself (metafor's two-valued ``rma.mh(add=c(1/2, 1/2), to=c("only0", "only0"),
+        drop00=c(TRUE, TRUE))``), as RevMan 5 and R meta (``MH.exact=FALSE``) do; otherwise
+        it applies to the study estimates only (metafor's one value).  No effect with IV or
+        Peto pooling.
     i2 : {"Q", "tau2"}
         I^2 from Q, ``(Q - df) / Q`` (Higgins & Thompson 2002), or from tau^2,
         ``tau2 / (tau2 + s2)`` with metafor's typical within-study variance ``s2``.
@@ -157,6 +164,7 @@ class Policy:
     add: float = 0.5
     to: str = "only0"
     drop00: bool = False
+    mh_cc: bool = False
     i2: str = "tau2"
     test: str = "z"
     tau2_ci: str = "none"
@@ -194,8 +202,11 @@ class Policy:
         return {c: getattr(self, c) for c in CHOICES}
 
     def differs(self, other: Policy) -> list[str]:
-        """The choices in which this policy and ``other`` differ (CHOICES order)."""
-        return [c for c in CHOICES if getattr(self, c) != getattr(other, c)]
+        """The choices in which this policy and ``other`` differ (CHOICES order); ``mh_cc``
+        only where one of them pools with MH (it has no effect otherwise)."""
+        mh = "MH" in (self.pooling, other.pooling)
+        return [c for c in CHOICES if getattr(self, c) != getattr(other, c)
+                and (mh or c != "mh_cc")]  # fmt: skip
 
     def with_choice(self, **changes: Any) -> Policy:
         """A copy with some choices changed (name marked as modified)."""
@@ -230,6 +241,7 @@ REVMAN5 = Policy(
     add=0.5,
     to="only0",
     drop00=True,
+    mh_cc=True,
     i2="Q",
     test="z",
     tau2_ci="none",
@@ -246,6 +258,14 @@ REVMAN5 = Policy(
             "drop00",
             "undocumented in what we found (RevMan 5 lists double-zero studies as "
             "'not estimable': from memory, not from a document in the corpus)",
+        ),
+        (
+            "mh_cc",
+            f"{_RM5}: 'RevMan automatically adds 0.5 to each cell of the 2x2 table for any "
+            "such study' (9.4.4), in the MH computation too: Ades, Caldwell, Anwer & Dias "
+            "(2025), Res Synth Methods, letter 'Continuity corrections with Mantel-Haenszel "
+            "estimators in Cochrane reviews' (RevMan's MH 'by default implements the standard "
+            "continuity correction'); metafor's rma.mh documents two-valued add/to/drop00 for it",
         ),
         ("i2", f"{_RM5}: I^2 = (Q - df) / Q from the MH-based Q (settings.meta Q.Cochrane)"),
         ("test", f"{_RM5}: settings.meta method.random.ci='classic' (Wald)"),
@@ -269,6 +289,7 @@ REVMAN_WEB = Policy(
     add=0.5,
     to="only0",
     drop00=True,
+    mh_cc=True,
     i2="tau2",
     test="knha",
     tau2_ci="QP",
@@ -282,6 +303,11 @@ REVMAN_WEB = Policy(
         ("add", "undocumented for RevMan Web; RevMan 5's 0.5 (Handbook 5.1 9.4.4) assumed"),
         ("to", "undocumented for RevMan Web; RevMan 5's rule assumed"),
         ("drop00", "undocumented for RevMan Web; RevMan 5's rule assumed"),
+        (
+            "mh_cc",
+            "IV pooling: not applicable (RevMan 5's rule kept, so that it is not reported "
+            "as a difference between the two RevMan versions)",
+        ),
         ("i2", f"{_RMW}: 'use Tau-square to calculate the I-square' (May 2024)"),
         (
             "test",
@@ -309,6 +335,7 @@ META = Policy(
     add=0.5,
     to="only0",
     drop00=True,
+    mh_cc=True,
     i2="Q",
     test="z",
     tau2_ci="QP",
@@ -322,6 +349,11 @@ META = Policy(
         ("add", f"{_META}: incr=0.5"),
         ("to", f"{_META}: method.incr='only0'"),
         ("drop00", f"{_META}: allstudies=FALSE (double-zero studies excluded)"),
+        (
+            "mh_cc",
+            f"{_META}: MH.exact=FALSE, i.e. incr is added to the cells of zero-cell studies "
+            "for the Mantel-Haenszel estimate as well",
+        ),
         ("i2", f"{_META}: method.i2='q'"),
         ("test", f"{_META}: method.random.ci='classic'"),
         ("tau2_ci", f"{_META}: method.tau.ci 'QP' unless method.tau='DL' ('J')"),
@@ -356,6 +388,7 @@ METAFOR = Policy(
         ("add", f"{_MF}: escalc add=1/2"),
         ("to", f"{_MF}: escalc to='only0'"),
         ("drop00", f"{_MF}: escalc drop00=FALSE"),
+        ("mh_cc", f"{_MF}: rma.mh with one add/to/drop00 value leaves the MH cells as given"),
         ("i2", f"{_MF}: I^2 = tau^2 / (tau^2 + s^2) (rma.uni Details)"),
         ("test", f"{_MF}: rma.uni test='z'"),
         ("tau2_ci", f"{_MF}: none in the fit; confint() gives the Q-profile CI on request"),
@@ -389,6 +422,7 @@ STATA = Policy(
         ("add", "undocumented in what we found (meta esize zerocells(); 0.5 assumed)"),
         ("to", "undocumented in what we found ('only0' assumed)"),
         ("drop00", "undocumented in what we found (kept, as metafor, assumed)"),
+        ("mh_cc", "IV pooling: not applicable"),
         ("i2", "undocumented in what we found (from tau^2, as metafor, assumed)"),
         ("test", "undocumented in what we found (Wald/z assumed)"),
         ("tau2_ci", "undocumented in what we found (none assumed)"),

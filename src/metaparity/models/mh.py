@@ -148,9 +148,10 @@ def _same_shape(arr: dict[str, np.ndarray | None]) -> None:
 # --------------------------------------------------------------------------- #
 # the fit (arrays shaped (..., k))
 # --------------------------------------------------------------------------- #
-def _escalc(measure, cells, present, add, to, drop00):
-    """metafor's escalc yi/vi of each study (NaN: absent, dropped, or +-inf)."""
-    vals = list(cells.values())
+def _corrected(measure, vals, present, add, to, drop00):
+    """metafor's zero-cell rule (escalc's, and rma.mh's second ``add``/``to``/``drop00``):
+    the cells with ``add`` added where ``to`` says, and the studies ``drop00`` drops (no
+    events, or for 2x2 tables only events, in both groups)."""
     if measure in TABLE_MEASURES:
         a, b, c, d = vals
         zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
@@ -172,6 +173,12 @@ def _escalc(measure, cells, present, add, to, drop00):
     else:
         cc = zero
     adj = [np.where(cc, v + add, v) if j in corrected else v for j, v in enumerate(vals)]
+    return adj, dropped
+
+
+def _escalc(measure, cells, present, add, to, drop00):
+    """metafor's escalc yi/vi of each study (NaN: absent, dropped, or +-inf)."""
+    adj, dropped = _corrected(measure, list(cells.values()), present, add, to, drop00)
     with np.errstate(divide="ignore", invalid="ignore"):
         f = twobytwo.yi_vi if measure in TABLE_MEASURES else incidence.yi_vi
         yi, vi = f(measure, *adj)
@@ -180,10 +187,17 @@ def _escalc(measure, cells, present, add, to, drop00):
     return np.where(out, np.nan, yi), np.where(out, np.nan, vi), inf
 
 
-def _fit(measure, cells, add, to, drop00, correct, level) -> dict[str, np.ndarray]:
+def _fit(measure, cells, add, to, drop00, correct, level,
+         mh=(0.0, "none", False)) -> dict[str, np.ndarray]:  # fmt: skip
+    """``add``/``to``/``drop00``: escalc's for yi/vi; ``mh``: ``(add, to, drop00)`` for the
+    cells of the MH computation itself (metafor's second values; none by default)."""
     present = np.all([~np.isnan(v) for v in cells.values()], axis=0)
-    c1, c2, c3, c4 = (np.where(present, v, 1.0) for v in cells.values())  # absent: inert
     yi, vi, inf = _escalc(measure, cells, present, add, to, drop00)
+    vals = [np.where(present, v, 1.0) for v in cells.values()]  # absent: inert
+    add_mh, to_mh, drop_mh = mh
+    vals, dropped = _corrected(measure, vals, present, add_mh, to_mh, drop_mh)
+    present = present & ~dropped  # metafor: NA, then omitted like a missing table
+    c1, c2, c3, c4 = (np.where(present, v, 1.0) for v in vals)
     pool = mh_tables if measure in TABLE_MEASURES else mh_person_time
     est = pool(measure, c1, c2, c3, c4, present, correct=correct, level=level)
     het = q_about(yi, vi, est["b"])
@@ -192,18 +206,50 @@ def _fit(measure, cells, add, to, drop00, correct, level) -> dict[str, np.ndarra
     return out
 
 
-def _options(measure: str, add: float, to: str, level: float) -> tuple[float, float]:
+def _options(
+    measure: str, add: Any, to: Any, drop00: Any, level: float
+) -> tuple[tuple[float, str, bool], tuple[float, str, bool], float]:
+    """Checked options: ``(add, to, drop00)`` for escalc, ``(add, to, drop00)`` for the MH
+    computation (metafor: one value is escalc's, and the MH cells are left as they are; two
+    values are escalc's and MH's), and the level."""
     if measure not in MH_MEASURES:
         raise ValueError(
             f"measure={measure!r}: the Mantel-Haenszel method can only be used with measures "
             "OR, RR, RD, IRR, and IRD (metafor's message)"
         )
-    if to not in _TO:
-        raise ValueError(f"to={to!r} is not one of {', '.join(_TO)}")
-    add_ = float(add)
-    if not np.isfinite(add_) or add_ < 0:
-        raise ValueError(f"add={add!r} must be a non-negative number (metafor's default is 0.5)")
-    return add_, check_level(level)
+    adds = _pair("add", add, 0.0)
+    tos = _pair("to", to, "none")
+    drops = _pair("drop00", drop00, False)
+    for t in tos:
+        if t not in _TO:
+            raise ValueError(f"to={t!r} is not one of {', '.join(_TO)}")
+    out = []
+    for a in adds:
+        try:
+            a_ = float(a)
+        except (TypeError, ValueError):
+            a_ = float("nan")
+        if not np.isfinite(a_) or a_ < 0:
+            raise ValueError(f"add={a!r} must be a non-negative number (metafor's default is 0.5)")
+        out.append(a_)
+    es = (out[0], str(tos[0]), bool(drops[0]))
+    mh = (out[1], str(tos[1]), bool(drops[1]))
+    return es, mh, check_level(level)
+
+
+def _pair(name: str, value: Any, second: Any) -> tuple[Any, Any]:
+    """metafor's one-or-two-values rule: ``x`` -> ``(x, second)``, ``(x, y)`` -> ``(x, y)``."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        vals = list(value)
+        if len(vals) == 1:
+            return vals[0], second
+        if len(vals) == 2:
+            return vals[0], vals[1]
+        raise ValueError(
+            f"{name}={value!r}: give one or two values (the second applies to the "
+            "Mantel-Haenszel computation itself, as in metafor)"
+        )
+    return value, second
 
 
 def _warn_fit(fit: dict[str, np.ndarray], slab: Any) -> None:
@@ -282,6 +328,10 @@ class MhResult(ModelResult):
     add: float = 0.5
     to: str = "only0"
     drop00: bool = True
+    #: the second add/to/drop00 values: applied to the cells of the MH computation itself
+    add_mh: float = 0.0
+    to_mh: str = "none"
+    drop00_mh: bool = False
     correct: bool = True
     method: str = "FE"
     test: str = "z"
@@ -301,6 +351,7 @@ class MhResult(ModelResult):
         out.update({q: int(getattr(self, q)) for q in _COUNTS})
         out.update(tau2=0.0, measure=self.measure, level=self.level, method=self.method)
         out.update(add=self.add, to=self.to, drop00=self.drop00, correct=self.correct)
+        out.update(add_mh=self.add_mh, to_mh=self.to_mh, drop00_mh=self.drop00_mh)
         out.update(yi=self.yi.tolist(), vi=self.vi.tolist())
         return out
 
@@ -309,10 +360,26 @@ class MhResult(ModelResult):
         is ``exp`` for OR, RR and IRR.  The prediction interval equals the CI (``tau2 = 0``)."""
         return predict(self, transf=transf, level=level)  # type: ignore[arg-type]
 
+    def _given(self) -> np.ndarray:
+        """The studies in the MH fit: a complete table, not dropped by the second drop00."""
+        vals = list(self.cells.values())
+        given = ~np.isnan(np.stack(vals)).any(axis=0)
+        _, dropped = _corrected(self.measure, vals, given, 0.0, "none", self.drop00_mh)
+        return given & ~dropped
+
     def _refits(self, present: np.ndarray) -> dict[str, np.ndarray]:
         """Refit on each row of ``present`` (shape (m, k)): the batch path."""
         cells = {n: np.where(present, v[None, :], np.nan) for n, v in self.cells.items()}
-        return _fit(self.measure, cells, self.add, self.to, self.drop00, self.correct, self.level)
+        return _fit(
+            self.measure,
+            cells,
+            self.add,
+            self.to,
+            self.drop00,
+            self.correct,
+            self.level,
+            (self.add_mh, self.to_mh, self.drop00_mh),
+        )
 
     def _table(self, fit: dict[str, np.ndarray], rows: np.ndarray, transf: Any, index):
         out = {"estimate": fit["b"], "se": fit["se"], "zval": fit["zval"], "pval": fit["pval"],
@@ -333,7 +400,7 @@ class MhResult(ModelResult):
         out (``"-<slab>"`` as from metafor 4.8)."""
         if self.k == 1:
             raise ValueError("Stopped because k = 1 (metafor's message): nothing to leave out")
-        given = ~np.isnan(np.stack(list(self.cells.values()))).any(axis=0)
+        given = self._given()
         present = given[None, :] & ~np.eye(given.size, dtype=bool)
         fit = self._refits(present)
         rows = given & (np.sum(present, axis=1) > 0)
@@ -352,7 +419,7 @@ class MhResult(ModelResult):
         perm = np.arange(kk) if order is None else np.argsort(np.asarray(order), kind="stable")
         if perm.size != kk:
             raise ValueError(f"order has {perm.size} values but the model has {kk} studies")
-        given = ~np.isnan(np.stack(list(self.cells.values()))).any(axis=0)
+        given = self._given()
         present = np.zeros((kk, kk), dtype=bool)
         for i in range(kk):
             present[i, perm[: i + 1]] = True
@@ -439,9 +506,9 @@ def rma_mh(
     measure: str = "OR",
     data: pd.DataFrame | None = None,
     slab: Any = None,
-    add: float = 0.5,
-    to: str = "only0",
-    drop00: bool = True,
+    add: float | tuple[float, float] = 0.5,
+    to: str | tuple[str, str] = "only0",
+    drop00: bool | tuple[bool, bool] = True,
     correct: bool = True,
     level: float = 95,
 ) -> MhResult:
@@ -464,9 +531,14 @@ def rma_mh(
         Where string arguments are looked up.
     slab : array_like or str, optional
         Study labels.
-    add, to, drop00 : float, str, bool
-        Continuity correction of the escalc'd ``yi``/``vi`` (which enter Q, I^2, H^2
-        only); the MH estimate uses the counts as given.
+    add, to, drop00 : float, str, bool, or two of each
+        One value: the continuity correction of the escalc'd ``yi``/``vi`` (which enter Q,
+        I^2, H^2 only); the MH estimate uses the counts as given.  Two values (metafor's
+        ``add=c(1/2, 1/2)`` ...): the first for ``yi``/``vi``, the second for the cells of
+        the MH computation itself (estimate, se, CMH, Breslow-Day and Tarone tests) --
+        RevMan 5's and Stata's default is ``add=(0.5, 0.5), to=("only0", "only0"),
+        drop00=(True, True)``; a study the second ``drop00`` drops is omitted like a missing
+        table.
     correct : bool
         Continuity correction of the CMH (and, for IRR, MH) test.
     level : float
@@ -483,7 +555,7 @@ def rma_mh(
     >>> round(res.b, 4), round(res.MH, 4), res.k  # metafor: 1.1498, 3.7799, k = 3
     (1.1498, 3.7799, 3)
     """
-    add_, level_ = _options(measure, add, to, level)
+    es, mh, level_ = _options(measure, add, to, drop00, level)
     given = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i) if measure in TABLE_MEASURES \
         else dict(x1i=x1i, t1i=t1i, x2i=x2i, t2i=t2i)  # fmt: skip
     labels = _slab(slab, data)
@@ -491,8 +563,8 @@ def rma_mh(
     kk = next(iter(cells.values())).size
     if labels is not None and len(labels) != kk:
         raise ValueError(f"slab has {len(labels)} labels but there are {kk} studies")
-    fit = _fit(measure, {n: v[None, :] for n, v in cells.items()}, add_, to, bool(drop00),
-               bool(correct), level_)  # fmt: skip
+    fit = _fit(measure, {n: v[None, :] for n, v in cells.items()}, es[0], es[1], es[2],
+               bool(correct), level_, mh)  # fmt: skip
     if int(fit["k"][0]) < 1:
         raise ValueError("Processing terminated since k = 0 (every table has a missing count)")
     _warn_fit(fit, labels)
@@ -504,8 +576,9 @@ def rma_mh(
         else vals1[1] + vals1[3]  # fmt: skip
     return MhResult(
         **vals, measure=measure, level=level_, yi=fit["_yi"][0][ok],
-        vi=fit["_vi"][0][ok], slab=None if labels is None else tuple(labels), add=add_, to=to,
-        drop00=bool(drop00), correct=bool(correct), ni=ni[ok], cells=cells,
+        vi=fit["_vi"][0][ok], slab=None if labels is None else tuple(labels), add=es[0],
+        to=es[1], drop00=es[2], add_mh=mh[0], to_mh=mh[1], drop00_mh=mh[2],
+        correct=bool(correct), ni=ni[ok], cells=cells,
     )  # fmt: skip
 
 
@@ -529,9 +602,9 @@ def rma_mh_batch(
     t2i: Any = None,
     *,
     measure: str = "OR",
-    add: float = 0.5,
-    to: str = "only0",
-    drop00: bool = True,
+    add: float | tuple[float, float] = 0.5,
+    to: str | tuple[str, str] = "only0",
+    drop00: bool | tuple[bool, bool] = True,
     correct: bool = True,
     level: float = 95,
 ) -> MhBatchResult:
@@ -560,12 +633,12 @@ def rma_mh_batch(
     >>> res.k.tolist(), round(float(res.b[0]), 4)
     ([3, 2], 1.1498)
     """
-    add_, level_ = _options(measure, add, to, level)
+    es, mh, level_ = _options(measure, add, to, drop00, level)
     given = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i) if measure in TABLE_MEASURES \
         else dict(x1i=x1i, t1i=t1i, x2i=x2i, t2i=t2i)  # fmt: skip
     cells = _read(measure, given, None, None, batch=True)
     cells = {n: v if v.ndim > 1 else v[None, :] for n, v in cells.items()}
-    fit = _fit(measure, cells, add_, to, bool(drop00), bool(correct), level_)
+    fit = _fit(measure, cells, es[0], es[1], es[2], bool(correct), level_, mh)
     out = {q: np.asarray(fit[q], dtype=float) for q in _FLOATS}
     out.update({q: np.asarray(fit[q], dtype=int) for q in _COUNTS})
     return MhBatchResult(**out, measure=measure, level=level_)

@@ -51,11 +51,13 @@ mp_policy_fit <- function(yi, vi, method = "REML", test = "z", tau2 = NULL, pi =
 # RevMan 5's random effects with Mantel-Haenszel pooling (metaparity's revman5 policy):
 # DerSimonian-Laird tau^2 from the Q about the MH estimate (rma.mh's QE, inverse-variance
 # weights of the escalc'd yi/vi), then the inverse-variance model with that tau^2 held fixed.
-# The zero-cell rule (add, to, drop00) acts on the escalc'd yi/vi only, as rma.mh's first
-# elements; the MH estimate itself uses the raw counts (add = 0, to = "none").
+# The zero-cell rule (add, to, drop00) acts on the escalc'd yi/vi (rma.mh's first elements);
+# with mh_cc = TRUE it acts on the cells of the MH computation too (the second elements, as
+# RevMan 5 and meta's MH.exact = FALSE do), otherwise the MH estimate uses the raw counts.
 # pooling = "Peto": rma.peto's Q (about the Peto estimate) and escalc("PETO") yi/vi instead.
 mp_policy_mh_dl <- function(ai, bi, ci, di, measure = "OR", add = 0.5, to = "only0",
-                            drop00 = TRUE, test = "z", level = 95, pooling = "MH") {
+                            drop00 = TRUE, test = "z", level = 95, pooling = "MH",
+                            mh_cc = FALSE) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
     if (pooling == "Peto") {
@@ -63,8 +65,10 @@ mp_policy_mh_dl <- function(ai, bi, ci, di, measure = "OR", add = 0.5, to = "onl
                      to = c(to, "none"), drop00 = c(drop00, FALSE), level = level)
       measure <- "PETO"
     } else {
+      second <- if (isTRUE(mh_cc)) list(add, to, drop00) else list(0, "none", FALSE)
       mh <- rma.mh(ai = ai, bi = bi, ci = ci, di = di, measure = measure,
-                   add = c(add, 0), to = c(to, "none"), drop00 = c(drop00, FALSE), level = level)
+                   add = c(add, second[[1]]), to = c(to, second[[2]]),
+                   drop00 = c(drop00, second[[3]]), level = level)
     }
     es <- escalc(measure, ai = ai, bi = bi, ci = ci, di = di, add = add, to = to,
                  drop00 = drop00)
