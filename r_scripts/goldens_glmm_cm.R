@@ -22,7 +22,10 @@ t0 <- Sys.time()
 b <- dat.bcg
 n <- dat.nielweise2007
 y <- dat.yusuf1985[dat.yusuf1985$table == "12b", ]  # NAs, a double zero
+l <- dat.li2007  # single zero cells
 SETS <- list(
+  list(data = "dat.li2007", ai = l$ai, bi = l$n1i - l$ai, ci = l$ci, di = l$n2i - l$ci,
+       mods = NULL),
   list(data = "dat.yusuf1985[table == 12b]", ai = y$ai, bi = y$n1i - y$ai, ci = y$ci,
        di = y$n2i - y$ci, mods = NULL),
   list(data = "dat.bcg", ai = b$tpos, bi = b$tneg, ci = b$cpos, di = b$cneg, mods = NULL),

@@ -35,6 +35,9 @@ or_sets <- list(
   list(data = "dat.nielweise2007", ai = n$ai, bi = n$n1i - n$ai, ci = n$ci, di = n$n2i - n$ci,
        mods = list(year = as.numeric(n$year))))
 irr_sets <- list(
+  list(data = "synthetic person-time (zeros, a double zero)", x1i = c(0, 3, 0, 5, 9, 14, 2),
+       t1i = c(100, 200, 150, 120, 300, 410, 90), x2i = c(2, 1, 0, 4, 12, 22, 7),
+       t2i = c(110, 190, 160, 100, 280, 395, 105), mods = NULL),
   list(data = "dat.hart1999", x1i = h$x1i, t1i = h$t1i, x2i = h$x2i, t2i = h$t2i, mods = NULL),
   list(data = "dat.nielweise2008", x1i = n8$x1i, t1i = n8$t1i, x2i = n8$x2i, t2i = n8$t2i,
        mods = NULL),

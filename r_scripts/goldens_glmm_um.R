@@ -30,6 +30,9 @@ SETS <- list(
   "dat.yusuf1985 table 6" = list(measure = "OR", counts = or_counts(yu)),
   "dat.hart1999" = list(measure = "IRR", counts = irr_counts(dat.hart1999)),
   "dat.nielweise2008" = list(measure = "IRR", counts = irr_counts(dat.nielweise2008)),
+  "synthetic person-time (zeros, a double zero)" = list(measure = "IRR", counts = list(
+    x1i = c(0, 3, 0, 5, 9, 14, 2), t1i = c(100, 200, 150, 120, 300, 410, 90),
+    x2i = c(2, 1, 0, 4, 12, 22, 7), t2i = c(110, 190, 160, 100, 280, 395, 105))),
   # IRLN: one group's log incidence rate (rma.glmm's model= does not apply)
   "dat.hart1999 group 1 (IRLN)" = list(measure = "IRLN", counts = list(xi = dat.hart1999$x1i, ti = dat.hart1999$t1i)),
   "dat.nielweise2008 group 2 (IRLN)" = list(measure = "IRLN", counts = list(xi = dat.nielweise2008$x2i, ti = dat.nielweise2008$t2i)),
@@ -37,7 +40,8 @@ SETS <- list(
                                                    mods = list(year = dat.nielweise2008$year))
 )
 RUNS <- c(lapply(names(SETS), function(n) list(dataset = n, model = "UM.FS")),
-          lapply(c("dat.bcg", "dat.li2007", "dat.hart1999", "dat.nielweise2008"),
+          lapply(c("dat.bcg", "dat.li2007", "dat.yusuf1985 table 6", "dat.hart1999",
+                   "dat.nielweise2008", "synthetic person-time (zeros, a double zero)"),
                  function(n) list(dataset = n, model = "UM.RS")))
 recs <- list()
 for (run in RUNS) {

@@ -182,11 +182,17 @@ def test_live_cm_al_odds_ratio(metafor, case):
     _check_al(ours, ref["fit"])
 
 
+#: person-time with zero counts in one group and a double zero (dropped)
+SYNTH_PT = pd.DataFrame(dict(x1i=[0, 3, 0, 5, 9, 14, 2], t1i=[100, 200, 150, 120, 300, 410, 90],
+                             x2i=[2, 1, 0, 4, 12, 22, 7],
+                             t2i=[110, 190, 160, 100, 280, 395, 105]))  # fmt: skip
+
+
 @pytest.mark.r
-@pytest.mark.parametrize("case", ["hart1999", "nielweise2008", "nielweise2008~year"])
+@pytest.mark.parametrize("case", ["hart1999", "nielweise2008", "nielweise2008~year", "synthetic"])
 def test_live_irr_conditional(metafor, case):
     name, _, mod = case.partition("~")
-    df = HART if name == "hart1999" else NW8
+    df = {"hart1999": HART, "synthetic": SYNTH_PT}.get(name, NW8)
     cols = {v: df[v].to_numpy(float) for v in ("x1i", "t1i", "x2i", "t2i")}
     x = df[mod].to_numpy(float) if mod else None
     ref = metafor.call("mp_rma_glmm_cm_al", measure="IRR", **{k: list(v) for k, v in cols.items()},

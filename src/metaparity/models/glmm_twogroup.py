@@ -334,8 +334,9 @@ def _scale(cells):
 def _rs_saturated(cells, X, off, gf):
     """UM.RS's model with a treatment effect per study (and the random study effect).
 
-    Returns its log-likelihood and the Wald statistic from the full-Hessian ``vcov`` and
-    from lme4's fallback ``vcov`` estimated from RX (see :func:`_glmm_engine.rx_vcov`).
+    Returns its log-likelihood and the Wald statistic from the full-Hessian ``vcov`` (from
+    RX where that Hessian is not positive definite, as lme4 falls back) and from lme4's
+    fallback ``vcov`` estimated from RX (see :func:`_glmm_engine.rx_vcov`).
     """
     k, p = X.shape
 
@@ -346,9 +347,15 @@ def _rs_saturated(cells, X, off, gf):
     d0 = np.full((k, 1), float(gf[0]))
     g, loc, _ = eng.newton(f, np.array([gf[p], gf[p + 1]]), d0)
     ll = float(f(g, loc).sum())
-    V = eng.vcov(f, g, loc, [])[2:, 2:]
     th = loc[:, 0]
     qe_rx = _rs_wald_rx(cells, X, off, float(g[0]), float(g[1]), th)
+    # lme4's rule: a Hessian that is not positive definite (a study with no events in one
+    # group: its effect runs to -inf) gives way to the vcov estimated from RX
+    try:
+        V = eng.vcov(f, g, loc, [])[2:, 2:]
+        np.linalg.cholesky(V)
+    except np.linalg.LinAlgError:
+        return ll, qe_rx, qe_rx
     return ll, _wald_residual(th, np.linalg.inv(V), X), qe_rx
 
 
