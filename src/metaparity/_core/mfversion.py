@@ -81,10 +81,10 @@ CHANGES: dict[str, str] = {
     "right-justified to digits + 1 characters, '  Inf' at 4 digits; 3.8 trims it to 'Inf')",
     "l1o_cumul_labels": "4.8: leave1out() labels each row '-<slab>' (the study left out; "
     "gaining cluster=) and cumul() reports k, the studies in each fit (gaining collapse=)",
-    "leave1out_pooled_tables": "4.8: leave1out() of rma.peto refits the tables as the model "
-    "pooled them (after the second continuity correction, add[2]/to[2]; a corrected "
-    "double-zero table then gets an effect size) and applies add/to again; before: the "
-    "tables as given",
+    "leave1out_pooled_tables": "4.8: leave1out() of rma.peto and rma.mh refits the tables as "
+    "the model pooled them (after the second continuity correction, add[2]/to[2]; a "
+    "corrected double-zero table then gets an effect size) and applies add/to again; "
+    "before: the tables as given",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "
     "one is unavailable (many estimates)",
 }

@@ -367,9 +367,12 @@ class MhResult(ModelResult):
         _, dropped = _corrected(self.measure, vals, given, 0.0, "none", self.drop00_mh)
         return given & ~dropped
 
-    def _refits(self, present: np.ndarray) -> dict[str, np.ndarray]:
-        """Refit on each row of ``present`` (shape (m, k)): the batch path."""
-        cells = {n: np.where(present, v[None, :], np.nan) for n, v in self.cells.items()}
+    def _refits(self, present: np.ndarray, source: dict[str, np.ndarray] | None = None
+                ) -> dict[str, np.ndarray]:  # fmt: skip
+        """Refit on each row of ``present`` (shape (m, k)) of ``source`` (default: the
+        tables as given): the batch path."""
+        given = self.cells if source is None else source
+        cells = {n: np.where(present, v[None, :], np.nan) for n, v in given.items()}
         return _fit(
             self.measure,
             cells,
@@ -402,7 +405,14 @@ class MhResult(ModelResult):
             raise ValueError("Stopped because k = 1 (metafor's message): nothing to leave out")
         given = self._given()
         present = given[None, :] & ~np.eye(given.size, dtype=bool)
-        fit = self._refits(present)
+        source = None
+        if since("leave1out_pooled_tables"):
+            # metafor >= 4.8 refits the tables as pooled (after the second add/to) and applies
+            # add/to again: the same as the tables as given unless add has two values
+            vals = [np.where(given, v, 1.0) for v in self.cells.values()]
+            adj, _ = _corrected(self.measure, vals, given, self.add_mh, self.to_mh, False)
+            source = {n: np.where(given, a, np.nan) for n, a in zip(self.cells, adj, strict=True)}
+        fit = self._refits(present, source)
         rows = given & (np.sum(present, axis=1) > 0)
         labels = list(self._labels())
         if since("l1o_cumul_labels"):  # metafor 4.8: "-<slab>", the study left out
