@@ -251,7 +251,10 @@ def newton(f: StudyLL, g: np.ndarray, loc: np.ndarray, maxiter: int = 200):
         while t > 1e-10:
             d = t * step
             gn, ln = g + d[:m], loc + d[m:].reshape(k, r)
-            vn = float(f(gn, ln).sum())
+            # a trial step may overshoot (a study effect running to -inf): a non-finite value
+            # is rejected below, without numpy's warnings reaching the user
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                vn = float(f(gn, ln).sum())
             if vn >= val - 1e-13 * abs(val):
                 break
             t *= 0.5
