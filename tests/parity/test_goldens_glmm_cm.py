@@ -13,11 +13,10 @@ import warnings
 import numpy as np
 import pytest
 
-from glmm_cm_fields import AL_FIELDS, EL_FIELDS
 from metaparity import metafor_version
-from metaparity.models.glmm_conditional import cm_loglik, rma_glmm_cm
+from metaparity.models.glmm_conditional import rma_glmm_cm
+from metaparity.parity.compare import compare_glmm_cm, compare_glmm_cm_al
 from metaparity.parity.goldens import PRODUCERS
-from metaparity.parity.tolerances import GLMM_CM_AL_TOLERANCES, GLMM_CM_TOLERANCES
 
 
 def _load(name):
@@ -47,15 +46,8 @@ def _fit(r):
                            mods=mods)  # fmt: skip
 
 
-def _bad(ours, ref, names, table):
-    out = []
-    for q in names:
-        tol = table[q]
-        o = np.atleast_1d(np.asarray(getattr(ours, q), float))
-        r = np.atleast_1d(np.asarray(ref[q], float))
-        if not np.all(np.abs(o - r) <= tol.atol + tol.rtol * np.abs(r)):
-            out.append((q, o.tolist(), r.tolist()))
-    return out
+def _bad(comps):
+    return [f"{c.quantity}: ours={c.ours!r} metafor={c.ref!r}" for c in comps if not c.ok]
 
 
 AL = _records("glmm_cm_al.json", "glmm_cm_al")
@@ -67,7 +59,7 @@ def test_cm_al_and_irr_goldens(rec):
     assert r["ok"], r.get("error")
     with metafor_version(v):
         ours = _fit(r)
-    assert not _bad(ours, r["fit"], AL_FIELDS, GLMM_CM_AL_TOLERANCES)
+    assert not _bad(compare_glmm_cm_al(ours, r))
 
 
 try:
@@ -82,23 +74,11 @@ def test_cm_el_goldens(rec):
     assert r["ok"], r.get("error")
     with metafor_version(v):
         ours = _fit(r)
-    fit = r["fit"]
-    assert not _bad(ours, fit, EL_FIELDS, GLMM_CM_TOLERANCES)
-    assert not _bad(ours, {"QE_Wld": r["wald_direct"]}, ["QE_Wld"], GLMM_CM_TOLERANCES)
-    t = GLMM_CM_TOLERANCES["QE_Wld_numderiv"]
-    assert abs(ours.QE_Wld - fit["QE_Wld"]) <= t.atol + t.rtol * abs(fit["QE_Wld"])
-    a, b, c, d = (np.asarray([np.nan if v is None else v for v in r[q]], float)
-                  for q in ("ai", "bi", "ci", "di"))  # fmt: skip
-    keep = ~(np.isnan(a) | np.isnan(b) | np.isnan(c) | np.isnan(d))
-    keep &= ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))  # metafor's drop00
-    cells = [v[keep] for v in (a, b, c, d)]
-    X = np.ones((keep.size, 1))
-    if r["mods"] is not None:
-        X = np.column_stack([X, *[r["mods"][m] for m in r["mods"]]])
-    ll = cm_loglik(*cells, fit["b"], fit["tau2"], mods=X[keep])
-    tol = GLMM_CM_TOLERANCES["loglik_at_metafor"]
-    assert abs(ll - r["metafor_ll"]["at_fit"]) <= tol.atol + tol.rtol * abs(ll)
-    assert ours.logLik >= ll - 1e-12
+    # every field, QE_Wld (direct and numDeriv), the likelihood at metafor's optimum and
+    # our optimum not below it (metaparity.parity.compare.compare_glmm_cm)
+    cells = {q: r[q] for q in ("ai", "bi", "ci", "di")}
+    mods = None if r["mods"] is None else np.column_stack([r["mods"][m] for m in r["mods"]])
+    assert not _bad(compare_glmm_cm(ours, r, **cells, mods=mods))
 
 
 def test_producers_are_registered():
