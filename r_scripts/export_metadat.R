@@ -43,3 +43,24 @@ yu6 <- subset(dat.yusuf1985, table == "6" & !is.na(ai))
 write.csv(yu6[, c("id", "trial", "ai", "n1i", "ci", "n2i")], file.path(out, "dat.yusuf1985.t6.csv"),
           row.names = FALSE)
 cat(sprintf("wrote %s (metadat %s)\n", out, as.character(packageVersion("metadat"))))
+# multilevel / multivariate models (rma_mv: tests/models/test_mv.py, tests/parity/test_mv_live.py)
+ko <- dat.konstantopoulos2011
+write.csv(ko[, c("district", "school", "study", "year", "yi", "vi")],
+          file.path(out, "dat.konstantopoulos2011.csv"), row.names = FALSE)
+as <- dat.assink2016
+write.csv(as[, c("study", "esid", "id", "yi", "vi", "pubstatus", "year", "deltype")],
+          file.path(out, "dat.assink2016.csv"), row.names = FALSE)
+be <- dat.berkey1998
+write.csv(be[, c("trial", "author", "year", "ni", "outcome", "yi", "vi", "v1i", "v2i")],
+          file.path(out, "dat.berkey1998.csv"), row.names = FALSE)
+# dat.ishak2007 in long format (one row per study and time point; missing time points dropped)
+is <- dat.ishak2007
+long <- do.call(rbind, lapply(1:4, function(t) data.frame(study = is$study, time = t,
+  yi = is[[paste0("y", t, "i")]], vi = is[[paste0("v", t, "i")]], mdur = is$mdur,
+  mbase = is$mbase)))
+long <- long[!is.na(long$yi), ]
+long <- long[order(long$study, long$time), ]
+write.csv(long, file.path(out, "dat.ishak2007_long.csv"), row.names = FALSE)
+ha <- dat.hasselblad1998
+write.csv(ha[, c("id", "study", "authors", "year", "trt", "xi", "ni")],
+          file.path(out, "dat.hasselblad1998.csv"), row.names = FALSE)

@@ -24,7 +24,7 @@ die() { printf '[debian13] ERROR: %s\n' "$*" >&2; exit 2; }
 ROOT="${METAPARITY_DEBIAN13_ROOT:-/var/cache/metaparity/trixie}"
 MIRROR="${METAPARITY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 PACKAGES="ca-certificates python3 python3-venv python3-dev gcc g++ make \
-r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite r-cran-lme4 r-cran-biasedurn r-cran-numderiv"
+r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite r-cran-lme4 r-cran-biasedurn r-cran-numderiv r-cran-clubsandwich"
 BUILD_STAMP="$ROOT/.metaparity-root"
 WANT_BUILD="trixie $MIRROR $PACKAGES"
 

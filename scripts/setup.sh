@@ -37,18 +37,18 @@ STAMP="$VENV/.metaparity-stamp"
 # ---------------------------------------------------------------------------
 r_ok() {
     command -v Rscript >/dev/null 2>&1 &&
-        Rscript -e 'library(metafor); library(metadat); library(jsonlite); library(lme4); library(BiasedUrn); library(numDeriv)' >/dev/null 2>&1
+        Rscript -e 'library(metafor); library(metadat); library(jsonlite); library(lme4); library(BiasedUrn); library(numDeriv); library(clubSandwich)' >/dev/null 2>&1
 }
 
 HAVE_R=0
 if r_ok; then
-    log "R with metafor/metadat/jsonlite/lme4/BiasedUrn/numDeriv: already installed"
+    log "R with metafor/metadat/jsonlite/lme4/BiasedUrn/numDeriv/clubSandwich: already installed"
     HAVE_R=1
 elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing R + metafor/metadat/jsonlite/lme4/BiasedUrn/numDeriv via apt-get"
+    log "installing R + metafor/metadat/jsonlite/lme4/BiasedUrn/numDeriv/clubSandwich via apt-get"
     if apt-get update &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-            r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite r-cran-lme4 r-cran-biasedurn r-cran-numderiv; then
+            r-base-core r-cran-metafor r-cran-metadat r-cran-jsonlite r-cran-lme4 r-cran-biasedurn r-cran-numderiv r-cran-clubsandwich; then
         :
     else
         log "WARNING: apt-get install of R packages failed"

@@ -28,6 +28,7 @@ from metaparity.models.confint import ConfInt
 from metaparity.models.glmm import GlmmResult, rma_glmm
 from metaparity.models.metareg import rma_mods
 from metaparity.models.mh import MhResult, rma_mh, rma_mh_batch
+from metaparity.models.mv import MvResult, rma_mv
 from metaparity.models.peto import PetoResult, rma_peto
 from metaparity.models.predict import Prediction
 from metaparity.models.results import (
@@ -52,10 +53,10 @@ __all__ = [
     # effect sizes
     "escalc", "MEASURES", "study_labels", "study_sizes",
     # models
-    "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto",
+    "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto", "rma_mv",
     # results
     "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
-    "MhResult", "PetoResult",
+    "MhResult", "PetoResult", "MvResult",
     "Prediction", "ConfInt",
     # case diagnostics
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",

@@ -204,9 +204,9 @@ def test_facade_exports_exactly_the_public_api():
 
 PUBLIC_API = [
     "escalc", "MEASURES", "study_labels", "study_sizes",
-    "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto",
+    "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto", "rma_mv",
     "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
-    "MhResult", "PetoResult",
+    "MhResult", "PetoResult", "MvResult",
     "Prediction", "ConfInt",
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     "ranktest", "regtest", "trimfill", "fsn",

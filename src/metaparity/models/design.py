@@ -16,7 +16,7 @@ import pandas as pd
 
 from metaparity._core.validation import as_float_array
 
-__all__ = ["design_matrix", "moderator_missing"]
+__all__ = ["design_matrix", "moderator_missing", "r_factor"]
 
 
 def _r_level(x: Any) -> str:
@@ -42,6 +42,35 @@ def _is_categorical(s) -> bool:
     )
 
 
+def _r_levels(s, miss: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """The values (object array) and the levels of ``s`` in R's ``factor()`` order: pandas
+    categorical order when categorical; else numbers numerically, logicals FALSE < TRUE,
+    strings by code point (R's order in the C locale).  Missing values are no level."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.astype(object).to_numpy(), list(s.cat.categories)
+    vals = s.to_numpy(dtype=object)
+    uniq = {u for u, mm in zip(vals.tolist(), miss, strict=True) if not mm}
+    if all(isinstance(u, bool | np.bool_) for u in uniq):
+        return vals, sorted(uniq)
+    if all(isinstance(u, int | float | np.integer | np.floating) for u in uniq):
+        return vals, sorted(uniq, key=float)
+    return vals, sorted(uniq, key=str)
+
+
+def r_factor(s: Any) -> tuple[np.ndarray, tuple[str, ...]]:
+    """0-based level codes and level labels of a column as R's ``factor()`` makes them.
+
+    >>> r_factor(pd.Series([3, 1, 3, 10]))
+    (array([1, 0, 1, 2]), ('1', '3', '10'))
+    """
+    s = pd.Series(s).reset_index(drop=True)
+    miss = s.isna().to_numpy()
+    vals, levels = _r_levels(s, miss)
+    index = {lev: i for i, lev in enumerate(levels)}
+    codes = np.array([-1 if m else index[v] for v, m in zip(vals.tolist(), miss, strict=True)])
+    return codes, tuple(_r_level(lev) for lev in levels)
+
+
 def _dummies(
     s, prefix: str, where: str, full: bool = False, na_ok: bool = False
 ) -> tuple[list[np.ndarray], list[str]]:
@@ -57,18 +86,7 @@ def _dummies(
     if not na_ok:
         _check_missing(s, where)
     miss = s.isna().to_numpy()
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        levels = list(s.cat.categories)
-        vals = s.astype(object).to_numpy()
-    else:
-        vals = s.to_numpy(dtype=object)
-        uniq = {u for u, mm in zip(vals.tolist(), miss, strict=True) if not mm}
-        if all(isinstance(u, bool | np.bool_) for u in uniq):
-            levels = sorted(uniq)
-        elif all(isinstance(u, int | float | np.integer | np.floating) for u in uniq):
-            levels = sorted(uniq, key=float)
-        else:
-            levels = sorted(uniq, key=str)
+    vals, levels = _r_levels(s, miss)
     cols, names = [], []
     for lev in levels if full else levels[1:]:
         cols.append(np.where(miss, np.nan, np.array([v == lev for v in vals], dtype=float)))

@@ -329,6 +329,65 @@ def _glmm_um(res: Any, d: int) -> str:
     return "\n".join(lines)
 
 
+def _mv_components(res: Any, d: int) -> list[str]:
+    lines: list[str] = []
+    fixed = res.fixed
+    if len(res.sigma2):
+        fx = np.atleast_1d(fixed.get("sigma2", [None] * len(res.sigma2)))
+        rows = [[f"sigma^2.{j + 1}", f"{v:.{d}f}", f"{np.sqrt(v):.{d}f}", str(n),
+                 "yes" if (len(fx) > j and fx[j] is not None and not np.isnan(float(fx[j])))
+                 else "no", name]
+                for j, (v, n, name) in enumerate(zip(res.sigma2, res.s_nlevels, res.s_names,
+                                                     strict=True))]  # fmt: skip
+        lines += _table(["", "estim", "sqrt", "nlvls", "fixed", "factor"], rows, True) + [""]
+    for j, (var, cor, levels) in enumerate(((res.tau2, res.rho, res.g_levels),
+                                            (res.gamma2, res.phi, res.h_levels))):  # fmt: skip
+        if j >= len(res.struct):
+            break
+        v, c = ("tau^2", "rho") if j == 0 else ("gamma^2", "phi")
+        term = res._problem.gts[j]
+        lines += [f"outer factor: {term.outer} (nlvls = {len(np.unique(term.ocodes))})",
+                  f"inner factor: {term.inner} (nlvls = {len(levels)})", ""]  # fmt: skip
+        names = [f"{v}" + (f".{i + 1}" if len(var) > 1 else "") for i in range(len(var))]
+        rows = [[n, f"{x:.{d}f}", f"{np.sqrt(x):.{d}f}"] for n, x in zip(names, var, strict=True)]
+        lines += _table(["", "estim", "sqrt"], rows, True)
+        if res.struct[j] in ("CS", "HCS", "AR", "HAR", "CAR", "UN"):
+            lines += [f"{c}" + " " * 4 + "  ".join(f"{x:.{d}f}" for x in np.atleast_1d(cor))]
+        lines.append("")
+    return lines
+
+
+def _mv(res: Any, d: int) -> str:
+    head = "Multivariate Meta-Analysis Model" if (len(res.sigma2) or res.struct) else (
+        "Equal-Effects Model")  # fmt: skip
+    lines = [f"{head} (k = {res.k}; method: {res.method})", ""]
+    if len(res.sigma2) or res.struct:
+        lines += ["Variance Components:", "", *_mv_components(res, d)]
+    word = "Residual Heterogeneity" if res.p > 1 else "Heterogeneity"
+    lines += [f"Test for {word}:", f"QE(df = {res.QEdf}) = {res.QE:.{d}f}, p-val {_p(res.QEp)}", ""]
+    if res.p > 1 or not res.int_only:
+        stat = (f"QM(df = {res.QMdf[0]}) = {res.QM:.{d}f}" if res.test == "z"
+                else f"F(df1 = {res.QMdf[0]}, df2 = {res.QMdf[1]}) = {res.QM:.{d}f}")  # fmt: skip
+        lines += [f"Test of Moderators ({_btt_text(res.btt)}):", f"{stat}, p-val {_p(res.QMp)}", ""]
+    stat = "zval" if res.test == "z" else "tval"
+    cols = ["estimate", "se", stat] + (["df"] if res.test == "t" else []) + ["pval", "ci.lb",
+                                                                              "ci.ub"]  # fmt: skip
+    rows = []
+    for j in range(res.p):
+        r = [f"{res.b[j]:.{d}f}", f"{res.se[j]:.{d}f}", f"{res.zval[j]:.{d}f}"]
+        if res.test == "t":
+            r.append(f"{res.ddf[j]:g}")
+        r += [_pcell(res.pval[j], d), f"{res.ci_lb[j]:.{d}f}", f"{res.ci_ub[j]:.{d}f}"]
+        rows.append(r)
+    lines += ["Model Results:", ""]
+    if res.int_only:
+        lines += _table(cols, rows, first_left=False)
+    else:
+        lines += _table(["", *cols], [[n, *r] for n, r in zip(res.coef_names, rows, strict=True)],
+                        first_left=True)  # fmt: skip
+    return "\n".join(lines)
+
+
 def format_summary(res: Any, digits: int = 4) -> str:
     """The printout of a fitted model, laid out like metafor's ``print`` method.
 
@@ -356,4 +415,6 @@ def format_summary(res: Any, digits: int = 4) -> str:
         return _glmm(res, digits)
     if type(res).__name__ == "MhResult":
         return _mh(res, digits)
+    if type(res).__name__ == "MvResult":
+        return _mv(res, digits)
     return _uni(res, digits) if res.int_only else _mods(res, digits)

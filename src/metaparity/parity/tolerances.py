@@ -17,7 +17,7 @@ from metaparity._core.names import family
 __all__ = [
     "Tolerance", "TOLERANCES", "tolerance_for", "Comparison", "compare_values",
     "GLMM_TOLERANCES", "GLMM_TOLERANCES_LAPLACE", "GLMM_CM_TOLERANCES", "GLMM_CM_AL_TOLERANCES",
-    "GLMM_UM_TOLERANCES", "GLMM_UM_RS_TOLERANCES",
+    "GLMM_UM_TOLERANCES", "GLMM_UM_RS_TOLERANCES", "MV_TOLERANCES",
 ]  # fmt: skip
 
 
@@ -494,4 +494,53 @@ GLMM_UM_RS_TOLERANCES: dict[str, Tolerance] = {
     "sigma2": _UM_OPT,
     "QE_Wld_rx": _UM_RS_QE_WLD_RX,
     "QE_Wld_rx_at_metafor": _UM_RS_QE_WLD_RX_AT,
+}
+
+
+# --------------------------------------------------------------------------- #
+# rma.mv (metaparity.models.mv) against metafor
+# --------------------------------------------------------------------------- #
+_MV_LIK = Tolerance(
+    1e-12,
+    0.0,
+    "(restricted) log-likelihood at the same variance components, ours vs metafor's: the same "
+    "closed-form function; observed <= 1.1e-12 relative.  metafor takes log|X'X| and "
+    "log|X'M^-1 X| from X itself, whose rounding grows with cond(X): rtol is applied as "
+    "rtol * max(1, eps cond(X) / rtol) (parity.mv.design_condition; a raw year as moderator, "
+    "cond 3.9e5: metafor's log-likelihood carries 4e-11 of noise, ours 1e-15 on an "
+    "orthonormal basis of X)",
+)
+_MV_OPT = Tolerance(
+    2e-6,
+    1e-9,
+    "estimates at metafor's optimum: rma.mv's optimisers search without a gradient over log "
+    "variances and atanh correlations on a likelihood that is flat near its maximum, so "
+    "they stop where it is within ~1e-13 of ours but the parameters are known only to "
+    "~sqrt(1e-13 / curvature); metafor run with Nelder-Mead (reltol 1e-15), bobyqa "
+    "(rhoend 1e-12) and nlminb, the highest likelihood kept (parity.mv.MV_CONTROL).  Over the "
+    "19 cases of tests/mv_cases.py (metafor 3.8.1): sigma2 5.0e-7, rho 6.1e-7, vb 4.4e-7, "
+    "ci 2.7e-7, b 9.9e-8 relative; the log-likelihood of the other method (not maximised) "
+    "5.3e-8.  The evidence that the difference is metafor's: our likelihood at metafor's "
+    "components equals metafor's, and our maximum is not below it in either implementation "
+    "(loglik_at_metafor, optimum_not_below_*); atol for components at 0",
+)
+_MV_CLOSED = Tolerance(
+    1e-10,
+    1e-12,
+    "closed form in the data (QE from V alone; k, p, parms counts)",
+)
+#: quantity -> Tolerance for rma.mv
+MV_TOLERANCES: dict[str, Tolerance] = {
+    **{
+        q: _MV_OPT
+        for q in (
+            "b se zval ci_lb ci_ub vb sigma2 tau2 rho gamma2 phi QM dev_ML "
+            "ll_ML AIC_ML BIC_ML AICc_ML ll_REML dev_REML AIC_REML BIC_REML "
+            "AICc_REML"
+        ).split()
+    },
+    **{q: _PVAL for q in ("pval", "QEp", "QMp")},
+    **{q: _MV_CLOSED for q in ("QE", "ddf", "parms", "k", "p")},
+    "loglik_at_metafor": _MV_LIK,
+    "metafor_loglik_at_ours": _MV_LIK,
 }

@@ -1,0 +1,198 @@
+"""``rma_mv`` against ``metafor::rma.mv``: the R call for a fitted model, and the comparison.
+
+:func:`metafor_rma_mv` sends the rows a :class:`~metaparity.models.mv.MvResult` was fitted
+on (estimates, V, design, grouping columns, known R matrices, fixed values) to metafor
+(``fam_mv.R``) with tight optimiser control, and asks metafor for its log-likelihood at our
+variance components too.  :func:`compare_mv` compares every field at its row of the
+tolerance table, plus the likelihood evidence: our likelihood at metafor's components equals
+metafor's (the same function), and our optimum is not below metafor's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metaparity.models.mv import MvResult
+from metaparity.parity.compare import _cmp, _fields, optimum_not_below
+from metaparity.parity.rbridge import get_bridge
+from metaparity.parity.tolerances import (
+    MV_TOLERANCES,
+    Comparison,
+    Tolerance,
+    pvalue_condition,
+)
+
+__all__ = ["metafor_rma_mv", "compare_mv", "MV_CONTROL", "MV_FIELDS"]
+
+#: metafor's optimiser settings for parity: each is run and metafor's fit with the highest
+#: log-likelihood is kept.  rma.mv's optimisers work without a gradient on log variances and
+#: its likelihood is flat near the optimum: nlminb (the default) stops with convergence
+#: code 1 for rel.tol below 1e-12, and at its default up to 2e-8 below the maximum;
+#: Nelder-Mead (reltol = 1e-15) reaches our maximum to <= 7e-13 on most cases but stops in a
+#: local maximum 0.16 below on dat.ishak2007 UN and degenerates (code 10) on
+#: dat.konstantopoulos2011 ~ raw year, where bobyqa (rhoend = 1e-12) reaches it (docs/mv.md).
+MV_CONTROL: dict[str, Any] = {"tries": [
+    {"optimizer": "optim", "optmethod": "Nelder-Mead", "reltol": 1e-15, "maxit": 100000},
+    {"optimizer": "bobyqa", "rhoend": 1e-12, "maxfun": 100000},
+    {"rel.tol": 1e-12, "iter.max": 10000, "eval.max": 20000},
+]}  # fmt: skip
+
+#: the fields compared (metafor's names)
+MV_FIELDS: tuple[str, ...] = (
+    "b", "se", "zval", "pval", "ci_lb", "ci_ub", "vb", "sigma2", "tau2", "rho", "gamma2",
+    "phi", "QE", "QEp", "QM", "QMp", "ll_ML", "dev_ML", "AIC_ML", "BIC_ML", "AICc_ML",
+    "ll_REML", "dev_REML", "AIC_REML", "BIC_REML", "AICc_REML", "ddf", "parms", "k", "p",
+)  # fmt: skip
+
+
+def _column_values(s: pd.Series) -> Any:
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return [float(v) for v in s]
+    return [str(v) for v in s]
+
+
+def metafor_rma_mv(
+    res: MvResult, bridge: Any = None, control: dict[str, Any] | None = None, at: bool = True
+) -> dict[str, Any]:
+    """metafor's ``rma.mv`` on the rows and settings of ``res`` (a bridge record: ``ok``,
+    ``fields``, ``ll_at_ours``, ``printout``, ``warnings`` or ``error``)."""
+    if bridge is None:
+        bridge = get_bridge()
+    data = None
+    if res.groups is not None:
+        data = {c: _column_values(res.groups[c]) for c in res.groups.columns}
+    R = None
+    if res.R:
+        R = {}
+        for name, mat in res.R.items():
+            idx = [s.name for s in res._problem.sig].index(name)
+            levels = res._problem.sig[idx].levels
+            m = (mat.loc[list(levels), list(levels)].to_numpy(dtype=float)
+                 if isinstance(mat, pd.DataFrame) else np.asarray(mat, dtype=float))  # fmt: skip
+            R[name] = {"levels": list(levels), "values": m.ravel(order="F").tolist()}
+    args: dict[str, Any] = dict(
+        yi=res.yi, V=res.V.ravel(order="F"), V_nrow=res.k, data=data,
+        random=list(res.random) if res.random else None, struct=list(res.struct) or None,
+        X=res.X.ravel(order="F"), X_names=list(res.coef_names), R=R, Rscale=res.Rscale,
+        method=res.method, test=res.test, dfs=res.dfs, level=res.level,
+        control=_control_arg(MV_CONTROL if control is None else control),
+    )  # fmt: skip
+    for name, value in res.fixed.items():
+        args[name] = [np.nan if v is None else v for v in np.atleast_1d(value)]
+    if at:
+        args["at"] = {n: getattr(res, n) for n in ("sigma2", "tau2", "rho", "gamma2", "phi")
+                      if np.size(getattr(res, n))}  # fmt: skip
+    return bridge.call("mp_rma_mv", **args)
+
+
+def _control_arg(control: dict[str, Any]) -> dict[str, Any]:
+    """The bridge passes dicts, not lists of them: ``tries`` becomes {"1": ..., "2": ...}."""
+    if "tries" in control:
+        return {"tries": {str(i + 1): c for i, c in enumerate(control["tries"])}}
+    return control
+
+
+def _ours(res: MvResult) -> dict[str, Any]:
+    out: dict[str, Any] = {q: getattr(res, q) for q in MV_FIELDS[:16]}
+    out["vb"] = res.vb.ravel(order="F")
+    for m in ("ML", "REML"):
+        for s in ("ll", "dev", "AIC", "BIC", "AICc"):
+            out[f"{s}_{m}"] = res.fit_stats[m][s]
+    out["ddf"] = res.ddf if res.test == "t" else np.full(res.p, np.nan)
+    for q in ("parms", "k", "p"):
+        out[q] = float(getattr(res, q))
+    return out
+
+
+class _Obj:
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)
+
+
+def _pvalues(res: MvResult, fit: dict[str, Any]) -> list[Comparison]:
+    """p-values against metafor's, each at the tolerance of the statistic it comes from
+    times its condition number (a p-value agrees as well as its statistic does)."""
+    dist = "t" if res.test == "t" else "z"
+    out = []
+    zt = MV_TOLERANCES["zval"]
+    ref_p = np.atleast_1d(np.asarray([np.nan if v is None else v for v in
+                                      np.atleast_1d(fit["pval"])], dtype=float))  # fmt: skip
+    for j in range(res.p):
+        kappa = pvalue_condition(float(res.zval[j]), dist, float(res.ddf[j]))
+        tol = Tolerance(zt.rtol * max(1.0, kappa), zt.atol, MV_TOLERANCES["pval"].reason)
+        name = "pval" if res.p == 1 else f"pval[{j}]"
+        out.append(_cmp(name, res.pval[j], ref_p[j], tol))
+    qdist, df2 = ("F", float(res.QMdf[1])) if res.test == "t" else ("chi2", float("nan"))
+    kq = pvalue_condition(res.QM, qdist, float(res.QMdf[0]), df2)
+    qt = MV_TOLERANCES["QM"]
+    out.append(
+        _cmp(
+            "QMp",
+            res.QMp,
+            fit["QMp"],
+            Tolerance(qt.rtol * max(1.0, kq), qt.atol, MV_TOLERANCES["QMp"].reason),
+        )
+    )
+    ke = pvalue_condition(res.QE, "chi2", float(max(res.QEdf, 1)))
+    out.append(
+        _cmp(
+            "QEp",
+            res.QEp,
+            fit["QEp"],
+            Tolerance(MV_TOLERANCES["QE"].rtol * max(1.0, ke), 1e-300, MV_TOLERANCES["QEp"].reason),
+        )
+    )
+    return out
+
+
+def design_condition(res: MvResult) -> float:
+    """The factor on the metafor-side likelihood checks' ``rtol``: metafor takes log|X'X| and
+    log|X'M^-1 X| from ``X`` itself, whose rounding grows with cond(X) (a raw year as
+    moderator: cond 3.9e5, metafor's log-likelihood noise 4e-11); 1.0 when ``eps cond(X)``
+    is below the table's 1e-12."""
+    kappa = float(np.linalg.cond(res.X))
+    return max(1.0, float(np.finfo(float).eps) * kappa / MV_TOLERANCES["loglik_at_metafor"].rtol)
+
+
+def compare_mv(res: MvResult, ref: dict[str, Any]) -> list[Comparison]:
+    """Every field of ``res`` against metafor's record ``ref`` (from :func:`metafor_rma_mv`
+    or a golden), and the likelihood evidence."""
+    fit = dict(ref["fields"])
+    if res.test != "t":
+        fit["ddf"] = [None] * res.p
+    own = {f"{s}_{res.method}" for s in ("ll", "dev", "AIC", "BIC", "AICc")}
+    names = [q for q in MV_FIELDS if q not in ("pval", "QEp", "QMp")]
+    cond = design_condition(res)
+    lik = MV_TOLERANCES["loglik_at_metafor"]
+    table = dict(MV_TOLERANCES)
+    for q in own:
+        table[q] = Tolerance(lik.rtol * cond, lik.atol, lik.reason)
+    out = _fields(_Obj(_ours(res)), fit, names, table)
+    out += _pvalues(res, fit)
+    ll_mf = fit[f"ll_{res.method}"]
+    # our likelihood at metafor's variance components: the same function as metafor's
+    vals = {q: fit.get(q) or None for q in ("sigma2", "tau2", "rho", "gamma2", "phi")}
+    ours_at_theirs = res.loglik_at(**{q: v for q, v in vals.items() if v})
+    out.append(_cmp("loglik_at_metafor", ours_at_theirs, ll_mf,
+                    Tolerance(lik.rtol * cond, lik.atol, lik.reason)))  # fmt: skip
+    out.append(optimum_not_below("optimum_not_below_metafor", res.logLik, ours_at_theirs))
+    at = ref.get("ll_at_ours")
+    if at:
+        # metafor's own likelihood at our components (those recorded with a golden, else
+        # this fit's): the same number as ours
+        ours_there = res.logLik if not ref.get("at") else res.loglik_at(**{
+            q: v for q, v in ref["at"].items() if v})  # fmt: skip
+        out.append(_cmp("metafor_loglik_at_ours", ours_there, at[res.method],
+                        Tolerance(lik.rtol * cond, lik.atol, lik.reason)))  # fmt: skip
+        out.append(optimum_not_below("optimum_not_below_metafor_in_metafor", at[res.method],
+                                     ll_mf, slack=1e-12 * cond))  # fmt: skip
+    return out
+
+
+def failures(comparisons: list[Comparison]) -> list[str]:
+    """The comparisons that disagree, one readable line each."""
+    return [f"{c.quantity}: ours {c.ours!r} metafor {c.ref!r} (abs {c.abs_diff:.3g}, rel "
+            f"{c.rel_diff:.3g})" for c in comparisons if not c.ok]  # fmt: skip

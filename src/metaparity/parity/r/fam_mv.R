@@ -1,0 +1,117 @@
+# Multilevel / multivariate models (metafor::rma.mv) for the parity bridge: every field, the
+# fit statistics, the printout and, when `at` is given, metafor's log-likelihood at those
+# variance components (rma.mv refitted with all of them fixed).  Sourced after metaparity.R.
+#
+# yi: numbers; V: numbers (variances) or k*k numbers column-major with V_nrow = k.
+# data: list of named columns (the grouping variables); random: character formulas.
+# X: the full design (k*p numbers, column-major) with X_names; an all-ones first column is
+#    passed as metafor's intercept (mods = X[, -1]).
+# R: list of list(levels =, values =) keyed by the group's name.
+# sigma2/tau2/rho/gamma2/phi: NULL or numbers with NA = estimate.
+# control: list for rma.mv's control= (optimizer settings).
+
+mp_mv_num <- function(x) if (is.null(x)) NULL else as.numeric(unlist(x))
+
+mp_mv_fields <- function(res) {
+  fs <- res$fit.stats
+  list(b = as.numeric(res$beta), se = as.numeric(res$se), zval = as.numeric(res$zval),
+       pval = as.numeric(res$pval), ci_lb = as.numeric(res$ci.lb), ci_ub = as.numeric(res$ci.ub),
+       vb = as.numeric(res$vb), coef_names = rownames(res$beta),
+       sigma2 = if (res$withS) as.numeric(res$sigma2) else numeric(0),
+       tau2 = if (res$withG) as.numeric(res$tau2) else numeric(0),
+       rho = if (res$withG) as.numeric(res$rho) else numeric(0),
+       gamma2 = if (res$withH) as.numeric(res$gamma2) else numeric(0),
+       phi = if (res$withH) as.numeric(res$phi) else numeric(0),
+       s_names = if (res$withS) as.character(res$s.names) else character(0),
+       s_nlevels = if (res$withS) as.numeric(res$s.nlevels) else numeric(0),
+       g_levels = if (res$withG) as.character(res$g.levels.f[[1]]) else character(0),
+       QE = res$QE, QEp = res$QEp, QM = res$QM, QMp = res$QMp, QMdf = as.numeric(res$QMdf),
+       ddf = as.numeric(res$ddf), k = res$k, p = res$p, parms = res$parms,
+       ll_ML = fs["ll", "ML"], dev_ML = fs["dev", "ML"], AIC_ML = fs["AIC", "ML"],
+       BIC_ML = fs["BIC", "ML"], AICc_ML = fs["AICc", "ML"],
+       ll_REML = fs["ll", "REML"], dev_REML = fs["dev", "REML"], AIC_REML = fs["AIC", "REML"],
+       BIC_REML = fs["BIC", "REML"], AICc_REML = fs["AICc", "REML"])
+}
+
+mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct = "CS",
+                      X = NULL, X_names = NULL, R = NULL, Rscale = "cor", method = "REML",
+                      test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
+                      rho = NULL, gamma2 = NULL, phi = NULL, control = NULL, at = NULL) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    yi <- mp_mv_num(yi)
+    k <- length(yi)
+    V <- mp_mv_num(V)
+    if (!is.null(V_nrow)) V <- matrix(V, nrow = k)
+    dat <- if (is.null(data)) data.frame(row = seq_len(k)) else
+      as.data.frame(lapply(data, unlist), stringsAsFactors = FALSE)
+    dat$yi <- yi
+    Xm <- matrix(mp_mv_num(X), nrow = k)
+    colnames(Xm) <- unlist(X_names)
+    int <- ncol(Xm) >= 1 && all(Xm[, 1] == 1)
+    mods <- if (int) { if (ncol(Xm) > 1) Xm[, -1, drop = FALSE] else NULL } else Xm
+    rnd <- if (is.null(random)) NULL else lapply(unlist(random), as.formula)
+    if (!is.null(rnd) && length(rnd) == 1) rnd <- rnd[[1]]
+    Rl <- NULL
+    if (!is.null(R)) {
+      Rl <- lapply(R, function(r) {
+        lev <- unlist(r$levels)
+        m <- matrix(mp_mv_num(r$values), nrow = length(lev))
+        dimnames(m) <- list(lev, lev)
+        m
+      })
+    }
+    # control: one control list, or a list of them (list(tries = list(...))): each is run and
+    # the fit with the highest log-likelihood is kept; the one used comes back as `control`
+    tries <- if (is.null(control)) list(list()) else if (!is.null(control$tries))
+      control$tries else list(control)
+    ctl <- tries[[1]]
+    args <- list(yi = yi, V = V, intercept = int, data = dat, method = method, test = test,
+                 dfs = dfs, level = level, control = ctl)
+    if (!is.null(mods)) args$mods <- mods
+    if (!is.null(rnd)) { args$random <- rnd; args$struct <- unlist(struct) }
+    if (!is.null(Rl)) { args$R <- Rl; args$Rscale <- Rscale }
+    for (nm in c("sigma2", "tau2", "rho", "gamma2", "phi")) {
+      v <- get(nm)
+      if (!is.null(v)) args[[nm]] <- mp_mv_num(v)
+    }
+    # every control is run; the fit with the highest (restricted) log-likelihood is kept
+    res <- NULL
+    failed <- character(0)
+    lls <- numeric(0)
+    for (i in seq_along(tries)) {
+      args$control <- tries[[i]]
+      fit <- tryCatch(do.call(rma.mv, args), error = function(e) {
+        failed <<- c(failed, conditionMessage(e))
+        NULL
+      })
+      lls[i] <- if (is.null(fit)) NA_real_ else as.numeric(logLik(fit))
+      if (!is.null(fit) && (is.null(res) || lls[i] > as.numeric(logLik(res)))) {
+        res <- fit
+        ctl <- tries[[i]]
+      }
+    }
+    if (is.null(res)) stop(paste(unique(failed), collapse = "; "))
+    fields <- mp_mv_fields(res)
+    ll_at <- NULL
+    if (!is.null(at)) {
+      a2 <- args
+      for (nm in c("sigma2", "tau2", "rho", "gamma2", "phi")) {
+        if (!is.null(at[[nm]])) a2[[nm]] <- mp_mv_num(at[[nm]])
+      }
+      ra <- suppressWarnings(do.call(rma.mv, a2))
+      ll_at <- list(ML = ra$fit.stats["ll", "ML"], REML = ra$fit.stats["ll", "REML"],
+                    b = as.numeric(ra$beta))
+    }
+    list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at,
+         printout = paste(capture.output(print(res)), collapse = "\n"),
+         control = ctl, failed_controls = failed,
+         loglik_per_control = lls)
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) {
+    warns <<- c(warns, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  out$warnings <- unique(warns)
+  out
+}
