@@ -50,6 +50,8 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens_glmm_cm_al.R": "fixtures/goldens/metafor-{metafor}/glmm_cm_al.json",
     # rma.glmm unconditional two-group models (UM.FS / UM.RS)
     "r_scripts/goldens_glmm_um.R": "fixtures/goldens/metafor-{metafor}/glmm_um.json",
+    # rma.mv: multilevel / multivariate models (inputs: fixtures/mv_cases.json)
+    "r_scripts/goldens_mv.R": "fixtures/goldens/metafor-{metafor}/mv.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 

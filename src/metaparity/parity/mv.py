@@ -25,7 +25,10 @@ from metaparity.parity.tolerances import (
     pvalue_condition,
 )
 
-__all__ = ["metafor_rma_mv", "compare_mv", "MV_CONTROL", "MV_FIELDS"]
+__all__ = [
+    "metafor_rma_mv", "rma_mv_call_args", "compare_mv", "design_condition", "failures",
+    "MV_CONTROL", "MV_FIELDS",
+]  # fmt: skip
 
 #: metafor's optimiser settings for parity: each is run and metafor's fit with the highest
 #: log-likelihood is kept.  rma.mv's optimisers work without a gradient on log variances and
@@ -54,37 +57,54 @@ def _column_values(s: pd.Series) -> Any:
     return [str(v) for v in s]
 
 
-def metafor_rma_mv(
-    res: MvResult, bridge: Any = None, control: dict[str, Any] | None = None, at: bool = True
+def rma_mv_call_args(
+    res: MvResult, control: dict[str, Any] | None = None, at: bool = True
 ) -> dict[str, Any]:
-    """metafor's ``rma.mv`` on the rows and settings of ``res`` (a bridge record: ``ok``,
-    ``fields``, ``ll_at_ours``, ``printout``, ``warnings`` or ``error``)."""
-    if bridge is None:
-        bridge = get_bridge()
+    """The arguments of ``mp_rma_mv`` (fam_mv.R) for the rows and settings of ``res``, as
+    plain Python (lists, dicts; NaN for NA): what the live bridge sends and what the
+    golden inputs (fixtures/mv_cases.json) hold."""
     data = None
     if res.groups is not None:
         data = {c: _column_values(res.groups[c]) for c in res.groups.columns}
     R = None
     if res.R:
         R = {}
+        sig = res._problem.sig
         for name, mat in res.R.items():
-            idx = [s.name for s in res._problem.sig].index(name)
-            levels = res._problem.sig[idx].levels
+            levels = sig[[s.name for s in sig].index(name)].levels
             m = (mat.loc[list(levels), list(levels)].to_numpy(dtype=float)
                  if isinstance(mat, pd.DataFrame) else np.asarray(mat, dtype=float))  # fmt: skip
             R[name] = {"levels": list(levels), "values": m.ravel(order="F").tolist()}
     args: dict[str, Any] = dict(
-        yi=res.yi, V=res.V.ravel(order="F"), V_nrow=res.k, data=data,
+        yi=res.yi.tolist(), data=data,
         random=list(res.random) if res.random else None, struct=list(res.struct) or None,
-        X=res.X.ravel(order="F"), X_names=list(res.coef_names), R=R, Rscale=res.Rscale,
-        method=res.method, test=res.test, dfs=res.dfs, level=res.level,
-        control=_control_arg(MV_CONTROL if control is None else control),
+        X=res.X.ravel(order="F").tolist(), X_names=list(res.coef_names), R=R,
+        Rscale=res.Rscale, method=res.method, test=res.test, dfs=res.dfs, level=res.level,
+        control=MV_CONTROL if control is None else control,
     )  # fmt: skip
+    diagonal = not np.any(res.V - np.diag(np.diag(res.V)))
+    if diagonal:
+        args["V"] = np.diag(res.V).tolist()
+    else:
+        args["V"], args["V_nrow"] = res.V.ravel(order="F").tolist(), res.k
     for name, value in res.fixed.items():
-        args[name] = [np.nan if v is None else v for v in np.atleast_1d(value)]
+        args[name] = [np.nan if v is None else float(v) for v in np.atleast_1d(value)]
     if at:
-        args["at"] = {n: getattr(res, n) for n in ("sigma2", "tau2", "rho", "gamma2", "phi")
+        args["at"] = {n: np.asarray(getattr(res, n), dtype=float).tolist()
+                      for n in ("sigma2", "tau2", "rho", "gamma2", "phi")
                       if np.size(getattr(res, n))}  # fmt: skip
+    return args
+
+
+def metafor_rma_mv(
+    res: MvResult, bridge: Any = None, control: dict[str, Any] | None = None, at: bool = True
+) -> dict[str, Any]:
+    """metafor's ``rma.mv`` on the rows and settings of ``res`` (a bridge record: ``ok``,
+    ``fields``, ``ll_at_ours``, ``control``, ``printout``, ``warnings`` or ``error``)."""
+    if bridge is None:
+        bridge = get_bridge()
+    args = rma_mv_call_args(res, control, at)
+    args["control"] = _control_arg(args["control"])
     return bridge.call("mp_rma_mv", **args)
 
 
