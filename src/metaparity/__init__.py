@@ -23,6 +23,7 @@ from metaparity.analysis.diagnostics import (
     rstandard,
     rstudent,
 )
+from metaparity.analysis.robust import RobustResult, robust
 from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_sizes
 from metaparity.models.confint import ConfInt
 from metaparity.models.glmm import GlmmResult, rma_glmm
@@ -56,12 +57,14 @@ __all__ = [
     "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto", "rma_mv",
     # results
     "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
-    "MhResult", "PetoResult", "MvResult",
+    "MhResult", "PetoResult", "MvResult", "RobustResult",
     "Prediction", "ConfInt",
     # case diagnostics
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     # publication bias
     "ranktest", "regtest", "trimfill", "fsn",
+    # cluster-robust inference
+    "robust",
     # plots (matplotlib is imported when one is drawn)
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
     # which metafor release's behaviour is mirrored

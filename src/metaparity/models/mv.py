@@ -83,6 +83,8 @@ class MvResult(ModelResult):
     R: dict[str, Any] | None = field(default=None, repr=False)
     Rscale: str = "cor"
     fixed: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the rows of the data that were fitted (0-based; rows with missing values omitted)
+    rows: np.ndarray | None = field(default=None, repr=False)
     _problem: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -371,7 +373,7 @@ def rma_mv(
     extras = {
         "groups": None if df is None or random is None else
         df.iloc[rows][sorted(_random_columns(random, df))].reset_index(drop=True),
-        "R": R, "Rscale": Rscale,
+        "R": R, "Rscale": Rscale, "rows": rows,
         "fixed": {n: v for n, v in (("sigma2", sigma2), ("tau2", tau2), ("rho", rho),
                                     ("gamma2", gamma2), ("phi", phi)) if v is not None},
     }  # fmt: skip

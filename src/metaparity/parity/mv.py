@@ -27,6 +27,7 @@ from metaparity.parity.tolerances import (
 
 __all__ = [
     "metafor_rma_mv", "rma_mv_call_args", "compare_mv", "design_condition", "failures",
+    "metafor_robust", "compare_robust", "ROBUST_FIELDS",
     "MV_CONTROL", "MV_FIELDS",
 ]  # fmt: skip
 
@@ -209,6 +210,65 @@ def compare_mv(res: MvResult, ref: dict[str, Any]) -> list[Comparison]:
                         Tolerance(lik.rtol * cond, lik.atol, lik.reason)))  # fmt: skip
         out.append(optimum_not_below("optimum_not_below_metafor_in_metafor", at[res.method],
                                      ll_mf, slack=1e-12 * cond))  # fmt: skip
+    return out
+
+
+ROBUST_FIELDS: tuple[str, ...] = (
+    "b", "se", "zval", "pval", "ci_lb", "ci_ub", "vb", "QM", "QMp", "QMdf", "dfs", "n",
+)  # fmt: skip
+
+
+def metafor_robust(
+    rob: Any, bridge: Any = None, clubSandwich: bool = False, control: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """metafor's ``robust()`` on the model and clusters of ``rob`` (a
+    :class:`~metaparity.analysis.robust.RobustResult`): ``ok``, ``robust`` (its fields) and,
+    for an rma_mv model, the model record of :func:`metafor_rma_mv`."""
+    bridge = get_bridge() if bridge is None else bridge
+    res = rob.model
+    cl = [str(c) for c in rob.cluster]
+    adjust = {"CR0": False, "CR1": True, "CR1.S1": "Stata1", "CR1.S2": "Stata2"}[rob.vbest]
+    if isinstance(res, MvResult):
+        args = rma_mv_call_args(res, control, at=False)
+        args["control"] = _control_arg(args["control"])
+        return bridge.call("mp_rma_mv", **args, cluster=cl, adjust=adjust,
+                           clubSandwich=clubSandwich)  # fmt: skip
+    X = np.ones((len(res.yi), 1)) if res.X is None else np.asarray(res.X, dtype=float)
+    return bridge.call(
+        "mp_robust_uni", yi=np.asarray(res.yi, dtype=float), vi=np.asarray(res.vi, dtype=float),
+        X=X.ravel(order="F"), X_names=list(getattr(res, "coef_names", ("intrcpt",))),
+        method=res.method, test=res.test, weights=res.weights, cluster=cl, adjust=adjust,
+        clubSandwich=clubSandwich,
+    )  # fmt: skip
+
+
+def compare_robust(rob: Any, ref: dict[str, Any]) -> list[Comparison]:
+    """The fields of ``rob`` against metafor's ``robust()`` record: at the model's own rows of
+    the tolerance table (an rma_mv model's robust vb inherits its optimiser tolerance)."""
+    table = dict(MV_TOLERANCES) if isinstance(rob.model, MvResult) else {
+        q: MV_TOLERANCES["QE"] for q in ROBUST_FIELDS}  # fmt: skip
+    table["QMdf"] = table["dfs"] = table["n"] = MV_TOLERANCES["k"]
+    ours = {q: getattr(rob, q) for q in ROBUST_FIELDS}
+    ours["vb"] = np.asarray(rob.vb).ravel(order="F")
+    fit = dict(ref["robust"])
+    names = [q for q in ROBUST_FIELDS if q not in ("pval", "QMp")]
+    out = _fields(_Obj(ours), fit, names, table)
+    zt = table["zval"]
+    ref_p = np.atleast_1d(np.asarray(fit["pval"], dtype=float))
+    for j in range(len(rob.b)):
+        kappa = pvalue_condition(float(rob.zval[j]), "t", float(rob.dfs))
+        tol = Tolerance(zt.rtol * max(1.0, kappa), zt.atol, MV_TOLERANCES["pval"].reason)
+        out.append(_cmp(f"pval[{j}]", rob.pval[j], ref_p[j], tol))
+    kq = pvalue_condition(rob.QM, "F", float(rob.QMdf[0]), float(rob.QMdf[1]))
+    qt = table["QM"]
+    out.append(
+        _cmp(
+            "QMp",
+            rob.QMp,
+            fit["QMp"],
+            Tolerance(qt.rtol * max(1.0, kq), qt.atol, MV_TOLERANCES["QMp"].reason),
+        )
+    )
     return out
 
 

@@ -9,6 +9,8 @@
 # R: list of list(levels =, values =) keyed by the group's name.
 # sigma2/tau2/rho/gamma2/phi: NULL or numbers with NA = estimate.
 # control: list for rma.mv's control= (optimizer settings).
+# cluster/adjust/clubSandwich: when cluster is given, robust(res, cluster, adjust,
+#   clubSandwich) too (mp_robust_fields in fam_robust.R).
 
 mp_mv_num <- function(x) if (is.null(x)) NULL else as.numeric(unlist(x))
 
@@ -36,7 +38,8 @@ mp_mv_fields <- function(res) {
 mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct = "CS",
                       X = NULL, X_names = NULL, R = NULL, Rscale = "cor", method = "REML",
                       test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
-                      rho = NULL, gamma2 = NULL, phi = NULL, control = NULL, at = NULL) {
+                      rho = NULL, gamma2 = NULL, phi = NULL, control = NULL, at = NULL,
+                      cluster = NULL, adjust = TRUE, clubSandwich = FALSE) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
     yi <- mp_mv_num(yi)
@@ -103,7 +106,13 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
       ll_at <- list(ML = ra$fit.stats["ll", "ML"], REML = ra$fit.stats["ll", "REML"],
                     b = as.numeric(ra$beta))
     }
-    list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at,
+    rob <- NULL
+    if (!is.null(cluster)) {
+      adj <- if (is.character(adjust)) adjust else as.logical(adjust)
+      rob <- mp_robust_fields(robust(res, cluster = unlist(cluster), adjust = adj,
+                                     clubSandwich = isTRUE(clubSandwich)))
+    }
+    list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at, robust = rob,
          printout = paste(capture.output(print(res)), collapse = "\n"),
          control = ctl, failed_controls = failed,
          loglik_per_control = lls)

@@ -1,0 +1,43 @@
+# Cluster-robust inference (metafor::robust) for the parity bridge.  Sourced after
+# metaparity.R and fam_mv.R.
+#
+# mp_robust_fields(rob): the fields of a robust.rma object as plain lists.
+# mp_robust_uni(yi, vi, X, X_names, method, test, weights, cluster, adjust, clubSandwich):
+#   rma(yi, vi, mods = X[, -1] | X, ...) with tight control, then robust().
+# (rma.mv fits: mp_rma_mv(..., cluster =, adjust =, clubSandwich =) in fam_mv.R.)
+
+mp_robust_fields <- function(rob) {
+  list(b = as.numeric(rob$beta), se = as.numeric(rob$se), zval = as.numeric(rob$zval),
+       pval = as.numeric(rob$pval), ci_lb = as.numeric(rob$ci.lb),
+       ci_ub = as.numeric(rob$ci.ub), vb = as.numeric(rob$vb), QM = rob$QM,
+       QMp = rob$QMp, QMdf = as.numeric(rob$QMdf), dfs = as.numeric(rob$dfs), n = rob$n,
+       vbest = as.character(rob$vbest))
+}
+
+mp_robust_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", weights = NULL,
+                          cluster, adjust = TRUE, clubSandwich = FALSE) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    yi <- mp_mv_num(yi); vi <- mp_mv_num(vi)
+    k <- length(yi)
+    Xm <- matrix(mp_mv_num(X), nrow = k)
+    colnames(Xm) <- unlist(X_names)
+    int <- all(Xm[, 1] == 1)
+    mods <- if (int) { if (ncol(Xm) > 1) Xm[, -1, drop = FALSE] else NULL } else Xm
+    args <- list(yi = yi, vi = vi, intercept = int, method = method, test = test,
+                 control = list(threshold = 1e-14, maxiter = 10000, tol = 1e-15))
+    if (!is.null(mods)) args$mods <- mods
+    if (!is.null(weights)) args$weights <- mp_mv_num(weights)
+    res <- do.call(rma, args)
+    cl <- unlist(cluster)
+    adj <- if (is.character(adjust)) adjust else as.logical(adjust)
+    rob <- robust(res, cluster = cl, adjust = adj, clubSandwich = isTRUE(clubSandwich))
+    list(ok = TRUE, robust = mp_robust_fields(rob), tau2 = res$tau2, b = as.numeric(res$beta))
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) {
+    warns <<- c(warns, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  out$warnings <- unique(warns)
+  out
+}

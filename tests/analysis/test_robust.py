@@ -1,0 +1,108 @@
+"""robust(): cluster-robust inference (metafor::robust, CR0/CR1/Stata adjustments) for rma,
+rma_mods and rma_mv fits -- properties without R, and live against metafor."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metaparity as mp
+from metaparity.parity.mv import compare_robust, failures, metafor_robust
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mv_cases import case_args, konstantopoulos  # noqa: E402
+
+
+def _mv(name):
+    a = case_args(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
+
+
+def test_adjustments_are_the_documented_factors():
+    res = _mv("konstantopoulos2011 ~1|district/school")
+    r0 = mp.robust(res, "district", adjust=False)
+    r1 = mp.robust(res, "district")
+    s1 = mp.robust(res, "district", adjust="Stata1")
+    s2 = mp.robust(res, "district", adjust="Stata2")
+    n, k, p = 11, 56, 1
+    assert (r1.n, r1.dfs, r1.vbest, r0.vbest) == (n, n - p, "CR1", "CR0")
+    np.testing.assert_allclose(r1.vb, r0.vb * n / (n - p), rtol=1e-14)
+    np.testing.assert_allclose(s1.vb, r0.vb * n / (n - 1) * (k - 1) / (k - p), rtol=1e-14)
+    np.testing.assert_allclose(s2.vb, r0.vb * n / (n - 1), rtol=1e-14)
+    np.testing.assert_array_equal(r1.b, res.b)
+
+
+def test_cluster_by_values_or_by_grouping_column():
+    res = _mv("konstantopoulos2011 ~1|district/school")
+    a = mp.robust(res, "district")
+    b = mp.robust(res, konstantopoulos()["district"].to_numpy())
+    np.testing.assert_allclose(a.vb, b.vb, rtol=1e-15)
+
+
+def test_one_cluster_per_study_equal_effects_is_the_hc0_sandwich():
+    y = np.array([0.1, 0.3, 0.2, 0.5, 0.4, 0.0])
+    v = np.array([0.02, 0.03, 0.01, 0.04, 0.02, 0.05])
+    res = mp.rma(y, v, method="EE")
+    rob = mp.robust(res, np.arange(6), adjust=False)
+    w = 1 / v
+    b = np.sum(w * y) / w.sum()
+    assert rob.vb[0, 0] == pytest.approx(np.sum(w**2 * (y - b) ** 2) / w.sum() ** 2, rel=1e-13)
+    assert rob.pval[0] == pytest.approx(2 * __import__("scipy").stats.t.sf(abs(rob.zval[0]), 5))
+
+
+def test_bad_clusters_are_clear_errors():
+    res = _mv("konstantopoulos2011 ~1|district/school")
+    with pytest.raises(ValueError, match="cluster has 3 values but the model has 56 estimates"):
+        mp.robust(res, [1, 2, 3])
+    with pytest.raises(ValueError, match="needs more clusters than coefficients"):
+        mp.robust(res, np.ones(56))
+    with pytest.raises(ValueError, match="cluster='nope'"):
+        mp.robust(res, "nope")
+    with pytest.raises(ValueError, match="adjust='HC3'"):
+        mp.robust(res, "district", adjust="HC3")
+    with pytest.raises(TypeError, match="robust\\(\\) takes a fit"):
+        mp.robust(object(), [1, 2])
+
+
+MV_ROBUST = [
+    ("konstantopoulos2011 ~1|district/school", "district"),
+    ("konstantopoulos2011 ~year t contain", "district"),
+    ("assink2016 ~1|study/esid ~deltype", "study"),
+    ("berkey1998 UN", "trial"),
+    ("hasselblad1998 NMA rho=1/2", "study"),
+    ("phylo synthetic R", "species"),
+]
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("adjust", [True, False, "Stata1", "Stata2"])
+@pytest.mark.parametrize(("name", "cluster"), MV_ROBUST, ids=[c[0] for c in MV_ROBUST])
+def test_robust_rma_mv_agrees_with_metafor(metafor, name, cluster, adjust):
+    rob = mp.robust(_mv(name), cluster, adjust=adjust)
+    ref = metafor_robust(rob, metafor)
+    assert ref["ok"], ref.get("error")
+    assert not failures(compare_robust(rob, ref))
+
+
+@pytest.mark.r
+@pytest.mark.parametrize(
+    ("method", "test", "mods"),
+    [("REML", "z", True), ("DL", "knha", True), ("EE", "z", True), ("REML", "z", False),
+     ("PM", "t", True)],
+)  # fmt: skip
+def test_robust_rma_agrees_with_metafor(metafor, method, test, mods):
+    d = konstantopoulos()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = (mp.rma_mods(d.yi, d.vi, mods=d[["year"]], method=method, test=test) if mods
+               else mp.rma(d.yi, d.vi, method=method, test=test))  # fmt: skip
+    rob = mp.robust(res, d.district)
+    ref = metafor_robust(rob, metafor)
+    assert ref["ok"], ref.get("error")
+    assert not failures(compare_robust(rob, ref))
