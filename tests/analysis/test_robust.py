@@ -106,3 +106,56 @@ def test_robust_rma_agrees_with_metafor(metafor, method, test, mods):
     ref = metafor_robust(rob, metafor)
     assert ref["ok"], ref.get("error")
     assert not failures(compare_robust(rob, ref))
+
+
+# --------------------------------------------------------------------- clubSandwich (CR2)
+def test_cr2_one_cluster_per_estimate_equal_effects_is_hc2():
+    """With one estimate per cluster and a known working model, CR2 is HC2: the squared
+    residuals divided by 1 - h_ii, weighted."""
+    y = np.array([0.1, 0.3, 0.2, 0.5, 0.4, 0.0, 0.25])
+    v = np.array([0.02, 0.03, 0.01, 0.04, 0.02, 0.05, 0.03])
+    res = mp.rma(y, v, method="EE")
+    rob = mp.robust(res, np.arange(7), clubSandwich=True)
+    w = 1 / v
+    b = np.sum(w * y) / w.sum()
+    h = w / w.sum()
+    assert rob.vb[0, 0] == pytest.approx(np.sum(w**2 * (y - b) ** 2 / (1 - h)) / w.sum() ** 2,
+                                         rel=1e-12)  # fmt: skip
+    assert rob.vbest == "CR2" and rob.ddf.shape == (1,) and 1 < rob.ddf[0] < 6
+
+
+def test_cr2_refuses_what_clubsandwich_refuses():
+    with pytest.raises(ValueError, match="known correlation matrices"):
+        mp.robust(_mv("phylo synthetic R"), "species", clubSandwich=True)
+    with pytest.raises(ValueError, match="not nested within the clusters"):
+        mp.robust(_mv("konstantopoulos2011 ~1|district/school"), konstantopoulos()["year"],
+                  clubSandwich=True)  # fmt: skip
+
+
+CR2_MV = [c for c in MV_ROBUST if c[0] != "phylo synthetic R"] + [("ishak2007 AR", "study")]
+
+
+@pytest.mark.r
+@pytest.mark.parametrize(("name", "cluster"), CR2_MV, ids=[c[0] for c in CR2_MV])
+def test_cr2_rma_mv_agrees_with_metafor_and_clubsandwich(metafor, name, cluster):
+    """metafor's robust(clubSandwich=TRUE) and clubSandwich's vcovCR/coef_test/Wald_test
+    called directly (ref['club'])."""
+    rob = mp.robust(_mv(name), cluster, clubSandwich=True)
+    ref = metafor_robust(rob, metafor)
+    assert ref["ok"], ref.get("error")
+    comps = compare_robust(rob, ref)
+    assert not failures(comps)
+    assert any(c.quantity.startswith("club_df") for c in comps)
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("method", ["REML", "DL", "EE"])
+@pytest.mark.parametrize("mods", [True, False])
+def test_cr2_rma_agrees_with_metafor_and_clubsandwich(metafor, method, mods):
+    d = konstantopoulos()
+    res = (mp.rma_mods(d.yi, d.vi, mods=d[["year"]], method=method) if mods
+           else mp.rma(d.yi, d.vi, method=method))  # fmt: skip
+    rob = mp.robust(res, d.district, clubSandwich=True)
+    ref = metafor_robust(rob, metafor)
+    assert ref["ok"], ref.get("error")
+    assert not failures(compare_robust(rob, ref))

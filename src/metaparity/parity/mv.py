@@ -227,7 +227,9 @@ def metafor_robust(
     bridge = get_bridge() if bridge is None else bridge
     res = rob.model
     cl = [str(c) for c in rob.cluster]
-    adjust = {"CR0": False, "CR1": True, "CR1.S1": "Stata1", "CR1.S2": "Stata2"}[rob.vbest]
+    clubSandwich = clubSandwich or rob.vbest == "CR2"
+    adjust = {"CR0": False, "CR1": True, "CR1.S1": "Stata1", "CR1.S2": "Stata2",
+              "CR2": True}[rob.vbest]  # fmt: skip
     if isinstance(res, MvResult):
         args = rma_mv_call_args(res, control, at=False)
         args["control"] = _control_arg(args["control"])
@@ -248,15 +250,20 @@ def compare_robust(rob: Any, ref: dict[str, Any]) -> list[Comparison]:
     table = dict(MV_TOLERANCES) if isinstance(rob.model, MvResult) else {
         q: MV_TOLERANCES["QE"] for q in ROBUST_FIELDS}  # fmt: skip
     table["QMdf"] = table["dfs"] = table["n"] = MV_TOLERANCES["k"]
+    if rob.vbest == "CR2":  # Satterthwaite / HTZ df are functions of the fit, like vb
+        table["QMdf"] = table["dfs"] = table["vb"]
     ours = {q: getattr(rob, q) for q in ROBUST_FIELDS}
     ours["vb"] = np.asarray(rob.vb).ravel(order="F")
+    if rob.ddf is not None:
+        ours["dfs"] = rob.ddf  # Satterthwaite, one per coefficient
     fit = dict(ref["robust"])
     names = [q for q in ROBUST_FIELDS if q not in ("pval", "QMp")]
     out = _fields(_Obj(ours), fit, names, table)
     zt = table["zval"]
     ref_p = np.atleast_1d(np.asarray(fit["pval"], dtype=float))
+    ddf = rob.ddf if rob.ddf is not None else np.full(len(rob.b), float(rob.dfs))
     for j in range(len(rob.b)):
-        kappa = pvalue_condition(float(rob.zval[j]), "t", float(rob.dfs))
+        kappa = pvalue_condition(float(rob.zval[j]), "t", float(ddf[j]))
         tol = Tolerance(zt.rtol * max(1.0, kappa), zt.atol, MV_TOLERANCES["pval"].reason)
         out.append(_cmp(f"pval[{j}]", rob.pval[j], ref_p[j], tol))
     kq = pvalue_condition(rob.QM, "F", float(rob.QMdf[0]), float(rob.QMdf[1]))
@@ -269,6 +276,16 @@ def compare_robust(rob: Any, ref: dict[str, Any]) -> list[Comparison]:
             Tolerance(qt.rtol * max(1.0, kq), qt.atol, MV_TOLERANCES["QMp"].reason),
         )
     )
+    club = ref.get("club")
+    if club:  # clubSandwich called directly: the same CR2, Satterthwaite df and HTZ test
+        direct = {"club_se": rob.se, "club_df": rob.ddf, "club_vb": ours["vb"]}
+        theirs = {"club_se": club["se"], "club_df": club["df"], "club_vb": club["vb"]}
+        t2 = {"club_se": table["se"], "club_df": table["dfs"], "club_vb": table["vb"]}
+        if "F" in club:
+            direct.update(club_F=rob.QM, club_df_denom=rob.QMdf[1])
+            theirs.update(club_F=club["F"], club_df_denom=club["df_denom"])
+            t2.update(club_F=table["QM"], club_df_denom=table["QMdf"])
+        out += _fields(_Obj(direct), theirs, list(direct), t2)
     return out
 
 

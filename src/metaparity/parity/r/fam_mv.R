@@ -107,12 +107,14 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                     b = as.numeric(ra$beta))
     }
     rob <- NULL
+    club <- NULL
     if (!is.null(cluster)) {
       adj <- if (is.character(adjust)) adjust else as.logical(adjust)
       rob <- mp_robust_fields(robust(res, cluster = unlist(cluster), adjust = adj,
                                      clubSandwich = isTRUE(clubSandwich)))
+      if (isTRUE(clubSandwich)) club <- mp_club_direct(res, unlist(cluster))
     }
-    list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at, robust = rob,
+    list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at, robust = rob, club = club,
          printout = paste(capture.output(print(res)), collapse = "\n"),
          control = ctl, failed_controls = failed,
          loglik_per_control = lls)

@@ -14,6 +14,21 @@ mp_robust_fields <- function(rob) {
        vbest = as.character(rob$vbest))
 }
 
+# clubSandwich called directly (not through metafor): CR2 vcov, Satterthwaite coef tests and
+# the HTZ Wald test of the coefficients btt -- the numbers metafor's clubSandwich route shows.
+mp_club_direct <- function(res, cluster) {
+  vc <- clubSandwich::vcovCR(res, cluster = cluster, type = "CR2")
+  ct <- clubSandwich::coef_test(res, vcov = vc, test = "Satterthwaite", cluster = cluster)
+  out <- list(se = as.numeric(ct$SE), df = as.numeric(ct$df_Satt), vb = as.numeric(vc),
+              package = as.character(packageVersion("clubSandwich")))
+  if (!res$int.only) {
+    wt <- clubSandwich::Wald_test(res, constraints = clubSandwich::constrain_zero(res$btt),
+                                  vcov = vc, test = "HTZ", cluster = cluster)
+    out$F <- wt$Fstat; out$df_denom <- wt$df_denom; out$p <- wt$p_val
+  }
+  out
+}
+
 mp_robust_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", weights = NULL,
                           cluster, adjust = TRUE, clubSandwich = FALSE) {
   warns <- character(0)
@@ -32,7 +47,8 @@ mp_robust_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", weigh
     cl <- unlist(cluster)
     adj <- if (is.character(adjust)) adjust else as.logical(adjust)
     rob <- robust(res, cluster = cl, adjust = adj, clubSandwich = isTRUE(clubSandwich))
-    list(ok = TRUE, robust = mp_robust_fields(rob), tau2 = res$tau2, b = as.numeric(res$beta))
+    list(ok = TRUE, robust = mp_robust_fields(rob), tau2 = res$tau2, b = as.numeric(res$beta),
+         club = if (isTRUE(clubSandwich)) mp_club_direct(res, cl) else NULL)
   }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
   warning = function(w) {
     warns <<- c(warns, conditionMessage(w))
