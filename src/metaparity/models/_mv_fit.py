@@ -65,6 +65,18 @@ class MvProblem:
         # through R -- exact for any X, and without the rounding a badly scaled moderator
         # (a raw year) puts into log|X'M^-1 X| (measured: 5e-11 in the log-likelihood)
         self.Q, self.Rx = np.linalg.qr(X)
+        self.blocks = _blocks(V, sig, gts)
+        # blocks of equal size are stacked and handled as one batch: rows (nb, s) and the
+        # slices of V, every D_j, S2 and Z_inner, (nb, s, s) / (nb, s, n)
+        self._groups = []
+        for size in sorted({len(b) for b in self.blocks}):
+            idx = np.array([b for b in self.blocks if len(b) == size])
+            rr, cc = idx[:, :, None], idx[:, None, :]
+            self._groups.append({
+                "idx": idx, "V": V[rr, cc], "D": [s_.D[rr, cc] for s_ in sig],
+                "S2": [g.S2[rr, cc] for g in gts], "Zi": [g.Zi[idx] for g in gts],
+                "ic": [g.icodes[idx] for g in gts],
+            })  # fmt: skip
 
     # -- parameters ----------------------------------------------------------------------
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -102,41 +114,51 @@ class MvProblem:
         return np.array(x, dtype=float)
 
     # -- likelihood ---------------------------------------------------------------------
-    def marginal(self, theta: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-        """``M`` and, per coordinate, its derivative (a matrix, or (term, dG))."""
+    def evaluate(self, theta: np.ndarray, grad: bool = True, full_M: bool = False) -> MvState:
+        """Log-likelihood, gradient, b and vb at ``theta``, block by block of ``M`` (blocks:
+        the connected groups of rows that V and the random effects tie together; blocks of
+        one size as one batch).  ``full_M``: also assemble the k x k ``M``."""
         sig2, parts = self.split(theta)
-        M = self.V.copy()
-        dMs: list[Any] = []
-        for j, s in enumerate(self.sig):
-            if sig2[j] > _ZERO_VAR:
-                M += sig2[j] * s.D
-        dMs += [self.sig[j].D for j in self.free_sig]
-        for g, th in zip(self.gts, parts, strict=True):
-            G, dGs = g.G_and_grad(th)
-            M += g.expand(G)
-            dMs += [(g, d) for d in dGs]
-        return M, dMs
-
-    def evaluate(self, theta: np.ndarray, grad: bool = True) -> MvState:
-        M, dMs = self.marginal(theta)
+        Gs = [g.G_and_grad(th) for g, th in zip(self.gts, parts, strict=True)]
+        bad = MvState(-np.inf, np.zeros(self.n_theta), np.full(self.p, np.nan),
+                      np.full((self.p, self.p), np.nan), np.zeros((0, 0)), False)  # fmt: skip
+        logdet = 0.0
+        QWQ = np.zeros((self.p, self.p))
+        QWy = np.zeros(self.p)
+        work = []
+        for grp in self._groups:
+            M = grp["V"].copy()
+            for j, D in enumerate(grp["D"]):
+                if sig2[j] > _ZERO_VAR:
+                    M += sig2[j] * D
+            for t, (G, _) in enumerate(Gs):
+                ic = grp["ic"][t]
+                M += G[ic[:, :, None], ic[:, None, :]] * grp["S2"][t]
+            try:
+                L = np.linalg.cholesky(M)
+            except np.linalg.LinAlgError:
+                return bad
+            if not np.all(np.isfinite(L)):
+                return bad
+            Li = np.linalg.inv(L)
+            W = np.swapaxes(Li, 1, 2) @ Li
+            Qb = self.Q[grp["idx"]]  # (nb, s, p)
+            WQ = W @ Qb
+            QWQ += np.einsum("bsp,bsq->pq", Qb, WQ)
+            QWy += np.einsum("bsp,bs->p", WQ, self.y[grp["idx"]])
+            logdet += 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
+            work.append((M, W, WQ))
         try:
-            cf = linalg.cho_factor(M, lower=True, check_finite=True)
-        except (linalg.LinAlgError, ValueError):
-            return MvState(-np.inf, np.zeros(self.n_theta), np.full(self.p, np.nan),
-                           np.full((self.p, self.p), np.nan), M, False)  # fmt: skip
-        logdet = 2.0 * float(np.log(np.diag(cf[0])).sum())
-        WX = linalg.cho_solve(cf, self.Q)
-        XWX = self.Q.T @ WX
-        try:
-            cx = linalg.cho_factor(XWX, lower=True)
+            cx = linalg.cho_factor(QWQ, lower=True)
         except linalg.LinAlgError:
-            return MvState(-np.inf, np.zeros(self.n_theta), np.full(self.p, np.nan),
-                           np.full((self.p, self.p), np.nan), M, False)  # fmt: skip
+            return bad
         vq = linalg.cho_solve(cx, np.eye(self.p))
-        bq = vq @ (WX.T @ self.y)
+        bq = vq @ QWy
         r = self.y - self.Q @ bq
-        u = linalg.cho_solve(cf, r)
-        rss = float(r @ u)
+        us = [np.einsum("bst,bt->bs", W, r[grp["idx"]])
+              for grp, (_, W, _) in zip(self._groups, work, strict=True)]  # fmt: skip
+        rss = float(sum(np.sum(r[grp["idx"]] * u)
+                        for grp, u in zip(self._groups, us, strict=True)))  # fmt: skip
         b = linalg.solve_triangular(self.Rx, bq)
         Ri = linalg.solve_triangular(self.Rx, np.eye(self.p))
         vb = Ri @ vq @ Ri.T
@@ -145,23 +167,52 @@ class MvProblem:
                          + 2.0 * float(np.log(np.diag(cx[0])).sum()) + rss)  # fmt: skip
         else:
             ll = -0.5 * (self.k * _LOG2PI + logdet + rss)
+        g = np.zeros(self.n_theta) if not (grad and self.n_theta) else self._gradient(
+            Gs, work, vq, us)  # fmt: skip
+        Mfull = np.zeros((0, 0))
+        if full_M:
+            Mfull = np.zeros((self.k, self.k))
+            for grp, (M, _, _) in zip(self._groups, work, strict=True):
+                idx = grp["idx"]
+                Mfull[idx[:, :, None], idx[:, None, :]] = M
+        return MvState(ll, g, b, vb, Mfull, True)
+
+    def _gradient(self, Gs, work, vq, us) -> np.ndarray:
+        """``-1/2 tr(T dM) + 1/2 u'dM u`` per coordinate, summed over the blocks (``dM`` lives
+        inside them, so only ``T``'s diagonal blocks are needed)."""
+        nsig = len(self.free_sig)
         g = np.zeros(self.n_theta)
-        if grad and self.n_theta:
-            T = linalg.cho_solve(cf, np.eye(self.k))
-            if self.reml:
-                T = T - WX @ vq @ WX.T
-            uu = np.outer(u, u)
-            agg: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-            for c, dM in enumerate(dMs):
-                if isinstance(dM, tuple):
-                    term, dG = dM
-                    if id(term) not in agg:
-                        agg[id(term)] = (term.aggregate(T), term.aggregate(uu))
-                    A, B = agg[id(term)]
-                    g[c] = -0.5 * float((dG * A).sum()) + 0.5 * float((dG * B).sum())
-                else:
-                    g[c] = -0.5 * float((T * dM).sum()) + 0.5 * float(u @ dM @ u)
-        return MvState(ll, g, b, vb, M, True)
+        aggA = [np.zeros((t.n, t.n)) for t in self.gts]
+        aggB = [np.zeros((t.n, t.n)) for t in self.gts]
+        for grp, (_, W, WQ), u in zip(self._groups, work, us, strict=True):
+            T = W - WQ @ vq @ np.swapaxes(WQ, 1, 2) if self.reml else W
+            uu = u[:, :, None] * u[:, None, :]
+            for c, j in enumerate(self.free_sig):
+                D = grp["D"][j]
+                g[c] += -0.5 * float((T * D).sum()) + 0.5 * float((uu * D).sum())
+            for t in range(len(self.gts)):
+                S2, Zi = grp["S2"][t], grp["Zi"][t]
+                aggA[t] += np.einsum("bsi,bst,btj->ij", Zi, T * S2, Zi)
+                aggB[t] += np.einsum("bsi,bst,btj->ij", Zi, uu * S2, Zi)
+        pos = nsig
+        for t, (_, dGs) in enumerate(Gs):
+            for dG in dGs:
+                g[pos] = -0.5 * float((dG * aggA[t]).sum()) + 0.5 * float((dG * aggB[t]).sum())
+                pos += 1
+        return g
+
+
+def _blocks(V: np.ndarray, sig: list[SigmaTerm], gts: list[GTerm]) -> list[np.ndarray]:
+    """Groups of rows that no nonzero of V, a D_j or an outer mask S2 connects to another."""
+    from scipy.sparse import csgraph, csr_matrix
+
+    pattern = V != 0
+    for s in sig:
+        pattern |= s.D != 0
+    for g in gts:
+        pattern |= g.S2 != 0
+    n, labels = csgraph.connected_components(csr_matrix(pattern), directed=False)
+    return [np.flatnonzero(labels == i) for i in range(n)]
 
 
 def _objective(problem: MvProblem):
@@ -214,17 +265,27 @@ def _newton_polish(problem: MvProblem, theta: np.ndarray, bounds, steps: int = 3
             break
         if not np.all(np.isfinite(step)) or float(step @ st.grad[free]) <= 0:
             break  # not an ascent direction: the Hessian is not negative definite here
+        # a step at rounding level in the parameters is the last one (taken if it does not
+        # lose more than rounding)
+        last = bool(np.max(np.abs(step) / (1.0 + np.abs(theta[free]))) < 1e-13)
         moved = False
         t = 1.0
         for _ls in range(30):
             cand = theta.copy()
             cand[free] = np.clip(theta[free] + t * step, lo[free], hi[free])
             cs = problem.evaluate(cand)
-            if cs.ok and cs.ll >= st.ll:
+            # near the maximum the gain is below the rounding of ll: then a step that keeps
+            # ll within rounding and shrinks the projected gradient is taken
+            flat = cs.ok and cs.ll >= st.ll - 1e-14 * max(1.0, abs(st.ll)) and (
+                np.max(np.abs(_projected(cs.grad, cand, bounds)))
+                < np.max(np.abs(_projected(st.grad, theta, bounds))))  # fmt: skip
+            if cs.ok and (cs.ll > st.ll or flat):
                 theta, st, moved = cand, cs, True
                 break
             t *= 0.5
-        if not moved:
+            if t < 1e-4:
+                break
+        if not moved or last:
             break
     return theta
 

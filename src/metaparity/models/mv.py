@@ -406,7 +406,7 @@ def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, ran
         )
     prob = MvProblem(y, V, X, sig, gts, method == "REML")
     theta = _unscale(scaled, theta_s, c)
-    st = prob.evaluate(theta, grad=False)
+    st = prob.evaluate(theta, grad=False, full_M=True)
     other = MvProblem(y, V, X, sig, gts, method != "REML").evaluate(theta, grad=False)
     ll_ml, ll_reml = (other.ll, st.ll) if method == "REML" else (st.ll, other.ll)
     sig2, parts = prob.split(theta)
