@@ -214,3 +214,28 @@ def test_problem_rejects_nothing_silently():
     X = np.ones((2, 1))
     st = MvProblem(y, V, X, [], [], True).evaluate(np.zeros(0))
     assert not st.ok and st.ll == -np.inf
+
+
+def test_predict_pooled_fitted_and_new_values():
+    r = _fit("konstantopoulos2011 ~year t contain")
+    fitted = r.predict()
+    np.testing.assert_allclose(fitted.pred, r.X @ r.b, rtol=1e-14)
+    new = r.predict(newmods=[[1990.0]])
+    assert new.pred[0] == pytest.approx(r.b[0] + 1990 * r.b[1], rel=1e-13)
+    pooled = _fit("konstantopoulos2011 ~1|district/school").predict()
+    assert pooled.pred.shape == (1,)
+    assert pooled.pi_lb[0] < pooled.ci_lb[0] < pooled.pred[0] < pooled.ci_ub[0] < pooled.pi_ub[0]
+
+
+def test_predict_needs_levels_for_several_tau2_and_checks_widths():
+    r = _fit("berkey1998 UN")
+    p = r.predict(newmods=[[1, 0]])
+    assert np.isnan(p.pi_lb[0]) and np.isfinite(p.ci_lb[0])
+    assert np.isfinite(r.predict(newmods=[[1, 0]], tau2_levels="AL").pi_lb[0])
+    with pytest.raises(ValueError, match="not a level of the inner factor"):
+        r.predict(newmods=[[1, 0]], tau2_levels="XX")
+    with pytest.raises(ValueError, match="newmods has 3 columns; the model's coefficients are"):
+        r.predict(newmods=[[1, 0, 0]])
+    k = _fit("konstantopoulos2011 ~year t contain")
+    with pytest.raises(ValueError, match=r"moderators are year \(1 columns"):
+        k.predict(newmods=[[1, 2]])

@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 import metaparity as mp
-from metaparity.parity.mv import compare_mv, failures, metafor_rma_mv
+from metaparity.parity.mv import (
+    compare_mv,
+    compare_predict_mv,
+    failures,
+    metafor_predict_mv,
+    metafor_rma_mv,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mv_cases import CASES, case_args  # noqa: E402
@@ -36,3 +42,32 @@ def test_rma_mv_agrees_with_metafor(metafor, name):
     assert not failures(comps), "\n".join(failures(comps))
     names = {c.quantity for c in comps}
     assert {"optimum_not_below_metafor", "metafor_loglik_at_ours"} <= names
+
+
+PREDICT = [
+    ("konstantopoulos2011 ~1|district/school", {}),
+    ("konstantopoulos2011 ~1|district/school", {"transf": "exp"}),
+    ("konstantopoulos2011 ~year t contain", {}),
+    ("konstantopoulos2011 ~year t contain", {"newmods": [[1980], [1990]]}),
+    ("konstantopoulos2011 ~year t contain", {"newmods": [[1990]], "intercept": False}),
+    ("berkey1998 UN", {"newmods": [[1, 0], [0, 1]], "tau2_levels": ["AL", "PD"]}),
+    ("berkey1998 UN", {"newmods": [[1, 0]]}),
+    ("berkey1998 UN", {}),
+    ("ishak2007 HAR", {"newmods": [[0, 0, 1, 0]], "tau2_levels": [3]}),
+    ("two G terms UN+CS", {"newmods": [[1, 0]], "tau2_levels": ["A"]}),
+    ("hasselblad1998 NMA rho=1/2", {"newmods": [[1, 0, 0], [0, 1, -1]]}),
+    ("phylo synthetic R", {"newmods": [[0.5]], "level": 90}),
+]
+
+
+@pytest.mark.r
+@pytest.mark.parametrize(("name", "kw"), PREDICT, ids=[f"{n} {sorted(k)}" for n, k in PREDICT])
+def test_predict_agrees_with_metafor(metafor, name, kw):
+    a = case_args(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
+    ref = metafor_predict_mv(ours, metafor, **kw)
+    assert ref["ok"], ref.get("error")
+    comps = compare_predict_mv(ours.predict(**kw), ref)
+    assert not failures(comps), "\n".join(failures(comps))

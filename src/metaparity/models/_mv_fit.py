@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from scipy import linalg, optimize
+from scipy.sparse import csgraph, csr_matrix
 
 from metaparity.models._mv_random import GTerm, SigmaTerm
 
@@ -204,8 +205,6 @@ class MvProblem:
 
 def _blocks(V: np.ndarray, sig: list[SigmaTerm], gts: list[GTerm]) -> list[np.ndarray]:
     """Groups of rows that no nonzero of V, a D_j or an outer mask S2 connects to another."""
-    from scipy.sparse import csgraph, csr_matrix
-
     pattern = V != 0
     for s in sig:
         pattern |= s.D != 0

@@ -22,6 +22,7 @@ from metaparity._core.validation import check_level, column
 from metaparity.models._mv_fit import MvProblem, maximise
 from metaparity.models._mv_random import STRUCTS, GTerm, SigmaTerm, parse_random
 from metaparity.models.design import design_matrix
+from metaparity.models.mv_predict import MvPrediction, predict_mv
 from metaparity.models.results import ModelResult
 
 __all__ = ["rma_mv", "MvResult", "STRUCTS"]
@@ -127,6 +128,14 @@ class MvResult(ModelResult):
         vals = {"sigma2": sigma2, "tau2": tau2, "rho": rho, "gamma2": gamma2, "phi": phi}
         theta = _theta_for(prob, self, vals)
         return float(prob.evaluate(theta, grad=False).ll)
+
+    def predict(
+        self, newmods: Any = None, intercept: bool = True, tau2_levels: Any = None,
+        gamma2_levels: Any = None, transf: Any = None, level: float | None = None,
+    ) -> MvPrediction:  # fmt: skip
+        """Predicted values with CI and PI (``metafor::predict.rma.mv``;
+        :func:`metaparity.models.mv_predict.predict_mv`)."""
+        return predict_mv(self, newmods, intercept, tau2_levels, gamma2_levels, transf, level)
 
     def to_dict(self) -> dict[str, Any]:
         """Numbers and settings as a JSON-ready dict (arrays become lists)."""

@@ -27,7 +27,8 @@ from metaparity.parity.tolerances import (
 
 __all__ = [
     "metafor_rma_mv", "rma_mv_call_args", "compare_mv", "design_condition", "failures",
-    "metafor_robust", "compare_robust", "ROBUST_FIELDS",
+    "metafor_robust", "compare_robust", "ROBUST_FIELDS", "metafor_predict_mv",
+    "compare_predict_mv", "PRED_FIELDS",
     "MV_CONTROL", "MV_FIELDS",
 ]  # fmt: skip
 
@@ -185,13 +186,15 @@ def compare_mv(res: MvResult, ref: dict[str, Any]) -> list[Comparison]:
     if res.test != "t":
         fit["ddf"] = [None] * res.p
     own = {f"{s}_{res.method}" for s in ("ll", "dev", "AIC", "BIC", "AICc")}
-    names = [q for q in MV_FIELDS if q not in ("pval", "QEp", "QMp")]
+    names = [q for q in MV_FIELDS if q not in ("pval", "QEp", "QMp", "ci_lb", "ci_ub")]
     cond = design_condition(res)
     lik = MV_TOLERANCES["loglik_at_metafor"]
     table = dict(MV_TOLERANCES)
     for q in own:
         table[q] = Tolerance(lik.rtol * cond, lik.atol, lik.reason)
     out = _fields(_Obj(_ours(res)), fit, names, table)
+    for q in ("ci_lb", "ci_ub"):
+        out += _bounds(q, getattr(res, q), res.b, fit[q], table[q])
     out += _pvalues(res, fit)
     ll_mf = fit[f"ll_{res.method}"]
     # our likelihood at metafor's variance components: the same function as metafor's
@@ -286,6 +289,64 @@ def compare_robust(rob: Any, ref: dict[str, Any]) -> list[Comparison]:
             theirs.update(club_F=club["F"], club_df_denom=club["df_denom"])
             t2.update(club_F=table["QM"], club_df_denom=table["QMdf"])
         out += _fields(_Obj(direct), theirs, list(direct), t2)
+    return out
+
+
+PRED_FIELDS: tuple[str, ...] = ("pred", "se", "ci_lb", "ci_ub", "pi_lb", "pi_ub")
+
+
+def metafor_predict_mv(
+    res: MvResult, bridge: Any = None, newmods: Any = None, intercept: bool | None = None,
+    tau2_levels: Any = None, gamma2_levels: Any = None, transf: str | None = None,
+    level: float | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """metafor's ``predict()`` for the model of ``res`` (the record of :func:`metafor_rma_mv`
+    with ``predict``)."""
+    bridge = get_bridge() if bridge is None else bridge
+    args = rma_mv_call_args(res, None, at=False)
+    args["control"] = _control_arg(args["control"])
+    pred: dict[str, Any] = {}
+    if newmods is not None:
+        Xn = np.atleast_2d(np.asarray(newmods, dtype=float))
+        pred.update(newmods=Xn.ravel(order="F").tolist(), ncol=int(Xn.shape[1]))
+    if intercept is not None:
+        pred["intercept"] = intercept
+    for n, v in (("tau2_levels", tau2_levels), ("gamma2_levels", gamma2_levels)):
+        if v is not None:
+            vv = [v] if isinstance(v, (str, int)) else list(v)
+            pred[n] = [str(x) for x in vv] if isinstance(vv[0], str) else [float(x) for x in vv]
+    if transf is not None:
+        pred["transf"] = transf
+    if level is not None:
+        pred["level"] = float(level)
+    return bridge.call("mp_rma_mv", **args, pred=pred or {"none": None})
+
+
+def _bounds(name: str, bound: Any, centre: Any, ref: Any, tol: Tolerance) -> list[Comparison]:
+    """Interval bounds ``centre +/- half``: their error is that of the centre and the half
+    width, so a bound near 0 (an interval across 0) is compared with rtol applied to
+    ``|centre| + |half|`` rather than to the small bound (the condition of the sum)."""
+    ours = np.atleast_1d(np.asarray(bound, dtype=float))
+    c = np.atleast_1d(np.asarray(centre, dtype=float))
+    theirs = np.atleast_1d(np.asarray([np.nan if v is None else v
+                                       for v in np.atleast_1d(ref)], dtype=float))  # fmt: skip
+    out = []
+    for j, (o, r) in enumerate(zip(ours, theirs, strict=True)):
+        scale = abs(c[j]) + abs(o - c[j])
+        cond = scale / abs(r) if np.isfinite(r) and r != 0 else 1.0
+        nm = name if ours.size == 1 else f"{name}[{j}]"
+        out.append(_cmp(nm, o, r, tol, max(1.0, cond)))
+    return out
+
+
+def compare_predict_mv(prediction: Any, ref: dict[str, Any]) -> list[Comparison]:
+    """Predictions against metafor's, at the model's tolerance (they are functions of b, vb
+    and the variance components)."""
+    tol = MV_TOLERANCES["ci_lb"]
+    ours = {q: np.asarray(getattr(prediction, q), dtype=float) for q in ("pred", "se")}
+    out = _fields(_Obj(ours), ref["predict"], ("pred", "se"), {"pred": tol, "se": tol})
+    for q in ("ci_lb", "ci_ub", "pi_lb", "pi_ub"):
+        out += _bounds(q, getattr(prediction, q), prediction.pred, ref["predict"][q], tol)
     return out
 
 

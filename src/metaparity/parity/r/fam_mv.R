@@ -9,6 +9,8 @@
 # R: list of list(levels =, values =) keyed by the group's name.
 # sigma2/tau2/rho/gamma2/phi: NULL or numbers with NA = estimate.
 # control: list for rma.mv's control= (optimizer settings).
+# pred: list(newmods =, ncol =, intercept =, tau2_levels =, gamma2_levels =, transf =, level =)
+#   -> predict(res, ...) as `predict` (NULL entries are left to metafor's defaults).
 # cluster/adjust/clubSandwich: when cluster is given, robust(res, cluster, adjust,
 #   clubSandwich) too (mp_robust_fields in fam_robust.R).
 
@@ -39,7 +41,7 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                       X = NULL, X_names = NULL, R = NULL, Rscale = "cor", method = "REML",
                       test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
                       rho = NULL, gamma2 = NULL, phi = NULL, control = NULL, at = NULL,
-                      cluster = NULL, adjust = TRUE, clubSandwich = FALSE) {
+                      cluster = NULL, adjust = TRUE, clubSandwich = FALSE, pred = NULL) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
     yi <- mp_mv_num(yi)
@@ -114,7 +116,23 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                                      clubSandwich = isTRUE(clubSandwich)))
       if (isTRUE(clubSandwich)) club <- mp_club_direct(res, unlist(cluster))
     }
+    prd <- NULL
+    if (!is.null(pred)) {
+      pa <- list(object = res)
+      if (!is.null(pred$newmods))
+        pa$newmods <- matrix(mp_mv_num(pred$newmods), ncol = pred$ncol)
+      if (!is.null(pred$intercept)) pa$intercept <- as.logical(pred$intercept)
+      if (!is.null(pred$tau2_levels)) pa$tau2.levels <- unlist(pred$tau2_levels)
+      if (!is.null(pred$gamma2_levels)) pa$gamma2.levels <- unlist(pred$gamma2_levels)
+      if (!is.null(pred$transf)) pa$transf <- get(pred$transf)
+      if (!is.null(pred$level)) pa$level <- pred$level
+      p <- do.call(predict, pa)
+      num <- function(v) if (is.null(v)) NULL else as.numeric(v)
+      prd <- list(pred = num(p$pred), se = num(p$se), ci_lb = num(p$ci.lb), ci_ub = num(p$ci.ub),
+                  pi_lb = num(p$pi.lb), pi_ub = num(p$pi.ub))
+    }
     list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at, robust = rob, club = club,
+         predict = prd,
          printout = paste(capture.output(print(res)), collapse = "\n"),
          control = ctl, failed_controls = failed,
          loglik_per_control = lls)
