@@ -13,6 +13,7 @@ subpackages hold the layers (``_core`` -> ``effects``/``engine`` -> ``models`` -
 
 from metaparity._core.mfversion import get_metafor_version, metafor_version, set_metafor_version
 from metaparity._core.version import __version__
+from metaparity.analysis.anova import AnovaLRT, AnovaWald, anova
 from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
 from metaparity.analysis.diagnostics import (
     baujat,
@@ -57,14 +58,14 @@ __all__ = [
     "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto", "rma_mv",
     # results
     "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
-    "MhResult", "PetoResult", "MvResult", "RobustResult",
+    "MhResult", "PetoResult", "MvResult", "RobustResult", "AnovaWald", "AnovaLRT",
     "Prediction", "ConfInt",
     # case diagnostics
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     # publication bias
     "ranktest", "regtest", "trimfill", "fsn",
     # cluster-robust inference
-    "robust",
+    "robust", "anova",
     # plots (matplotlib is imported when one is drawn)
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
     # which metafor release's behaviour is mirrored

@@ -137,6 +137,16 @@ class MvResult(ModelResult):
         :func:`metaparity.models.mv_predict.predict_mv`)."""
         return predict_mv(self, newmods, intercept, tau2_levels, gamma2_levels, transf, level)
 
+    def refit(self, method: str) -> MvResult:
+        """The same model fitted by ``method`` ("ML" or "REML"; metafor's
+        ``update(res, method=)``)."""
+        prob = self._problem
+        res = _fit(prob.y, prob.V, prob.X, self.coef_names, prob.sig, prob.gts, method,
+                   self.test, self.dfs, self.level, self.btt, self.intercept,
+                   list(self.random) or None)  # fmt: skip
+        keep = {q: getattr(self, q) for q in ("groups", "R", "Rscale", "fixed", "rows")}
+        return dataclasses.replace(res, **keep)
+
     def to_dict(self) -> dict[str, Any]:
         """Numbers and settings as a JSON-ready dict (arrays become lists)."""
         out: dict[str, Any] = {}

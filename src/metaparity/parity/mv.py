@@ -28,7 +28,7 @@ from metaparity.parity.tolerances import (
 __all__ = [
     "metafor_rma_mv", "rma_mv_call_args", "compare_mv", "design_condition", "failures",
     "metafor_robust", "compare_robust", "ROBUST_FIELDS", "metafor_predict_mv",
-    "compare_predict_mv", "PRED_FIELDS",
+    "compare_predict_mv", "PRED_FIELDS", "metafor_anova_mv", "compare_anova_mv",
     "MV_CONTROL", "MV_FIELDS",
 ]  # fmt: skip
 
@@ -348,6 +348,83 @@ def compare_predict_mv(prediction: Any, ref: dict[str, Any]) -> list[Comparison]
     for q in ("ci_lb", "ci_ub", "pi_lb", "pi_ub"):
         out += _bounds(q, getattr(prediction, q), prediction.pred, ref["predict"][q], tol)
     return out
+
+
+def metafor_anova_mv(
+    res: MvResult, res2: MvResult | None = None, bridge: Any = None, btt: Any = None,
+    X: Any = None, refit: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """metafor's ``anova()`` for rma_mv fits (``btt`` 0-based, as ours; sent 1-based)."""
+    bridge = get_bridge() if bridge is None else bridge
+
+    def fit_args(r: MvResult) -> dict[str, Any]:
+        a = rma_mv_call_args(r, None, at=False)
+        a["control"] = _control_arg(a["control"])
+        return a
+
+    args: dict[str, Any] = {"full": fit_args(res)}
+    if res2 is not None:
+        args.update(reduced=fit_args(res2), refit=refit)
+    elif X is not None:
+        Xm = np.atleast_2d(np.asarray(X, dtype=float))
+        args.update(X=Xm.ravel(order="F").tolist(), X_ncol=int(Xm.shape[1]))
+    else:
+        bt = res.btt if btt is None else btt
+        bt = [bt] if isinstance(bt, (int, np.integer, str)) else list(bt)
+        args["btt"] = [float(res.coef_names.index(b) + 1 if isinstance(b, str) else b + 1)
+                       for b in bt]  # fmt: skip
+    return bridge.call("mp_anova_mv", **args)
+
+
+def compare_anova_mv(ours: Any, ref: dict[str, Any]) -> list[Comparison]:
+    """An :func:`~metaparity.analysis.anova.anova` result against metafor's, at the model
+    tolerance (every number is a function of the fits)."""
+    t = MV_TOLERANCES["QM"]
+    closed = MV_TOLERANCES["k"]
+    if ref["type"] == "LRT":
+        names = list(ref["fit_stats_names"])
+        vals = {"LRT": ours.LRT, "pval": ours.pval, "QE_f": ours.QE_f, "QE_r": ours.QE_r,
+                "df_f": ours.df_f, "df_r": ours.df_r,
+                "fit_stats_f": [ours.fit_stats_f[n] for n in names],
+                "fit_stats_r": [ours.fit_stats_r[n] for n in names]}  # fmt: skip
+        kp = pvalue_condition(ours.LRT, "chi2", float(ours.df_f - ours.df_r))
+        table = {
+            "LRT": t,
+            "QE_f": MV_TOLERANCES["QE"],
+            "QE_r": MV_TOLERANCES["QE"],
+            "df_f": closed,
+            "df_r": closed,
+            "fit_stats_f": t,
+            "fit_stats_r": t,
+            "pval": Tolerance(t.rtol * max(1.0, kp), t.atol, MV_TOLERANCES["pval"].reason),
+        }
+        return _fields(_Obj(vals), ref, list(vals), table)
+    vals = {"QM": ours.QM, "QMdf": list(ours.QMdf)}
+    kq = 1.0 if not ours.QMdf else pvalue_condition(
+        ours.QM, "F" if ours.test == "t" else "chi2", float(ours.QMdf[0]),
+        float(ours.QMdf[1]) if len(ours.QMdf) > 1 else float("nan"))  # fmt: skip
+    table = {
+        "QM": t,
+        "QMdf": closed,
+        "QMp": Tolerance(t.rtol * max(1.0, kq), t.atol, MV_TOLERANCES["QMp"].reason),
+    }
+    vals["QMp"] = ours.QMp
+    fit = dict(ref)
+    fit["QMdf"] = [v for v in np.atleast_1d(fit["QMdf"]) if v is not None and np.isfinite(v)]
+    if ref["type"] == "Wald.Xb":
+        for q in ("Xb", "se", "zval"):
+            vals[q] = getattr(ours, q)
+            table[q] = t
+        out = _fields(_Obj(vals), fit, list(vals), table)
+        for j in range(len(ours.Xb)):
+            kz = pvalue_condition(
+                float(ours.zval[j]), "t" if ours.test == "t" else "z", float(ours.ddf[j])
+            )
+            out.append(_cmp(f"pval[{j}]", ours.pval[j], np.atleast_1d(ref["pval"])[j],
+                            Tolerance(t.rtol * max(1.0, kz), t.atol,
+                                      MV_TOLERANCES["pval"].reason)))  # fmt: skip
+        return out
+    return _fields(_Obj(vals), fit, list(vals), table)
 
 
 def failures(comparisons: list[Comparison]) -> list[str]:

@@ -37,6 +37,67 @@ mp_mv_fields <- function(res) {
        BIC_REML = fs["BIC", "REML"], AICc_REML = fs["AICc", "REML"])
 }
 
+# The rma.mv fit behind mp_rma_mv and mp_anova_mv: list(res, args, ctl, failed, lls).
+mp_mv_fit <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct = "CS",
+                      X = NULL, X_names = NULL, R = NULL, Rscale = "cor", method = "REML",
+                      test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
+                      rho = NULL, gamma2 = NULL, phi = NULL, control = NULL, ...) {
+  yi <- mp_mv_num(yi)
+  k <- length(yi)
+  V <- mp_mv_num(V)
+  if (!is.null(V_nrow)) V <- matrix(V, nrow = k)
+  dat <- if (is.null(data)) data.frame(row = seq_len(k)) else
+    as.data.frame(lapply(data, unlist), stringsAsFactors = FALSE)
+  dat$yi <- yi
+  Xm <- matrix(mp_mv_num(X), nrow = k)
+  colnames(Xm) <- unlist(X_names)
+  int <- ncol(Xm) >= 1 && all(Xm[, 1] == 1)
+  mods <- if (int) { if (ncol(Xm) > 1) Xm[, -1, drop = FALSE] else NULL } else Xm
+  rnd <- if (is.null(random)) NULL else lapply(unlist(random), as.formula)
+  if (!is.null(rnd) && length(rnd) == 1) rnd <- rnd[[1]]
+  Rl <- NULL
+  if (!is.null(R)) {
+    Rl <- lapply(R, function(r) {
+      lev <- unlist(r$levels)
+      m <- matrix(mp_mv_num(r$values), nrow = length(lev))
+      dimnames(m) <- list(lev, lev)
+      m
+    })
+  }
+  # control: one control list, or a list of them (list(tries = list(...))): each is run and
+  # the fit with the highest log-likelihood is kept; the one used comes back as `control`
+  tries <- if (is.null(control)) list(list()) else if (!is.null(control$tries))
+    control$tries else list(control)
+  ctl <- tries[[1]]
+  args <- list(yi = yi, V = V, intercept = int, data = dat, method = method, test = test,
+               dfs = dfs, level = level, control = ctl)
+  if (!is.null(mods)) args$mods <- mods
+  if (!is.null(rnd)) { args$random <- rnd; args$struct <- unlist(struct) }
+  if (!is.null(Rl)) { args$R <- Rl; args$Rscale <- Rscale }
+  for (nm in c("sigma2", "tau2", "rho", "gamma2", "phi")) {
+    v <- get(nm)
+    if (!is.null(v)) args[[nm]] <- mp_mv_num(v)
+  }
+  # every control is run; the fit with the highest (restricted) log-likelihood is kept
+  res <- NULL
+  failed <- character(0)
+  lls <- numeric(0)
+  for (i in seq_along(tries)) {
+    args$control <- tries[[i]]
+    fit <- tryCatch(do.call(rma.mv, args), error = function(e) {
+      failed <<- c(failed, conditionMessage(e))
+      NULL
+    })
+    lls[i] <- if (is.null(fit)) NA_real_ else as.numeric(logLik(fit))
+    if (!is.null(fit) && (is.null(res) || lls[i] > as.numeric(logLik(res)))) {
+      res <- fit
+      ctl <- tries[[i]]
+    }
+  }
+  if (is.null(res)) stop(paste(unique(failed), collapse = "; "))
+  list(res = res, args = args, ctl = ctl, failed = failed, lls = lls)
+}
+
 mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct = "CS",
                       X = NULL, X_names = NULL, R = NULL, Rscale = "cor", method = "REML",
                       test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
@@ -44,59 +105,9 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                       cluster = NULL, adjust = TRUE, clubSandwich = FALSE, pred = NULL) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
-    yi <- mp_mv_num(yi)
-    k <- length(yi)
-    V <- mp_mv_num(V)
-    if (!is.null(V_nrow)) V <- matrix(V, nrow = k)
-    dat <- if (is.null(data)) data.frame(row = seq_len(k)) else
-      as.data.frame(lapply(data, unlist), stringsAsFactors = FALSE)
-    dat$yi <- yi
-    Xm <- matrix(mp_mv_num(X), nrow = k)
-    colnames(Xm) <- unlist(X_names)
-    int <- ncol(Xm) >= 1 && all(Xm[, 1] == 1)
-    mods <- if (int) { if (ncol(Xm) > 1) Xm[, -1, drop = FALSE] else NULL } else Xm
-    rnd <- if (is.null(random)) NULL else lapply(unlist(random), as.formula)
-    if (!is.null(rnd) && length(rnd) == 1) rnd <- rnd[[1]]
-    Rl <- NULL
-    if (!is.null(R)) {
-      Rl <- lapply(R, function(r) {
-        lev <- unlist(r$levels)
-        m <- matrix(mp_mv_num(r$values), nrow = length(lev))
-        dimnames(m) <- list(lev, lev)
-        m
-      })
-    }
-    # control: one control list, or a list of them (list(tries = list(...))): each is run and
-    # the fit with the highest log-likelihood is kept; the one used comes back as `control`
-    tries <- if (is.null(control)) list(list()) else if (!is.null(control$tries))
-      control$tries else list(control)
-    ctl <- tries[[1]]
-    args <- list(yi = yi, V = V, intercept = int, data = dat, method = method, test = test,
-                 dfs = dfs, level = level, control = ctl)
-    if (!is.null(mods)) args$mods <- mods
-    if (!is.null(rnd)) { args$random <- rnd; args$struct <- unlist(struct) }
-    if (!is.null(Rl)) { args$R <- Rl; args$Rscale <- Rscale }
-    for (nm in c("sigma2", "tau2", "rho", "gamma2", "phi")) {
-      v <- get(nm)
-      if (!is.null(v)) args[[nm]] <- mp_mv_num(v)
-    }
-    # every control is run; the fit with the highest (restricted) log-likelihood is kept
-    res <- NULL
-    failed <- character(0)
-    lls <- numeric(0)
-    for (i in seq_along(tries)) {
-      args$control <- tries[[i]]
-      fit <- tryCatch(do.call(rma.mv, args), error = function(e) {
-        failed <<- c(failed, conditionMessage(e))
-        NULL
-      })
-      lls[i] <- if (is.null(fit)) NA_real_ else as.numeric(logLik(fit))
-      if (!is.null(fit) && (is.null(res) || lls[i] > as.numeric(logLik(res)))) {
-        res <- fit
-        ctl <- tries[[i]]
-      }
-    }
-    if (is.null(res)) stop(paste(unique(failed), collapse = "; "))
+    f <- mp_mv_fit(yi, V, V_nrow, data, random, struct, X, X_names, R, Rscale, method, test,
+                   dfs, level, sigma2, tau2, rho, gamma2, phi, control)
+    res <- f$res; args <- f$args; ctl <- f$ctl; failed <- f$failed; lls <- f$lls
     fields <- mp_mv_fields(res)
     ll_at <- NULL
     if (!is.null(at)) {
@@ -136,6 +147,39 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
          printout = paste(capture.output(print(res)), collapse = "\n"),
          control = ctl, failed_controls = failed,
          loglik_per_control = lls)
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) {
+    warns <<- c(warns, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  out$warnings <- unique(warns)
+  out
+}
+
+# anova() for rma.mv fits: `full` (and `reduced`) are argument lists of mp_mv_fit; with
+# `reduced`, the likelihood-ratio test (refit = TRUE refits both with ML when their fixed
+# effects differ under REML); else the Wald test of `btt` (1-based) or of the contrasts `X`.
+mp_anova_mv <- function(full, reduced = NULL, btt = NULL, X = NULL, X_ncol = NULL,
+                        refit = FALSE) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    rf <- do.call(mp_mv_fit, full)$res
+    num <- function(v) if (is.null(v)) NULL else as.numeric(v)
+    if (!is.null(reduced)) {
+      rr <- do.call(mp_mv_fit, reduced)$res
+      a <- anova(rf, rr, refit = isTRUE(refit))
+      list(ok = TRUE, type = "LRT", df_f = a$parms.f, df_r = a$parms.r,
+           fit_stats_f = num(unlist(a$fit.stats.f)), fit_stats_r = num(unlist(a$fit.stats.r)),
+           fit_stats_names = names(a$fit.stats.f), LRT = a$LRT, pval = a$pval, QE_f = a$QE.f,
+           QE_r = a$QE.r)
+    } else if (!is.null(X)) {
+      a <- anova(rf, X = matrix(mp_mv_num(X), ncol = X_ncol))
+      list(ok = TRUE, type = "Wald.Xb", Xb = num(a$Xb), se = num(a$se), zval = num(a$zval),
+           pval = num(a$pval), QM = a$QM, QMdf = num(a$QMdf), QMp = a$QMp, ddf = num(a$ddf))
+    } else {
+      a <- anova(rf, btt = mp_mv_num(btt))
+      list(ok = TRUE, type = "Wald.btt", QM = a$QM, QMdf = num(a$QMdf), QMp = a$QMp)
+    }
   }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
   warning = function(w) {
     warns <<- c(warns, conditionMessage(w))
