@@ -239,3 +239,19 @@ def test_predict_needs_levels_for_several_tau2_and_checks_widths():
     k = _fit("konstantopoulos2011 ~year t contain")
     with pytest.raises(ValueError, match=r"moderators are year \(1 columns"):
         k.predict(newmods=[[1, 2]])
+
+
+def test_profile_confint_bounds_are_where_the_deviance_crosses_the_quantile():
+    r = _fit("konstantopoulos2011 ~1|district/school")
+    ci = r.confint(sigma2=0)
+    crit = __import__("scipy").stats.chi2.isf(0.05, 1)
+    for bound in (ci.ci_lb, ci.ci_ub):
+        dev = 2 * (r.logLik - r.profile_loglik("sigma2", 0, bound))
+        assert dev == pytest.approx(crit, abs=1e-8)
+    assert ci.ci_lb < r.sigma2[0] < ci.ci_ub and ci.label == "sigma^2.1"
+    everything = r.confint()
+    assert [c.label for c in everything] == ["sigma^2.1", "sigma^2.2"]
+    with pytest.raises(ValueError, match="tau2=0 is not an estimated component"):
+        r.confint(tau2=0)
+    with pytest.raises(ValueError, match="one component at a time"):
+        r.confint(sigma2=0, tau2=0)

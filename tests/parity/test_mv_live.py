@@ -18,9 +18,11 @@ import pytest
 
 import metaparity as mp
 from metaparity.parity.mv import (
+    compare_confint_mv,
     compare_mv,
     compare_predict_mv,
     failures,
+    metafor_confint_mv,
     metafor_predict_mv,
     metafor_rma_mv,
 )
@@ -70,4 +72,32 @@ def test_predict_agrees_with_metafor(metafor, name, kw):
     ref = metafor_predict_mv(ours, metafor, **kw)
     assert ref["ok"], ref.get("error")
     comps = compare_predict_mv(ours.predict(**kw), ref)
+    assert not failures(comps), "\n".join(failures(comps))
+
+
+CONFINT = [
+    ("konstantopoulos2011 ~1|district/school", "sigma2", 0),
+    ("konstantopoulos2011 ~1|district/school", "sigma2", 1),
+    ("berkey1998 UN", "rho", 0),
+    ("berkey1998 UN", "tau2", 1),
+    ("berkey1998 CS", "rho", 0),
+    ("ishak2007 AR", "rho", 0),
+    ("ishak2007 CAR", "rho", 0),
+    ("hasselblad1998 NMA rho=1/2", "tau2", 0),
+    ("phylo synthetic R", "sigma2", 1),
+    ("two G terms UN+CS", "gamma2", 0),
+    ("two G terms UN+CS", "phi", 0),
+]
+
+
+@pytest.mark.r
+@pytest.mark.parametrize(("name", "comp", "j"), CONFINT, ids=[f"{n} {c}{j}" for n, c, j in CONFINT])
+def test_profile_confint_agrees_with_metafor(metafor, name, comp, j):
+    a = case_args(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
+    ref = metafor_confint_mv(ours, comp, j, metafor)
+    assert ref["ok"], ref.get("error")
+    comps = compare_confint_mv(ours.confint(**{comp: j}), ref)
     assert not failures(comps), "\n".join(failures(comps))

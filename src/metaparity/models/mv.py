@@ -22,6 +22,7 @@ from metaparity._core.validation import check_level, column
 from metaparity.models._mv_fit import MvProblem, maximise
 from metaparity.models._mv_random import STRUCTS, GTerm, SigmaTerm, parse_random
 from metaparity.models.design import design_matrix
+from metaparity.models.mv_confint import confint_mv
 from metaparity.models.mv_predict import MvPrediction, predict_mv
 from metaparity.models.results import ModelResult
 
@@ -136,6 +137,40 @@ class MvResult(ModelResult):
         """Predicted values with CI and PI (``metafor::predict.rma.mv``;
         :func:`metaparity.models.mv_predict.predict_mv`)."""
         return predict_mv(self, newmods, intercept, tau2_levels, gamma2_levels, transf, level)
+
+    def profile_loglik(self, comp: str, j: int, value: float) -> float:
+        """The (restricted) log-likelihood maximised over the other components with
+        component ``comp`` (``"sigma2"``, ``"tau2"``, ``"rho"``, ``"gamma2"``, ``"phi"``) number
+        ``j`` (0-based) held at ``value`` (metafor's profile likelihood); -inf where the
+        marginal covariance is not positive definite there."""
+        prob = self._problem
+        sig = list(prob.sig)
+        gts = list(prob.gts)
+        if comp == "sigma2":
+            s = sig[j]
+            sig[j] = SigmaTerm(s.name, s.codes, s.levels, s.D, float(value))
+        else:
+            t = 0 if comp in ("tau2", "rho") else 1
+            g = gts[t]
+            vf, cf = g.var_fixed.copy(), g.cor_fixed.copy()
+            (vf if comp in ("tau2", "gamma2") else cf)[j] = float(value)
+            h = GTerm(g.formula, g.struct, g.inner, g.outer, g.icodes, g.levels, g.ocodes,
+                      g.values, vf, cf, S2=g.S2, Zi=g.Zi)  # fmt: skip
+            h.setup_coords()
+            gts[t] = h
+        c = float(np.sqrt(np.mean(np.diag(prob.V)))) or 1.0
+        scaled = MvProblem(prob.y / c, prob.V / c**2, prob.X, _scaled_sig(sig, c),
+                           _scaled_g(gts, c), prob.reml)  # fmt: skip
+        theta_s, _ = maximise(scaled)
+        full = MvProblem(prob.y, prob.V, prob.X, sig, gts, prob.reml)
+        return float(full.evaluate(_unscale(scaled, theta_s, c), grad=False).ll)
+
+    def confint(self, sigma2: int | None = None, tau2: int | None = None,
+                rho: int | None = None, gamma2: int | None = None, phi: int | None = None,
+                level: float | None = None) -> Any:  # fmt: skip
+        """Profile-likelihood CIs of the variance components (``metafor::confint.rma.mv``;
+        :func:`metaparity.models.mv_confint.confint_mv`)."""
+        return confint_mv(self, sigma2, tau2, rho, gamma2, phi, level)
 
     def refit(self, method: str) -> MvResult:
         """The same model fitted by ``method`` ("ML" or "REML"; metafor's

@@ -29,6 +29,7 @@ __all__ = [
     "metafor_rma_mv", "rma_mv_call_args", "compare_mv", "design_condition", "failures",
     "metafor_robust", "compare_robust", "ROBUST_FIELDS", "metafor_predict_mv",
     "compare_predict_mv", "PRED_FIELDS", "metafor_anova_mv", "compare_anova_mv",
+    "metafor_confint_mv", "compare_confint_mv",
     "MV_CONTROL", "MV_FIELDS",
 ]  # fmt: skip
 
@@ -425,6 +426,43 @@ def compare_anova_mv(ours: Any, ref: dict[str, Any]) -> list[Comparison]:
                                       MV_TOLERANCES["pval"].reason)))  # fmt: skip
         return out
     return _fields(_Obj(vals), fit, list(vals), table)
+
+
+def metafor_confint_mv(res: MvResult, comp: str, index: int, bridge: Any = None,
+                       level: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """metafor's ``confint(res, <comp> = index + 1, control = list(tol = 1e-12))``."""
+    bridge = get_bridge() if bridge is None else bridge
+    args = rma_mv_call_args(res, None, at=False)
+    args["control"] = _control_arg(args["control"])
+    ci: dict[str, Any] = {"comp": comp, "index": int(index), "control": MV_CI_CONTROL}
+    if level is not None:
+        ci["level"] = float(level)
+    return bridge.call("mp_rma_mv", **args, ci=ci)
+
+
+#: the optimiser of the fit metafor profiles (its profile refits use the fit's settings):
+#: with Nelder-Mead some profile refits fail and metafor reports NA bounds ("Cannot obtain
+#: lower bound of profile likelihood CI due to convergence problems", dat.konstantopoulos2011
+#: sigma2.2), nlminb fails elsewhere; bobyqa (rhoend 1e-12) gave every bound measured
+MV_CI_CONTROL: dict[str, Any] = {"optimizer": "bobyqa", "rhoend": 1e-12, "maxfun": 100000}
+
+#: profile CI bounds: uniroot (tol 1e-12) on metafor's profile, each point an rma.mv refit
+#: with the same optimiser settings: the bounds inherit the components' optimiser tolerance
+_CI_TOL = MV_TOLERANCES["sigma2"]
+
+
+def compare_confint_mv(ours: Any, ref: dict[str, Any]) -> list[Comparison]:
+    """A profile CI (:class:`~metaparity.models.mv_confint.MvConfInt`) against metafor's."""
+    c = ref["confint"]
+    first = lambda v: np.atleast_1d(v)[0]  # noqa: E731
+    out = [
+        _cmp("estimate", ours.estimate, first(c["estimate"]), _CI_TOL),
+        _cmp("ci_lb", ours.ci_lb, first(c["ci_lb"]), _CI_TOL),
+        _cmp("ci_ub", ours.ci_ub, first(c["ci_ub"]), _CI_TOL),
+    ]
+    same = ours.lb_sign == (c["lb_sign"] or "") and ours.ub_sign == (c["ub_sign"] or "")
+    out.append(_cmp("bound_signs_equal", 1.0, 1.0 if same else 0.0, MV_TOLERANCES["k"]))
+    return out
 
 
 def failures(comparisons: list[Comparison]) -> list[str]:

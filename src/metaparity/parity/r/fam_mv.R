@@ -9,6 +9,9 @@
 # R: list of list(levels =, values =) keyed by the group's name.
 # sigma2/tau2/rho/gamma2/phi: NULL or numbers with NA = estimate.
 # control: list for rma.mv's control= (optimizer settings).
+# ci: list(comp = "sigma2" | "tau2" | ..., index = 0-based, level =, control =) ->
+#   confint(fit, comp = index + 1, control = list(tol = 1e-12)) as `confint` (rows: the
+#   component, its sqrt); `fit` is refitted with ci$control when given.
 # pred: list(newmods =, ncol =, intercept =, tau2_levels =, gamma2_levels =, transf =, level =)
 #   -> predict(res, ...) as `predict` (NULL entries are left to metafor's defaults).
 # cluster/adjust/clubSandwich: when cluster is given, robust(res, cluster, adjust,
@@ -102,7 +105,8 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                       X = NULL, X_names = NULL, R = NULL, Rscale = "cor", method = "REML",
                       test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
                       rho = NULL, gamma2 = NULL, phi = NULL, control = NULL, at = NULL,
-                      cluster = NULL, adjust = TRUE, clubSandwich = FALSE, pred = NULL) {
+                      cluster = NULL, adjust = TRUE, clubSandwich = FALSE, pred = NULL,
+                      ci = NULL) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
     f <- mp_mv_fit(yi, V, V_nrow, data, random, struct, X, X_names, R, Rscale, method, test,
@@ -142,8 +146,24 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
       prd <- list(pred = num(p$pred), se = num(p$se), ci_lb = num(p$ci.lb), ci_ub = num(p$ci.ub),
                   pi_lb = num(p$pi.lb), pi_ub = num(p$pi.ub))
     }
+    cir <- NULL
+    if (!is.null(ci)) {
+      obj <- res
+      if (!is.null(ci$control)) {  # the profile refits use the fit's optimiser
+        a3 <- args
+        a3$control <- ci$control
+        obj <- do.call(rma.mv, a3)
+      }
+      ca <- list(object = obj, control = list(tol = 1e-12))
+      ca[[ci$comp]] <- as.integer(ci$index) + 1L
+      if (!is.null(ci$level)) ca$level <- ci$level
+      cr <- do.call(confint, ca)
+      cir <- list(estimate = as.numeric(cr$random[, "estimate"]),
+                  ci_lb = as.numeric(cr$random[, "ci.lb"]), ci_ub = as.numeric(cr$random[, "ci.ub"]),
+                  rows = rownames(cr$random), lb_sign = cr$lb.sign, ub_sign = cr$ub.sign)
+    }
     list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at, robust = rob, club = club,
-         predict = prd,
+         predict = prd, confint = cir,
          printout = paste(capture.output(print(res)), collapse = "\n"),
          control = ctl, failed_controls = failed,
          loglik_per_control = lls)
