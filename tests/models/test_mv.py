@@ -255,3 +255,14 @@ def test_profile_confint_bounds_are_where_the_deviance_crosses_the_quantile():
         r.confint(tau2=0)
     with pytest.raises(ValueError, match="one component at a time"):
         r.confint(sigma2=0, tau2=0)
+
+
+def test_ranef_one_level_per_estimate_is_the_rma_blup():
+    """``~ 1 | id`` with one estimate per id: u_i = tau2 / (vi + tau2) (y_i - b)."""
+    d = konstantopoulos().assign(id=np.arange(56))
+    r = mp.rma_mv("yi", "vi", random="~ 1 | id", data=d)
+    u = r.ranef()["id"]["intrcpt"].to_numpy()
+    t2 = r.sigma2[0]
+    np.testing.assert_allclose(u, t2 / (d.vi + t2) * (d.yi - r.b[0]), rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="not implemented yet"):
+        _fit("berkey1998 UN").ranef()

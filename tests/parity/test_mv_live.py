@@ -21,9 +21,11 @@ from metaparity.parity.mv import (
     compare_confint_mv,
     compare_mv,
     compare_predict_mv,
+    compare_ranef_mv,
     failures,
     metafor_confint_mv,
     metafor_predict_mv,
+    metafor_ranef_mv,
     metafor_rma_mv,
 )
 
@@ -101,3 +103,25 @@ def test_profile_confint_agrees_with_metafor(metafor, name, comp, j):
     assert ref["ok"], ref.get("error")
     comps = compare_confint_mv(ours.confint(**{comp: j}), ref)
     assert not failures(comps), "\n".join(failures(comps))
+
+
+RANEF = [
+    "konstantopoulos2011 ~1|district/school",
+    "konstantopoulos2011 ~year t contain",
+    "assink2016 ~1|study/esid ~deltype",
+    "phylo synthetic R",
+    "konstantopoulos2011 sigma2 fixed",
+]
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("name", RANEF)
+def test_ranef_agrees_with_metafor(metafor, name):
+    a = case_args(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
+    ref = metafor_ranef_mv(ours, metafor)
+    assert ref["ok"], ref.get("error")
+    comps = compare_ranef_mv(ours.ranef(), ref)
+    assert comps and not failures(comps), "\n".join(failures(comps))

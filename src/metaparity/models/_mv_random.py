@@ -67,6 +67,8 @@ class SigmaTerm:
     levels: tuple[str, ...]
     D: np.ndarray
     fixed: float | None = None
+    #: the known correlation matrix over the levels (None: the identity)
+    Rmat: np.ndarray | None = None
 
 
 @dataclass
@@ -378,7 +380,7 @@ def parse_random(
                 "'sigma2' value fixed to 0 (as metafor)", UserWarning, stacklevel=4,
             )  # fmt: skip
             fxv = 0.0
-        sig_terms.append(SigmaTerm(name, codes, levels, D, fxv))
+        sig_terms.append(SigmaTerm(name, codes, levels, D, fxv, Rm if name in R else None))
     g_terms = []
     for j, (inner, outer, f) in enumerate(g_specs):
         st = (structs[j] if j < len(structs) else structs[0]).upper()

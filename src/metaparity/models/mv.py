@@ -24,6 +24,7 @@ from metaparity.models._mv_random import STRUCTS, GTerm, SigmaTerm, parse_random
 from metaparity.models.design import design_matrix
 from metaparity.models.mv_confint import confint_mv
 from metaparity.models.mv_predict import MvPrediction, predict_mv
+from metaparity.models.mv_ranef import ranef_mv
 from metaparity.models.results import ModelResult
 
 __all__ = ["rma_mv", "MvResult", "STRUCTS"]
@@ -171,6 +172,11 @@ class MvResult(ModelResult):
         """Profile-likelihood CIs of the variance components (``metafor::confint.rma.mv``;
         :func:`metaparity.models.mv_confint.confint_mv`)."""
         return confint_mv(self, sigma2, tau2, rho, gamma2, phi, level)
+
+    def ranef(self, level: float | None = None) -> dict[str, pd.DataFrame]:
+        """BLUPs of the random effects (``metafor::ranef.rma.mv``;
+        :func:`metaparity.models.mv_ranef.ranef_mv`)."""
+        return ranef_mv(self, level)
 
     def refit(self, method: str) -> MvResult:
         """The same model fitted by ``method`` ("ML" or "REML"; metafor's

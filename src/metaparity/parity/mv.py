@@ -29,7 +29,7 @@ __all__ = [
     "metafor_rma_mv", "rma_mv_call_args", "compare_mv", "design_condition", "failures",
     "metafor_robust", "compare_robust", "ROBUST_FIELDS", "metafor_predict_mv",
     "compare_predict_mv", "PRED_FIELDS", "metafor_anova_mv", "compare_anova_mv",
-    "metafor_confint_mv", "compare_confint_mv",
+    "metafor_confint_mv", "compare_confint_mv", "metafor_ranef_mv", "compare_ranef_mv",
     "MV_CONTROL", "MV_FIELDS",
 ]  # fmt: skip
 
@@ -462,6 +462,33 @@ def compare_confint_mv(ours: Any, ref: dict[str, Any]) -> list[Comparison]:
     ]
     same = ours.lb_sign == (c["lb_sign"] or "") and ours.ub_sign == (c["ub_sign"] or "")
     out.append(_cmp("bound_signs_equal", 1.0, 1.0 if same else 0.0, MV_TOLERANCES["k"]))
+    return out
+
+
+def metafor_ranef_mv(res: MvResult, bridge: Any = None) -> dict[str, Any]:
+    """metafor's ``ranef(res)`` for the model of ``res``."""
+    bridge = get_bridge() if bridge is None else bridge
+    args = rma_mv_call_args(res, None, at=False)
+    args["control"] = _control_arg(args["control"])
+    return bridge.call("mp_rma_mv", **args, blup=True)
+
+
+def compare_ranef_mv(ours: dict[str, Any], ref: dict[str, Any]) -> list[Comparison]:
+    """BLUPs against metafor's, per term and level, at the model tolerance (functions of
+    the fit); a BLUP near 0 is compared on the scale of its se."""
+    tol = MV_TOLERANCES["b"]
+    out = []
+    for name, frame in ours.items():
+        theirs = ref["ranef"][name]
+        if list(map(str, np.atleast_1d(theirs["levels"]))) != [str(i) for i in frame.index]:
+            out.append(_cmp(f"{name}.levels_equal", 1.0, 0.0, MV_TOLERANCES["k"]))
+            continue
+        se = frame["se"].to_numpy()
+        for q in ("intrcpt", "se", "pi_lb", "pi_ub"):
+            r = np.atleast_1d(np.asarray(theirs[q], dtype=float))
+            for j, (o, t) in enumerate(zip(frame[q].to_numpy(), r, strict=True)):
+                cond = (abs(o) + se[j]) / abs(t) if t != 0 else 1.0
+                out.append(_cmp(f"{name}.{q}[{j}]", o, t, tol, max(1.0, cond)))
     return out
 
 

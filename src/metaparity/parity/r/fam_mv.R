@@ -12,6 +12,7 @@
 # ci: list(comp = "sigma2" | "tau2" | ..., index = 0-based, level =, control =) ->
 #   confint(fit, comp = index + 1, control = list(tol = 1e-12)) as `confint` (rows: the
 #   component, its sqrt); `fit` is refitted with ci$control when given.
+# blup: TRUE -> ranef(res) as `ranef` (one list per sigma2 term).
 # pred: list(newmods =, ncol =, intercept =, tau2_levels =, gamma2_levels =, transf =, level =)
 #   -> predict(res, ...) as `predict` (NULL entries are left to metafor's defaults).
 # cluster/adjust/clubSandwich: when cluster is given, robust(res, cluster, adjust,
@@ -106,7 +107,7 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                       test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
                       rho = NULL, gamma2 = NULL, phi = NULL, control = NULL, at = NULL,
                       cluster = NULL, adjust = TRUE, clubSandwich = FALSE, pred = NULL,
-                      ci = NULL) {
+                      ci = NULL, blup = FALSE) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
     f <- mp_mv_fit(yi, V, V_nrow, data, random, struct, X, X_names, R, Rscale, method, test,
@@ -162,8 +163,13 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                   ci_lb = as.numeric(cr$random[, "ci.lb"]), ci_ub = as.numeric(cr$random[, "ci.ub"]),
                   rows = rownames(cr$random), lb_sign = cr$lb.sign, ub_sign = cr$ub.sign)
     }
+    re <- NULL
+    if (isTRUE(blup)) {
+      re <- lapply(ranef(res), function(d) list(levels = rownames(d), intrcpt = d$intrcpt,
+                                                se = d$se, pi_lb = d$pi.lb, pi_ub = d$pi.ub))
+    }
     list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at, robust = rob, club = club,
-         predict = prd, confint = cir,
+         predict = prd, confint = cir, ranef = re,
          printout = paste(capture.output(print(res)), collapse = "\n"),
          control = ctl, failed_controls = failed,
          loglik_per_control = lls)
