@@ -235,3 +235,16 @@ def case_args(name: str) -> dict[str, Any]:
     args = CASES[name]()
     args.setdefault("V", "vi")
     return args
+
+
+def fit_case(name: str, **over: Any) -> Any:
+    """metaparity's rma_mv fit of case ``name`` (``over`` replaces arguments), warnings
+    silenced (metafor's own warnings are checked where they matter)."""
+    import warnings
+
+    import metaparity as mp
+
+    a = case_args(name) | over
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)

@@ -11,12 +11,10 @@ contrast-based, rho = 1/2), a phylogenetic-style known R and two ``~ inner | out
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 
-import metaparity as mp
 from metaparity.parity.mv import (
     compare_confint_mv,
     compare_mv,
@@ -30,16 +28,13 @@ from metaparity.parity.mv import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mv_cases import CASES, case_args  # noqa: E402
+from mv_cases import CASES, fit_case  # noqa: E402
 
 
 @pytest.mark.r
 @pytest.mark.parametrize("name", list(CASES))
 def test_rma_mv_agrees_with_metafor(metafor, name):
-    a = case_args(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ours = mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
+    ours = fit_case(name)
     ref = metafor_rma_mv(ours, metafor)
     assert ref["ok"], ref.get("error")
     comps = compare_mv(ours, ref)
@@ -67,10 +62,7 @@ PREDICT = [
 @pytest.mark.r
 @pytest.mark.parametrize(("name", "kw"), PREDICT, ids=[f"{n} {sorted(k)}" for n, k in PREDICT])
 def test_predict_agrees_with_metafor(metafor, name, kw):
-    a = case_args(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ours = mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
+    ours = fit_case(name)
     ref = metafor_predict_mv(ours, metafor, **kw)
     assert ref["ok"], ref.get("error")
     comps = compare_predict_mv(ours.predict(**kw), ref)
@@ -95,10 +87,7 @@ CONFINT = [
 @pytest.mark.r
 @pytest.mark.parametrize(("name", "comp", "j"), CONFINT, ids=[f"{n} {c}{j}" for n, c, j in CONFINT])
 def test_profile_confint_agrees_with_metafor(metafor, name, comp, j):
-    a = case_args(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ours = mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
+    ours = fit_case(name)
     ref = metafor_confint_mv(ours, comp, j, metafor)
     assert ref["ok"], ref.get("error")
     comps = compare_confint_mv(ours.confint(**{comp: j}), ref)
@@ -117,10 +106,7 @@ RANEF = [
 @pytest.mark.r
 @pytest.mark.parametrize("name", RANEF)
 def test_ranef_agrees_with_metafor(metafor, name):
-    a = case_args(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ours = mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
+    ours = fit_case(name)
     ref = metafor_ranef_mv(ours, metafor)
     assert ref["ok"], ref.get("error")
     comps = compare_ranef_mv(ours.ranef(), ref)
