@@ -434,17 +434,26 @@ def metafor_confint_mv(res: MvResult, comp: str, index: int, bridge: Any = None,
     bridge = get_bridge() if bridge is None else bridge
     args = rma_mv_call_args(res, None, at=False)
     args["control"] = _control_arg(args["control"])
-    ci: dict[str, Any] = {"comp": comp, "index": int(index), "control": MV_CI_CONTROL}
+    ci: dict[str, Any] = {
+        "comp": comp,
+        "index": int(index),
+        "tries": {str(i + 1): c for i, c in enumerate(MV_CI_CONTROL)},
+    }
     if level is not None:
         ci["level"] = float(level)
     return bridge.call("mp_rma_mv", **args, ci=ci)
 
 
-#: the optimiser of the fit metafor profiles (its profile refits use the fit's settings):
-#: with Nelder-Mead some profile refits fail and metafor reports NA bounds ("Cannot obtain
-#: lower bound of profile likelihood CI due to convergence problems", dat.konstantopoulos2011
-#: sigma2.2), nlminb fails elsewhere; bobyqa (rhoend 1e-12) gave every bound measured
-MV_CI_CONTROL: dict[str, Any] = {"optimizer": "bobyqa", "rhoend": 1e-12, "maxfun": 100000}
+#: the optimisers of the fit metafor profiles (its profile refits use the fit's settings),
+#: tried in turn until metafor finds both bounds: with Nelder-Mead some profile refits fail
+#: and metafor reports NA ("Cannot obtain lower bound of profile likelihood CI due to
+#: convergence problems": dat.konstantopoulos2011 sigma2.2 under 3.8.1), with bobyqa others
+#: (dat.berkey1998 UN rho under 4.8.0); nlminb at its defaults last
+MV_CI_CONTROL: list[dict[str, Any]] = [
+    {"optimizer": "bobyqa", "rhoend": 1e-12, "maxfun": 100000},
+    {"optimizer": "optim", "optmethod": "Nelder-Mead", "reltol": 1e-15, "maxit": 100000},
+    {"optimizer": "nlminb"},
+]
 
 #: profile CI bounds: uniroot (tol 1e-12) on metafor's profile, each point an rma.mv refit
 #: with the same optimiser settings: the bounds inherit the components' optimiser tolerance

@@ -9,9 +9,10 @@
 # R: list of list(levels =, values =) keyed by the group's name.
 # sigma2/tau2/rho/gamma2/phi: NULL or numbers with NA = estimate.
 # control: list for rma.mv's control= (optimizer settings).
-# ci: list(comp = "sigma2" | "tau2" | ..., index = 0-based, level =, control =) ->
+# ci: list(comp = "sigma2" | "tau2" | ..., index = 0-based, level =, tries =) ->
 #   confint(fit, comp = index + 1, control = list(tol = 1e-12)) as `confint` (rows: the
-#   component, its sqrt); `fit` is refitted with ci$control when given.
+#   component, its sqrt); `fit` is refitted with each control of ci$tries until both bounds
+#   are found.
 # blup: TRUE -> ranef(res) as `ranef` (one list per sigma2 term).
 # pred: list(newmods =, ncol =, intercept =, tau2_levels =, gamma2_levels =, transf =, level =)
 #   -> predict(res, ...) as `predict` (NULL entries are left to metafor's defaults).
@@ -149,19 +150,28 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
     }
     cir <- NULL
     if (!is.null(ci)) {
-      obj <- res
-      if (!is.null(ci$control)) {  # the profile refits use the fit's optimiser
-        a3 <- args
-        a3$control <- ci$control
-        obj <- do.call(rma.mv, a3)
+      # the profile refits use the fit's optimiser: each of ci$tries is tried in turn (the
+      # model refitted with it) until one gives both bounds; the one used is reported
+      ci_tries <- if (is.null(ci$tries)) list(NULL) else ci$tries
+      for (ctl_ci in ci_tries) {
+        obj <- res
+        if (!is.null(ctl_ci)) {
+          a3 <- args
+          a3$control <- ctl_ci
+          obj <- tryCatch(do.call(rma.mv, a3), error = function(e) NULL)
+          if (is.null(obj)) next
+        }
+        ca <- list(object = obj, control = list(tol = 1e-12))
+        ca[[ci$comp]] <- as.integer(ci$index) + 1L
+        if (!is.null(ci$level)) ca$level <- ci$level
+        cr <- tryCatch(suppressWarnings(do.call(confint, ca)), error = function(e) NULL)
+        if (is.null(cr)) next
+        cir <- list(estimate = as.numeric(cr$random[, "estimate"]),
+                    ci_lb = as.numeric(cr$random[, "ci.lb"]),
+                    ci_ub = as.numeric(cr$random[, "ci.ub"]), rows = rownames(cr$random),
+                    lb_sign = cr$lb.sign, ub_sign = cr$ub.sign, control = ctl_ci)
+        if (!anyNA(cr$random[1, c("ci.lb", "ci.ub")])) break
       }
-      ca <- list(object = obj, control = list(tol = 1e-12))
-      ca[[ci$comp]] <- as.integer(ci$index) + 1L
-      if (!is.null(ci$level)) ca$level <- ci$level
-      cr <- do.call(confint, ca)
-      cir <- list(estimate = as.numeric(cr$random[, "estimate"]),
-                  ci_lb = as.numeric(cr$random[, "ci.lb"]), ci_ub = as.numeric(cr$random[, "ci.ub"]),
-                  rows = rownames(cr$random), lb_sign = cr$lb.sign, ub_sign = cr$ub.sign)
     }
     re <- NULL
     if (isTRUE(blup)) {
