@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from metaparity.models.mv import MvResult
 from metaparity.parity.compare import _cmp, _fields, optimum_not_below
@@ -429,18 +430,18 @@ def compare_anova_mv(ours: Any, ref: dict[str, Any]) -> list[Comparison]:
 
 
 def metafor_confint_mv(res: MvResult, comp: str, index: int, bridge: Any = None,
-                       level: float | None = None) -> dict[str, Any]:  # fmt: skip
-    """metafor's ``confint(res, <comp> = index + 1, control = list(tol = 1e-12))``."""
+                       level: float | None = None, at: Any = None) -> dict[str, Any]:  # fmt: skip
+    """metafor's ``confint(res, <comp> = index + 1, control = list(tol = 1e-12))``; with
+    ``at`` (our bounds), also metafor's profile log-likelihood there (``ll_at_bounds``)."""
     bridge = get_bridge() if bridge is None else bridge
     args = rma_mv_call_args(res, None, at=False)
     args["control"] = _control_arg(args["control"])
-    ci: dict[str, Any] = {
-        "comp": comp,
-        "index": int(index),
-        "tries": {str(i + 1): c for i, c in enumerate(MV_CI_CONTROL)},
-    }
+    ci: dict[str, Any] = {"comp": comp, "index": int(index),
+                          "tries": {str(i + 1): c for i, c in enumerate(MV_CI_CONTROL)}}  # fmt: skip
     if level is not None:
         ci["level"] = float(level)
+    if at is not None:
+        ci["at"] = [float(v) for v in at]
     return bridge.call("mp_rma_mv", **args, ci=ci)
 
 
@@ -460,15 +461,32 @@ MV_CI_CONTROL: list[dict[str, Any]] = [
 _CI_TOL = MV_TOLERANCES["sigma2"]
 
 
-def compare_confint_mv(ours: Any, ref: dict[str, Any]) -> list[Comparison]:
-    """A profile CI (:class:`~metaparity.models.mv_confint.MvConfInt`) against metafor's."""
+def compare_confint_mv(ours: Any, ref: dict[str, Any], method: str = "REML") -> list[Comparison]:
+    """A profile CI (:class:`~metaparity.models.mv_confint.MvConfInt`) against metafor's.
+
+    A bound agrees when it equals metafor's, or -- where metafor's uniroot stopped elsewhere
+    -- when metafor's own profile deviance at our bound (``ref["confint"]["ll_at_bounds"]``,
+    the model refitted with the component fixed there) equals the chi^2 quantile: then our
+    bound is the bound of metafor's likelihood (the comparison is named so).  The estimate is
+    the fit's, compared by :func:`compare_mv`.
+    """
     c = ref["confint"]
     first = lambda v: np.atleast_1d(v)[0]  # noqa: E731
-    out = [
-        _cmp("estimate", ours.estimate, first(c["estimate"]), _CI_TOL),
-        _cmp("ci_lb", ours.ci_lb, first(c["ci_lb"]), _CI_TOL),
-        _cmp("ci_ub", ours.ci_ub, first(c["ci_ub"]), _CI_TOL),
-    ]
+    crit = float(stats.chi2.isf(1 - ours.level / 100, 1))
+    ll_max = ref["fields"][f"ll_{method}"]
+    lls = np.atleast_1d(np.asarray([np.nan if v is None else v for v in
+                                    np.atleast_1d(c.get("ll_at_bounds", [None, None]))],
+                                   dtype=float))  # fmt: skip
+    out = []
+    for j, q in enumerate(("ci_lb", "ci_ub")):
+        cmp_ = _cmp(q, getattr(ours, q), first(c[q]), _CI_TOL)
+        if not cmp_.ok and j < lls.size and np.isfinite(lls[j]):
+            dev = 2 * (ll_max - lls[j])
+            ev = _cmp(f"{q} (metafor's profile deviance at ours = the chi2 quantile)", dev, crit,
+                      _CI_TOL)  # fmt: skip
+            if ev.ok:
+                cmp_ = ev
+        out.append(cmp_)
     same = ours.lb_sign == (c["lb_sign"] or "") and ours.ub_sign == (c["ub_sign"] or "")
     out.append(_cmp("bound_signs_equal", 1.0, 1.0 if same else 0.0, MV_TOLERANCES["k"]))
     return out

@@ -172,6 +172,25 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                     lb_sign = cr$lb.sign, ub_sign = cr$ub.sign, control = ctl_ci)
         if (!anyNA(cr$random[1, c("ci.lb", "ci.ub")])) break
       }
+      # metafor's own profile likelihood at the bounds given in ci$at (metaparity's): the
+      # model refitted (every control of `control`, best kept) with the component fixed there
+      if (!is.null(ci$at)) {
+        lls_at <- sapply(mp_mv_num(ci$at), function(v) {
+          fx <- get(ci$comp)
+          n <- length(as.numeric(fields[[ci$comp]]))
+          fx <- if (is.null(fx)) rep(NA_real_, n) else mp_mv_num(fx)
+          fx[as.integer(ci$index) + 1L] <- v
+          a4 <- list(yi, V, V_nrow, data, random, struct, X, X_names, R, Rscale, method, test,
+                     dfs, level, sigma2, tau2, rho, gamma2, phi, control)
+          names(a4) <- c("yi", "V", "V_nrow", "data", "random", "struct", "X", "X_names", "R",
+                         "Rscale", "method", "test", "dfs", "level", "sigma2", "tau2", "rho",
+                         "gamma2", "phi", "control")
+          a4[ci$comp] <- list(fx)
+          f4 <- tryCatch(do.call(mp_mv_fit, a4)$res, error = function(e) NULL)
+          if (is.null(f4)) NA_real_ else as.numeric(logLik(f4))
+        })
+        cir$ll_at_bounds <- as.numeric(lls_at)
+      }
     }
     re <- NULL
     if (isTRUE(blup)) {
