@@ -236,14 +236,6 @@ class GTerm:
         grads = [C if kind == "var" else tau2 * dC[0] for kind, _ in self.coords]
         return tau2 * C, grads
 
-    def expand(self, G: np.ndarray) -> np.ndarray:
-        """``(Z_inner G Z_inner') o (Z_outer Z_outer')`` (k x k)."""
-        return G[np.ix_(self.icodes, self.icodes)] * self.S2
-
-    def aggregate(self, T: np.ndarray) -> np.ndarray:
-        """``Z_inner' (T o S2) Z_inner``: ``sum(dM o T) = sum(dG o aggregate(T))``."""
-        return self.Zi.T @ (T * self.S2) @ self.Zi
-
 
 def expand_fixed(value: Any, n: int, what: str, formula: str) -> np.ndarray:
     """A fixed-value argument (None, a number, or one entry per component; None/NaN entries
