@@ -26,6 +26,7 @@ from metaparity.analysis.diagnostics import (
 )
 from metaparity.analysis.robust import RobustResult, robust
 from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_sizes
+from metaparity.effects.vcalc import blsplit, vcalc
 from metaparity.models.confint import ConfInt
 from metaparity.models.glmm import GlmmResult, rma_glmm
 from metaparity.models.metareg import rma_mods
@@ -48,12 +49,13 @@ from metaparity.plots import (
     galbraith,
     labbe,
     leave1out_plot,
+    profile_plot,
     radial,
 )
 
 __all__ = [
     # effect sizes
-    "escalc", "MEASURES", "study_labels", "study_sizes",
+    "escalc", "MEASURES", "study_labels", "study_sizes", "vcalc", "blsplit",
     # models
     "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto", "rma_mv",
     # results
@@ -67,7 +69,7 @@ __all__ = [
     # cluster-robust inference
     "robust", "anova",
     # plots (matplotlib is imported when one is drawn)
-    "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
+    "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot", "profile_plot",
     # which metafor release's behaviour is mirrored
     "set_metafor_version", "get_metafor_version", "metafor_version",
     "__version__",

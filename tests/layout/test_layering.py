@@ -203,7 +203,7 @@ def test_facade_exports_exactly_the_public_api():
 
 
 PUBLIC_API = [
-    "escalc", "MEASURES", "study_labels", "study_sizes",
+    "escalc", "MEASURES", "study_labels", "study_sizes", "vcalc", "blsplit",
     "rma", "rma_batch", "rma_mods", "rma_glmm", "rma_mh", "rma_mh_batch", "rma_peto", "rma_mv",
     "ModelResult", "RmaResult", "RmaModsResult", "BatchResult", "DaskBatchResult", "GlmmResult",
     "MhResult", "PetoResult", "MvResult", "RobustResult", "AnovaWald", "AnovaLRT",
@@ -211,7 +211,7 @@ PUBLIC_API = [
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     "ranktest", "regtest", "trimfill", "fsn",
     "robust", "anova",
-    "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
+    "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot", "profile_plot",
     "set_metafor_version", "get_metafor_version", "metafor_version",
     "__version__",
 ]  # fmt: skip

@@ -19,10 +19,12 @@ from metaparity.parity.mv import (
     compare_confint_mv,
     compare_mv,
     compare_predict_mv,
+    compare_profile_mv,
     compare_ranef_mv,
     failures,
     metafor_confint_mv,
     metafor_predict_mv,
+    metafor_profile_mv,
     metafor_ranef_mv,
     metafor_rma_mv,
 )
@@ -112,3 +114,41 @@ def test_ranef_agrees_with_metafor(metafor, name):
     assert ref["ok"], ref.get("error")
     comps = compare_ranef_mv(ours.ranef(), ref)
     assert comps and not failures(comps), "\n".join(failures(comps))
+
+
+#: (case, component, 0-based index) profiled against metafor's profile()
+PROFILES = [
+    ("konstantopoulos2011 ~1|district/school", "sigma2", 0),
+    ("konstantopoulos2011 ~1|district/school", "sigma2", 1),
+    ("berkey1998 UN", "tau2", 1),
+    ("berkey1998 UN", "rho", 0),
+    ("ishak2007 AR", "rho", 0),
+    ("ishak2007 CAR", "rho", 0),
+    ("two G terms UN+CS", "phi", 0),
+    ("hasselblad1998 NMA rho=1/2", "tau2", 0),
+]
+
+
+@pytest.mark.r
+@pytest.mark.parametrize(("name", "comp", "j"), PROFILES)
+def test_profile_agrees_with_metafor(metafor, name, comp, j):
+    """At the same values (our xlim passed to metafor): the profiled log-likelihoods, and
+    b and the CIs of every refit."""
+    ours = fit_case(name)
+    curve = ours.profile(**{comp: j}, steps=6)[0]
+    ref = metafor_profile_mv(ours, comp, j, steps=6, xlim=curve.xlim, bridge=metafor)
+    assert ref["ok"], ref.get("error")
+    assert ref["profile"] is not None, "metafor's profile failed with every control"
+    comps = compare_profile_mv(curve, ref)
+    assert not failures(comps), failures(comps)[:5]
+
+
+@pytest.mark.r
+def test_profile_default_range_is_metafors(metafor):
+    ours = fit_case("berkey1998 UN")
+    for comp, j in (("tau2", 0), ("rho", 0)):
+        curve = ours.profile(**{comp: j}, steps=4)[0]
+        ref = metafor_profile_mv(ours, comp, j, steps=4, bridge=metafor)
+        assert ref["ok"], ref.get("error")
+        vals = [c for c in compare_profile_mv(curve, ref) if c.quantity.startswith("profile.v")]
+        assert len(vals) == 4 and all(c.ok for c in vals), failures(vals)

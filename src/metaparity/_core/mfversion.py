@@ -79,6 +79,9 @@ CHANGES: dict[str, str] = {
     "a warning when omitting studies due to NAs now indicate how many were omitted')",
     "print_fmtx": "4.4: (the first release metaparity knows after 4.0-0, where it came) print methods format numbers with fmtx() (formatC, untrimmed: +-Inf is "
     "right-justified to digits + 1 characters, '  Inf' at 4 digits; 3.8 trims it to 'Inf')",
+    "vcalc_names": "4.4: (the first release metaparity knows after 4.0-0, where it came) "
+    "vcalc() looks obs/type values up by name in the rho matrices (metafor NEWS 4.0-0: 'values "
+    "for obs and type were taken directly as indices instead of using them as identifiers')",
     "l1o_cumul_labels": "4.8: leave1out() labels each row '-<slab>' (the study left out; "
     "gaining cluster=) and cumul() reports k, the studies in each fit (gaining collapse=)",
     "leave1out_pooled_tables": "4.8: leave1out() of rma.peto and rma.mh refits the tables as "

@@ -7,5 +7,6 @@
 """
 
 from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_sizes
+from metaparity.effects.vcalc import blsplit, vcalc
 
-__all__ = ["escalc", "study_labels", "study_sizes", "MEASURES"]
+__all__ = ["escalc", "study_labels", "study_sizes", "MEASURES", "vcalc", "blsplit"]

@@ -19,11 +19,12 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from metaparity._core.validation import check_level, column
-from metaparity.models._mv_fit import MvProblem, maximise
+from metaparity.models._mv_fit import MvProblem, MvState, maximise
 from metaparity.models._mv_random import STRUCTS, GTerm, SigmaTerm, parse_random
 from metaparity.models.design import design_matrix
 from metaparity.models.mv_confint import confint_mv
 from metaparity.models.mv_predict import MvPrediction, predict_mv
+from metaparity.models.mv_profile import profile_mv
 from metaparity.models.mv_ranef import ranef_mv
 from metaparity.models.results import ModelResult
 
@@ -144,6 +145,10 @@ class MvResult(ModelResult):
         component ``comp`` (``"sigma2"``, ``"tau2"``, ``"rho"``, ``"gamma2"``, ``"phi"``) number
         ``j`` (0-based) held at ``value`` (metafor's profile likelihood); -inf where the
         marginal covariance is not positive definite there."""
+        return float(self.profile_state(comp, j, value).ll)
+
+    def profile_state(self, comp: str, j: int, value: float) -> MvState:
+        """The refit behind :meth:`profile_loglik`: its log-likelihood, b and vb."""
         prob = self._problem
         sig = list(prob.sig)
         gts = list(prob.gts)
@@ -159,12 +164,16 @@ class MvResult(ModelResult):
                       g.values, vf, cf, S2=g.S2, Zi=g.Zi)  # fmt: skip
             h.setup_coords()
             gts[t] = h
-        c = float(np.sqrt(np.mean(np.diag(prob.V)))) or 1.0
-        scaled = MvProblem(prob.y / c, prob.V / c**2, prob.X, _scaled_sig(sig, c),
-                           _scaled_g(gts, c), prob.reml)  # fmt: skip
-        theta_s, _ = maximise(scaled)
-        full = MvProblem(prob.y, prob.V, prob.X, sig, gts, prob.reml)
-        return float(full.evaluate(_unscale(scaled, theta_s, c), grad=False).ll)
+        full, theta, _ = _maximise_scaled(prob.y, prob.V, prob.X, sig, gts, prob.reml)
+        return full.evaluate(theta, grad=False)
+
+    def profile(self, sigma2: int | None = None, tau2: int | None = None,
+                rho: int | None = None, gamma2: int | None = None, phi: int | None = None,
+                xlim: Any = None, steps: Any = 20, lltol: float = 1e-3) -> Any:  # fmt: skip
+        """Profile log-likelihoods of the variance components (``metafor::profile.rma.mv``;
+        :func:`metaparity.models.mv_profile.profile_mv`; draw with
+        :func:`metaparity.plots.profile_plot`)."""
+        return profile_mv(self, sigma2, tau2, rho, gamma2, phi, xlim, steps, lltol)
 
     def confint(self, sigma2: int | None = None, tau2: int | None = None,
                 rho: int | None = None, gamma2: int | None = None, phi: int | None = None,
@@ -452,11 +461,7 @@ def _random_columns(random: Any, df: pd.DataFrame) -> set[str]:
 
 def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, random):
     k, p = X.shape
-    c = float(np.sqrt(np.mean(np.diag(V)))) if np.mean(np.diag(V)) > 0 else float(np.std(y))
-    c = c if c > 0 else 1.0
-    scaled = MvProblem(y / c, V / c**2, X, _scaled_sig(sig, c), _scaled_g(gts, c),
-                       method == "REML")  # fmt: skip
-    theta_s, info = maximise(scaled)
+    prob, theta, info = _maximise_scaled(y, V, X, sig, gts, method == "REML")
     if not info["converged"]:
         raise RuntimeError(
             f"rma_mv did not converge (largest projected gradient {info['grad_max']:.3g} "
@@ -464,8 +469,6 @@ def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, ran
             "identified by these data: fix a variance component (sigma2=/tau2=/rho=) or "
             "simplify 'random'"
         )
-    prob = MvProblem(y, V, X, sig, gts, method == "REML")
-    theta = _unscale(scaled, theta_s, c)
     st = prob.evaluate(theta, grad=False, full_M=True)
     other = MvProblem(y, V, X, sig, gts, method != "REML").evaluate(theta, grad=False)
     ll_ml, ll_reml = (other.ll, st.ll) if method == "REML" else (st.ll, other.ll)
@@ -520,6 +523,17 @@ def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, ran
         intercept=has_int, random=tuple([random] if isinstance(random, str) else (random or [])),
         _problem=prob,
     )  # fmt: skip
+
+
+def _maximise_scaled(y, V, X, sig, gts, reml: bool) -> tuple[MvProblem, np.ndarray, dict]:
+    """Maximise the likelihood on data scaled by c = sqrt(mean diag V) (by sd(y) when V is
+    0), which keeps the optimiser's coordinates O(1); the problem on the original scale and
+    the optimum in its coordinates."""
+    c = float(np.sqrt(np.mean(np.diag(V)))) if np.mean(np.diag(V)) > 0 else float(np.std(y))
+    c = c if c > 0 else 1.0
+    scaled = MvProblem(y / c, V / c**2, X, _scaled_sig(sig, c), _scaled_g(gts, c), reml)
+    theta_s, info = maximise(scaled)
+    return MvProblem(y, V, X, sig, gts, reml), _unscale(scaled, theta_s, c), info
 
 
 def _stats(ll: float, parms: int, n: int, dev: float) -> dict[str, float]:

@@ -25,7 +25,7 @@ from metaparity._core.validation import check_level
 if TYPE_CHECKING:  # pragma: no cover
     from metaparity.models.mv import MvResult
 
-__all__ = ["MvConfInt", "confint_mv"]
+__all__ = ["MvConfInt", "confint_mv", "select_components"]
 
 _NAMES = {"sigma2": "sigma^2", "tau2": "tau^2", "rho": "rho", "gamma2": "gamma^2", "phi": "phi"}
 
@@ -136,6 +136,15 @@ def confint_mv(
     MvConfInt, or a list of them (one per estimated component)
     """
     lv = res.level if level is None else check_level(level)
+    chosen = select_components(res, sigma2, tau2, rho, gamma2, phi)
+    if len(chosen) == 1 and any(v is not None for v in (sigma2, tau2, rho, gamma2, phi)):
+        return _one(res, *chosen[0], lv)
+    return [_one(res, c, j, lv) for c, j in chosen]
+
+
+def select_components(res: MvResult, sigma2: int | None, tau2: int | None, rho: int | None,
+                      gamma2: int | None, phi: int | None) -> list[tuple[str, int]]:  # fmt: skip
+    """The (component, 0-based index) pairs asked for: one named, or every estimated one."""
     asked = [(c, v) for c, v in (("sigma2", sigma2), ("tau2", tau2), ("rho", rho),
                                  ("gamma2", gamma2), ("phi", phi)) if v is not None]  # fmt: skip
     est = _estimated(res)
@@ -148,7 +157,7 @@ def confint_mv(
             raise ValueError(
                 f"{comp}={j} is not an estimated component of this model (estimated: {have})"
             )
-        return _one(res, comp, j, lv)
+        return [(comp, j)]
     if not est:
         raise ValueError("the model has no estimated variance components to profile")
-    return [_one(res, c, j, lv) for c, j in est]
+    return est

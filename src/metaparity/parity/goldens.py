@@ -52,6 +52,8 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens_glmm_um.R": "fixtures/goldens/metafor-{metafor}/glmm_um.json",
     # rma.mv: multilevel / multivariate models (inputs: fixtures/mv_cases.json)
     "r_scripts/goldens_mv.R": "fixtures/goldens/metafor-{metafor}/mv.json",
+    # vcalc(): V of dependent estimates (inputs: fixtures/vcalc_cases.json)
+    "r_scripts/goldens_vcalc.R": "fixtures/goldens/metafor-{metafor}/vcalc.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 

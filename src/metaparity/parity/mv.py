@@ -523,3 +523,54 @@ def failures(comparisons: list[Comparison]) -> list[str]:
     """The comparisons that disagree, one readable line each."""
     return [f"{c.quantity}: ours {c.ours!r} metafor {c.ref!r} (abs {c.abs_diff:.3g}, rel "
             f"{c.rel_diff:.3g})" for c in comparisons if not c.ok]  # fmt: skip
+
+
+def metafor_profile_mv(res: MvResult, comp: str, index: int, steps: Any = 20,
+                       xlim: Any = None, bridge: Any = None) -> dict[str, Any]:  # fmt: skip
+    """metafor's ``profile(res, <comp> = index + 1, steps =, xlim =, plot = FALSE)`` on the
+    fit metafor reaches with tight control (its profile refits use the same settings; the
+    controls of :data:`MV_CI_CONTROL` are tried in turn until every refit succeeds).
+    ``steps`` is a count (metafor 3.8 takes no vector of values): pass our ``xlim`` to
+    profile at our values."""
+    bridge = get_bridge() if bridge is None else bridge
+    args = rma_mv_call_args(res, None, at=False)
+    args["control"] = _control_arg(args["control"])
+    prof: dict[str, Any] = {"comp": comp, "index": int(index), "steps": int(steps),
+                            "tries": {str(i + 1): c for i, c in enumerate(MV_CI_CONTROL)}}  # fmt: skip
+    if xlim is not None:
+        prof["xlim"] = [float(v) for v in xlim]
+    return bridge.call("mp_rma_mv", **args, prof=prof)
+
+
+def compare_profile_mv(ours: Any, ref: dict[str, Any]) -> list[Comparison]:
+    """A profile (:class:`~metaparity.models.mv_profile.ProfileCurve`) against metafor's: the
+    values profiled (the default range is closed form in the estimate, so at the component's
+    tolerance), the profiled log-likelihoods (each a refit: at the log-likelihood tolerance),
+    and b / ci_lb / ci_ub of each refit (at the coefficients' tolerance)."""
+    theirs = ref["profile"]
+    out = []
+    vals = np.atleast_1d(np.asarray(theirs["values"], dtype=float))
+    if vals.size != ours.values.size:
+        return [_cmp("profile.n_values", ours.values.size, vals.size, MV_TOLERANCES["k"])]
+    kind = "sigma2" if ours.component in ("sigma2", "tau2", "gamma2") else "rho"
+    for i, (o, t) in enumerate(zip(ours.values, vals, strict=True)):
+        out.append(_cmp(f"profile.values[{i}]", o, t, MV_TOLERANCES[kind]))
+    llq = f"ll_{ours.method}"
+    ll = np.atleast_1d(np.asarray([np.nan if v is None else v for v in theirs["ll"]], dtype=float))
+    for i, (o, t) in enumerate(zip(ours.ll, ll, strict=True)):
+        out.append(_cmp(f"profile.ll[{i}]", o, t, MV_TOLERANCES[llq]))
+    n, p = ours.b.shape
+
+    def mat(q: str) -> np.ndarray:
+        r = np.asarray([np.nan if v is None else v for v in theirs[q]], dtype=float)
+        return r.reshape((n, p), order="F")
+
+    rb = mat("b")
+    for i in range(n):
+        for j in range(p):
+            out.append(_cmp(f"profile.b[{i},{j}]", ours.b[i, j], rb[i, j], MV_TOLERANCES["b"]))
+        for q in ("ci_lb", "ci_ub"):
+            # a bound b -/+ crit se near 0 cancels: compared on the scale of its terms
+            out += _bounds(f"profile.{q}[{i}]", getattr(ours, q)[i], ours.b[i], mat(q)[i],
+                           MV_TOLERANCES[q])  # fmt: skip
+    return out

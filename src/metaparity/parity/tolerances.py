@@ -17,7 +17,7 @@ from metaparity._core.names import family
 __all__ = [
     "Tolerance", "TOLERANCES", "tolerance_for", "Comparison", "compare_values",
     "GLMM_TOLERANCES", "GLMM_TOLERANCES_LAPLACE", "GLMM_CM_TOLERANCES", "GLMM_CM_AL_TOLERANCES",
-    "GLMM_UM_TOLERANCES", "GLMM_UM_RS_TOLERANCES", "MV_TOLERANCES",
+    "GLMM_UM_TOLERANCES", "GLMM_UM_RS_TOLERANCES", "MV_TOLERANCES", "VCALC_TOLERANCE",
 ]  # fmt: skip
 
 
@@ -548,3 +548,13 @@ MV_TOLERANCES: dict[str, Tolerance] = {
     "loglik_at_metafor": _MV_LIK,
     "metafor_loglik_at_ours": _MV_LIK,
 }
+
+#: vcalc(): every entry of V
+VCALC_TOLERANCE = Tolerance(
+    1e-12,
+    1e-15,
+    "closed form: V = S R S with R's entries products and ratios of rho, phi^|dt| and the "
+    "group weights, the same formula in double precision (observed <= 2.2e-16 relative); atol "
+    "for the exact zeros between clusters; nearpd=TRUE runs the same alternating projections "
+    "(Higham 2002) to conv.tol 1e-7, so the iterates agree to rounding as well",
+)

@@ -28,12 +28,14 @@ from metaparity.plots.funnel import funnel
 from metaparity.plots.galbraith import galbraith, galbraith_plot, revman_galbraith
 from metaparity.plots.labbe import labbe
 from metaparity.plots.leave1out import leave1out_plot, plot_leave1out
+from metaparity.plots.profile import profile_plot
 from metaparity.plots.radial import radial
 from metaparity.plots.revman import ForestPooled, ForestStudy, forest_plot, revman_forest
 
 __all__ = [
     # metafor's plots of a fitted model
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
+    "profile_plot",
     # the report's figures from plain numbers
     "revman_forest", "revman_galbraith", "ForestStudy", "ForestPooled", "encode_png",
     # older names

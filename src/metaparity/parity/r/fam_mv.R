@@ -14,6 +14,9 @@
 #   component, its sqrt); `fit` is refitted with each control of ci$tries until both bounds
 #   are found.
 # blup: TRUE -> ranef(res) as `ranef` (one list per sigma2 term).
+# prof: list(comp =, index = 0-based, steps = (a count), xlim =, tries =) ->
+#   profile(res, comp = index + 1, steps, xlim, plot = FALSE) as `profile` (values, ll, and
+#   b / ci_lb / ci_ub column-major, one row per value; ylim).
 # pred: list(newmods =, ncol =, intercept =, tau2_levels =, gamma2_levels =, transf =, level =)
 #   -> predict(res, ...) as `predict` (NULL entries are left to metafor's defaults).
 # cluster/adjust/clubSandwich: when cluster is given, robust(res, cluster, adjust,
@@ -108,7 +111,7 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
                       test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
                       rho = NULL, gamma2 = NULL, phi = NULL, control = NULL, at = NULL,
                       cluster = NULL, adjust = TRUE, clubSandwich = FALSE, pred = NULL,
-                      ci = NULL, blup = FALSE) {
+                      ci = NULL, blup = FALSE, prof = NULL) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
     f <- mp_mv_fit(yi, V, V_nrow, data, random, struct, X, X_names, R, Rscale, method, test,
@@ -192,13 +195,40 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
         cir$ll_at_bounds <- as.numeric(lls_at)
       }
     }
+    pr <- NULL
+    if (!is.null(prof)) {
+      # profile(res, <comp> = index + 1, steps =, xlim =): the refits use the fit's optimiser;
+      # each control of prof$tries is tried in turn (the model refitted with it) until every
+      # profile refit succeeds (metafor reports NA for a failed one); the one used is reported
+      p_tries <- if (is.null(prof$tries)) list(NULL) else prof$tries
+      for (ctl_p in p_tries) {
+        obj <- res
+        if (!is.null(ctl_p)) {
+          a3 <- args
+          a3$control <- ctl_p
+          obj <- tryCatch(do.call(rma.mv, a3), error = function(e) NULL)
+          if (is.null(obj)) next
+        }
+        pa <- list(fitted = obj, steps = as.numeric(unlist(prof$steps)), plot = FALSE,
+                   progbar = FALSE)
+        pa[[prof$comp]] <- as.integer(prof$index) + 1L
+        if (!is.null(prof$xlim)) pa$xlim <- as.numeric(unlist(prof$xlim))
+        po <- tryCatch(do.call(profile, pa), error = function(e) NULL)
+        if (is.null(po)) next
+        pr <- list(values = as.numeric(po[[prof$comp]]), ll = as.numeric(po$ll),
+                   b = as.numeric(as.matrix(po$beta)), ci_lb = as.numeric(as.matrix(po$ci.lb)),
+                   ci_ub = as.numeric(as.matrix(po$ci.ub)), ylim = as.numeric(po$ylim),
+                   control = ctl_p)
+        if (!anyNA(po$ll)) break
+      }
+    }
     re <- NULL
     if (isTRUE(blup)) {
       re <- lapply(ranef(res), function(d) list(levels = rownames(d), intrcpt = d$intrcpt,
                                                 se = d$se, pi_lb = d$pi.lb, pi_ub = d$pi.ub))
     }
     list(ok = TRUE, fields = fields, ll_at_ours = ll_at, at = at, robust = rob, club = club,
-         predict = prd, confint = cir, ranef = re,
+         predict = prd, confint = cir, ranef = re, profile = pr,
          printout = paste(capture.output(print(res)), collapse = "\n"),
          control = ctl, failed_controls = failed,
          loglik_per_control = lls)
