@@ -264,5 +264,17 @@ def test_ranef_one_level_per_estimate_is_the_rma_blup():
     u = r.ranef()["id"]["intrcpt"].to_numpy()
     t2 = r.sigma2[0]
     np.testing.assert_allclose(u, t2 / (d.vi + t2) * (d.yi - r.b[0]), rtol=1e-10, atol=1e-14)
-    with pytest.raises(ValueError, match="not implemented yet"):
-        _fit("berkey1998 UN").ranef()
+
+
+def test_ranef_of_an_id_g_term_is_that_of_the_nested_sigma2_term():
+    """``~ school | district`` with struct ID is ``~ 1 | district.school``: the same BLUPs,
+    named ``"school | district"`` in (district, school) order."""
+    d = konstantopoulos().assign(ds=lambda x: x.district.astype(str) + "." + x.school.astype(str))
+    g = mp.rma_mv("yi", "vi", random="~ school | district", struct="ID", data=d).ranef()
+    s = mp.rma_mv("yi", "vi", random="~ 1 | ds", data=d).ranef()["ds"]
+    blups = g["~school | district"]
+    key = [f"{n.split(' | ')[1]}.{n.split(' | ')[0].strip()}" for n in blups.index]
+    np.testing.assert_allclose(blups["intrcpt"].to_numpy(), s.loc[key, "intrcpt"].to_numpy(),
+                               rtol=1e-6, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(blups["se"].to_numpy(), s.loc[key, "se"].to_numpy(), rtol=1e-6)
+    assert len(blups) == len(d)

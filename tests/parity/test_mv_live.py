@@ -103,6 +103,15 @@ RANEF = [
     "assink2016 ~1|study/esid ~deltype",
     "phylo synthetic R",
     "konstantopoulos2011 sigma2 fixed",
+    # '~ inner | outer' terms
+    "konstantopoulos2011 CS school|district",
+    "berkey1998 UN",
+    "berkey1998 DIAG",
+    "ishak2007 AR",
+    "ishak2007 CAR",
+    "ishak2007 HAR",
+    "hasselblad1998 NMA rho=1/2",
+    "two G terms UN+CS",
 ]
 
 
@@ -152,3 +161,14 @@ def test_profile_default_range_is_metafors(metafor):
         assert ref["ok"], ref.get("error")
         vals = [c for c in compare_profile_mv(curve, ref) if c.quantity.startswith("profile.v")]
         assert len(vals) == 4 and all(c.ok for c in vals), failures(vals)
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("dfs", ["residual", "contain"])
+def test_ranef_of_g_terms_under_t_agrees_with_metafor(metafor, dfs):
+    """'~ inner | outer' BLUPs with t-based intervals (k - p df, or outer levels - p)."""
+    ours = fit_case("berkey1998 UN", test="t", dfs=dfs)
+    ref = metafor_ranef_mv(ours, metafor)
+    assert ref["ok"], ref.get("error")
+    comps = compare_ranef_mv(ours.ranef(), ref)
+    assert comps and not failures(comps), "\n".join(failures(comps))

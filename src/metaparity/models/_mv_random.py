@@ -88,6 +88,7 @@ class GTerm:
     S2: np.ndarray = field(repr=False)  # same-outer mask (k x k)
     Zi: np.ndarray = field(repr=False)  # inner indicators (k x n)
     coords: list[tuple[str, int]] = field(default_factory=list)
+    olevels: tuple[str, ...] = ()  # outer levels (ocodes index them)
 
     @property
     def n(self) -> int:
@@ -388,7 +389,7 @@ def _g_term(f, st, inner, outer, data, rows, k, fixed, j) -> GTerm:
     si = _column(data, inner, f, rows)
     so = _column(data, outer, f, rows)
     icodes, levels = r_factor(si)
-    ocodes, _ = r_factor(so)
+    ocodes, olevels = r_factor(so)
     n = len(levels)
     values = np.zeros(n)
     if st == "CAR":
@@ -408,7 +409,7 @@ def _g_term(f, st, inner, outer, data, rows, k, fixed, j) -> GTerm:
     cor_fixed = expand_fixed(fixed[1], n_cor, cname, f) if n_cor else np.zeros(0)
     _metafor_fixes(st, f, vname, cname, icodes, ocodes, n, var_fixed, cor_fixed)
     term = GTerm(f, st, inner, outer, icodes, levels, ocodes, values, var_fixed, cor_fixed,
-                 S2=S2, Zi=Zi)  # fmt: skip
+                 S2=S2, Zi=Zi, olevels=tuple(olevels))  # fmt: skip
     term.setup_coords()
     return term
 

@@ -132,6 +132,14 @@ class MvResult(ModelResult):
         theta = _theta_for(prob, self, vals)
         return float(prob.evaluate(theta, grad=False).ll)
 
+    def g_matrices(self) -> list[np.ndarray]:
+        """The fitted inner-level covariance matrix of each ``~ inner | outer`` term (metafor's
+        ``G``, then ``H``)."""
+        prob = self._problem
+        none = dict.fromkeys(("sigma2", "tau2", "rho", "gamma2", "phi"))
+        _, parts = prob.split(_theta_for(prob, self, none))
+        return [g.G_and_grad(th)[0] for g, th in zip(prob.gts, parts, strict=True)]
+
     def predict(
         self, newmods: Any = None, intercept: bool = True, tau2_levels: Any = None,
         gamma2_levels: Any = None, transf: Any = None, level: float | None = None,
@@ -160,8 +168,7 @@ class MvResult(ModelResult):
             g = gts[t]
             vf, cf = g.var_fixed.copy(), g.cor_fixed.copy()
             (vf if comp in ("tau2", "gamma2") else cf)[j] = float(value)
-            h = GTerm(g.formula, g.struct, g.inner, g.outer, g.icodes, g.levels, g.ocodes,
-                      g.values, vf, cf, S2=g.S2, Zi=g.Zi)  # fmt: skip
+            h = dataclasses.replace(g, var_fixed=vf, cor_fixed=cf, coords=[])
             h.setup_coords()
             gts[t] = h
         full, theta, _ = _maximise_scaled(prob.y, prob.V, prob.X, sig, gts, prob.reml)
@@ -582,8 +589,8 @@ def _scaled_sig(sig: list[SigmaTerm], c: float) -> list[SigmaTerm]:
 def _scaled_g(gts: list[GTerm], c: float) -> list[GTerm]:
     out = []
     for g in gts:
-        h = GTerm(g.formula, g.struct, g.inner, g.outer, g.icodes, g.levels, g.ocodes, g.values,
-                  g.var_fixed / c**2, g.cor_fixed.copy(), S2=g.S2, Zi=g.Zi)  # fmt: skip
+        h = dataclasses.replace(g, var_fixed=g.var_fixed / c**2, cor_fixed=g.cor_fixed.copy(),
+                                coords=[])  # fmt: skip
         h.setup_coords()
         out.append(h)
     return out

@@ -13,7 +13,7 @@
 #   confint(fit, comp = index + 1, control = list(tol = 1e-12)) as `confint` (rows: the
 #   component, its sqrt); `fit` is refitted with each control of ci$tries until both bounds
 #   are found.
-# blup: TRUE -> ranef(res) as `ranef` (one list per sigma2 term).
+# blup: TRUE -> ranef(res) as `ranef` (one list per term, named as metafor names them).
 # prof: list(comp =, index = 0-based, steps = (a count), xlim =, tries =) ->
 #   profile(res, comp = index + 1, steps, xlim, plot = FALSE) as `profile` (values, ll, and
 #   b / ci_lb / ci_ub column-major, one row per value; ylim).
