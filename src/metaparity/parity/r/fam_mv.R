@@ -106,6 +106,13 @@ mp_mv_fit <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
   list(res = res, args = args, ctl = ctl, failed = failed, lls = lls)
 }
 
+# the fit `res` refitted with control `ctl` (NULL: `res` itself; NULL when the refit fails)
+mp_mv_refit <- function(res, args, ctl) {
+  if (is.null(ctl)) return(res)
+  args$control <- ctl
+  tryCatch(do.call(rma.mv, args), error = function(e) NULL)
+}
+
 mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct = "CS",
                       X = NULL, X_names = NULL, R = NULL, Rscale = "cor", method = "REML",
                       test = "z", dfs = "residual", level = 95, sigma2 = NULL, tau2 = NULL,
@@ -157,13 +164,8 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
       # model refitted with it) until one gives both bounds; the one used is reported
       ci_tries <- if (is.null(ci$tries)) list(NULL) else ci$tries
       for (ctl_ci in ci_tries) {
-        obj <- res
-        if (!is.null(ctl_ci)) {
-          a3 <- args
-          a3$control <- ctl_ci
-          obj <- tryCatch(do.call(rma.mv, a3), error = function(e) NULL)
-          if (is.null(obj)) next
-        }
+        obj <- mp_mv_refit(res, args, ctl_ci)
+        if (is.null(obj)) next
         ca <- list(object = obj, control = list(tol = 1e-12))
         ca[[ci$comp]] <- as.integer(ci$index) + 1L
         if (!is.null(ci$level)) ca$level <- ci$level
@@ -202,13 +204,8 @@ mp_rma_mv <- function(yi, V, V_nrow = NULL, data = NULL, random = NULL, struct =
       # profile refit succeeds (metafor reports NA for a failed one); the one used is reported
       p_tries <- if (is.null(prof$tries)) list(NULL) else prof$tries
       for (ctl_p in p_tries) {
-        obj <- res
-        if (!is.null(ctl_p)) {
-          a3 <- args
-          a3$control <- ctl_p
-          obj <- tryCatch(do.call(rma.mv, a3), error = function(e) NULL)
-          if (is.null(obj)) next
-        }
+        obj <- mp_mv_refit(res, args, ctl_p)
+        if (is.null(obj)) next
         pa <- list(fitted = obj, steps = as.numeric(unlist(prof$steps)), plot = FALSE,
                    progbar = FALSE)
         pa[[prof$comp]] <- as.integer(prof$index) + 1L
