@@ -1,7 +1,7 @@
 """vcalc() against metafor's: the same inputs through the R bridge, V compared entry by entry.
 
 >>> ref = metafor_vcalc(vi="vi", cluster="study", obs="esid", rho=0.6, data=dat)  # doctest: +SKIP
->>> failures(compare_vcalc(mp.vcalc("vi", "study", obs="esid", rho=0.6, data=dat), ref))
+>>> cmp = compare_vcalc(mp.vcalc("vi", "study", obs="esid", rho=0.6, data=dat), ref)  # doctest: +SKIP
 """
 
 from __future__ import annotations
