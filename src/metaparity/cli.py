@@ -306,6 +306,14 @@ def cmd_parity(args: argparse.Namespace) -> int:
         accept=args.accept,
         max_memory_gb=args.max_memory,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        random=args.random,
+        struct=args.struct,
+        mods=args.mods,
+        V=args.V,
+        R=_pairs(args.R, "--R") or None,
+        Rscale=args.Rscale,
+        dfs=args.dfs,
+        fixed=_pairs(args.fixed, "--fixed") or None,
     )
     print(reports.to_text(rep, color=sys.stdout.isatty(), verbose=not args.brief))
     if rep.failure_message:
@@ -669,7 +677,7 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                    help="model family: uni (escalc + rma, the default), peto (rma.peto, "
                    "--measure PETO), mh (rma.mh, --measure OR|RR|RD|IRR|IRD), glmm (rma.glmm, "
                    "--measure OR|IRR|PLO|IRLN), glmm:UM.RS|glmm:CM.EL (OR|IRR), glmm:CM.AL "
-                   "(OR)")  # fmt: skip
+                   "(OR), mv (rma.mv: --random, --V, --mods; --measure GEN for yi/vi columns)")  # fmt: skip
     p.add_argument("--measure", required=True, help="metafor measure: PR, OR, SMD, GEN, ...")
     p.add_argument("--method", default="REML", help="estimator(s): DL,REML,PM or 'all'")
     p.add_argument("--test", default="z", help="test and CIs of the coefficients: z, t, knha "
@@ -706,6 +714,27 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                    help=_BACKEND_HELP)  # fmt: skip
     p.add_argument("--brief", action="store_true",
                    help="tables only for analyses that differ (default: every quantity)")  # fmt: skip
+    mv = p.add_argument_group("--model mv (rma.mv)")
+    mv.add_argument("--random", action="append", metavar="FORMULA",
+                    help="random effects as metafor writes them, e.g. '~ 1 | study/esid' or "
+                    "'~ outcome | trial' (repeatable)")  # fmt: skip
+    mv.add_argument("--struct", action="append", metavar="STRUCT",
+                    help="structure of each '~ inner | outer' term: CS (default), HCS, UN, ID, "
+                    "DIAG, AR, HAR, CAR")  # fmt: skip
+    mv.add_argument("--mods", metavar="FORMULA", help="moderators, e.g. '~ year + factor(type)'")
+    mv.add_argument("--V", metavar="FILE",
+                    help="the sampling covariance matrix of all rows of FILE (CSV, e.g. from "
+                    "vcalc(); header row and row names optional) instead of a vi column")  # fmt: skip
+    mv.add_argument("--R", action="append", default=[], metavar="NAME=FILE",
+                    help="a known correlation matrix for '~ 1 | NAME' (CSV, levels as row "
+                    "names), e.g. a phylogenetic one")  # fmt: skip
+    mv.add_argument("--Rscale", default="cor", choices=["cor", "none"],
+                    help="scale --R matrices to correlations (cor, the default) or not")  # fmt: skip
+    mv.add_argument("--fixed", action="append", default=[], metavar="NAME=VALUES",
+                    help="hold variance components fixed (metafor's sigma2=, tau2=, rho=, "
+                    "gamma2=, phi=): e.g. rho=0.5 or sigma2=0.05,NA (NA: estimated)")  # fmt: skip
+    mv.add_argument("--dfs", default="residual", choices=["residual", "contain"],
+                    help="denominator df with --test t (metafor's dfs=)")  # fmt: skip
     p.add_argument("--control", metavar="metafor|JSON",
                    help="'metafor': compare metaparity's control='metafor' with metafor's default "
                    "run (its own stopping rules) instead of both at the root; or a JSON object "

@@ -29,7 +29,12 @@ def test_every_measure_has_exactly_one_family():
 
 def test_facade_is_the_public_set():
     assert set(effects.__all__) == {
-        "escalc", "study_labels", "study_sizes", "MEASURES", "vcalc", "blsplit"
+        "escalc",
+        "study_labels",
+        "study_sizes",
+        "MEASURES",
+        "vcalc",
+        "blsplit",
     }
     assert callable(effects.escalc) and effects.MEASURES is MEASURES
 

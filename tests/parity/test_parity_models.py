@@ -66,13 +66,13 @@ def _without_r(monkeypatch):
 # ------------------------------------------------------------------ registry (no R needed)
 def test_every_entry_says_what_it_needs():
     glmms = ["glmm", "glmm:UM.FS", "glmm:UM.RS", "glmm:CM.EL", "glmm:CM.AL"]
-    assert list(MODELS) == ["uni", "peto", "mh", *glmms]
+    assert list(MODELS) == ["uni", "peto", "mh", "glmm", "mv", *glmms[1:]]
     for name, entry in MODELS.items():
         assert entry.name == name
         for m in entry.measures:
             assert entry.columns(m), (name, m)
             assert entry.r_function(m).startswith("mp_")
-        if name != "uni":
+        if name not in ("uni", "mv"):  # the harness's own path; parity/mv_harness.py
             assert entry.fit and entry.r_args and (entry.quantities or entry.comparisons)
     assert get_model("glmm").measures == ("OR", "IRR", "PLO", "IRLN")
     assert get_model("glmm:um.fs") is get_model("glmm:UM.FS")  # case does not matter
@@ -98,7 +98,7 @@ def test_r_function_is_in_the_bridges_library():
     "extra,match",
     [
         (["--model", "pteo"], r"--model 'pteo' is not a model metaparity can compare; did you mean 'peto'\?"),
-        (["--model", "glmmm"], r"did you mean 'glmm'\? \(models: uni, peto, mh, glmm, glmm:UM.FS"),
+        (["--model", "glmmm"], r"did you mean 'glmm'\? \(models: uni, peto, mh, glmm, mv, glmm:UM.FS"),
         (["--model", "glmm:UM.F", "--measure", "OR"], r"did you mean 'glmm:UM.FS'\?"),
         (["--model", "glmm", "--measure", "RR"], r"unknown measure 'RR'; choose one of: OR, IRR, PLO, IRLN"),
         (["--model", "glmm:CM.AL", "--measure", "IRR"], r"unknown measure 'IRR'; choose one of: OR$"),

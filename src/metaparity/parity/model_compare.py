@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from metaparity.parity.harness import (
     compare,
 )
 from metaparity.parity.models import ParityModel, get_model
+from metaparity.parity.mv_harness import compare_mv_file
 
 __all__ = ["compare_model"]
 
@@ -64,6 +65,14 @@ def compare_model(
     accept: bool = False,
     max_memory_gb: float | None = None,
     progress: Callable[[str], None] | None = None,
+    random: list[str] | str | None = None,
+    struct: list[str] | str | None = None,
+    mods: str | None = None,
+    V: str | Path | None = None,
+    R: Mapping[str, str | Path] | None = None,
+    Rscale: str = "cor",
+    dfs: str = "residual",
+    fixed: dict[str, str] | None = None,
 ) -> ParityReport:
     """Run model family ``model`` in metaparity and metafor; compare every quantity.
 
@@ -76,12 +85,15 @@ def compare_model(
         A key of :data:`metaparity.parity.models.MODELS`: ``"uni"`` (``escalc()`` +
         ``rma()``, the default), ``"peto"`` (``rma.peto()``), ``"mh"`` (``rma.mh()``),
         ``"glmm"`` (``rma.glmm()``, its default model) or ``"glmm:UM.FS"``,
-        ``"glmm:UM.RS"``, ``"glmm:CM.EL"``, ``"glmm:CM.AL"``.
+        ``"glmm:UM.RS"``, ``"glmm:CM.EL"``, ``"glmm:CM.AL"``, ``"mv"`` (``rma.mv()``:
+        :func:`metaparity.parity.mv_harness.compare_mv_file`).
     method, weights, control, max_memory_gb, progress
         For ``uni`` only (the other families have no estimator choice and no weights; the
         GLMMs are fitted by ML with metaparity's tight control of metafor's optimisers):
         giving ``weights``, ``control`` or a ``method`` other than the default with
         another model is an error.
+    random, struct, mods, V, R, Rscale, dfs, fixed
+        For ``mv`` only (:func:`metaparity.parity.mv_harness.compare_mv_file`).
 
     Returns
     -------
@@ -96,6 +108,43 @@ def compare_model(
         recordings; a recording for other input or another call.
     """
     entry = get_model(model)
+    mv_given = {"--random": random, "--struct": struct, "--mods": mods, "--V": V, "--R": R,
+                "--Rscale": None if Rscale == "cor" else Rscale,
+                "--dfs": None if dfs == "residual" else dfs, "--fixed": fixed}  # fmt: skip
+    if entry.name == "mv":
+        if weights is not None:
+            raise InputError("--weights: --model mv (rma.mv) takes no user weights here")
+        if control is not None:
+            raise InputError("--control: --model mv fits metafor with metaparity's tight "
+                             "optimiser control (docs/mv.md); leave --control out")  # fmt: skip
+        return compare_mv_file(
+            data,
+            random=random,
+            struct=struct,
+            mods=mods,
+            V=V,
+            R=R,
+            Rscale=Rscale,
+            fixed=fixed,
+            measure=measure,
+            method=method if isinstance(method, str) else ",".join(method),
+            test=test,
+            dfs=dfs,
+            level=level,
+            by=by,
+            columns=columns,
+            slab=slab,
+            filters=filters,
+            bridge=bridge,
+            golden_dir=golden_dir,
+            decimal=decimal,
+            record=record,
+            accept=accept,
+            progress=progress,
+        )
+    for flag, value in mv_given.items():
+        if value:
+            raise InputError(f"{flag}: only --model mv (rma.mv) takes {flag}; add --model mv")
     if entry.name == "uni":
         return compare(data, measure=measure, method=method, test=test, level=level, by=by,
                        columns=columns, slab=slab, filters=filters, weights=weights,

@@ -5,8 +5,10 @@ measures it takes, the input columns (metafor's argument names) each measure nee
 to fit it in metaparity, which R function of the bridge fits it in metafor
 (``bridge.call("mp_...")``, a ``fam_*.R`` file) with which arguments, and which
 quantities to compare.  ``uni`` (``escalc()`` + ``rma()``, the estimators of ``--method``)
-is the harness's own path (:func:`metaparity.parity.harness.compare`); the other entries
-run through :func:`metaparity.parity.model_compare.compare_model`.  A new family (``mh``,
+is the harness's own path (:func:`metaparity.parity.harness.compare`), ``mv``
+(``rma.mv``: random-effect formulas, a V file) that of
+:mod:`metaparity.parity.mv_harness`; the other entries run through
+:func:`metaparity.parity.model_compare.compare_model`.  A new family (``mh``,
 ``glmm`` ...) is one more entry here.
 
 >>> get_model("peto").columns("PETO")
@@ -14,7 +16,7 @@ run through :func:`metaparity.parity.model_compare.compare_model`.  A new family
 >>> get_model("pet")
 Traceback (most recent call last):
 ...
-metaparity._core.io.InputError: --model 'pet' is not a model metaparity can compare; did you mean 'peto'? (models: uni, peto, mh, glmm, glmm:UM.FS, glmm:UM.RS, glmm:CM.EL, glmm:CM.AL)
+metaparity._core.io.InputError: --model 'pet' is not a model metaparity can compare; did you mean 'peto'? (models: uni, peto, mh, glmm, mv, glmm:UM.FS, glmm:UM.RS, glmm:CM.EL, glmm:CM.AL)
 """
 
 from __future__ import annotations
@@ -345,6 +347,11 @@ MODELS: dict[str, ParityModel] = {
         quantities=_mh_quantities,
     ),
     "glmm": _glmm_entry("glmm", "UM.FS"),
+    "mv": ParityModel(
+        name="mv", title="rma.mv(): multilevel and multivariate models (--random, --V, --mods)",
+        measures=tuple(m for m in MEASURES), columns=required_columns, rfun="mp_rma_mv",
+        method="REML", iterative=True,
+    ),
     **{f"glmm:{m}": _glmm_entry(f"glmm:{m}", m) for m in GLMM_MODELS},
 }  # fmt: skip
 

@@ -42,6 +42,7 @@ __all__ = [
     "load_recording",
     "check_replace",
     "write_recording",
+    "digest",
 ]
 
 _FIX = "re-record with --golden DIR --record (needs R with metafor)"
@@ -50,6 +51,16 @@ _FIX = "re-record with --golden DIR --record (needs R with metafor)"
 def _sha(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def digest(obj: Any) -> str:
+    """sha256 of a JSON-ready object (keys sorted, NaN allowed): the input digest of the
+    families whose inputs are not plain numeric columns (``--model mv``).
+
+    >>> digest({"b": 1, "a": [0.5]}) == digest({"a": [0.5], "b": 1})
+    True
+    """
+    return _sha(obj)
 
 
 def call_spec(

@@ -111,6 +111,11 @@ class Comparison:
     tol: Tolerance
     ok: bool
 
+    def __post_init__(self) -> None:
+        # a verdict computed from numpy scalars is numpy's bool: stored as Python's, so that
+        # every report (JSON, JUnit) can write it
+        object.__setattr__(self, "ok", bool(self.ok))
+
 
 def pvalue_condition(
     stat: float, dist: str, df: float = float("nan"), df2: float = float("nan")
