@@ -27,6 +27,7 @@ from metaparity.analysis.diagnostics import (
 from metaparity.analysis.robust import RobustResult, robust
 from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_sizes
 from metaparity.effects.vcalc import blsplit, vcalc
+from metaparity.models.blup import blup, ranef
 from metaparity.models.confint import ConfInt
 from metaparity.models.glmm import GlmmResult, rma_glmm
 from metaparity.models.metareg import rma_mods
@@ -64,6 +65,7 @@ __all__ = [
     "Prediction", "ConfInt",
     # case diagnostics
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
+    "blup", "ranef",
     # publication bias
     "ranktest", "regtest", "trimfill", "fsn",
     # cluster-robust inference

@@ -209,6 +209,7 @@ PUBLIC_API = [
     "MhResult", "PetoResult", "MvResult", "RobustResult", "AnovaWald", "AnovaLRT",
     "Prediction", "ConfInt",
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
+    "blup", "ranef",
     "ranktest", "regtest", "trimfill", "fsn",
     "robust", "anova",
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot", "profile_plot",

@@ -27,6 +27,7 @@ import pandas as pd
 from metaparity._core.names import MethodName, TestName
 from metaparity.engine.dask import is_dask
 from metaparity.engine.facts import BATCH_FIELDS, COEF_FIELDS, FIT_FIELDS
+from metaparity.models.blup import blup, ranef
 from metaparity.models.confint import ConfInt, confint
 from metaparity.models.predict import Prediction, predict
 from metaparity.models.summary import format_summary
@@ -165,6 +166,16 @@ class RmaResult(ModelResult):
     def confint(self, level: float | None = None) -> ConfInt:
         """Q-profile CI for tau^2, tau, I^2, H^2 (``metafor::confint.rma.uni``)."""
         return confint(self, level=level)
+
+    def blup(self, level: float | None = None, transf: Any = None,
+             targs: dict | None = None) -> pd.DataFrame:  # fmt: skip
+        """BLUPs of the true effects (``metafor::blup.rma.uni``): :func:`metaparity.models.blup.blup`."""
+        return blup(self, level=level, transf=transf, targs=targs)
+
+    def ranef(self, level: float | None = None, transf: Any = None,
+              targs: dict | None = None) -> pd.DataFrame:  # fmt: skip
+        """BLUPs of the random effects (``metafor::ranef.rma.uni``): :func:`metaparity.models.blup.ranef`."""
+        return ranef(self, level=level, transf=transf, targs=targs)
 
 
 #: the meta-regression result is the same class (kept as a name for existing code)
