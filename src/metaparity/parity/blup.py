@@ -19,9 +19,25 @@ from metaparity.models.results import RmaResult
 from metaparity.parity.rbridge import get_bridge
 from metaparity.parity.tolerances import Comparison, compare_values
 
-__all__ = ["metafor_blup", "compare_blup"]
+__all__ = ["metafor_blup", "compare_blup", "blup_call_args"]
 
 _COLUMNS = ("pred", "se", "pi_lb", "pi_ub")
+
+
+def blup_call_args(
+    res: RmaResult, level: float | None = None, transf: str | None = None,
+    fixed_tau2: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The arguments of ``mp_blup_uni`` (fam_blup.R) for the rows and model of ``res``, as
+    plain Python: what the live bridge sends and what the goldens' inputs hold."""
+    k = int(np.asarray(res.yi).size)
+    X = np.ones((k, 1)) if res.X is None else np.asarray(res.X, dtype=float)
+    return dict(
+        yi=np.asarray(res.yi, float).tolist(), vi=np.asarray(res.vi, float).tolist(),
+        X=X.ravel(order="F").tolist(), X_names=list(res.coef_names), method=res.method,
+        test=res.test, level=float(res.level), tau2=float(res.tau2) if fixed_tau2 else None,
+        transf=transf, blevel=None if level is None else float(level),
+    )  # fmt: skip
 
 
 def metafor_blup(
@@ -32,14 +48,7 @@ def metafor_blup(
     rows (``fixed_tau2``: at our tau2, as ``rma(tau2=)``)."""
     if bridge is None:
         bridge = get_bridge()
-    k = int(np.asarray(res.yi).size)
-    X = np.ones((k, 1)) if res.X is None else np.asarray(res.X, dtype=float)
-    return bridge.call(
-        "mp_blup_uni", yi=np.asarray(res.yi, float).tolist(), vi=np.asarray(res.vi, float).tolist(),
-        X=X.ravel(order="F").tolist(), X_names=list(res.coef_names), method=res.method,
-        test=res.test, level=float(res.level), tau2=float(res.tau2) if fixed_tau2 else None,
-        transf=transf, blevel=None if level is None else float(level),
-    )  # fmt: skip
+    return bridge.call("mp_blup_uni", **blup_call_args(res, level, transf, fixed_tau2))
 
 
 def compare_blup(
