@@ -4,63 +4,24 @@ likelihood-ratio test between nested fits -- errors without R, agreement live wi
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import metaparity as mp
-from metaparity.parity.mv import compare_anova_mv, failures, metafor_anova_mv
+from metaparity.parity.mv import failures
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mv_cases import case_args  # noqa: E402
+from mv_tools_cases import KY, NMA, TOOLS, K, mv_fit  # noqa: E402
 
-
-def fit(name, **over):
-    a = case_args(name) | over
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
-
-
-K = "konstantopoulos2011 ~1|district/school"
-KY = "konstantopoulos2011 ~year t contain"
-NMA = "hasselblad1998 NMA rho=1/2"
-
-
-def _cases():
-    return {
-        "btt z": lambda: dict(res=fit(NMA), btt=[1, 2]),
-        "btt t": lambda: dict(res=fit(KY), btt=[1]),
-        "btt by name": lambda: dict(res=fit("assink2016 ~1|study/esid ~deltype"),
-                                    btt=["deltypeovert"]),
-        "X z, not of full rank": lambda: dict(res=fit(NMA), X=[[1, -1, 0], [0, 1, -1],
-                                                               [1, 0, -1]]),
-        "X z": lambda: dict(res=fit(NMA), X=[[1, -1, 0], [0, 1, -1]]),
-        "X t": lambda: dict(res=fit(KY), X=[[1, 1990], [0, 1]]),
-        "X UN": lambda: dict(res=fit("berkey1998 UN"), X=[[1, -1]]),
-        "LRT REML sigma2 = 0": lambda: dict(res=fit(K), res2=fit(K, sigma2=[None, 0])),
-        "LRT ML moderator": lambda: dict(
-            res=fit(KY, method="ML", test="z", dfs="residual"), res2=fit(K, method="ML")),
-        "LRT REML refit": lambda: dict(res=fit(KY, test="z", dfs="residual"), res2=fit(K),
-                                       refit=True),
-        "LRT UN vs CS": lambda: dict(res=fit("berkey1998 UN"), res2=fit("berkey1998 CS")),
-    }  # fmt: skip
-
-
-CASES = _cases()
+fit = mv_fit
 
 
 @pytest.mark.r
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", [n for n in TOOLS if n.startswith("anova | ")])
 def test_anova_agrees_with_metafor(metafor, name):
-    kw = CASES[name]()
-    ref = metafor_anova_mv(bridge=metafor, **kw)
-    assert ref["ok"], ref.get("error")
-    res, res2 = kw.pop("res"), kw.pop("res2", None)
-    ours = mp.anova(res, res2, **kw)
-    comps = compare_anova_mv(ours, ref)
+    comps = TOOLS[name](metafor)
     assert comps and not failures(comps), "\n".join(failures(comps))
 
 

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import metaparity as mp
-from metaparity.parity.mv import compare_robust, failures, metafor_robust
+from metaparity.parity.mv import failures
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mv_cases import case_args, konstantopoulos  # noqa: E402
+from mv_tools_cases import TOOLS  # noqa: E402
 
 
 def _mv(name):
@@ -70,42 +71,12 @@ def test_bad_clusters_are_clear_errors():
         mp.robust(object(), [1, 2])
 
 
-MV_ROBUST = [
-    ("konstantopoulos2011 ~1|district/school", "district"),
-    ("konstantopoulos2011 ~year t contain", "district"),
-    ("assink2016 ~1|study/esid ~deltype", "study"),
-    ("berkey1998 UN", "trial"),
-    ("hasselblad1998 NMA rho=1/2", "study"),
-    ("phylo synthetic R", "species"),
-]
-
-
 @pytest.mark.r
-@pytest.mark.parametrize("adjust", [True, False, "Stata1", "Stata2"])
-@pytest.mark.parametrize(("name", "cluster"), MV_ROBUST, ids=[c[0] for c in MV_ROBUST])
-def test_robust_rma_mv_agrees_with_metafor(metafor, name, cluster, adjust):
-    rob = mp.robust(_mv(name), cluster, adjust=adjust)
-    ref = metafor_robust(rob, metafor)
-    assert ref["ok"], ref.get("error")
-    assert not failures(compare_robust(rob, ref))
-
-
-@pytest.mark.r
-@pytest.mark.parametrize(
-    ("method", "test", "mods"),
-    [("REML", "z", True), ("DL", "knha", True), ("EE", "z", True), ("REML", "z", False),
-     ("PM", "t", True)],
-)  # fmt: skip
-def test_robust_rma_agrees_with_metafor(metafor, method, test, mods):
-    d = konstantopoulos()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = (mp.rma_mods(d.yi, d.vi, mods=d[["year"]], method=method, test=test) if mods
-               else mp.rma(d.yi, d.vi, method=method, test=test))  # fmt: skip
-    rob = mp.robust(res, d.district)
-    ref = metafor_robust(rob, metafor)
-    assert ref["ok"], ref.get("error")
-    assert not failures(compare_robust(rob, ref))
+@pytest.mark.parametrize("name", [n for n in TOOLS if n.startswith("robust | ")])
+def test_robust_agrees_with_metafor(metafor, name):
+    """CR1, CR0 and the Stata adjustments for rma_mv (6 models) and rma fits
+    (tests/mv_tools_cases.py; replayed from goldens in test_goldens_mv_tools.py)."""
+    assert not failures(TOOLS[name](metafor))
 
 
 # --------------------------------------------------------------------- clubSandwich (CR2)
@@ -132,30 +103,9 @@ def test_cr2_refuses_what_clubsandwich_refuses():
                   clubSandwich=True)  # fmt: skip
 
 
-CR2_MV = [c for c in MV_ROBUST if c[0] != "phylo synthetic R"] + [("ishak2007 AR", "study")]
-
-
 @pytest.mark.r
-@pytest.mark.parametrize(("name", "cluster"), CR2_MV, ids=[c[0] for c in CR2_MV])
-def test_cr2_rma_mv_agrees_with_metafor_and_clubsandwich(metafor, name, cluster):
+@pytest.mark.parametrize("name", [n for n in TOOLS if n.startswith("robust CR2 | ")])
+def test_cr2_agrees_with_metafor_and_clubsandwich(metafor, name):
     """metafor's robust(clubSandwich=TRUE) and clubSandwich's vcovCR/coef_test/Wald_test
-    called directly (ref['club'])."""
-    rob = mp.robust(_mv(name), cluster, clubSandwich=True)
-    ref = metafor_robust(rob, metafor)
-    assert ref["ok"], ref.get("error")
-    comps = compare_robust(rob, ref)
-    assert not failures(comps)
-    assert any(c.quantity.startswith("club_df") for c in comps)
-
-
-@pytest.mark.r
-@pytest.mark.parametrize("method", ["REML", "DL", "EE"])
-@pytest.mark.parametrize("mods", [True, False])
-def test_cr2_rma_agrees_with_metafor_and_clubsandwich(metafor, method, mods):
-    d = konstantopoulos()
-    res = (mp.rma_mods(d.yi, d.vi, mods=d[["year"]], method=method) if mods
-           else mp.rma(d.yi, d.vi, method=method))  # fmt: skip
-    rob = mp.robust(res, d.district, clubSandwich=True)
-    ref = metafor_robust(rob, metafor)
-    assert ref["ok"], ref.get("error")
-    assert not failures(compare_robust(rob, ref))
+    called directly (ref['club']), for 6 rma_mv models and 6 rma fits."""
+    assert not failures(TOOLS[name](metafor))

@@ -54,6 +54,8 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens_mv.R": "fixtures/goldens/metafor-{metafor}/mv.json",
     # vcalc(): V of dependent estimates (inputs: fixtures/vcalc_cases.json)
     "r_scripts/goldens_vcalc.R": "fixtures/goldens/metafor-{metafor}/vcalc.json",
+    # predict/confint/ranef/profile/anova/robust around rma.mv (inputs: fixtures/mv_tools_cases.json)
+    "r_scripts/goldens_mv_tools.R": "fixtures/goldens/metafor-{metafor}/mv_tools.json",
     # blup()/ranef() of rma fits (inputs: fixtures/blup_cases.json)
     "r_scripts/goldens_blup.R": "fixtures/goldens/metafor-{metafor}/blup.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",

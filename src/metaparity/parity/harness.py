@@ -372,14 +372,7 @@ def compare(
         refs, reference, versions = _replay(prepared, methods, golden_dir, call, input_sha)
     else:
         check_memory([(g, len(esc)) for g, _, esc in prepared], methods, max_memory_gb)
-        if callable(bridge) and not hasattr(bridge, "run"):
-            bridge = bridge()  # a factory: R is started only now, after the data checked out
-        if bridge is None:
-            raise InputError(
-                "metafor is unavailable and no recorded results were given: install R and "
-                "metafor (Debian: apt-get install r-cran-metafor) and rpy2, or replay an "
-                "earlier recording with --golden DIR"
-            )
+        bridge = start_bridge(bridge)
         if gpath is not None:
             recordings.check_replace(gpath, input_sha, accept)
         refs, reference, versions = _references(
@@ -399,6 +392,20 @@ def compare(
     return ParityReport(where, measure, test, float(level), reference, versions, analyses,
                         dropped=_dropped_rows(prepared[0], measure, colmap, where),
                         started=started, seconds=time.monotonic() - t0)  # fmt: skip
+
+
+def start_bridge(bridge: Any) -> Any:
+    """The bridge to ask metafor live: ``bridge`` itself, or started from a factory now
+    (after the data checked out); InputError when there is none."""
+    if callable(bridge) and not hasattr(bridge, "run"):
+        bridge = bridge()  # a factory: R is started only now, after the data checked out
+    if bridge is None:
+        raise InputError(
+            "metafor is unavailable and no recorded results were given: install R and "
+            "metafor (Debian: apt-get install r-cran-metafor) and rpy2, or replay an "
+            "earlier recording with --golden DIR"
+        )
+    return bridge
 
 
 def _replay(

@@ -35,6 +35,7 @@ from metaparity.parity.harness import (
     _missing_column,
     _slab_column,
     compare,
+    start_bridge,
 )
 from metaparity.parity.models import ParityModel, get_model
 from metaparity.parity.mv_harness import compare_mv_file
@@ -179,14 +180,7 @@ def compare_model(
         versions = rec["provenance"]
         reference = f"recorded metafor {versions['metafor']} ({path}, {versions.get('date')})"
     else:
-        if callable(bridge) and not hasattr(bridge, "run"):
-            bridge = bridge()  # a factory: R is started only now, after the data checked out
-        if bridge is None:
-            raise InputError(
-                "metafor is unavailable and no recorded results were given: install R and "
-                "metafor (Debian: apt-get install r-cran-metafor) and rpy2, or replay an "
-                "earlier recording with --golden DIR"
-            )
+        bridge = start_bridge(bridge)
         if gpath is not None:
             recordings.check_replace(gpath, input_sha, accept)
         assert entry.r_args is not None
@@ -199,12 +193,15 @@ def compare_model(
         analyses = [_analysis(entry, g, inp, slab_col, sub_fit, refs[g], measure, level)
                     for (g, inp, _), sub_fit in zip(prepared, fits.values(), strict=True)]  # fmt: skip
     if record and gpath is not None:
-        if any(a.r_error for a in analyses):
-            reference += "; nothing recorded: metafor failed on an analysis"
-        else:
-            results = {f"{g}|{entry.name}": v for g, v in refs.items()}
-            recordings.write_recording(gpath, call, input_sha, n_studies, versions, results)
-            reference += f"; recorded in {gpath}"
+        reference += recordings.record_unless_failed(
+            gpath,
+            call,
+            input_sha,
+            n_studies,
+            versions,
+            {f"{g}|{entry.name}": v for g, v in refs.items()},
+            any(a.r_error for a in analyses),
+        )
     reference = f"{reference}; metaparity mirrors metafor {mirrored}"
     return ParityReport(where, measure, test, float(level), reference, versions, analyses,
                         started=started, seconds=time.monotonic() - t0)  # fmt: skip

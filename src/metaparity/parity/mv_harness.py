@@ -46,6 +46,7 @@ from metaparity.parity.harness import (
     _missing_column,
     _pick_columns,
     _slab_column,
+    start_bridge,
 )
 from metaparity.parity.mv import compare_mv, metafor_rma_mv, rma_mv_call_args
 
@@ -309,13 +310,15 @@ def compare_mv_file(
     with metafor_version(str(versions.get("metafor") or get_metafor_version())) as mirrored:
         analyses = [_analysis(g, res, esc, refs[g]) for g, (res, esc) in fits.items()]
     if record and golden_dir is not None:
-        gpath = recordings.recording_path(golden_dir, call)
-        if any(a.r_error for a in analyses):
-            reference += "; nothing recorded: metafor failed on an analysis"
-        else:
-            results = {f"{g}|mv": v for g, v in refs.items()}
-            recordings.write_recording(gpath, call, input_sha, n_rows, versions, results)
-            reference += f"; recorded in {gpath}"
+        reference += recordings.record_unless_failed(
+            recordings.recording_path(golden_dir, call),
+            call,
+            input_sha,
+            n_rows,
+            versions,
+            {f"{g}|mv": v for g, v in refs.items()},
+            any(a.r_error for a in analyses),
+        )
     reference = f"{reference}; metaparity mirrors metafor {mirrored}"
     return ParityReport(where, measure, test, float(level), reference, versions, analyses,
                         started=started, seconds=time.monotonic() - t0)  # fmt: skip
@@ -436,14 +439,7 @@ def _references(
             versions,
             f"recorded metafor {versions['metafor']} ({path}, {versions.get('date')})",
         )
-    if callable(bridge) and not hasattr(bridge, "run"):
-        bridge = bridge()  # a factory: R is started only now, after the data checked out
-    if bridge is None:
-        raise InputError(
-            "metafor is unavailable and no recorded results were given: install R and "
-            "metafor (Debian: apt-get install r-cran-metafor) and rpy2, or replay an "
-            "earlier recording with --golden DIR"
-        )
+    bridge = start_bridge(bridge)
     if golden_dir is not None:
         recordings.check_replace(recordings.recording_path(golden_dir, call), input_sha, accept)
     refs = {}

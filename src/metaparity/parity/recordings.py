@@ -43,6 +43,7 @@ __all__ = [
     "check_replace",
     "write_recording",
     "digest",
+    "record_unless_failed",
 ]
 
 _FIX = "re-record with --golden DIR --record (needs R with metafor)"
@@ -291,3 +292,15 @@ def write_recording(
         "results": results,
     }
     atomic_write(path, lambda fh: json.dump(rec, fh, indent=1, allow_nan=True))
+
+
+def record_unless_failed(
+    path: Path, call: dict[str, Any], input_sha: str, n_studies: int,
+    versions: dict[str, str], results: dict[str, Any], failed: bool,
+) -> str:  # fmt: skip
+    """Write a recording (:func:`write_recording`) unless metafor failed on an analysis;
+    what the report's reference line adds."""
+    if failed:
+        return "; nothing recorded: metafor failed on an analysis"
+    write_recording(path, call, input_sha, n_studies, versions, results)
+    return f"; recorded in {path}"

@@ -6,16 +6,7 @@
 args <- commandArgs(trailingOnly = TRUE)
 source(args[1])
 for (f in sort(list.files(dirname(args[1]), pattern = "^fam_.*[.]R$", full.names = TRUE))) source(f)
-# a generic call's arguments: {"__num__": [...]} is a numeric vector (null is NA),
-# {"__str__": [...]} a character vector, any other object a list
-mp_arg <- function(a) {
-  if (is.list(a) && !is.null(names(a)) && identical(names(a), "__num__"))
-    return(as.numeric(vapply(a[["__num__"]], function(e) if (is.null(e)) NA_real_ else as.numeric(e), 0)))
-  if (is.list(a) && !is.null(names(a)) && identical(names(a), "__str__"))
-    return(as.character(unlist(a[["__str__"]])))
-  if (is.list(a)) return(lapply(a, mp_arg))
-  a
-}
+# a generic call's arguments are decoded by mp_arg (metaparity.R)
 reqs <- jsonlite::read_json(args[2], simplifyVector = TRUE, simplifyDataFrame = FALSE)
 num <- function(x) if (is.null(x)) NULL else as.numeric(unlist(x))
 out <- lapply(reqs, function(r) {

@@ -431,6 +431,17 @@ mp_json_prep <- function(obj) {
   if (is.numeric(obj)) return(mp_json_num(obj))
   obj
 }
+# a generic call's arguments: {"__num__": [...]} is a numeric vector (null is NA),
+# {"__str__": [...]} a character vector, any other object a list
+mp_arg <- function(a) {
+  if (is.list(a) && !is.null(names(a)) && identical(names(a), "__num__"))
+    return(as.numeric(vapply(a[["__num__"]], function(e) if (is.null(e)) NA_real_ else as.numeric(e), 0)))
+  if (is.list(a) && !is.null(names(a)) && identical(names(a), "__str__"))
+    return(as.character(unlist(a[["__str__"]])))
+  if (is.list(a)) return(lapply(a, mp_arg))
+  a
+}
+
 mp_to_json <- function(obj) {
   jsonlite::toJSON(mp_json_prep(obj), auto_unbox = TRUE, json_verbatim = TRUE,
                    null = "null", na = "null", pretty = FALSE)
