@@ -14,7 +14,6 @@ out_file <- if (length(args) >= 1) args[1] else file.path("fixtures", "goldens",
 script_dir <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])))
 root <- normalizePath(file.path(script_dir, ".."))
 source(file.path(root, "src", "metaparity", "parity", "r", "metaparity.R"))
-source(file.path(root, "src", "metaparity", "parity", "r", "fam_mv.R"))
 source(file.path(root, "src", "metaparity", "parity", "r", "fam_blup.R"))
 suppressPackageStartupMessages(library(jsonlite))
 t0 <- Sys.time()

@@ -32,7 +32,7 @@ from metaparity.parity.mv import (
     metafor_robust,
 )
 from metaparity.parity.tolerances import Comparison
-from mv_cases import case_args, fit_case, konstantopoulos
+from mv_cases import fit_case, konstantopoulos
 
 PREDICT: list[tuple[str, dict[str, Any]]] = [
     ("konstantopoulos2011 ~1|district/school", {}),
@@ -116,32 +116,24 @@ KY = "konstantopoulos2011 ~year t contain"
 NMA = "hasselblad1998 NMA rho=1/2"
 
 
-def mv_fit(name: str, **over: Any) -> Any:
-    """rma_mv fit of a case of tests/mv_cases.py (``over`` replaces arguments)."""
-    a = case_args(name) | over
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return mp.rma_mv(a.pop("yi", "yi"), a.pop("V"), **a)
-
-
 def anova_cases() -> dict[str, Callable[[], dict[str, Any]]]:
     """name -> the arguments of anova (res, res2, btt, X, refit)."""
     return {
-        "btt z": lambda: dict(res=mv_fit(NMA), btt=[1, 2]),
-        "btt t": lambda: dict(res=mv_fit(KY), btt=[1]),
-        "btt by name": lambda: dict(res=mv_fit("assink2016 ~1|study/esid ~deltype"),
+        "btt z": lambda: dict(res=fit_case(NMA), btt=[1, 2]),
+        "btt t": lambda: dict(res=fit_case(KY), btt=[1]),
+        "btt by name": lambda: dict(res=fit_case("assink2016 ~1|study/esid ~deltype"),
                                     btt=["deltypeovert"]),
-        "X z, not of full rank": lambda: dict(res=mv_fit(NMA), X=[[1, -1, 0], [0, 1, -1],
+        "X z, not of full rank": lambda: dict(res=fit_case(NMA), X=[[1, -1, 0], [0, 1, -1],
                                                                   [1, 0, -1]]),
-        "X z": lambda: dict(res=mv_fit(NMA), X=[[1, -1, 0], [0, 1, -1]]),
-        "X t": lambda: dict(res=mv_fit(KY), X=[[1, 1990], [0, 1]]),
-        "X UN": lambda: dict(res=mv_fit("berkey1998 UN"), X=[[1, -1]]),
-        "LRT REML sigma2 = 0": lambda: dict(res=mv_fit(K), res2=mv_fit(K, sigma2=[None, 0])),
+        "X z": lambda: dict(res=fit_case(NMA), X=[[1, -1, 0], [0, 1, -1]]),
+        "X t": lambda: dict(res=fit_case(KY), X=[[1, 1990], [0, 1]]),
+        "X UN": lambda: dict(res=fit_case("berkey1998 UN"), X=[[1, -1]]),
+        "LRT REML sigma2 = 0": lambda: dict(res=fit_case(K), res2=fit_case(K, sigma2=[None, 0])),
         "LRT ML moderator": lambda: dict(
-            res=mv_fit(KY, method="ML", test="z", dfs="residual"), res2=mv_fit(K, method="ML")),
-        "LRT REML refit": lambda: dict(res=mv_fit(KY, test="z", dfs="residual"), res2=mv_fit(K),
+            res=fit_case(KY, method="ML", test="z", dfs="residual"), res2=fit_case(K, method="ML")),
+        "LRT REML refit": lambda: dict(res=fit_case(KY, test="z", dfs="residual"), res2=fit_case(K),
                                        refit=True),
-        "LRT UN vs CS": lambda: dict(res=mv_fit("berkey1998 UN"), res2=mv_fit("berkey1998 CS")),
+        "LRT UN vs CS": lambda: dict(res=fit_case("berkey1998 UN"), res2=fit_case("berkey1998 CS")),
     }  # fmt: skip
 
 
@@ -204,7 +196,7 @@ def _anova(name: str, bridge: Any) -> list[Comparison]:
 
 
 def _robust_mv(name: str, cluster: str, adjust: Any, cr2: bool, bridge: Any) -> list[Comparison]:
-    rob = mp.robust(mv_fit(name), cluster, adjust=adjust, clubSandwich=cr2)
+    rob = mp.robust(fit_case(name), cluster, adjust=adjust, clubSandwich=cr2)
     comps = compare_robust(rob, _ok(metafor_robust(rob, bridge)))
     if cr2:  # clubSandwich's vcovCR / coef_test / Wald_test called directly, too
         assert any(c.quantity.startswith("club_df") for c in comps), "no clubSandwich record"

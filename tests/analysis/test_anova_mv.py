@@ -13,9 +13,8 @@ import metaparity as mp
 from metaparity.parity.mv import failures
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mv_tools_cases import KY, NMA, TOOLS, K, mv_fit  # noqa: E402
-
-fit = mv_fit
+from mv_cases import fit_case as fit  # noqa: E402
+from mv_tools_cases import KY, NMA, TOOLS, K  # noqa: E402
 
 
 @pytest.mark.r

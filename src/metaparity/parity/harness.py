@@ -478,17 +478,25 @@ def _prepare_group(
         )
     if labels is not None:
         _check_unique_labels(labels, sub, gname, where)
+    esc = escalc_rows(measure, inputs, labels, where, gname)
+    esc.attrs["weights"] = w
+    esc.attrs["lines"] = [int(i) + 2 for i in sub.index]
+    return (gname, inputs, esc)
+
+
+def escalc_rows(
+    measure: str, inputs: dict[str, Any], labels: list[str] | None, where: str, gname: str
+) -> pd.DataFrame:
+    """metaparity's escalc of a subgroup's inputs; a bad value is an InputError naming the
+    file and subgroup."""
     try:
         # escalc's warnings (+-Inf recoded to NA, as metafor does) become the 'dropped' notes
         # of the report instead of Python warning lines on stderr
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
-            esc = escalc(check_choice("measure", measure, MEASURES), **inputs, slab=labels)
+            return escalc(check_choice("measure", measure, MEASURES), **inputs, slab=labels)
     except ValueError as err:
         raise InputError(f"{where} ({gname}): {err}") from None
-    esc.attrs["weights"] = w
-    esc.attrs["lines"] = [int(i) + 2 for i in sub.index]
-    return (gname, inputs, esc)
 
 
 def _who(labels: list[str] | None, i: int) -> str:

@@ -34,7 +34,7 @@ import pandas as pd
 from metaparity._core.io import InputError, numeric_columns, read_table
 from metaparity._core.mfversion import get_metafor_version, metafor_version
 from metaparity._core.names import check_choice
-from metaparity.effects.escalc import MEASURES, escalc
+from metaparity.effects.escalc import MEASURES
 from metaparity.models.mv import MvResult, rma_mv
 from metaparity.parity import recordings
 from metaparity.parity.harness import (
@@ -46,6 +46,7 @@ from metaparity.parity.harness import (
     _missing_column,
     _pick_columns,
     _slab_column,
+    escalc_rows,
     start_bridge,
 )
 from metaparity.parity.mv import compare_mv, metafor_rma_mv, rma_mv_call_args
@@ -183,12 +184,7 @@ def _effects(
         yi = inputs["yi"]
         vi = inputs.get("vi", np.full(yi.size, np.nan))
         return yi, vi, None
-    try:
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            esc = escalc(check_choice("measure", measure, MEASURES), **inputs, slab=labels)
-    except ValueError as err:
-        raise InputError(f"{where} ({gname}): {err}") from None
+    esc = escalc_rows(measure, inputs, labels, where, gname)
     esc.attrs["inputs"] = inputs
     return esc["yi"].to_numpy(float), esc["vi"].to_numpy(float), esc
 

@@ -1,5 +1,5 @@
 # BLUPs of rma.uni fits (metafor::blup.rma.uni, metafor::ranef.rma.uni) for the parity
-# bridge.  Sourced after metaparity.R and fam_mv.R (mp_mv_num).
+# bridge.  Sourced after metaparity.R (mp_uni_args).
 #
 # mp_blup_uni(yi, vi, X, X_names, method, test, level, tau2, transf, blevel):
 #   rma(yi, vi, mods = X[, -1] | X, ...) with the tight control of mp_rma (relaxed only when
@@ -16,17 +16,9 @@ mp_blup_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", level =
                         tau2 = NULL, transf = NULL, blevel = NULL) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
-    yi <- mp_mv_num(yi); vi <- mp_mv_num(vi)
-    k <- length(yi)
-    Xm <- matrix(mp_mv_num(X), nrow = k)
-    colnames(Xm) <- unlist(X_names)
-    int <- all(Xm[, 1] == 1)
-    mods <- if (int) { if (ncol(Xm) > 1) Xm[, -1, drop = FALSE] else NULL } else Xm
-    args <- list(yi = yi, vi = vi, intercept = int, method = method, test = test,
-                 level = level)
-    if (!is.null(mods)) args$mods <- mods
+    args <- c(mp_uni_args(yi, vi, X, X_names, method, test), list(level = level))
     if (!is.null(tau2)) args$tau2 <- as.numeric(tau2)
-    res <- mp_fit_relaxed(args, vi)$res
+    res <- mp_fit_relaxed(args, args$vi)$res
     f <- if (is.null(transf)) FALSE else switch(transf, exp = exp, ilogit = transf.ilogit,
                                                 ztor = transf.ztor)
     lv <- if (is.null(blevel)) level else blevel

@@ -33,15 +33,8 @@ mp_robust_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", weigh
                           cluster, adjust = TRUE, clubSandwich = FALSE) {
   warns <- character(0)
   out <- withCallingHandlers(tryCatch({
-    yi <- mp_mv_num(yi); vi <- mp_mv_num(vi)
-    k <- length(yi)
-    Xm <- matrix(mp_mv_num(X), nrow = k)
-    colnames(Xm) <- unlist(X_names)
-    int <- all(Xm[, 1] == 1)
-    mods <- if (int) { if (ncol(Xm) > 1) Xm[, -1, drop = FALSE] else NULL } else Xm
-    args <- list(yi = yi, vi = vi, intercept = int, method = method, test = test,
-                 control = list(threshold = 1e-14, maxiter = 10000, tol = 1e-15))
-    if (!is.null(mods)) args$mods <- mods
+    args <- c(mp_uni_args(yi, vi, X, X_names, method, test),
+              list(control = list(threshold = 1e-14, maxiter = 10000, tol = 1e-15)))
     if (!is.null(weights)) args$weights <- mp_mv_num(weights)
     res <- do.call(rma, args)
     cl <- unlist(cluster)

@@ -442,6 +442,20 @@ mp_arg <- function(a) {
   a
 }
 
+# rma()'s arguments for yi, vi and a full design matrix X (k x p, column-major numbers, with
+# its column names), as a user writes them: X[, -1] as mods when the first column is the
+# intercept, else X with intercept = FALSE.
+mp_uni_args <- function(yi, vi, X, X_names, method, test) {
+  yi <- as.numeric(unlist(yi)); vi <- as.numeric(unlist(vi))
+  Xm <- matrix(as.numeric(unlist(X)), nrow = length(yi))
+  colnames(Xm) <- unlist(X_names)
+  int <- all(Xm[, 1] == 1)
+  mods <- if (int) { if (ncol(Xm) > 1) Xm[, -1, drop = FALSE] else NULL } else Xm
+  args <- list(yi = yi, vi = vi, intercept = int, method = method, test = test)
+  if (!is.null(mods)) args$mods <- mods
+  args
+}
+
 mp_to_json <- function(obj) {
   jsonlite::toJSON(mp_json_prep(obj), auto_unbox = TRUE, json_verbatim = TRUE,
                    null = "null", na = "null", pretty = FALSE)
