@@ -1,5 +1,5 @@
 """The rma_mv goldens at a glance: per metafor version, the largest relative difference per
-quantity over the 19 cases, and the likelihood evidence (replayed without R).
+quantity over the cases, and the likelihood evidence (replayed without R).
 
     .venv/bin/python scripts/parity_summary_mv.py
 """
@@ -40,7 +40,8 @@ def main() -> None:
         mx: dict[str, float] = collections.defaultdict(float)
         gains = []
         n = 0
-        for rec in json.loads(g.read_text())["mv"]:
+        recs = json.loads(g.read_text())["mv"]
+        for rec in recs:
             a = case_args(rec["name"])
             with warnings.catch_warnings(), mp.metafor_version(version):
                 warnings.simplefilter("ignore")
@@ -56,7 +57,7 @@ def main() -> None:
                 if np.isfinite(c.rel_diff):
                     mx[q] = max(mx[q], c.rel_diff)
                 n += 1
-        print(f"metafor {version}: {n} comparisons over 19 cases")
+        print(f"metafor {version}: {n} comparisons over {len(recs)} cases")
         for label, qs in GROUPS.items():
             print(f"  {label:50s} {max(mx[q] for q in qs):.1e}")
         print(f"  our max - our ll at metafor's point: min {min(gains):.1e}, max {max(gains):.1e}")

@@ -207,6 +207,22 @@ def _fixed_sigma():
     return dict(random="~ 1 | district/school", sigma2=[0.05, None], data=konstantopoulos())
 
 
+def _with_control(case, control: dict[str, Any]):
+    def f():
+        return case() | {"control": control}
+
+    return f
+
+
+def _hcs_check_k():
+    """two_g_synthetic plus an outcome C seen in one study only: metafor fixes its tau2 to 0
+    unless control check.k.gtr.1=FALSE."""
+    d = two_g_synthetic()
+    extra = pd.DataFrame([{"study": 1, "country": "c1", "outcome": "C", "yi": 0.9, "vi": 0.05}])
+    return dict(random="~ outcome | study", struct="HCS", data=pd.concat([d, extra],
+                ignore_index=True), control={"check.k.gtr.1": False})  # fmt: skip
+
+
 #: name -> rma_mv keyword arguments (yi/V default to the data's columns)
 CASES: dict[str, Any] = {
     "konstantopoulos2011 ~1|district/school": _k,
@@ -228,6 +244,16 @@ CASES: dict[str, Any] = {
     "hasselblad1998 NMA rho=1/2": _nma,
     "phylo synthetic R": _phylo,
     "two G terms UN+CS": _two_g,
+    # control= (metafor's names): cholesky=FALSE reaches a higher optimum for ishak2007 UN
+    # (G not PSD), REMLf=FALSE drops 1/2 log|X'X|, starting values, check.k.gtr.1=FALSE
+    "ishak2007 UN cholesky=FALSE": _with_control(_ishak("UN"), {"cholesky": False}),
+    "konstantopoulos2011 REMLf=FALSE sigma2.init": _with_control(
+        _k, {"REMLf": False, "sigma2.init": [0.3, 0.01]}
+    ),
+    "berkey1998 UN tau2.init rho.init": _with_control(
+        _berkey_un, {"tau2.init": [0.2, 0.1], "rho.init": 0.3}
+    ),
+    "synthetic HCS check.k.gtr.1=FALSE": _hcs_check_k,
 }
 
 

@@ -47,6 +47,7 @@ from metaparity.bench import add_arguments as _bench_arguments
 from metaparity.bench import run_from_args as _bench_run
 from metaparity.demo import selinexor_demo
 from metaparity.engine.control import parse_control
+from metaparity.models.mv_control import read_control
 from metaparity.parity import rbridge, reports
 from metaparity.parity.goldens import regenerate
 from metaparity.parity.model_compare import compare_model
@@ -282,7 +283,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     level = _level_option(args.level)
     columns = _pairs(args.col, "--col")
     filters = _pairs(args.filter, "--filter")
-    control = _control_option(args.control)
+    control = _control_option(args.control, args.model)
     outputs = _report_outputs(args)
     if args.golden:
         check_output(args.golden, "--golden", folder=True, probe=args.record)
@@ -386,10 +387,17 @@ def _level_option(level: float) -> float:
     return check_level(level)
 
 
-def _control_option(text: str | None) -> Any:
-    """``--control``: None, ``metafor``, or a JSON object of metafor's control settings."""
-    if text is None or text == "metafor":
+def _control_option(text: str | None, model: str = "uni") -> Any:
+    """``--control``: None, ``metafor``, or a JSON object of metafor's control settings
+    (rma.mv's with ``--model mv``)."""
+    if text is None or (text == "metafor" and model != "mv"):
         return text
+    if text == "metafor":
+        raise InputError(
+            "--control metafor: for --model mv give a JSON object of rma.mv's control settings "
+            '(e.g. \'{"tau2.init": 0.1, "REMLf": false}\'); metafor\'s optimiser runs with '
+            "metaparity's tight control (docs/mv.md)"
+        )
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
@@ -399,7 +407,13 @@ def _control_option(text: str | None) -> Any:
             f"--control {text!r}: give 'metafor' (metafor's default control) or a JSON object "
             'of metafor\'s settings, e.g. \'{"maxiter": 500, "threshold": 1e-8}\''
         )
-    parse_control(value)  # unknown keys and bad values: the same errors as rma(control=)
+    try:
+        if model == "mv":
+            read_control(value)  # unknown keys and bad values: as rma_mv(control=)
+        else:
+            parse_control(value)  # unknown keys and bad values: the same errors as rma(control=)
+    except ValueError as err:
+        raise InputError(f"--control: {err}") from None
     return value
 
 
@@ -738,7 +752,8 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--control", metavar="metafor|JSON",
                    help="'metafor': compare metaparity's control='metafor' with metafor's default "
                    "run (its own stopping rules) instead of both at the root; or a JSON object "
-                   "of metafor control settings used on both sides")  # fmt: skip
+                   "of metafor control settings used on both sides (--model mv: rma.mv's, e.g. "
+                   "'{\"tau2.init\": 0.1, \"REMLf\": false}')")  # fmt: skip
     p.set_defaults(func=cmd_parity)
 
 

@@ -66,6 +66,8 @@ def case_argv(name: str, folder: Path) -> list[str]:
     for opt in ("method", "test", "dfs"):
         if opt in a:
             argv += [f"--{opt}", a.pop(opt)]
+    if "control" in a:
+        argv += ["--control", json.dumps(a.pop("control"))]
     assert not a, f"case {name}: arguments the CLI test does not translate: {sorted(a)}"
     return argv
 
@@ -108,6 +110,9 @@ def test_matrix_files_with_and_without_header_and_row_names(tmp_path):
         (["--random", "~ 1 | district", "--R", "district=RBAD"], "no row for level"),
         (["--random", "~ 1 | district", "--weights", "year"], "no user weights"),
         (["--random", "~ 1 | district", "--mods", "~ yeer"], "yeer"),
+        (["--random", "~ 1 | district", "--control", '{"sigma2_init": 1}'], "sigma2.init"),
+        (["--random", "~ 1 | district", "--control", '{"tau2.init": 1}'], "no first '~ inner"),
+        (["--random", "~ 1 | district", "--control", "metafor"], "JSON object of rma.mv"),
     ],
 )
 def test_bad_mv_input_exits_2_with_one_line_before_r(tmp_path, capsys, monkeypatch, extra, match):

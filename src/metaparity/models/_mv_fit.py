@@ -55,9 +55,12 @@ class MvProblem:
         sig: list[SigmaTerm],
         gts: list[GTerm],
         reml: bool,
+        remlf: bool = True,
     ) -> None:
         self.y, self.V, self.X = y, V, X
         self.sig, self.gts, self.reml = sig, gts, reml
+        #: metafor's control REMLf: False drops 1/2 log|X'X| from the REML log-likelihood
+        self.remlf = remlf
         self.k, self.p = X.shape
         self.free_sig = [j for j, s in enumerate(sig) if s.fixed is None]
         self.n_theta = len(self.free_sig) + sum(len(g.coords) for g in gts)
@@ -96,9 +99,12 @@ class MvProblem:
             out += g.bounds()
         return out
 
-    def start(self) -> np.ndarray:
+    def start(self, init: dict[str, np.ndarray | None] | None = None) -> np.ndarray:
         """metafor's start: ``total = max(0.001 * m, var(y - X b_FE) - 1 / mean(1 / diag V))``
-        shared equally by the ``m`` variance components; correlations 0.5."""
+        shared equally by the ``m`` variance components; correlations 0.5.  ``init``: the
+        starting values given (control ``sigma2.init`` …: one per component, fixed ones
+        included, on this problem's scale) replace metafor's."""
+        init = init or {}
         m = max(len(self.sig) + sum(g.n_var for g in self.gts), 1)
         try:
             Vi = np.linalg.inv(self.V)
@@ -109,9 +115,11 @@ class MvProblem:
         except np.linalg.LinAlgError:
             total = float(np.var(self.y, ddof=1))
         each = float(total / m)
-        x = [each] * len(self.free_sig)
-        for g in self.gts:
-            x += list(g.start(each))
+        s_init = init.get("sigma2")
+        x = [each if s_init is None else float(s_init[j]) for j in self.free_sig]
+        for t, g in enumerate(self.gts):
+            vn, cn = ("tau2", "rho") if t == 0 else ("gamma2", "phi")
+            x += list(g.start(each, init.get(vn), init.get(cn)))
         return np.array(x, dtype=float)
 
     # -- likelihood ---------------------------------------------------------------------
@@ -168,6 +176,8 @@ class MvProblem:
                          + 2.0 * float(np.log(np.diag(cx[0])).sum()) + rss)  # fmt: skip
         else:
             ll = -0.5 * (self.k * _LOG2PI + logdet + rss)
+        if self.reml and not self.remlf:
+            ll -= float(np.log(np.abs(np.diag(self.Rx))).sum())
         g = np.zeros(self.n_theta) if not (grad and self.n_theta) else self._gradient(
             Gs, work, vq, us)  # fmt: skip
         Mfull = np.zeros((0, 0))
@@ -290,10 +300,15 @@ def _newton_polish(problem: MvProblem, theta: np.ndarray, bounds, steps: int = 3
 
 
 def maximise(
-    problem: MvProblem, start: np.ndarray | None = None
+    problem: MvProblem,
+    start: np.ndarray | None = None,
+    maxiter: int | None = None,
+    verbose: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The maximising coordinates and a convergence record (``converged``, ``grad_max``,
-    ``iterations``, ``message``)."""
+    ``iterations``, ``message``).  ``maxiter`` caps the L-BFGS-B iterations (control
+    ``iter.max`` …: reaching it leaves ``converged`` False unless the optimum is reached);
+    ``verbose`` prints the log-likelihood at each iteration."""
     bounds = problem.bounds()
     if problem.n_theta == 0:
         return np.zeros(0), {"converged": True, "grad_max": 0.0, "iterations": 0, "message": ""}
@@ -301,13 +316,27 @@ def maximise(
     x0 = np.array([np.clip(v, b[0] if b[0] is not None else -np.inf,
                            b[1] if b[1] is not None else np.inf)
                    for v, b in zip(x0, bounds, strict=True)])  # fmt: skip
+    fun = _objective(problem)
+    limit = 20000 if maxiter is None else int(maxiter)
+
+    count = [0]
+
+    def show(xk: np.ndarray) -> None:
+        count[0] += 1
+        ll = problem.evaluate(xk, grad=False).ll
+        print(
+            f"rma_mv iteration {count[0]}: log-likelihood {ll:.12g} (on the data scaled to "
+            f"unit sampling variance) at {np.array2string(xk, precision=6)}"
+        )
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = optimize.minimize(_objective(problem), x0, jac=True, method="L-BFGS-B",
-                                bounds=bounds,
-                                options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-15,
+        res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                callback=show if verbose else None,
+                                options={"maxiter": limit, "maxfun": 2 * limit, "ftol": 1e-15,
                                          "gtol": 1e-12, "maxcor": 30})  # fmt: skip
-        theta = _newton_polish(problem, res.x, bounds)
+        theta = res.x if res.status == 1 and maxiter is not None else _newton_polish(
+            problem, res.x, bounds)  # fmt: skip
     st = problem.evaluate(theta)
     pg = _projected(st.grad, theta, bounds)
     gmax = float(np.max(np.abs(pg))) if pg.size else 0.0

@@ -89,6 +89,8 @@ class GTerm:
     Zi: np.ndarray = field(repr=False)  # inner indicators (k x n)
     coords: list[tuple[str, int]] = field(default_factory=list)
     olevels: tuple[str, ...] = ()  # outer levels (ocodes index them)
+    #: UN on the Cholesky factor of G (metafor's default; control cholesky=False: not)
+    use_cholesky: bool = True
 
     @property
     def n(self) -> int:
@@ -106,8 +108,10 @@ class GTerm:
 
     @property
     def cholesky(self) -> bool:
-        return self.struct == "UN" and bool(
-            np.isnan(self.var_fixed).all() and np.isnan(self.cor_fixed).all()
+        return (
+            self.struct == "UN"
+            and self.use_cholesky
+            and bool(np.isnan(self.var_fixed).all() and np.isnan(self.cor_fixed).all())
         )
 
     # -- optimisation coordinates -------------------------------------------------------
@@ -132,15 +136,29 @@ class GTerm:
                 out.append((0.0, None))
         return out
 
-    def start(self, total: float) -> np.ndarray:
-        """metafor's start: every variance ``total``, every correlation 0.5."""
+    def start(
+        self, total: float, var: np.ndarray | None = None, cor: np.ndarray | None = None
+    ) -> np.ndarray:
+        """metafor's start: every variance ``total``, every correlation 0.5; or the
+        variances ``var`` (``n_var`` of them) and correlations ``cor`` (``n_cor``) given
+        (control ``tau2.init``/``rho.init``), in optimisation coordinates."""
+        v = np.full(self.n_var, float(total)) if var is None else np.asarray(var, dtype=float)
+        r = np.full(self.n_cor, 0.5) if cor is None else np.asarray(cor, dtype=float)
         if self.cholesky:
-            G0 = total * (0.5 * np.ones((self.n, self.n)) + 0.5 * np.eye(self.n))
-            L0 = np.linalg.cholesky(G0)
+            C, _ = self._corr(r)
+            sd = np.sqrt(np.broadcast_to(v, (self.n,)))
+            G0 = C * np.outer(sd, sd)
+            try:
+                L0 = np.linalg.cholesky(G0)
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    f"random={self.formula!r}: the starting values (tau2.init/rho.init) give a "
+                    "G that is not positive definite; choose other starting correlations"
+                ) from None
             return np.array([L0[c // self.n, c % self.n] for _, c in self.coords])
         x = []
-        for kind, _ in self.coords:
-            x.append({"var": total, "sd": np.sqrt(total), "cor": 0.5}[kind])
+        for kind, i in self.coords:
+            x.append(r[i] if kind == "cor" else np.sqrt(v[i]) if kind == "sd" else v[i])
         return np.array(x, dtype=float)
 
     # -- G and its derivatives ---------------------------------------------------------
@@ -331,8 +349,14 @@ def parse_random(
     rho: Any = None,
     gamma2: Any = None,
     phi: Any = None,
+    check_k: bool = True,
+    cholesky: tuple[bool | None, bool | None] = (None, None),
 ) -> tuple[list[SigmaTerm], list[GTerm]]:
-    """The random-effect terms of ``random`` on the rows ``rows`` of ``data``."""
+    """The random-effect terms of ``random`` on the rows ``rows`` of ``data``.
+
+    ``check_k=False`` (metafor's ``control=list(check.k.gtr.1=FALSE)``) leaves estimable the
+    variances of single-level factors and of inner levels seen in one cluster only;
+    ``cholesky`` (per term) False: UN on variances and correlations."""
     formulas = [random] if isinstance(random, str) else list(random)
     structs = [struct] if isinstance(struct, str) else list(struct)
     sig_specs: list[tuple[str, list[str], str]] = []
@@ -367,7 +391,7 @@ def parse_random(
         Rm = _r_matrix(R[name], name, levels, Rscale) if name in R else np.eye(len(levels))
         D = Rm[np.ix_(codes, codes)]
         fxv = None if np.isnan(fx) else float(fx)
-        if len(levels) == 1 and fxv is None:
+        if len(levels) == 1 and fxv is None and check_k:
             warnings.warn(
                 f"Single-level factor {name!r} found in 'random' argument. Corresponding "
                 "'sigma2' value fixed to 0 (as metafor)", UserWarning, stacklevel=4,
@@ -379,12 +403,16 @@ def parse_random(
         st = (structs[j] if j < len(structs) else structs[0]).upper()
         if st not in STRUCTS:
             raise ValueError(f"struct={st!r} is not one of {', '.join(STRUCTS)}")
-        g_terms.append(_g_term(f, st, inner, outer, data, rows, k,
-                               (tau2, rho) if j == 0 else (gamma2, phi), j))  # fmt: skip
+        term = _g_term(f, st, inner, outer, data, rows, k,
+                       (tau2, rho) if j == 0 else (gamma2, phi), j, check_k)  # fmt: skip
+        if cholesky[j] is False:
+            term.use_cholesky = False
+            term.setup_coords()
+        g_terms.append(term)
     return sig_terms, g_terms
 
 
-def _g_term(f, st, inner, outer, data, rows, k, fixed, j) -> GTerm:
+def _g_term(f, st, inner, outer, data, rows, k, fixed, j, check_k=True) -> GTerm:
     vname, cname = ("tau2", "rho") if j == 0 else ("gamma2", "phi")
     si = _column(data, inner, f, rows)
     so = _column(data, outer, f, rows)
@@ -407,14 +435,15 @@ def _g_term(f, st, inner, outer, data, rows, k, fixed, j) -> GTerm:
     n_cor = n * (n - 1) // 2 if st == "UN" else (1 if st in _WITH_COR else 0)
     var_fixed = expand_fixed(fixed[0], n_var, vname, f)
     cor_fixed = expand_fixed(fixed[1], n_cor, cname, f) if n_cor else np.zeros(0)
-    _metafor_fixes(st, f, vname, cname, icodes, ocodes, n, var_fixed, cor_fixed)
+    _metafor_fixes(st, f, vname, cname, icodes, ocodes, n, var_fixed, cor_fixed, check_k)
     term = GTerm(f, st, inner, outer, icodes, levels, ocodes, values, var_fixed, cor_fixed,
                  S2=S2, Zi=Zi, olevels=tuple(olevels))  # fmt: skip
     term.setup_coords()
     return term
 
 
-def _metafor_fixes(st, f, vname, cname, icodes, ocodes, n, var_fixed, cor_fixed) -> None:
+def _metafor_fixes(st, f, vname, cname, icodes, ocodes, n, var_fixed, cor_fixed,
+                   check_k=True) -> None:  # fmt: skip
     """Components metafor fixes itself (with its warnings): correlations that no data
     inform, variances of inner levels seen in one cluster only."""
 
@@ -432,7 +461,7 @@ def _metafor_fixes(st, f, vname, cname, icodes, ocodes, n, var_fixed, cor_fixed)
                 "Each level of the outer factor contains only a single level of the inner "
                 f"factor, so fixed value of {cname} to 0"
             )
-    if st in _HETERO:
+    if st in _HETERO and check_k:
         seen = np.array([len(np.unique(ocodes[icodes == i])) for i in range(n)])
         hit = np.isnan(var_fixed) & (seen == 1)
         if hit.any():

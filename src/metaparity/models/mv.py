@@ -23,6 +23,7 @@ from metaparity.models._mv_fit import MvProblem, MvState, maximise
 from metaparity.models._mv_random import STRUCTS, GTerm, SigmaTerm, parse_random
 from metaparity.models.design import design_matrix
 from metaparity.models.mv_confint import confint_mv
+from metaparity.models.mv_control import MvControl, expand_init, read_control
 from metaparity.models.mv_predict import MvPrediction, predict_mv
 from metaparity.models.mv_profile import profile_mv
 from metaparity.models.mv_ranef import ranef_mv
@@ -89,6 +90,8 @@ class MvResult(ModelResult):
     fixed: dict[str, Any] = field(default_factory=dict, repr=False)
     #: the rows of the data that were fitted (0-based; rows with missing values omitted)
     rows: np.ndarray | None = field(default=None, repr=False)
+    #: the control list as read (:mod:`metaparity.models.mv_control`)
+    control: MvControl = field(default_factory=MvControl, repr=False)
     _problem: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -127,7 +130,8 @@ class MvResult(ModelResult):
         (the fitted values where not given): to check another optimiser's point."""
         prob = self._problem
         if method is not None and (method == "REML") != prob.reml:
-            prob = MvProblem(prob.y, prob.V, prob.X, prob.sig, prob.gts, method == "REML")
+            prob = MvProblem(prob.y, prob.V, prob.X, prob.sig, prob.gts, method == "REML",
+                             prob.remlf)  # fmt: skip
         vals = {"sigma2": sigma2, "tau2": tau2, "rho": rho, "gamma2": gamma2, "phi": phi}
         theta = _theta_for(prob, self, vals)
         return float(prob.evaluate(theta, grad=False).ll)
@@ -171,7 +175,8 @@ class MvResult(ModelResult):
             h = dataclasses.replace(g, var_fixed=vf, cor_fixed=cf, coords=[])
             h.setup_coords()
             gts[t] = h
-        full, theta, _ = _maximise_scaled(prob.y, prob.V, prob.X, sig, gts, prob.reml)
+        full, theta, _ = _maximise_scaled(prob.y, prob.V, prob.X, sig, gts, prob.reml,
+                                          prob.remlf)  # fmt: skip
         return full.evaluate(theta, grad=False)
 
     def profile(self, sigma2: int | None = None, tau2: int | None = None,
@@ -200,7 +205,7 @@ class MvResult(ModelResult):
         prob = self._problem
         res = _fit(prob.y, prob.V, prob.X, self.coef_names, prob.sig, prob.gts, method,
                    self.test, self.dfs, self.level, self.btt, self.intercept,
-                   list(self.random) or None)  # fmt: skip
+                   list(self.random) or None, self.control)  # fmt: skip
         keep = {q: getattr(self, q) for q in ("groups", "R", "Rscale", "fixed", "rows")}
         return dataclasses.replace(res, **keep)
 
@@ -350,11 +355,12 @@ def rma_mv(
     gamma2: Any = None,
     phi: Any = None,
     slab: Any = None,
+    control: dict[str, Any] | None = None,
 ) -> MvResult:
     """Fit a multilevel / multivariate meta-analytic model.
 
     Equivalent to ``metafor::rma.mv(yi, V, mods=, random=, struct=, R=, data=, method=,
-    test=, dfs=, level=, sigma2=, tau2=, rho=, gamma2=, phi=)``.
+    test=, dfs=, level=, sigma2=, tau2=, rho=, gamma2=, phi=, control=)``.
 
     Parameters
     ----------
@@ -382,6 +388,12 @@ def rma_mv(
         Denominator degrees of freedom with ``test="t"`` (metafor's rules).
     sigma2, tau2, rho, gamma2, phi : optional
         Fixed values (one per component; None entries are estimated).
+    control : dict, optional
+        metafor's ``control`` list, with its names: starting values (``sigma2.init``,
+        ``tau2.init``, ``rho.init``, ``gamma2.init``, ``phi.init``), ``REMLf``,
+        ``check.k.gtr.1``, ``cholesky``, iteration limits (``iter.max``, ``maxit`` …) and
+        ``verbose`` act as in metafor; metafor's optimiser choices and tolerances are
+        accepted and change nothing here (:mod:`metaparity.models.mv_control`).
 
     Returns
     -------
@@ -406,6 +418,7 @@ def rma_mv(
     if Rscale not in ("cor", "none"):
         raise ValueError(f"Rscale={Rscale!r}: rma_mv takes Rscale='cor' or 'none'")
     level = check_level(level)
+    ctl = read_control(control)
     df = None if data is None else pd.DataFrame(data).reset_index(drop=True)
     y_all = np.asarray(column("yi", yi, df) if isinstance(yi, str) else yi, dtype=float).ravel()
     k_all = y_all.size
@@ -440,18 +453,21 @@ def rma_mv(
     labs = [labels[i] for i in rows]
     _check_V(V_, labs)
     sig, gts = ([], []) if random is None else parse_random(
-        random, df, rows, struct, R, Rscale, sigma2, tau2, rho, gamma2, phi
+        random, df, rows, struct, R, Rscale, sigma2, tau2, rho, gamma2, phi, ctl.check_k,
+        ctl.cholesky,
     )  # fmt: skip
     k, p = X.shape
     if k <= p:
         raise ValueError(f"{k} estimates for {p} coefficients: the model needs more estimates")
-    res = _fit(y, V_, X, names, sig, gts, method, test, dfs, level, btt, intercept, random)
+    res = _fit(y, V_, X, names, sig, gts, method, test, dfs, level, btt, intercept, random,
+               ctl)  # fmt: skip
     extras = {
         "groups": None if df is None or random is None else
         df.iloc[rows][sorted(_random_columns(random, df))].reset_index(drop=True),
         "R": R, "Rscale": Rscale, "rows": rows,
         "fixed": {n: v for n, v in (("sigma2", sigma2), ("tau2", tau2), ("rho", rho),
                                     ("gamma2", gamma2), ("phi", phi)) if v is not None},
+        "control": ctl,
     }  # fmt: skip
     return dataclasses.replace(res, **extras)
 
@@ -466,9 +482,13 @@ def _random_columns(random: Any, df: pd.DataFrame) -> set[str]:
     return out
 
 
-def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, random):
+def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, random,
+         ctl: MvControl | None = None):  # fmt: skip
     k, p = X.shape
-    prob, theta, info = _maximise_scaled(y, V, X, sig, gts, method == "REML")
+    ctl = ctl or MvControl()
+    prob, theta, info = _maximise_scaled(y, V, X, sig, gts, method == "REML", ctl.remlf,
+                                         _init_values(ctl, sig, gts), ctl.maxiter,
+                                         ctl.verbose)  # fmt: skip
     if not info["converged"]:
         raise RuntimeError(
             f"rma_mv did not converge (largest projected gradient {info['grad_max']:.3g} "
@@ -477,7 +497,7 @@ def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, ran
             "simplify 'random'"
         )
     st = prob.evaluate(theta, grad=False, full_M=True)
-    other = MvProblem(y, V, X, sig, gts, method != "REML").evaluate(theta, grad=False)
+    other = MvProblem(y, V, X, sig, gts, method != "REML", ctl.remlf).evaluate(theta, grad=False)
     ll_ml, ll_reml = (other.ll, st.ll) if method == "REML" else (st.ll, other.ll)
     sig2, parts = prob.split(theta)
     sig2 = np.where(sig2 <= 10 * np.finfo(float).eps, 0.0, sig2)
@@ -528,19 +548,51 @@ def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, ran
         fit_stats=fs, parms=parms, converged=True, grad_max=info["grad_max"],
         iterations=info["iterations"], yi=y, V=V, X=X, M=st.M, int_only=(p == 1 and has_int),
         intercept=has_int, random=tuple([random] if isinstance(random, str) else (random or [])),
-        _problem=prob,
+        control=ctl, _problem=prob,
     )  # fmt: skip
 
 
-def _maximise_scaled(y, V, X, sig, gts, reml: bool) -> tuple[MvProblem, np.ndarray, dict]:
+def _maximise_scaled(
+    y, V, X, sig, gts, reml: bool, remlf: bool = True,
+    init: dict[str, np.ndarray | None] | None = None, maxiter: int | None = None,
+    verbose: bool = False,
+) -> tuple[MvProblem, np.ndarray, dict]:  # fmt: skip
     """Maximise the likelihood on data scaled by c = sqrt(mean diag V) (by sd(y) when V is
     0), which keeps the optimiser's coordinates O(1); the problem on the original scale and
-    the optimum in its coordinates."""
+    the optimum in its coordinates.  ``init``: starting values by component (control
+    ``sigma2.init`` …, on the original scale)."""
     c = float(np.sqrt(np.mean(np.diag(V)))) if np.mean(np.diag(V)) > 0 else float(np.std(y))
     c = c if c > 0 else 1.0
-    scaled = MvProblem(y / c, V / c**2, X, _scaled_sig(sig, c), _scaled_g(gts, c), reml)
-    theta_s, info = maximise(scaled)
-    return MvProblem(y, V, X, sig, gts, reml), _unscale(scaled, theta_s, c), info
+    scaled = MvProblem(y / c, V / c**2, X, _scaled_sig(sig, c), _scaled_g(gts, c), reml, remlf)
+    start = None
+    if init:
+        start = scaled.start({n: None if v is None else
+                              (v / c**2 if n in ("sigma2", "tau2", "gamma2") else v)
+                              for n, v in init.items()})  # fmt: skip
+    theta_s, info = maximise(scaled, start, maxiter, verbose)
+    return MvProblem(y, V, X, sig, gts, reml, remlf), _unscale(scaled, theta_s, c), info
+
+
+def _init_values(ctl: MvControl, sig: list[SigmaTerm], gts: list[GTerm]) -> dict[str, Any]:
+    """The control's starting values, one per component (fixed ones included), checked
+    against the model as metafor checks them."""
+    out: dict[str, Any] = {}
+    for comp in ctl.init:
+        t = 0 if comp in ("tau2", "rho") else 1
+        if comp == "sigma2":
+            if not sig:
+                raise ValueError("control sigma2.init: the model has no '~ 1 | group' term")
+            out[comp] = expand_init(ctl, comp, len(sig))
+            continue
+        if len(gts) <= t:
+            which = "first" if t == 0 else "second"
+            raise ValueError(
+                f"control {comp}.init: the model has no {which} '~ inner | outer' term"
+            )
+        g = gts[t]
+        n = g.n_var if comp in ("tau2", "gamma2") else g.n_cor
+        out[comp] = expand_init(ctl, comp, n, g.struct) if n else None
+    return out
 
 
 def _stats(ll: float, parms: int, n: int, dev: float) -> dict[str, float]:

@@ -115,11 +115,15 @@ def compare_model(
     if entry.name == "mv":
         if weights is not None:
             raise InputError("--weights: --model mv (rma.mv) takes no user weights here")
-        if control is not None:
-            raise InputError("--control: --model mv fits metafor with metaparity's tight "
-                             "optimiser control (docs/mv.md); leave --control out")  # fmt: skip
+        if control is not None and not isinstance(control, dict):
+            raise InputError(
+                f"--control {control}: for --model mv give a JSON object of rma.mv's control "
+                'settings (e.g. \'{"tau2.init": 0.1, "REMLf": false}\'); metafor\'s optimiser '
+                "runs with metaparity's tight control (docs/mv.md)"
+            )
         return compare_mv_file(
             data,
+            control=control,
             random=random,
             struct=struct,
             mods=mods,

@@ -84,7 +84,7 @@ def rma_mv_call_args(
         random=list(res.random) if res.random else None, struct=list(res.struct) or None,
         X=res.X.ravel(order="F").tolist(), X_names=list(res.coef_names), R=R,
         Rscale=res.Rscale, method=res.method, test=res.test, dfs=res.dfs, level=res.level,
-        control=MV_CONTROL if control is None else control,
+        control=_with_model_control(MV_CONTROL if control is None else control, res),
     )  # fmt: skip
     diagonal = not np.any(res.V - np.diag(np.diag(res.V)))
     if diagonal:
@@ -98,6 +98,19 @@ def rma_mv_call_args(
                       for n in ("sigma2", "tau2", "rho", "gamma2", "phi")
                       if np.size(getattr(res, n))}  # fmt: skip
     return args
+
+
+def _with_model_control(control: dict[str, Any], res: MvResult) -> dict[str, Any]:
+    """``control`` (one list, or ``{"tries": [...]}``) with the entries of the fit's own
+    control that change metafor's model or start (REMLf, check.k.gtr.1, cholesky, the
+    starting values) added to each."""
+    extra = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+             for k, v in res.control.for_metafor.items()}  # fmt: skip
+    if not extra:
+        return control
+    if "tries" in control:
+        return {"tries": [dict(c) | extra for c in control["tries"]]}
+    return dict(control) | extra
 
 
 def metafor_rma_mv(

@@ -199,6 +199,7 @@ def compare_mv_file(
     R: Mapping[str, str | Path] | None = None,
     Rscale: str = "cor",
     fixed: dict[str, str] | None = None,
+    control: dict[str, Any] | None = None,
     measure: str = "GEN",
     method: str = "REML",
     test: str = "z",
@@ -232,6 +233,10 @@ def compare_mv_file(
         Components held fixed, as ``--fixed`` gives them: ``{"rho": "0.5"}``,
         ``{"sigma2": "0.05,NA"}`` (NA: estimated) -- metafor's ``sigma2=``, ``tau2=``,
         ``rho=``, ``gamma2=``, ``phi=``.
+    control : dict, optional
+        rma.mv's control settings (``--control JSON``), as :func:`metaparity.rma_mv` takes
+        them; those that change metafor's model or start (REMLf, check.k.gtr.1, cholesky,
+        starting values) are sent to metafor too, with metaparity's tight optimiser control.
     measure : str
         ``"GEN"``: columns ``yi`` and ``vi`` (``vi`` not needed with ``V``); another measure:
         its escalc columns, compared with metafor's escalc.
@@ -291,11 +296,14 @@ def compare_mv_file(
     fits: dict[str, tuple[MvResult, pd.DataFrame | None]] = {}
     for gname, sub in _groups(df, by, where):
         fits[gname] = _fit(sub, gname, measure, colmap, slab_col, V_all, forms, structs, mods,
-                           Rmats, Rscale, fix, method, test, dfs, level, where)  # fmt: skip
+                           Rmats, Rscale, fix, method, test, dfs, level, where,
+                           control)  # fmt: skip
     call = recordings.call_spec(measure, [f"rma.mv {method}"], test, level, colmap, by, filters,
                                 None, None)  # fmt: skip
     call |= {"model": "mv", "random": forms, "struct": structs, "mods": mods, "dfs": dfs,
              "Rscale": Rscale, "V": V is not None, "R": sorted(Rmats), "fixed": fix}  # fmt: skip
+    if control:
+        call["control"] = control
     # the input digest: what metafor is sent that comes from the files (rows, V, design,
     # grouping columns, R), not the options the call records
     sent = {g: {a: v for a, v in rma_mv_call_args(res, at=False).items() if a in _INPUTS}
@@ -381,7 +389,7 @@ def _fit(
     sub: pd.DataFrame, gname: str, measure: str, colmap: dict[str, str], slab_col: str | None,
     V_all: np.ndarray | None, forms: list[str], structs: list[str], mods: str | None,
     Rmats: dict[str, Any], Rscale: str, fix: dict[str, list[float | None]], method: str,
-    test: str, dfs: str, level: float, where: str,
+    test: str, dfs: str, level: float, where: str, control: dict[str, Any] | None = None,
 ) -> tuple[MvResult, pd.DataFrame | None]:  # fmt: skip
     """metaparity's fit of one subgroup (bad data raises, naming the file line)."""
     lines = [int(i) + 2 for i in sub.index]
@@ -399,7 +407,8 @@ def _fit(
             res = rma_mv(yi, Vsub, random=forms, struct=structs, R=Rmats or None, Rscale=Rscale,
                          mods=mods, data=frame, method=method, test=test, dfs=dfs, level=level,
                          slab=labels, sigma2=fix.get("sigma2"), tau2=fix.get("tau2"),
-                         rho=fix.get("rho"), gamma2=fix.get("gamma2"), phi=fix.get("phi"))  # fmt: skip
+                         rho=fix.get("rho"), gamma2=fix.get("gamma2"), phi=fix.get("phi"),
+                         control=control)  # fmt: skip
         except (ValueError, KeyError, np.linalg.LinAlgError) as err:
             msg = str(err).strip("'\"")
             raise InputError(f"{where} ({gname}): {msg}") from None
