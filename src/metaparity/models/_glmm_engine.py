@@ -162,14 +162,18 @@ def rx_vcov(cells: Cells, eta: np.ndarray, A: np.ndarray, D: np.ndarray) -> np.n
     ``eta`` (k, 2) the linear predictor at the modes, ``A`` (k, 2, q) the loadings,
     ``D`` (k, 2, P) the fixed-effect design of each study's two cells.
     """
+    return np.linalg.inv(rx_info(cells, eta, A, D))
+
+
+def rx_info(cells: Cells, eta: np.ndarray, A: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """The fixed-effect information behind :func:`rx_vcov` (its inverse)."""
     w = cells.parts(eta)[2]
     WD = w[:, :, None] * D
     WA = w[:, :, None] * A
     q = A.shape[2]
     M = np.eye(q) + np.einsum("sjq,sjr->sqr", A, WA)
     C = np.einsum("sjq,sjp->sqp", WA, D)  # A'WD
-    info = np.einsum("sjp,sjr->pr", D, WD) - np.einsum("sqp,sqr->pr", C, np.linalg.solve(M, C))
-    return np.linalg.inv(info)
+    return np.einsum("sjp,sjr->pr", D, WD) - np.einsum("sqp,sqr->pr", C, np.linalg.solve(M, C))
 
 
 # --------------------------------------------------------------------------- #

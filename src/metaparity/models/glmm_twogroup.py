@@ -369,8 +369,12 @@ def _rs_wald_rx(cells, X, off, const: float, sigma: float, loc: np.ndarray) -> f
     D[:, :, 0] = 1.0
     D[np.arange(k), 0, 1 + np.arange(k)] = 1.0
     A = np.full((k, 2, 1), sigma)
-    Vrx = eng.rx_vcov(cells, eta0 + sigma * z[:, :1], A, D)[1:, 1:]
-    return _wald_residual(loc, np.linalg.inv(Vrx), X)
+    # the inverse of vcov's block of the study effects is the Schur complement of the
+    # intercept in the information: no inverse of the information itself, which is
+    # singular to rounding when a study's effect runs to -inf (weight 0)
+    info = eng.rx_info(cells, eta0 + sigma * z[:, :1], A, D)
+    P = info[1:, 1:] - np.outer(info[1:, 0], info[0, 1:]) / info[0, 0]
+    return _wald_residual(loc, P, X)
 
 
 def glmm_um_rs_wald_rx(sigma: float, const: float, loc: Any, *, measure: str = "OR",
