@@ -419,6 +419,52 @@ def test_na_omit_live(metafor, method):
 # --------------------------------------------------------------------------- #
 # 6. sampling variances of 0
 # --------------------------------------------------------------------------- #
+#: R formulas for mods= (metaparity.models.formula; model.matrix itself: test_formula.py)
+R_FORMULAS = [
+    "~ ablat * alloc", "~ poly(ablat, 2)",
+    '~ relevel(factor(alloc), ref = "random") + I(year - 1950)', "~ I(year - 1950):ablat",
+    "~ 0 + alloc + ablat", "~ log(ablat) + ablat:random", "~ (ablat + I(year - 1950))^2",
+]  # fmt: skip
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("formula", R_FORMULAS)
+@pytest.mark.parametrize("method", ["REML", "DL"])
+def test_r_formulas_live(metafor, formula, method):
+    d = _bcg()
+    cells = dict(measure="RR", ai="tpos", bi="tneg", ci="cpos", di="cneg", method=method)
+    for test in TESTS:
+        res = _live(metafor, "formula", dict(cells, test=test, mods=formula), d)
+        args, rdata, mods = _r_call(dict(cells, test=test, mods=formula), d)
+        ref = metafor.rma_iface(args, data=rdata, mods=mods)
+        assert list(res.coef_names) == list(np.atleast_1d(ref["fit"]["coef_names"]))
+    # a missing moderator: the row is omitted, as na.omit (poly(): both stop, as R's poly)
+    d.loc[3, "ablat"] = np.nan
+    res = _live(metafor, "formula na.omit", dict(cells, mods=formula), d)
+    if "poly" in formula:
+        assert isinstance(res, ValueError) and "not allowed in 'poly'" in str(res)
+    else:
+        assert res.k == (12 if "ablat" in formula else 13)
+
+
+@pytest.mark.r
+def test_a_raw_year_in_an_interaction_is_metafors_rounding(metafor):
+    """With a raw year, ``~ (ablat + year)^2`` has cond(X) = 6.9e7 and metafor's QE moves by
+    1.6e-10; centring the year (the same column space) brings metafor to ours to ~1e-14,
+    and ours does not move: the difference is metafor's rounding (the live formula tests
+    centre the year; docs/metaregression.md)."""
+    e = escalc("RR", ai="tpos", bi="tneg", ci="cpos", di="cneg", data=_bcg())
+    raw, centred = "~ (ablat + year)^2", "~ (ablat + I(year - 1950))^2"
+    ours = {f: rma("yi", "vi", mods=f, data=e, method="DL") for f in (raw, centred)}
+    ref = {f: metafor.rma_iface(dict(yi=e.yi, vi=e.vi, method="DL"), data=e[["ablat", "year"]],
+                                mods=f)["fit"] for f in (raw, centred)}  # fmt: skip
+    for q in ("QE", "tau2"):
+        mine = [getattr(ours[f], q) for f in (raw, centred)]
+        assert mine[0] == pytest.approx(mine[1], rel=1e-12)  # ours: invariant
+        assert ref[centred][q] == pytest.approx(mine[1], rel=1e-12)
+    assert abs(ref[raw]["QE"] / ours[raw].QE - 1) > 1e-11  # metafor's raw-year rounding
+
+
 def _bcg_v0(which: str) -> pd.DataFrame:
     e = escalc("RR", ai="tpos", bi="tneg", ci="cpos", di="cneg", data=_bcg())
     e["ablat"] = _bcg().ablat.to_numpy()

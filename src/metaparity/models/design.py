@@ -1,20 +1,21 @@
 """Design matrices as metafor (R's ``model.matrix``) builds them: formulas, DataFrames, arrays.
 
-A one-sided formula names columns of ``data`` joined by ``+`` (``"~ ablat + year"``,
-``"~ factor(alloc)"``, ``"~ x - 1"``); non-numeric columns become treatment-contrast
-dummies named and ordered as R names and orders them.  A singular design or a missing
+A one-sided formula is read as R reads it (``"~ ablat * factor(alloc)"``, ``"~ poly(x, 2)"``,
+``"~ I(year - 1980) + relevel(g, ref = 'b')"``, ``"~ x - 1"``: :mod:`metaparity.models.formula`);
+non-numeric columns become treatment-contrast dummies named and ordered as R names and
+orders them.  A singular design or a missing
 moderator is an error naming the column (metafor drops them with a warning).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from metaparity._core.validation import as_float_array
+from metaparity.models.formula import formula_columns, model_matrix
 
 __all__ = ["design_matrix", "moderator_missing", "r_factor"]
 
@@ -121,93 +122,9 @@ def _numeric_column(s, where: str, na_ok: bool = False) -> np.ndarray:
     return x
 
 
-_TERM = re.compile(r"^(?:factor\(\s*([A-Za-z_.][\w.]*)\s*\)|([A-Za-z_.][\w.]*)|`([^`]+)`)$")
-
-
-def _split_terms(rhs: str) -> list[tuple[str, str]]:
-    """Split a formula's right-hand side into ``(sign, term)`` at top-level + and -."""
-    out, depth, cur, sign = [], 0, "", "+"
-    for ch in rhs:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if depth == 0 and ch in "+-":
-            if cur.strip():
-                out.append((sign, cur.strip()))
-            elif ch == "-" and sign == "-":
-                raise ValueError(f"cannot read formula term '--' in {rhs!r}")
-            sign, cur = ch, ""
-            continue
-        cur += ch
-    if cur.strip():
-        out.append((sign, cur.strip()))
-    return out
-
-
 def _parse_formula(formula: str, data, na_ok: bool = False) -> tuple[np.ndarray, tuple[str, ...]]:
-    text = formula.strip()
-    if not text.startswith("~"):
-        raise ValueError(
-            f"mods={formula!r}: a formula must be one-sided and start with '~' (e.g. '~ ablat')"
-        )
-    rhs = text[1:].strip()
-    for op in (":", "*", "^", "|", "%in%", "/"):
-        if op in rhs:
-            raise ValueError(
-                f"mods={formula!r}: {op!r} (interactions / nesting / powers) is not supported; "
-                "terms joined by '+' only -- build the product column in data and add it"
-            )
-    if data is None:
-        raise ValueError(f"mods={formula!r} names columns, but no data= was given")
-    intercept = True
-    terms = []
-    for sign, term in _split_terms(rhs):
-        if term in ("0", "1"):
-            intercept = not (term == "0" or sign == "-")
-        else:
-            terms.append((sign, term))
-    cols: list[np.ndarray] = []
-    names: list[str] = []
-    seen: set[str] = set()
-    full = not intercept  # R: without intercept the first factor gets all its levels
-    for sign, term in terms:
-        if sign == "-":
-            raise ValueError(
-                f"mods={formula!r}: removing the term {term!r} is not supported (only '- 1')"
-            )
-        mt = _TERM.match(term)
-        if mt is None:
-            raise ValueError(
-                f"mods={formula!r}: cannot read the term {term!r}; use column names of data "
-                "or factor(column), joined by '+' (transform columns in data beforehand)"
-            )
-        fac, plain, quoted = mt.groups()
-        name = fac or plain or quoted
-        if name not in data.columns:
-            raise ValueError(
-                f"mods={formula!r}: {name!r} is not a column of data "
-                f"(columns: {', '.join(map(str, data.columns))})"
-            )
-        if term in seen:
-            continue  # R drops repeated terms
-        seen.add(term)
-        s = data[name]
-        where = f"moderator {name!r}"
-        if fac is not None or _is_categorical(s):
-            c, n = _dummies(s, f"factor({name})" if fac else name, where, full, na_ok)
-            full = False
-        else:
-            c, n = [_numeric_column(s, where, na_ok)], [name]
-        cols += c
-        names += n
-    k = len(data)
-    if intercept:
-        cols.insert(0, np.ones(k))
-        names.insert(0, "intrcpt")
-    if not cols:
-        raise ValueError(f"mods={formula!r} leaves no coefficient in the model")
-    return np.column_stack(cols), tuple(names)
+    """A formula's matrix, as R's ``model.matrix`` (:mod:`metaparity.models.formula`)."""
+    return model_matrix(formula, data, na_ok)
 
 
 def design_matrix(
@@ -360,15 +277,7 @@ def moderator_missing(mods: Any, data: Any = None) -> list[tuple[str, np.ndarray
         text = mods.strip()
         if data is None or not text.startswith("~"):
             return []
-        out: list[tuple[str, np.ndarray]] = []
-        for _, term in _split_terms(text[1:].strip()):
-            mt = _TERM.match(term)
-            if term in ("0", "1") or mt is None:
-                continue
-            name = next(g for g in mt.groups() if g is not None)
-            if name in data.columns and name not in {n for n, _ in out}:
-                out.append((name, data[name].isna().to_numpy()))
-        return out
+        return [(c, data[c].isna().to_numpy()) for c in formula_columns(text, data)]
     if isinstance(mods, pd.Series):
         return [("mods" if mods.name is None else str(mods.name), mods.isna().to_numpy())]
     if isinstance(mods, pd.DataFrame):

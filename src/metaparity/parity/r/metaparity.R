@@ -469,3 +469,16 @@ mp_echo <- function(...) {
        lengths = vapply(a, length, 0L),
        values = lapply(a, function(x) if (is.list(x)) names(x) else x))
 }
+
+# R's model.matrix of a one-sided formula on data (a list of columns: numbers, strings or
+# logicals): the column names and the values (column-major), for the formula tests.
+mp_model_matrix <- function(formula, data, logical = NULL) {
+  dat <- as.data.frame(lapply(data, function(x) {
+    v <- unlist(lapply(x, function(e) if (is.null(e)) NA else e))
+    v
+  }), stringsAsFactors = FALSE)
+  for (nm in unlist(logical)) dat[[nm]] <- as.logical(dat[[nm]])
+  m <- model.matrix(as.formula(formula), model.frame(as.formula(formula), dat,
+                                                      na.action = na.pass))
+  list(ok = TRUE, names = colnames(m), values = as.numeric(m), nrow = nrow(m))
+}
