@@ -29,7 +29,7 @@ from metaparity.engine.dask import is_dask
 from metaparity.engine.facts import BATCH_FIELDS, COEF_FIELDS, FIT_FIELDS
 from metaparity.models.blup import blup, ranef
 from metaparity.models.confint import ConfInt, confint
-from metaparity.models.predict import Prediction, predict
+from metaparity.models.predict import predict, predict_mods
 from metaparity.models.summary import format_summary
 
 __all__ = [
@@ -158,10 +158,16 @@ class RmaResult(ModelResult):
         return out
 
     def predict(
-        self, transf: Any = None, level: float | None = None, targs: dict | None = None
-    ) -> Prediction:
-        """Pooled estimate with CI and prediction interval (``metafor::predict.rma``)."""
-        return predict(self, transf=transf, level=level, targs=targs)
+        self, transf: Any = None, level: float | None = None, targs: dict | None = None,
+        newmods: Any = None, intercept: bool = True,
+    ) -> Any:  # fmt: skip
+        """Pooled estimate with CI and prediction interval (``metafor::predict.rma``): a
+        :class:`~metaparity.models.predict.Prediction` for the intercept-only model; with
+        moderators the fitted values or the predictions at ``newmods``, a
+        :class:`~metaparity.models.predict.Predictions` (one row each)."""
+        if self.int_only and newmods is None:
+            return predict(self, transf=transf, level=level, targs=targs)
+        return predict_mods(self, newmods, intercept, transf=transf, level=level, targs=targs)
 
     def confint(self, level: float | None = None) -> ConfInt:
         """Q-profile CI for tau^2, tau, I^2, H^2 (``metafor::confint.rma.uni``)."""
