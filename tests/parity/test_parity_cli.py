@@ -213,3 +213,19 @@ def test_assert_agrees_with_metafor(metafor):
 
     with pytest.raises(AssertionError, match=r"tau2: metaparity"):
         assert_agrees_with_metafor(dataclasses.replace(res, tau2=res.tau2 * 1.001), bridge=metafor)
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("mods", ["~ ablat * alloc", "~ poly(ablat, 2)", "~ 0 + alloc"])
+def test_assert_agrees_with_metafor_takes_meta_regressions(metafor, mods):
+    import dataclasses
+
+    import pandas as pd
+
+    d = pd.read_csv(BCG)
+    res = rma(measure="RR", ai="tpos", bi="tneg", ci="cpos", di="cneg", mods=mods, data=d,
+              test="knha")  # fmt: skip
+    cmps = assert_agrees_with_metafor(res, bridge=metafor)
+    assert {"QM", "R2"} <= {c.quantity for c in cmps} or mods.startswith("~ 0")
+    with pytest.raises(AssertionError, match=r"tau2"):
+        assert_agrees_with_metafor(dataclasses.replace(res, tau2=res.tau2 * 1.001), bridge=metafor)

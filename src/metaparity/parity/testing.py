@@ -14,7 +14,7 @@ import numpy as np
 
 from metaparity.models.results import RmaResult
 from metaparity.parity import rbridge
-from metaparity.parity.compare import compare_result
+from metaparity.parity.compare import compare_mods, compare_result
 from metaparity.parity.models import get_model
 from metaparity.parity.tolerances import Comparison
 
@@ -52,6 +52,8 @@ def assert_agrees_with_metafor(
     """
     if bridge is None:
         bridge = rbridge.get_bridge()
+    if not result.int_only:
+        return _assert_mods(result, bridge, call)
     args = dict(
         yi=result.yi, vi=result.vi, method=result.method, test=result.test, level=result.level,
         weights=result.weights, measure=result.measure, ni=result.ni,
@@ -61,6 +63,29 @@ def assert_agrees_with_metafor(
     if not ref.get("ok"):
         raise AssertionError(f"metafor failed: {ref.get('error')}")
     cmps = compare_result(result, dict(ref, method=args["method"]))
+    _raise_if_bad(cmps)
+    return cmps
+
+
+def _assert_mods(result: RmaResult, bridge: Any, call: dict[str, Any]) -> list[Comparison]:
+    """A meta-regression: metafor's ``rma(yi, vi, mods = X)`` on the same rows and design."""
+    if result.weights is not None:
+        raise ValueError(
+            "assert_agrees_with_metafor: a meta-regression with user weights= cannot be checked "
+            "here yet; check the model without weights=, or compare it with metafor by hand"
+        )
+    unknown = sorted(set(call) - {"control"})
+    if unknown:
+        raise ValueError(
+            f"assert_agrees_with_metafor: {', '.join(unknown)} cannot be passed for a "
+            "meta-regression (only control=)"
+        )
+    ref = bridge.rma_mods(result.yi, result.vi, result.X, method=result.method,
+                          test=result.test, level=result.level, colnames=result.coef_names,
+                          control=call.get("control"))  # fmt: skip
+    if not ref.get("ok"):
+        raise AssertionError(f"metafor failed: {ref.get('error')}")
+    cmps = compare_mods(result, ref)
     _raise_if_bad(cmps)
     return cmps
 
