@@ -456,3 +456,19 @@ def test_zz_report(capsys):
         + COUNTS["R2: metafor's tau2_0 stopped ~1e-19 short of 0 (tau2_0 agrees)"]
     )
     assert sum(s["failed"] for s in stats.values()) == accepted
+
+
+def test_yi_as_a_two_sided_formula_is_mods():
+    import metaparity as mp
+
+    d = pd.read_csv(Path(__file__).resolve().parents[2] / "fixtures" / "metadat" / "dat.bcg.csv")
+    e = mp.escalc("RR", ai="tpos", bi="tneg", ci="cpos", di="cneg", data=d)
+    a = mp.rma("yi ~ ablat * alloc", "vi", data=e, method="DL")
+    b = mp.rma("yi", "vi", mods="~ ablat * alloc", data=e, method="DL")
+    assert a.coef_names == b.coef_names and np.array_equal(a.b, b.b) and a.QM == b.QM
+    with pytest.raises(ValueError, match="give the moderators once"):
+        mp.rma("yi ~ ablat", "vi", mods="~ year", data=e)
+    with pytest.raises(ValueError, match="left side"):
+        mp.rma("log(yi) ~ ablat", "vi", data=e)
+    with pytest.raises(ValueError, match="one-sided formula"):
+        mp.rma("~ ablat", "vi", data=e)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["parse_r", "model_matrix", "formula_columns", "FUNCTIONS"]
+__all__ = ["parse_r", "model_matrix", "formula_columns", "split_formula", "FUNCTIONS"]
 
 # ----------------------------------------------------------------------------- parsing
 _TOKEN = re.compile(
@@ -718,3 +718,26 @@ def formula_columns(formula: str, data: pd.DataFrame | None) -> list[str]:
     for v in tm.variables:
         walk(v)
     return out
+
+
+def split_formula(yi: Any, mods: Any) -> tuple[Any, Any]:
+    """``yi`` given as a two-sided formula (``"yi ~ ablat + year"``, metafor's
+    ``rma(yi ~ mods, vi)``): the column of the estimates and the one-sided moderator
+    formula; anything else is returned as it is."""
+    if not (isinstance(yi, str) and "~" in yi):
+        return yi, mods
+    lhs, rhs = yi.split("~", 1)
+    lhs = lhs.strip()
+    if not lhs:
+        raise ValueError(
+            f"yi={yi!r}: a one-sided formula; give the moderators as mods={yi!r} or name the "
+            "estimates on the left ('yi ~ x')"
+        )
+    if mods is not None:
+        raise ValueError(
+            f"yi={yi!r} is a formula with moderators and mods= is given too; give the "
+            "moderators once (metafor ignores mods= then)"
+        )
+    if not re.fullmatch(r"(?:[A-Za-z]|\.(?![0-9]))[\w.]*|`[^`]+`", lhs):
+        raise ValueError(f"yi={yi!r}: the left side must name the column of the estimates")
+    return lhs.strip("`"), "~" + rhs

@@ -22,6 +22,7 @@ from metaparity._core.validation import check_level, column
 from metaparity.models._mv_fit import MvProblem, MvState, maximise
 from metaparity.models._mv_random import STRUCTS, GTerm, SigmaTerm, parse_random
 from metaparity.models.design import design_matrix
+from metaparity.models.formula import split_formula
 from metaparity.models.mv_confint import confint_mv
 from metaparity.models.mv_control import MvControl, expand_init, read_control
 from metaparity.models.mv_predict import MvPrediction, predict_mv
@@ -365,7 +366,8 @@ def rma_mv(
     Parameters
     ----------
     yi : array_like or str
-        Estimates (or a column of ``data``).
+        Estimates (or a column of ``data``; or a formula ``"yi ~ mods"``, as metafor's
+        ``rma.mv(yi ~ mods, V)``).
     V : array_like or str
         Sampling variances (a vector, or a column) or the k x k sampling covariance
         matrix (block-diagonal for correlated estimates).
@@ -408,6 +410,7 @@ def rma_mv(
     >>> res.s_names
     ('study', 'study/esid')
     """
+    yi, mods = split_formula(yi, mods)
     method = str(method).upper()
     if method not in ("REML", "ML"):
         raise ValueError(f"method={method!r}: rma_mv estimates by 'REML' or 'ML'")

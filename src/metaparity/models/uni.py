@@ -33,6 +33,7 @@ from metaparity.engine import reference
 from metaparity.engine.dask import is_dask, map_fit
 from metaparity.engine.dispatch import fit_batch
 from metaparity.engine.facts import BATCH_FIELDS, SCALAR_FIELDS
+from metaparity.models.formula import split_formula
 from metaparity.models.inputs import (
     VI_RATIO_WARN,
     check_zero_variances,
@@ -180,7 +181,9 @@ def rma(
     Parameters
     ----------
     yi, vi : array_like or str
-        Effect sizes and sampling variances (or column names in ``data``).
+        Effect sizes and sampling variances (or column names in ``data``); ``yi`` may be
+        a two-sided formula, ``"yi ~ ablat * alloc"`` (metafor's ``rma(yi ~ mods, vi)``):
+        its left side names the estimates, its right side the moderators.
         When ``data`` is the output of :func:`metaparity.escalc` they default to
         its ``yi``/``vi`` columns.  Sampling variances of 0 are accepted by the
         estimators metafor accepts them for (REML, ML, EB, HE, SJ, SJIT, GENQ) as
@@ -259,6 +262,7 @@ def rma(
     """
     effects: dict[str, Any] = dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, m1i=m1i, m2i=m2i, sd1i=sd1i,
                    sd2i=sd2i, xi=xi, mi=mi, ni=ni, ri=ri)  # fmt: skip
+    yi, mods = split_formula(yi, mods)
     if mods is not None:
         return rma_mods(yi, vi, mods, data=data, method=method, test=test, level=level,
                         slab=slab, control=control, sei=sei, weights=weights,
