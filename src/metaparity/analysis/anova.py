@@ -1,4 +1,5 @@
-"""Tests of fitted models: :func:`anova` (``metafor::anova.rma``) for rma_mv fits.
+"""Tests of fitted models: :func:`anova` (``metafor::anova.rma``) for rma_mv fits, and its
+Wald tests for rma fits (with or without moderators).
 
 * ``anova(res, btt=)``: the Wald test that the coefficients ``btt`` are 0 (chi^2, or F with
   the model's denominator df under ``test="t"``, as metafor).
@@ -21,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 from metaparity.models.mv import MvResult
+from metaparity.models.results import RmaResult
 
 __all__ = ["anova", "AnovaWald", "AnovaLRT"]
 
@@ -58,7 +60,26 @@ class AnovaLRT:
     refitted: bool = False
 
 
-def _btt(res: MvResult, btt: Any) -> tuple[int, ...]:
+def _coef(res: MvResult | RmaResult) -> tuple[np.ndarray, np.ndarray]:
+    """The coefficients and their covariance matrix (an intercept-only rma fit: 1 x 1)."""
+    b = np.atleast_1d(np.asarray(res.b, dtype=float))
+    vb = res.vb if res.vb is not None else np.array([[float(res.se) ** 2]])
+    return b, np.asarray(vb, dtype=float)
+
+
+def _t_based(res: MvResult | RmaResult) -> bool:
+    """t/F inference: rma_mv's test="t"; rma's "t", "knha" and "adhoc"."""
+    return res.test != "z"
+
+
+def _ddf(res: MvResult | RmaResult) -> np.ndarray:
+    """Denominator df per coefficient: rma_mv's ``ddf``; rma's ``k - p`` for every one."""
+    if isinstance(res, MvResult):
+        return np.asarray(res.ddf, dtype=float)
+    return np.full(res.p, float(res.k - res.p))
+
+
+def _btt(res: MvResult | RmaResult, btt: Any) -> tuple[int, ...]:
     items = [btt] if isinstance(btt, (int, np.integer, str)) else list(btt)
     out = []
     for b in items:
@@ -93,34 +114,38 @@ def _hyp(row: np.ndarray, names: tuple[str, ...]) -> str:
     return " ".join([first] + [f"{s} {t}" for s, t in parts[1:]]) + " = 0"
 
 
-def _wald_btt(res: MvResult, btt: Any) -> AnovaWald:
+def _wald_btt(res: MvResult | RmaResult, btt: Any) -> AnovaWald:
     bt = _btt(res, btt)
     idx = list(bt)
     m = len(idx)
-    QM = float(res.b[idx] @ np.linalg.solve(res.vb[np.ix_(idx, idx)], res.b[idx]))
-    if res.test == "t":
+    bv, vb = _coef(res)
+    QM = float(bv[idx] @ np.linalg.solve(vb[np.ix_(idx, idx)], bv[idx]))
+    if _t_based(res):
         QM /= m
-        QMdf: tuple = (m, res.QMdf[1])
+        df2 = res.QMdf[1] if isinstance(res, MvResult) else res.k - res.p
+        QMdf: tuple = (m, df2)
         QMp = float(stats.f.sf(QM, m, QMdf[1]))
     else:
         QMdf, QMp = (m,), float(stats.chi2.sf(QM, m))
     return AnovaWald(QM=QM, QMdf=QMdf, QMp=QMp, test=res.test, btt=bt)
 
 
-def _wald_X(res: MvResult, X: Any) -> AnovaWald:
+def _wald_X(res: MvResult | RmaResult, X: Any) -> AnovaWald:
     Xm = np.atleast_2d(np.asarray(X, dtype=float))
+    bv, vb = _coef(res)
+    ddf_all = _ddf(res)
     if Xm.shape[1] != res.p:
         raise ValueError(
             f"X has {Xm.shape[1]} columns but the model has {res.p} coefficients "
             f"({', '.join(res.coef_names)}): one column per coefficient, in that order"
         )
     m = Xm.shape[0]
-    Xb = Xm @ res.b
-    vXb = Xm @ res.vb @ Xm.T
+    Xb = Xm @ bv
+    vXb = Xm @ vb @ Xm.T
     se = np.sqrt(np.diag(vXb))
     zval = Xb / se
-    if res.test == "t":
-        ddf = np.array([np.min(res.ddf[row != 0]) if np.any(row != 0) else np.nan for row in Xm])
+    if _t_based(res):
+        ddf = np.array([np.min(ddf_all[row != 0]) if np.any(row != 0) else np.nan for row in Xm])
         pval = 2 * stats.t.sf(np.abs(zval), ddf)
     else:
         ddf = np.full(m, np.nan)
@@ -130,7 +155,7 @@ def _wald_X(res: MvResult, X: Any) -> AnovaWald:
     if np.linalg.matrix_rank(Xm) == m:
         QMdf = (m,)
         QM = float(Xb @ np.linalg.solve(vXb, Xb))
-        if res.test == "t":
+        if _t_based(res):
             QM /= m
             QMdf = (m, float(np.min(ddf)))
             QMp = float(stats.f.sf(QM, m, float(np.min(ddf))))
@@ -188,18 +213,20 @@ def _lrt(a: MvResult, b: MvResult, refit: bool) -> AnovaLRT:
 
 
 def anova(
-    res: MvResult, res2: MvResult | None = None, *, btt: Any = None, X: Any = None,
+    res: MvResult | RmaResult, res2: MvResult | None = None, *, btt: Any = None, X: Any = None,
     refit: bool = False,
 ) -> AnovaWald | AnovaLRT:  # fmt: skip
     """Wald tests of coefficients or contrasts, or the likelihood-ratio test of two fits.
 
     Equivalent to ``metafor::anova(res, btt=)``, ``anova(res, X=)`` and
-    ``anova(full, reduced, refit=)`` for ``rma.mv`` fits.
+    ``anova(full, reduced, refit=)`` for ``rma.mv`` fits; the Wald tests also for ``rma.uni``
+    fits (chi^2 / z, or F / t with k - p df under ``test="t"``, ``"knha"``, ``"adhoc"``).
 
     Parameters
     ----------
-    res : MvResult
-        A fit of :func:`metaparity.rma_mv`.
+    res : MvResult or RmaResult
+        A fit of :func:`metaparity.rma_mv`, or of :func:`metaparity.rma` /
+        :func:`metaparity.rma_mods`.
     res2 : MvResult, optional
         A second fit of the same estimates: the likelihood-ratio test (the one with more
         parameters is the full model).
@@ -214,14 +241,22 @@ def anova(
     -------
     AnovaWald or AnovaLRT
     """
-    if not isinstance(res, MvResult) or (res2 is not None and not isinstance(res2, MvResult)):
-        raise TypeError("anova() takes rma_mv fits (rma and rma_mods fits: not yet)")
+    if isinstance(res, RmaResult):
+        if res2 is not None:
+            raise TypeError(
+                "anova(full, reduced) takes rma_mv fits; the likelihood-ratio test of rma fits "
+                "is not built yet (their Wald tests are: anova(res, btt=) or anova(res, X=))"
+            )
+    elif not isinstance(res, MvResult) or (res2 is not None and not isinstance(res2, MvResult)):
+        raise TypeError("anova() takes fits of rma(), rma_mods() or rma_mv()")
     if res2 is not None:
         if btt is not None or X is not None:
             raise ValueError("give either a second model, or btt= / X=, not both")
+        assert isinstance(res, MvResult)
         return _lrt(res, res2, refit)
     if X is not None:
         if btt is not None:
             raise ValueError("give either btt= or X=, not both")
         return _wald_X(res, X)
-    return _wald_btt(res, res.btt if btt is None else btt)
+    default = res.btt if res.btt else (0,)  # an intercept-only rma: the intercept
+    return _wald_btt(res, default if btt is None else btt)

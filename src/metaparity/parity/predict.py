@@ -1,5 +1,5 @@
 """``predict()`` of rma meta-regressions against metafor's ``predict.rma``: the same rows
-and model through the R bridge (``fam_predict.R``, tight control), each prediction's
+and model through the R bridge (``fam_metareg.R``, tight control), each prediction's
 ``pred``, ``se``, ``ci_lb``, ``ci_ub``, ``pi_lb``, ``pi_ub`` compared at the tolerance
 table's row of the estimator.
 
@@ -28,7 +28,7 @@ def predict_call_args(
     res: RmaResult, newmods: Any = None, intercept: bool = True, transf: str | None = None,
     level: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The arguments of ``mp_predict_uni`` (fam_predict.R) for the rows and model of
+    """The arguments of ``mp_predict_uni`` (fam_metareg.R) for the rows and model of
     ``res``, as plain Python: what the live bridge sends and what golden inputs hold.
     ``newmods`` is sent as metafor takes it: the moderator columns (all p with the
     intercept when given so)."""

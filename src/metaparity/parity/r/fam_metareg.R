@@ -1,4 +1,4 @@
-# predict() of rma.uni meta-regressions (metafor::predict.rma) for the parity bridge.
+# predict() and anova() of rma.uni meta-regressions (metafor::predict.rma, anova.rma) for the parity bridge.
 # Sourced after metaparity.R (mp_uni_args, mp_fit_relaxed).
 #
 # mp_predict_uni(yi, vi, X, X_names, method, test, level, newmods, newmods_nrow, intercept,
@@ -26,6 +26,32 @@ mp_predict_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", leve
          pred = as.numeric(p$pred), se = as.numeric(p$se), ci_lb = as.numeric(p$ci.lb),
          ci_ub = as.numeric(p$ci.ub), pi_lb = as.numeric(p$pi.lb), pi_ub = as.numeric(p$pi.ub),
          slab = as.character(p$slab))
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) {
+    warns <<- c(warns, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  out$warnings <- unique(warns)
+  out
+}
+
+# mp_anova_uni(yi, vi, X, X_names, method, test, level, btt, L, L_ncol): anova(res, btt =) (btt
+# 1-based) or anova(res, X = L) (L column-major with L_ncol columns) of the rma fit above.
+mp_anova_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", level = 95,
+                         btt = NULL, L = NULL, L_ncol = NULL) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    args <- c(mp_uni_args(yi, vi, X, X_names, method, test), list(level = level))
+    res <- mp_fit_relaxed(args, args$vi)$res
+    num <- function(v) if (is.null(v)) NULL else as.numeric(v)
+    if (!is.null(L)) {
+      a <- anova(res, X = matrix(as.numeric(unlist(L)), ncol = as.integer(L_ncol)))
+      list(ok = TRUE, type = "Wald.Xb", Xb = num(a$Xb), se = num(a$se), zval = num(a$zval),
+           pval = num(a$pval), QM = num(a$QM), QMdf = num(a$QMdf), QMp = num(a$QMp))
+    } else {
+      a <- anova(res, btt = as.integer(unlist(btt)))
+      list(ok = TRUE, type = "Wald.btt", QM = a$QM, QMdf = num(a$QMdf), QMp = a$QMp)
+    }
   }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
   warning = function(w) {
     warns <<- c(warns, conditionMessage(w))

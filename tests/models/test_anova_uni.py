@@ -1,0 +1,85 @@
+"""anova() Wald tests of rma fits: live against metafor's anova.rma (btt by index and name,
+linear combinations X=), the model's own QM, and bad input."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metaparity as mp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from metaparity.parity.anova_uni import compare_anova_uni, metafor_anova_uni  # noqa: E402
+from predict_cases import _assink, _bcg, _hart, _normand  # noqa: E402
+
+#: name -> (fit, anova keyword arguments)
+CASES = {
+    "bcg ~ablat*alloc default btt": (lambda: _bcg("~ ablat * alloc"), {}),
+    "bcg ~ablat*alloc btt names knha": (lambda: _bcg("~ ablat * alloc", test="knha"),
+                                        {"btt": ["ablat:allocrandom", "ablat:allocsystematic"]}),
+    "bcg ~ablat*alloc X contrasts": (lambda: _bcg("~ ablat * alloc", method="DL"),
+                                     {"X": [[0, 1, 0, 0, 0, 0], [0, 1, 0, 0, 1, 0],
+                                            [0, 1, 0, 0, 0, 1]]}),
+    "bcg ~ablat*alloc X t": (lambda: _bcg("~ ablat * alloc", test="t"),
+                             {"X": [[1, 30, 1, 0, 30, 0]]}),
+    "normand ~log(n) btt 0": (lambda: _normand(method="ML"), {"btt": 0}),
+    "assink ~deltype+year adhoc btt": (lambda: _assink(test="adhoc"), {"btt": [1, 2]}),
+    "assink ~deltype+year X rank-deficient": (lambda: _assink(method="PM"),
+                                              {"X": [[0, 1, -1, 0], [0, 2, -2, 0]]}),
+    "hart ~compgrp+year HE": (lambda: _hart(method="HE"), {"btt": "I(year - 1990)"}),
+    "intercept-only knha": (lambda: mp.rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015],
+                                           test="knha"), {}),
+}  # fmt: skip
+
+
+def _fit(name):
+    fit, kw = CASES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(), kw
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("name", list(CASES))
+def test_anova_agrees_with_metafor(metafor, name):
+    res, kw = _fit(name)
+    ref = metafor_anova_uni(res, metafor, **kw)
+    assert ref["ok"], ref.get("error")
+    bad = [c for c in compare_anova_uni(res, mp.anova(res, **kw), ref) if not c.ok]
+    assert not bad, "\n".join(f"{c.quantity}: {c.ours!r} vs {c.ref!r}" for c in bad[:5])
+
+
+def test_default_btt_is_the_models_qm():
+    res, _ = _fit("bcg ~ablat*alloc btt names knha")
+    a = mp.anova(res)
+    assert a.QM == pytest.approx(res.QM, rel=1e-13) and a.QMdf == res.QMdf
+    assert a.QMp == pytest.approx(res.QMp, rel=1e-12)
+
+
+def test_a_single_contrast_is_the_coefficient_test():
+    res, _ = _fit("bcg ~ablat*alloc X contrasts")
+    a = mp.anova(res, X=[[0, 1, 0, 0, 0, 0]])
+    np.testing.assert_allclose([a.Xb[0], a.se[0], a.pval[0]], [res.b[1], res.se[1], res.pval[1]],
+                               rtol=1e-12)  # fmt: skip
+    assert a.hyp == ("ablat = 0",)
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"btt": 9}, "out of range"), ({"btt": "year"}, "is not a coefficient"),
+    ({"X": [[1, 0]]}, "X has 2 columns but the model has 6"),
+    ({"btt": 1, "X": [[0, 1, 0, 0, 0, 0]]}, "either btt= or X="),
+])  # fmt: skip
+def test_bad_input(kw, match):
+    res, _ = _fit("bcg ~ablat*alloc default btt")
+    with pytest.raises(ValueError, match=match):
+        mp.anova(res, **kw)
+
+
+def test_lrt_of_rma_fits_is_refused_clearly():
+    res, _ = _fit("bcg ~ablat*alloc default btt")
+    with pytest.raises(TypeError, match="not built yet"):
+        mp.anova(res, res)
