@@ -15,61 +15,16 @@ import numpy as np
 import pandas as pd
 
 from metaparity._core.validation import as_float_array
-from metaparity.models.formula import formula_columns, model_matrix
+from metaparity.models.formula import (
+    _is_categorical,
+    _r_level,
+    _r_levels,
+    formula_columns,
+    model_matrix,
+    r_factor,
+)
 
 __all__ = ["design_matrix", "moderator_missing", "r_factor"]
-
-
-def _r_level(x: Any) -> str:
-    """A factor level as R prints it (``as.character``): 2.0 -> "2", True -> "TRUE"."""
-    if isinstance(x, bool | np.bool_):
-        return "TRUE" if x else "FALSE"
-    if isinstance(x, int | np.integer):
-        return str(int(x))
-    if isinstance(x, float | np.floating):
-        xf = float(x)
-        if xf.is_integer() and abs(xf) < 1e15:
-            return str(int(xf))
-        return f"{xf:.15g}"
-    return str(x)
-
-
-def _is_categorical(s) -> bool:
-    return bool(
-        isinstance(s.dtype, pd.CategoricalDtype)
-        or pd.api.types.is_object_dtype(s.dtype)
-        or pd.api.types.is_string_dtype(s.dtype)
-        or pd.api.types.is_bool_dtype(s.dtype)
-    )
-
-
-def _r_levels(s, miss: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-    """The values (object array) and the levels of ``s`` in R's ``factor()`` order: pandas
-    categorical order when categorical; else numbers numerically, logicals FALSE < TRUE,
-    strings by code point (R's order in the C locale).  Missing values are no level."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.astype(object).to_numpy(), list(s.cat.categories)
-    vals = s.to_numpy(dtype=object)
-    uniq = {u for u, mm in zip(vals.tolist(), miss, strict=True) if not mm}
-    if all(isinstance(u, bool | np.bool_) for u in uniq):
-        return vals, sorted(uniq)
-    if all(isinstance(u, int | float | np.integer | np.floating) for u in uniq):
-        return vals, sorted(uniq, key=float)
-    return vals, sorted(uniq, key=str)
-
-
-def r_factor(s: Any) -> tuple[np.ndarray, tuple[str, ...]]:
-    """0-based level codes and level labels of a column as R's ``factor()`` makes them.
-
-    >>> r_factor(pd.Series([3, 1, 3, 10]))
-    (array([1, 0, 1, 2]), ('1', '3', '10'))
-    """
-    s = pd.Series(s).reset_index(drop=True)
-    miss = s.isna().to_numpy()
-    vals, levels = _r_levels(s, miss)
-    index = {lev: i for i, lev in enumerate(levels)}
-    codes = np.array([-1 if m else index[v] for v, m in zip(vals.tolist(), miss, strict=True)])
-    return codes, tuple(_r_level(lev) for lev in levels)
 
 
 def _dummies(

@@ -35,7 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["parse_r", "model_matrix", "formula_columns", "split_formula", "FUNCTIONS"]
+__all__ = [
+    "parse_r", "model_matrix", "formula_columns", "split_formula", "r_factor", "FUNCTIONS",
+]  # fmt: skip
 
 # ----------------------------------------------------------------------------- parsing
 _TOKEN = re.compile(
@@ -390,7 +392,7 @@ class _Eval:
         if pd.api.types.is_bool_dtype(s.dtype) and not miss.any():
             return s.to_numpy(dtype=bool)  # a logical: a factor in model.matrix (variable())
         if _is_categorical(s):  # strings, categoricals and logicals: factors, as in R
-            codes, levels = _factor_of(s)
+            codes, levels = r_factor(s)
             return ("factor", codes, levels)
         try:
             x = s.to_numpy(dtype=float, na_value=np.nan)
@@ -480,7 +482,7 @@ class _Eval:
             if ref_node is None:
                 raise self.fail(f"{deparse(n)}: give ref=, the reference level")
             ref = self.value(ref_node)
-            ref = _level_text(ref) if not isinstance(ref, str) else ref
+            ref = _r_level(ref) if not isinstance(ref, str) else ref
             _, codes, levels = f
             if ref not in levels:
                 raise self.fail(f"{deparse(n)}: {ref!r} is not a level of "
@@ -528,10 +530,10 @@ class _Eval:
             f = x
         else:
             arr = np.asarray(x)
-            f = ("factor", *_factor_of(pd.Series(arr)))
+            f = ("factor", *r_factor(pd.Series(arr)))
         if "levels" in kw:
             lv = self.value(kw["levels"])
-            want = [_level_text(v) if not isinstance(v, str) else v for v in np.atleast_1d(lv)]
+            want = [_r_level(v) if not isinstance(v, str) else v for v in np.atleast_1d(lv)]
             lab = self.labels(f)
             index = {v: i for i, v in enumerate(want)}
             codes = np.array([index.get(v, -1) if v is not None else -1 for v in lab])
@@ -573,7 +575,7 @@ class _Eval:
         if arr.ndim == 0:
             arr = np.full(self.k, float(arr))
         if arr.dtype == bool:  # a logical (I(x > 5)): a factor, as model.matrix codes it
-            codes, levels = _factor_of(pd.Series(arr))
+            codes, levels = r_factor(pd.Series(arr))
             return _Value(codes=codes, levels=levels)
         return _Value(cols=arr.astype(float)[:, None])
 
@@ -585,7 +587,22 @@ def _r_round(v: np.ndarray, digits: int) -> np.ndarray:
     return np.round(v, digits)  # IEC 60559 round half to even, as R >= 4.0.0
 
 
-def _is_categorical(s: pd.Series) -> bool:
+# ----------------------------------------------------------------------------- factors (R's factor())
+def _r_level(x: Any) -> str:
+    """A factor level as R prints it (``as.character``): 2.0 -> "2", True -> "TRUE"."""
+    if isinstance(x, bool | np.bool_):
+        return "TRUE" if x else "FALSE"
+    if isinstance(x, int | np.integer):
+        return str(int(x))
+    if isinstance(x, float | np.floating):
+        xf = float(x)
+        if xf.is_integer() and abs(xf) < 1e15:
+            return str(int(xf))
+        return f"{xf:.15g}"
+    return str(x)
+
+
+def _is_categorical(s) -> bool:
     return bool(
         isinstance(s.dtype, pd.CategoricalDtype)
         or pd.api.types.is_object_dtype(s.dtype)
@@ -594,38 +611,33 @@ def _is_categorical(s: pd.Series) -> bool:
     )
 
 
-def _level_text(x: Any) -> str:
-    if isinstance(x, bool | np.bool_):
-        return "TRUE" if x else "FALSE"
-    if isinstance(x, float | np.floating) and float(x).is_integer() and abs(float(x)) < 1e15:
-        return str(int(x))
-    if isinstance(x, int | np.integer):
-        return str(int(x))
-    if isinstance(x, float | np.floating):
-        return f"{float(x):.15g}"
-    return str(x)
-
-
-def _factor_of(s: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
-    """R's factor(): pandas categorical order, else numbers numerically, logicals
-    FALSE < TRUE, strings by code point (R's order in the C locale)."""
-    s = s.reset_index(drop=True)
-    miss = s.isna().to_numpy()
+def _r_levels(s, miss: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """The values (object array) and the levels of ``s`` in R's ``factor()`` order: pandas
+    categorical order when categorical; else numbers numerically, logicals FALSE < TRUE,
+    strings by code point (R's order in the C locale).  Missing values are no level."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = [_level_text(c) for c in s.cat.categories]
-        codes = s.cat.codes.to_numpy().astype(int)
-        return codes, tuple(cats)
+        return s.astype(object).to_numpy(), list(s.cat.categories)
     vals = s.to_numpy(dtype=object)
-    uniq = {u for u, m in zip(vals.tolist(), miss, strict=True) if not m}
+    uniq = {u for u, mm in zip(vals.tolist(), miss, strict=True) if not mm}
     if all(isinstance(u, bool | np.bool_) for u in uniq):
-        levels = sorted(uniq)
-    elif all(isinstance(u, int | float | np.integer | np.floating) for u in uniq):
-        levels = sorted(uniq, key=float)
-    else:
-        levels = sorted(uniq, key=str)
+        return vals, sorted(uniq)
+    if all(isinstance(u, int | float | np.integer | np.floating) for u in uniq):
+        return vals, sorted(uniq, key=float)
+    return vals, sorted(uniq, key=str)
+
+
+def r_factor(s: Any) -> tuple[np.ndarray, tuple[str, ...]]:
+    """0-based level codes and level labels of a column as R's ``factor()`` makes them.
+
+    >>> r_factor(pd.Series([3, 1, 3, 10]))
+    (array([1, 0, 1, 2]), ('1', '3', '10'))
+    """
+    s = pd.Series(s).reset_index(drop=True)
+    miss = s.isna().to_numpy()
+    vals, levels = _r_levels(s, miss)
     index = {lev: i for i, lev in enumerate(levels)}
     codes = np.array([-1 if m else index[v] for v, m in zip(vals.tolist(), miss, strict=True)])
-    return codes, tuple(_level_text(v) for v in levels)
+    return codes, tuple(_r_level(lev) for lev in levels)
 
 
 # ----------------------------------------------------------------------------- model.matrix
