@@ -77,9 +77,3 @@ def test_bad_input(kw, match):
     res, _ = _fit("bcg ~ablat*alloc default btt")
     with pytest.raises(ValueError, match=match):
         mp.anova(res, **kw)
-
-
-def test_lrt_of_rma_fits_is_refused_clearly():
-    res, _ = _fit("bcg ~ablat*alloc default btt")
-    with pytest.raises(TypeError, match="not built yet"):
-        mp.anova(res, res)

@@ -6,10 +6,15 @@ Wald tests for rma fits (with or without moderators).
 * ``anova(res, X=)``: linear combinations ``X b`` with their se, z (t) and p, and the
   omnibus Wald test that all are 0 (``QM`` on ``m = rows of X`` df; NaN when ``X`` is not of
   full row rank).
-* ``anova(full, reduced)``: the likelihood-ratio test between nested fits: ``LRT`` =
-  difference of the deviances, on the difference of the numbers of parameters, with each
-  model's fit statistics and ``QE``.  REML fits with different fixed effects are refused a
-  meaningful comparison (metafor's warning) unless ``refit=True`` refits both by ML.
+* ``anova(full, reduced)``: the likelihood-ratio test between nested fits (rma_mv, or rma
+  with or without moderators): ``LRT`` = difference of the deviances (0 when rounding makes
+  it negative, as metafor), on the difference of the numbers of parameters, with each
+  model's fit statistics and ``QE``; for rma fits also both tau^2 and the pseudo-R^2, the
+  proportional reduction in tau^2 (for EE/FE/CE fits: in the residual variance of the
+  weighted regression, as metafor).  REML fits with different fixed effects are refused a
+  meaningful comparison (metafor's warning) unless ``refit=True`` refits both by ML.  The
+  reduced model may be an EE/FE/CE fit of a REML/ML full model, not the other way round;
+  other estimators than ML/REML give metafor's warning.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from metaparity.models.metareg import rma_mods
 from metaparity.models.mv import MvResult
 from metaparity.models.results import RmaResult
+from metaparity.models.uni import rma
 
 __all__ = ["anova", "AnovaWald", "AnovaLRT"]
 
@@ -58,6 +65,10 @@ class AnovaLRT:
     QE_r: float
     method: str
     refitted: bool = False
+    #: rma fits: both tau^2 and the pseudo-R^2 (%); NaN for rma_mv fits, as metafor
+    tau2_f: float = float("nan")
+    tau2_r: float = float("nan")
+    R2: float = float("nan")
 
 
 def _coef(res: MvResult | RmaResult) -> tuple[np.ndarray, np.ndarray]:
@@ -204,12 +215,112 @@ def _lrt(a: MvResult, b: MvResult, refit: bool) -> AnovaLRT:
         warnings.warn("The models being compared appear not to be nested (as metafor).",
                       UserWarning, stacklevel=3)  # fmt: skip
     fs_f, fs_r = full.fit_stats[full.method], red.fit_stats[red.method]
-    LRT = fs_r["dev"] - fs_f["dev"]
+    LRT = max(0.0, fs_r["dev"] - fs_f["dev"])
     df = full.parms - red.parms
     return AnovaLRT(df_f=full.parms, df_r=red.parms, fit_stats_f=dict(fs_f),
                     fit_stats_r=dict(fs_r), LRT=LRT, pval=float(stats.chi2.sf(LRT, df)),
                     QE_f=full.QE, QE_r=red.QE, method=full.method,
                     refitted=refitted)  # fmt: skip
+
+
+_FE = ("EE", "FE", "CE")
+
+
+def _design(res: RmaResult) -> np.ndarray:
+    return np.ones((res.k, 1)) if res.X is None else np.asarray(res.X, dtype=float)
+
+
+def _refit_ml(res: RmaResult) -> RmaResult:
+    """``res`` refitted by ML on the same rows, design, weights and settings."""
+    kw: dict[str, Any] = dict(weights=res.weights if res.weights is None else
+                              np.asarray(res.weights, float).ravel(), method="ML",
+                              test=res.test, level=res.level, weighted=res.weighted,
+                              tau2=res.tau2 if res.tau2_fix else None)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if res.int_only:
+            return rma(res.yi, res.vi, **kw)
+        return rma_mods(res.yi, res.vi, mods=_design(res), intercept=False, **kw)
+
+
+def _resid_var(res: RmaResult) -> float:
+    """metafor's ``sigma(lm(yi ~ X, weights))^2`` for the pseudo-R^2 of EE/FE/CE fits: the
+    residual variance of the least-squares fit of ``yi`` on an intercept and ``X`` (R's
+    ``lm`` adds the intercept; aliased columns are dropped), weighted by ``1/vi``, by the
+    user weights, or unweighted."""
+    y = np.asarray(res.yi, dtype=float)
+    if not res.weighted:
+        w = np.ones_like(y)
+    elif res.weights is not None:
+        w = np.asarray(res.weights, dtype=float).ravel()
+    else:
+        w = 1.0 / np.asarray(res.vi, dtype=float)
+    Z = np.column_stack([np.ones_like(y), _design(res)])
+    sw = np.sqrt(w)
+    coef, _, rank, _ = np.linalg.lstsq(Z * sw[:, None], y * sw, rcond=None)
+    resid = y - Z @ coef
+    return float(np.sum(w * resid**2) / (y.size - rank))
+
+
+def _lrt_uni(a: RmaResult, b: RmaResult, refit: bool) -> AnovaLRT:
+    if a.parms == b.parms:
+        raise ValueError(
+            f"the two models have the same number of parameters ({a.parms}): a likelihood-ratio "
+            "test needs a full model with more parameters than the reduced one (metafor: "
+            "'Models have the same number of parameters')"
+        )
+    full, red = (a, b) if a.parms > b.parms else (b, a)
+    same_data = full.k == red.k and np.array_equal(full.yi, red.yi) and np.array_equal(
+        full.vi, red.vi)  # fmt: skip
+    if not same_data:
+        raise ValueError(
+            "The observed outcomes and/or sampling variances are not equal in the full and "
+            f"reduced model (as metafor; k = {full.k} and {red.k}): fit both to the same yi and vi"
+        )
+    if full.method in _FE and red.method not in _FE:
+        raise ValueError(
+            f"Full model uses a fixed- and reduced model uses a random/mixed-effects model "
+            f"({full.method} vs {red.method}, as metafor): the reduced model must be the "
+            "EE/FE/CE one"
+        )
+    if {full.method, red.method} == {"ML", "REML"}:
+        raise ValueError(
+            f"Mismatch between the use of {full.method} and {red.method} estimation in the full "
+            "versus reduced model (as metafor): fit both with the same method"
+        )
+    allowed = _FE + ("ML", "REML")
+    if full.method not in allowed or red.method not in allowed:
+        warnings.warn(f"LRTs should be based on ML/REML estimation (as metafor; here "
+                      f"{full.method} and {red.method}).", UserWarning, stacklevel=3)  # fmt: skip
+    Xf, Xr = _design(full), _design(red)
+    same_X = Xf.shape == Xr.shape and np.array_equal(Xf, Xr)
+    refitted = False
+    if full.method == "REML" and not same_X:
+        if refit:
+            full, red, refitted = _refit_ml(full), _refit_ml(red), True
+        else:
+            warnings.warn(
+                "REML comparisons not meaningful for models with different fixed effects (use "
+                "refit=True to refit both models based on ML estimation) (as metafor)",
+                UserWarning, stacklevel=3,
+            )  # fmt: skip
+    if not same_X and not _nested(Xf, Xr):
+        warnings.warn("The models being compared appear not to be nested (as metafor).",
+                      UserWarning, stacklevel=3)  # fmt: skip
+    if full.method in _FE:
+        s2f, s2r = _resid_var(full), _resid_var(red)
+        R2 = 100 * max(0.0, (s2r - s2f) / s2r)
+    elif red.tau2 == 0:
+        R2 = 0.0
+    else:
+        R2 = 100 * max(0.0, (red.tau2 - full.tau2) / red.tau2)
+    col = "REML" if full.method == "REML" else "ML"
+    fs_f, fs_r = full.fit_stats[col], red.fit_stats[col]
+    LRT = max(0.0, fs_r["dev"] - fs_f["dev"])
+    return AnovaLRT(df_f=full.parms, df_r=red.parms, fit_stats_f=fs_f, fit_stats_r=fs_r,
+                    LRT=LRT, pval=float(stats.chi2.sf(LRT, full.parms - red.parms)),
+                    QE_f=full.QE, QE_r=red.QE, method=full.method, refitted=refitted,
+                    tau2_f=float(full.tau2), tau2_r=float(red.tau2), R2=float(R2))  # fmt: skip
 
 
 def anova(
@@ -219,17 +330,17 @@ def anova(
     """Wald tests of coefficients or contrasts, or the likelihood-ratio test of two fits.
 
     Equivalent to ``metafor::anova(res, btt=)``, ``anova(res, X=)`` and
-    ``anova(full, reduced, refit=)`` for ``rma.mv`` fits; the Wald tests also for ``rma.uni``
-    fits (chi^2 / z, or F / t with k - p df under ``test="t"``, ``"knha"``, ``"adhoc"``).
+    ``anova(full, reduced, refit=)`` for ``rma.mv`` and ``rma.uni`` fits (the Wald tests with
+    chi^2 / z, or F / t with k - p df under ``test="t"``, ``"knha"``, ``"adhoc"``).
 
     Parameters
     ----------
     res : MvResult or RmaResult
         A fit of :func:`metaparity.rma_mv`, or of :func:`metaparity.rma` /
         :func:`metaparity.rma_mods`.
-    res2 : MvResult, optional
-        A second fit of the same estimates: the likelihood-ratio test (the one with more
-        parameters is the full model).
+    res2 : MvResult or RmaResult, optional
+        A second fit of the same kind to the same estimates: the likelihood-ratio test (the
+        one with more parameters is the full model).
     btt : int, str or sequence, optional
         Coefficients to test (0-based indices or coefficient names).
     X : array_like, optional
@@ -241,18 +352,21 @@ def anova(
     -------
     AnovaWald or AnovaLRT
     """
-    if isinstance(res, RmaResult):
-        if res2 is not None:
-            raise TypeError(
-                "anova(full, reduced) takes rma_mv fits; the likelihood-ratio test of rma fits "
-                "is not built yet (their Wald tests are: anova(res, btt=) or anova(res, X=))"
-            )
-    elif not isinstance(res, MvResult) or (res2 is not None and not isinstance(res2, MvResult)):
+    if not isinstance(res, (RmaResult, MvResult)):
         raise TypeError("anova() takes fits of rma(), rma_mods() or rma_mv()")
     if res2 is not None:
+        if type(res2) is not type(res):
+            raise TypeError(
+                f"anova(full, reduced) compares two fits of the same kind; got "
+                f"{type(res).__name__} and {type(res2).__name__} (metafor: 'Class of 'object' "
+                "must be the same as class of 'object2'')"
+            )
         if btt is not None or X is not None:
             raise ValueError("give either a second model, or btt= / X=, not both")
-        assert isinstance(res, MvResult)
+        if isinstance(res, RmaResult):
+            assert isinstance(res2, RmaResult)
+            return _lrt_uni(res, res2, refit)
+        assert isinstance(res2, MvResult)
         return _lrt(res, res2, refit)
     if X is not None:
         if btt is not None:

@@ -38,7 +38,7 @@ from metaparity.models.inputs import (
 )
 from metaparity.models.results import COEF_FIELDS, RmaModsResult, RmaResult
 
-__all__ = ["rma_mods", "RmaModsResult", "design_matrix", "MODS_METHODS"]
+__all__ = ["rma_mods", "RmaModsResult", "design_matrix", "MODS_METHODS", "typical_variance"]
 
 
 def rma_mods(
@@ -229,6 +229,7 @@ def rma_mods(
     }
     return RmaResult(
         **coefs,
+        s2typ=typical_variance(v, X),
         coef_names=names,
         vb=out["vb"][0],
         **stats_,
@@ -252,3 +253,26 @@ def rma_mods(
         tau2_fix=t2 is not None,
         weighted=bool(weighted),
     )
+
+
+def typical_variance(v: np.ndarray, X: np.ndarray) -> float:
+    """metafor's "typical" sampling variance ``vt = (k - p) / tr(P)`` of a meta-regression,
+    ``P = W - W X (X'WX)^-1 X'W`` with ``W = diag(1/v)`` (the intercept-only case is
+    ``(k - 1) sum w / ((sum w)^2 - sum w^2)``): the denominator of I^2 and H^2 and of their
+    confidence bounds.  NaN when ``k = p`` or some ``v = 0`` (metafor: no QE, I^2, H^2).
+
+    Examples
+    --------
+    >>> X = np.column_stack([np.ones(4), [1.0, 2.0, 3.0, 4.0]])
+    >>> round(typical_variance(np.array([0.1, 0.2, 0.1, 0.3]), X), 6)
+    0.163636
+    """
+    v = np.asarray(v, dtype=float)
+    k, p = X.shape
+    if k <= p or np.any(v <= 0):
+        return float("nan")
+    w = 1.0 / v
+    xwx = (X * w[:, None]).T @ X
+    xw2x = (X * (w * w)[:, None]).T @ X
+    tr_p = float(np.sum(w) - np.trace(np.linalg.solve(xwx, xw2x)))
+    return float((k - p) / tr_p)

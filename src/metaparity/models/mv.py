@@ -22,6 +22,7 @@ from metaparity._core.validation import check_level, column
 from metaparity.models._mv_fit import MvProblem, MvState, maximise
 from metaparity.models._mv_random import STRUCTS, GTerm, SigmaTerm, parse_random
 from metaparity.models.design import design_matrix
+from metaparity.models.fitstats import information_criteria
 from metaparity.models.formula import split_formula
 from metaparity.models.mv_confint import confint_mv
 from metaparity.models.mv_control import MvControl, expand_init, read_control
@@ -536,8 +537,8 @@ def _fit(y, V, X, names, sig, gts, method, test, dfs, level, btt, intercept, ran
     ll_qe = -0.5 * k * _LOG2PI - 0.5 * float(np.linalg.slogdet(V)[1])
     allpos = bool((np.diag(V) > 0).all())
     fs = {
-        "ML": _stats(ll_ml, parms, k, -2 * (ll_ml - ll_qe) if allpos else -2 * ll_ml),
-        "REML": _stats(ll_reml, parms, k - p, -2 * ll_reml),
+        "ML": information_criteria(ll_ml, parms, k, -2 * (ll_ml - ll_qe) if allpos else -2 * ll_ml),
+        "REML": information_criteria(ll_reml, parms, k - p, -2 * ll_reml),
     }
     return MvResult(
         b=b, se=se, zval=zval, pval=pval, ci_lb=b - crit * se, ci_ub=b + crit * se, vb=vb,
@@ -596,13 +597,6 @@ def _init_values(ctl: MvControl, sig: list[SigmaTerm], gts: list[GTerm]) -> dict
         n = g.n_var if comp in ("tau2", "gamma2") else g.n_cor
         out[comp] = expand_init(ctl, comp, n, g.struct) if n else None
     return out
-
-
-def _stats(ll: float, parms: int, n: int, dev: float) -> dict[str, float]:
-    big = max(n, parms + 2)
-    return {"ll": float(ll), "dev": float(dev), "AIC": float(-2 * ll + 2 * parms),
-            "BIC": float(-2 * ll + parms * np.log(n)),
-            "AICc": float(-2 * ll + 2 * parms * big / (big - parms - 1))}  # fmt: skip
 
 
 def _qe(y: np.ndarray, V: np.ndarray, X: np.ndarray) -> tuple[float, float]:

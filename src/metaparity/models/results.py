@@ -29,6 +29,7 @@ from metaparity.engine.dask import is_dask
 from metaparity.engine.facts import BATCH_FIELDS, COEF_FIELDS, FIT_FIELDS
 from metaparity.models.blup import blup, ranef
 from metaparity.models.confint import ConfInt, confint
+from metaparity.models.fitstats import uni_fit_stats, uni_parms
 from metaparity.models.predict import predict, predict_mods
 from metaparity.models.summary import format_summary
 
@@ -125,6 +126,49 @@ class RmaResult(ModelResult):
     def int_only(self) -> bool:
         """True for the intercept-only model (metafor's ``int.only``)."""
         return self.X is None
+
+    @property
+    def parms(self) -> int:
+        """The number of parameters: the coefficients, plus tau^2 when it was estimated
+        (metafor's ``parms``)."""
+        return uni_parms(self.p, self.method, self.tau2_fix)
+
+    @property
+    def fit_stats(self) -> dict[str, dict[str, float]]:
+        """``{"ML": {...}, "REML": {...}}``, each ``{"ll", "dev", "AIC", "BIC", "AICc"}``
+        at the fitted ``(b, tau^2)`` (metafor's ``fit.stats``; for every estimator):
+        :func:`metaparity.models.fitstats.uni_fit_stats`."""
+        return uni_fit_stats(self.yi, self.vi, self.X, self.b, self.tau2, self.parms)
+
+    def _fit_stat(self, name: str) -> float:
+        # metafor's logLik/deviance/AIC/...: REML's for a REML fit, else ML's
+        return self.fit_stats["REML" if self.method == "REML" else "ML"][name]
+
+    @property
+    def logLik(self) -> float:
+        """The log-likelihood (restricted for a REML fit), as ``logLik(res)``."""
+        return self._fit_stat("ll")
+
+    @property
+    def deviance(self) -> float:
+        """The deviance (``deviance(res)``): ML's against the saturated model, REML's
+        ``-2 logLik``."""
+        return self._fit_stat("dev")
+
+    @property
+    def AIC(self) -> float:
+        """``AIC(res)``."""
+        return self._fit_stat("AIC")
+
+    @property
+    def BIC(self) -> float:
+        """``BIC(res)`` (``log(k)``, or ``log(k - p)`` under REML)."""
+        return self._fit_stat("BIC")
+
+    @property
+    def AICc(self) -> float:
+        """``fitstats(res)["AICc", ]``: AIC corrected for small samples."""
+        return self._fit_stat("AICc")
 
     def _shown(self) -> tuple[str, ...]:
         if self.int_only:

@@ -13,6 +13,7 @@ from metaparity.analysis.anova import AnovaWald
 from metaparity.models.results import RmaResult
 from metaparity.parity.rbridge import get_bridge
 from metaparity.parity.tolerances import Comparison, compare_values, pvalue_condition
+from metaparity.parity.uni_spec import uni_spec
 
 __all__ = ["metafor_anova_uni", "compare_anova_uni", "anova_call_args"]
 
@@ -20,13 +21,7 @@ __all__ = ["metafor_anova_uni", "compare_anova_uni", "anova_call_args"]
 def anova_call_args(res: RmaResult, btt: Any = None, X: Any = None) -> dict[str, Any]:
     """The arguments of ``mp_anova_uni`` for ``res`` (``btt`` 0-based or names, sent
     1-based)."""
-    k = int(np.asarray(res.yi).size)
-    Xd = np.ones((k, 1)) if res.X is None else np.asarray(res.X, dtype=float)
-    args: dict[str, Any] = dict(
-        yi=np.asarray(res.yi, float).tolist(), vi=np.asarray(res.vi, float).tolist(),
-        X=Xd.ravel(order="F").tolist(), X_names=list(res.coef_names), method=res.method,
-        test=res.test, level=float(res.level), btt=None, L=None, L_ncol=None,
-    )  # fmt: skip
+    args: dict[str, Any] = dict(uni_spec(res), btt=None, L=None, L_ncol=None)
     if X is not None:
         L = np.atleast_2d(np.asarray(X, dtype=float))
         args["L"], args["L_ncol"] = L.ravel(order="F").tolist(), int(L.shape[1])

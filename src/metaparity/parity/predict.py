@@ -18,6 +18,7 @@ from metaparity.models.predict import new_design, predict_mods
 from metaparity.models.results import RmaResult
 from metaparity.parity.rbridge import get_bridge
 from metaparity.parity.tolerances import Comparison, Tolerance, compare_values
+from metaparity.parity.uni_spec import uni_spec
 
 __all__ = ["metafor_predict", "compare_predict", "predict_call_args", "PREDICT_COLUMNS"]
 
@@ -33,11 +34,8 @@ def predict_call_args(
     ``newmods`` is sent as metafor takes it: the moderator columns (all p with the
     intercept when given so)."""
     assert res.X is not None
-    X = np.asarray(res.X, dtype=float)
     args: dict[str, Any] = dict(
-        yi=np.asarray(res.yi, float).tolist(), vi=np.asarray(res.vi, float).tolist(),
-        X=X.ravel(order="F").tolist(), X_names=list(res.coef_names), method=res.method,
-        test=res.test, level=float(res.level), intercept=bool(intercept), transf=transf,
+        uni_spec(res), intercept=bool(intercept), transf=transf,
         plevel=None if level is None else float(level), newmods=None, newmods_nrow=None,
     )  # fmt: skip
     if newmods is not None:

@@ -69,6 +69,11 @@ for _fam, _tol in (("closed", _CLOSED), ("iterative", _ITER)):
         TOLERANCES[(_q, _fam)] = _PVAL
     # meta-regression: the omnibus statistic is a closed-form function of b and vb
     TOLERANCES[("QM", _fam)] = _tol
+    # fit statistics (logLik, deviance, AIC, BIC, AICc): closed-form functions of (b, tau2);
+    # the LRT is a difference of deviances, compared with the condition number of that
+    # difference, (|dev_r| + |dev_f|) / LRT (parity.fitstats_uni)
+    for _q in ("ll", "dev", "AIC", "BIC", "AICc", "LRT"):
+        TOLERANCES[(_q, _fam)] = _tol
     for _q in ("I2", "H2", "R2", "I2_lb", "I2_ub", "H2_lb", "H2_ub"):
         TOLERANCES[(_q, _fam)] = _HET_NEAR_ZERO if _fam == "iterative" else _CLOSED
 

@@ -1,19 +1,32 @@
-# predict() and anova() of rma.uni meta-regressions (metafor::predict.rma, anova.rma) for the parity bridge.
-# Sourced after metaparity.R (mp_uni_args, mp_fit_relaxed).
+# predict(), anova() and the fit statistics of rma.uni fits, with or without moderators
+# (metafor::predict.rma, anova.rma, fitstats/logLik/deviance/AIC/BIC) for the parity bridge.
+# Sourced after metaparity.R (mp_uni_args, mp_fit_relaxed, mp_guard).
 #
-# mp_predict_uni(yi, vi, X, X_names, method, test, level, newmods, newmods_nrow, intercept,
-#                transf, plevel):
-#   rma(yi, vi, mods = X[, -1] | X, ...) with the tight control of mp_rma (relaxed only when
-#   metafor's iteration cannot reach it), then predict(res, newmods =, intercept =, level =
-#   plevel (NULL: the model's), transf = exp | transf.ilogit | NULL). newmods: column-major
-#   numbers with newmods_nrow rows (NULL: the fitted values).
-mp_predict_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", level = 95,
-                           newmods = NULL, newmods_nrow = NULL, intercept = TRUE,
-                           transf = NULL, plevel = NULL) {
-  warns <- character(0)
-  out <- withCallingHandlers(tryCatch({
-    args <- c(mp_uni_args(yi, vi, X, X_names, method, test), list(level = level))
-    res <- mp_fit_relaxed(args, args$vi)$res
+# A model spec: yi, vi, X (column-major, k rows), X_names, method, test, level, and
+# optionally weights (NULL: inverse-variance), weighted (TRUE), tau2 (NULL: estimated).
+# mp_fit_spec fits it with rma() under the tight control of mp_rma (relaxed only when
+# metafor's iteration cannot reach it).
+mp_fit_spec <- function(yi, vi, X, X_names, method = "REML", test = "z", level = 95,
+                        weights = NULL, weighted = TRUE, tau2 = NULL) {
+  args <- c(mp_uni_args(yi, vi, X, X_names, method, test), list(level = level))
+  if (!is.null(weights)) args$weights <- as.numeric(unlist(weights))
+  if (!isTRUE(weighted)) args$weighted <- FALSE
+  if (!is.null(tau2)) args$tau2 <- as.numeric(tau2)
+  mp_fit_relaxed(args, args$vi)$res
+}
+
+mp_num <- function(v) if (is.null(v)) NULL else as.numeric(v)
+
+# mp_predict_uni(newmods, newmods_nrow, intercept, transf, plevel, <model spec>): predict(res,
+#   newmods =, intercept =, level = plevel (NULL: the model's), transf = exp | transf.ilogit |
+#   NULL) of the fit of the spec. newmods: column-major numbers with newmods_nrow rows (NULL:
+#   the fitted values).
+mp_predict_uni <- function(newmods = NULL, newmods_nrow = NULL, intercept = TRUE,
+                           transf = NULL, plevel = NULL, ...) {
+  mp_guard({
+    res <- mp_fit_spec(...)
+    level <- list(...)$level
+    if (is.null(level)) level <- 95
     f <- if (is.null(transf)) FALSE else switch(transf, exp = exp, ilogit = transf.ilogit)
     pa <- list(object = res, level = if (is.null(plevel)) level else plevel, transf = f)
     if (!is.null(newmods)) {
@@ -22,41 +35,73 @@ mp_predict_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", leve
       pa$intercept <- isTRUE(intercept)
     }
     p <- do.call(predict, pa)
-    list(ok = TRUE, tau2 = res$tau2, b = as.numeric(res$beta),
+    list(tau2 = res$tau2, b = as.numeric(res$beta),
          pred = as.numeric(p$pred), se = as.numeric(p$se), ci_lb = as.numeric(p$ci.lb),
          ci_ub = as.numeric(p$ci.ub), pi_lb = as.numeric(p$pi.lb), pi_ub = as.numeric(p$pi.ub),
          slab = as.character(p$slab))
-  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
-  warning = function(w) {
-    warns <<- c(warns, conditionMessage(w))
-    invokeRestart("muffleWarning")
   })
-  out$warnings <- unique(warns)
-  out
 }
 
-# mp_anova_uni(yi, vi, X, X_names, method, test, level, btt, L, L_ncol): anova(res, btt =) (btt
-# 1-based) or anova(res, X = L) (L column-major with L_ncol columns) of the rma fit above.
-mp_anova_uni <- function(yi, vi, X, X_names, method = "REML", test = "z", level = 95,
-                         btt = NULL, L = NULL, L_ncol = NULL) {
-  warns <- character(0)
-  out <- withCallingHandlers(tryCatch({
-    args <- c(mp_uni_args(yi, vi, X, X_names, method, test), list(level = level))
-    res <- mp_fit_relaxed(args, args$vi)$res
-    num <- function(v) if (is.null(v)) NULL else as.numeric(v)
+# mp_anova_uni(btt, L, L_ncol, <model spec>): anova(res, btt =) (btt 1-based) or anova(res, X =
+# L) (L column-major with L_ncol columns) of the fit of the spec.
+mp_anova_uni <- function(btt = NULL, L = NULL, L_ncol = NULL, ...) {
+  mp_guard({
+    res <- mp_fit_spec(...)
     if (!is.null(L)) {
       a <- anova(res, X = matrix(as.numeric(unlist(L)), ncol = as.integer(L_ncol)))
-      list(ok = TRUE, type = "Wald.Xb", Xb = num(a$Xb), se = num(a$se), zval = num(a$zval),
-           pval = num(a$pval), QM = num(a$QM), QMdf = num(a$QMdf), QMp = num(a$QMp))
+      list(type = "Wald.Xb", Xb = mp_num(a$Xb), se = mp_num(a$se), zval = mp_num(a$zval),
+           pval = mp_num(a$pval), QM = mp_num(a$QM), QMdf = mp_num(a$QMdf), QMp = mp_num(a$QMp))
     } else {
       a <- anova(res, btt = as.integer(unlist(btt)))
-      list(ok = TRUE, type = "Wald.btt", QM = a$QM, QMdf = num(a$QMdf), QMp = a$QMp)
+      list(type = "Wald.btt", QM = a$QM, QMdf = mp_num(a$QMdf), QMp = a$QMp)
     }
-  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
-  warning = function(w) {
-    warns <<- c(warns, conditionMessage(w))
-    invokeRestart("muffleWarning")
   })
-  out$warnings <- unique(warns)
-  out
+}
+
+# mp_fitstats_of(res): metafor's fit.stats (ML and REML columns), parms, and what the
+# extractors logLik(), deviance(), AIC(), BIC() and fitstats() report.
+mp_fitstats_of <- function(res) {
+  fs <- res$fit.stats
+  list(parms = res$parms, ML = as.numeric(fs[, "ML"]), REML = as.numeric(fs[, "REML"]),
+       rows = rownames(fs), logLik = as.numeric(logLik(res)), logLik_df = attr(logLik(res), "df"),
+       deviance = as.numeric(deviance(res)), AIC = as.numeric(AIC(res)),
+       BIC = as.numeric(BIC(res)), AICc = as.numeric(fitstats(res)[5, 1]),
+       b = as.numeric(res$beta), tau2 = res$tau2)
+}
+
+# mp_fitstats_uni(spec...): the fit statistics of one rma fit (a model spec, as mp_fit_spec).
+mp_fitstats_uni <- function(...) {
+  mp_guard(mp_fitstats_of(mp_fit_spec(...)))
+}
+
+# mp_lrt_uni(full, reduced, refit): anova(full, reduced, refit =) of two model specs (lists
+# of mp_fit_spec's arguments): the LRT table's numbers.
+mp_lrt_uni <- function(full, reduced, refit = FALSE) {
+  mp_guard({
+    f <- do.call(mp_fit_spec, full)
+    r <- do.call(mp_fit_spec, reduced)
+    a <- anova(f, r, refit = isTRUE(refit))
+    list(type = "LRT", parms_f = a$parms.f, parms_r = a$parms.r,
+         fit_stats_f = as.numeric(a$fit.stats.f), fit_stats_r = as.numeric(a$fit.stats.r),
+         LRT = a$LRT, pval = a$pval, QE_f = a$QE.f, QE_r = a$QE.r, tau2_f = a$tau2.f,
+         tau2_r = a$tau2.r, R2 = a$R2, method = a$method)
+  })
+}
+
+# mp_confint_uni(clevel, <model spec>): confint(res, fixed = TRUE, level = clevel (NULL: the
+# model's)) with a tight root tolerance and no practical cap on tau2.max: the random table
+# (tau^2, tau, I^2(%), H^2 rows; estimate, ci.lb, ci.ub) and the fixed one.
+mp_confint_uni <- function(clevel = NULL, ...) {
+  mp_guard({
+    res <- mp_fit_spec(...)
+    ca <- list(object = res, fixed = TRUE, control = mp_confint_control_for(res$vi))
+    if (!is.null(clevel)) ca$level <- clevel
+    ci <- do.call(confint, ca)
+    rr <- ci$random
+    fx <- ci$fixed
+    list(rows = rownames(rr), estimate = as.numeric(rr[, "estimate"]),
+         ci_lb = as.numeric(rr[, "ci.lb"]), ci_ub = as.numeric(rr[, "ci.ub"]),
+         b = as.numeric(fx[, "estimate"]), b_lb = as.numeric(fx[, "ci.lb"]),
+         b_ub = as.numeric(fx[, "ci.ub"]), tau2 = res$tau2)
+  })
 }

@@ -456,6 +456,24 @@ mp_uni_args <- function(yi, vi, X, X_names, method, test) {
   args
 }
 
+# mp_guard(expr): expr's value (a list) with ok = TRUE unless it sets ok itself, or
+# list(ok = FALSE, error = message) when it stops; every warning is collected (muffled) into
+# $warnings. The one wrapper of the family functions' calls.
+mp_guard <- function(expr) {
+  warns <- character(0)
+  out <- withCallingHandlers(tryCatch({
+    v <- expr
+    if (is.null(v$ok)) v <- c(list(ok = TRUE), v)
+    v
+  }, error = function(e) list(ok = FALSE, error = conditionMessage(e))),
+  warning = function(w) {
+    warns <<- c(warns, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  out$warnings <- unique(warns)
+  out
+}
+
 mp_to_json <- function(obj) {
   jsonlite::toJSON(mp_json_prep(obj), auto_unbox = TRUE, json_verbatim = TRUE,
                    null = "null", na = "null", pretty = FALSE)
