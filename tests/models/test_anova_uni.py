@@ -14,26 +14,7 @@ import metaparity as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metaparity.parity.anova_uni import compare_anova_uni, metafor_anova_uni  # noqa: E402
-from predict_cases import _assink, _bcg, _hart, _normand  # noqa: E402
-
-#: name -> (fit, anova keyword arguments)
-CASES = {
-    "bcg ~ablat*alloc default btt": (lambda: _bcg("~ ablat * alloc"), {}),
-    "bcg ~ablat*alloc btt names knha": (lambda: _bcg("~ ablat * alloc", test="knha"),
-                                        {"btt": ["ablat:allocrandom", "ablat:allocsystematic"]}),
-    "bcg ~ablat*alloc X contrasts": (lambda: _bcg("~ ablat * alloc", method="DL"),
-                                     {"X": [[0, 1, 0, 0, 0, 0], [0, 1, 0, 0, 1, 0],
-                                            [0, 1, 0, 0, 0, 1]]}),
-    "bcg ~ablat*alloc X t": (lambda: _bcg("~ ablat * alloc", test="t"),
-                             {"X": [[1, 30, 1, 0, 30, 0]]}),
-    "normand ~log(n) btt 0": (lambda: _normand(method="ML"), {"btt": 0}),
-    "assink ~deltype+year adhoc btt": (lambda: _assink(test="adhoc"), {"btt": [1, 2]}),
-    "assink ~deltype+year X rank-deficient": (lambda: _assink(method="PM"),
-                                              {"X": [[0, 1, -1, 0], [0, 2, -2, 0]]}),
-    "hart ~compgrp+year HE": (lambda: _hart(method="HE"), {"btt": "I(year - 1990)"}),
-    "intercept-only knha": (lambda: mp.rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015],
-                                           test="knha"), {}),
-}  # fmt: skip
+from metareg_cases import ANOVA as CASES  # noqa: E402
 
 
 def _fit(name):

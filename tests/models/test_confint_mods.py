@@ -15,24 +15,7 @@ import metaparity as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metaparity.parity.confint_uni import compare_confint_uni, metafor_confint_uni  # noqa: E402
-from predict_cases import _assink, _bcg, _csv, _hart, _normand  # noqa: E402
-
-#: name -> (fit, confint level or None)
-CASES = {
-    "bcg ~ablat REML": (lambda: _bcg("~ ablat"), None),
-    "bcg ~ablat DL knha 90": (lambda: _bcg("~ ablat", method="DL", test="knha"), 90),
-    "bcg ~ablat*alloc REML": (lambda: _bcg("~ ablat * alloc"), None),
-    "bcg ~ablat*alloc ML t": (lambda: _bcg("~ ablat * alloc", method="ML", test="t"), 99),
-    "bcg ~0+alloc PM": (lambda: _bcg("~ 0 + alloc", method="PM"), None),
-    "normand ~log(n) REML": (lambda: _normand(), None),
-    "normand ~log(n) SJ": (lambda: _normand(method="SJ"), 80),
-    "assink ~deltype+year REML": (lambda: _assink(), None),
-    "assink ~deltype+year HE adhoc": (lambda: _assink(method="HE", test="adhoc"), None),
-    "hart ~compgrp+year REML": (lambda: _hart(), None),
-    "hart ~compgrp+year DL": (lambda: _hart(method="DL"), 95),
-    "bcg int REML (fixed table)": (lambda: mp.rma(measure="RR", ai="tpos", bi="tneg", ci="cpos",
-                                                  di="cneg", data=_csv("dat.bcg")), None),
-}  # fmt: skip
+from metareg_cases import CONFINT as CASES  # noqa: E402
 
 
 def _fit(name):

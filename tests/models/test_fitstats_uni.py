@@ -21,39 +21,8 @@ from metaparity.parity.fitstats_uni import (  # noqa: E402
     metafor_fitstats_uni,
     metafor_lrt_uni,
 )
-from predict_cases import _assink, _bcg, _csv, _hart, _normand  # noqa: E402
-
-_Y = np.array([0.10, 0.90, -0.50, 0.30, 1.20, -0.20, 0.40])
-_V = np.array([0.020, 0.035, 0.050, 0.015, 0.080, 0.040, 0.0])  # one vi = 0
-
-
-def _bcg_int(**kw):
-    return mp.rma(measure="RR", ai="tpos", bi="tneg", ci="cpos", di="cneg",
-                  data=_csv("dat.bcg"), **kw)  # fmt: skip
-
-
-#: name -> a fit; fit statistics compared on every one
-FITS = {
-    "bcg int REML": lambda: _bcg_int(),
-    "bcg int ML": lambda: _bcg_int(method="ML"),
-    "bcg int DL": lambda: _bcg_int(method="DL"),
-    "bcg int EE": lambda: _bcg_int(method="EE"),
-    "bcg int SJ knha": lambda: _bcg_int(method="SJ", test="knha"),
-    "bcg int tau2 fixed": lambda: _bcg_int(tau2=0.2),
-    "bcg int weights": lambda: _bcg_int(method="ML", weights=np.arange(1.0, 14.0)),
-    "bcg int unweighted": lambda: _bcg_int(method="REML", weighted=False),
-    "bcg ~ablat REML": lambda: _bcg("~ ablat"),
-    "bcg ~ablat*alloc ML": lambda: _bcg("~ ablat * alloc", method="ML"),
-    "bcg ~ablat*alloc REML": lambda: _bcg("~ ablat * alloc"),
-    "bcg ~0+alloc HE": lambda: _bcg("~ 0 + alloc", method="HE"),
-    "normand ~log(n) EE": lambda: _normand(method="EE"),
-    "normand ~log(n) PM": lambda: _normand(method="PM"),
-    "assink ~deltype+year REML": lambda: _assink(),
-    "hart ~compgrp+year ML": lambda: _hart(method="ML"),
-    "hart ~compgrp+year tau2 fixed": lambda: _hart(tau2=0.05),
-    "vi=0 study REML": lambda: mp.rma(_Y, _V),
-    "vi=0 study HE": lambda: mp.rma(_Y, _V, method="HE"),
-}
+from metareg_cases import FITS, LRTS, _bcg_int  # noqa: E402
+from predict_cases import _bcg, _csv  # noqa: E402
 
 
 def _fit(name):
@@ -70,40 +39,6 @@ def test_fit_statistics_agree_with_metafor(metafor, name):
     assert ref["ok"], ref.get("error")
     bad = [c for c in compare_fitstats_uni(res, ref) if not c.ok]
     assert not bad, "\n".join(f"{c.quantity}: {c.ours!r} vs {c.ref!r}" for c in bad[:5])
-
-
-#: name -> (full, reduced, refit); both orders are given to anova() in the test
-LRTS = {
-    "bcg ~ablat vs int ML": (lambda: _bcg("~ ablat", method="ML"), lambda: _bcg_int(method="ML"),
-                             False),
-    "bcg ~ablat*alloc vs ~ablat ML": (lambda: _bcg("~ ablat * alloc", method="ML"),
-                                      lambda: _bcg("~ ablat", method="ML"), False),
-    "bcg ~ablat vs int REML refit": (lambda: _bcg("~ ablat"), lambda: _bcg_int(), True),
-    "bcg ~ablat vs int REML no refit": (lambda: _bcg("~ ablat"), lambda: _bcg_int(), False),
-    "bcg int REML vs EE": (lambda: _bcg_int(), lambda: _bcg_int(method="EE"), False),
-    "bcg ~ablat EE vs int EE": (lambda: _bcg("~ ablat", method="EE"),
-                                lambda: _bcg_int(method="EE"), False),
-    "bcg ~0+ablat EE vs int EE (lm adds an intercept)": (
-        lambda: _bcg("~ 0 + ablat + year", method="EE"), lambda: _bcg_int(method="EE"), False),
-    "bcg REML vs tau2 fixed": (lambda: _bcg_int(), lambda: _bcg_int(tau2=0.0), False),
-    "bcg DL vs EE (not ML/REML)": (lambda: _bcg("~ ablat", method="DL"),
-                                   lambda: _bcg_int(method="EE"), False),
-    "hart ~compgrp+year vs ~year ML": (
-        lambda: _hart(method="ML"),
-        lambda: mp.rma("yi", "vi", mods="~ I(year - 1990)", data=_hart_data(),
-                       method="ML"), False),
-    "normand weights ML": (
-        lambda: _normand(method="ML", weights=np.arange(1.0, 10.0)),
-        lambda: mp.rma(_normand().yi, _normand().vi, method="ML", weights=np.arange(1.0, 10.0)),
-        False),
-}  # fmt: skip
-
-
-def _hart_data():
-    e = _csv("dat.hart1999")
-    e["yi"] = np.log((e.x1i / e.t1i) / (e.x2i / e.t2i))
-    e["vi"] = 1 / e.x1i + 1 / e.x2i
-    return e
 
 
 def _pair(name):

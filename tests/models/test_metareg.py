@@ -303,6 +303,7 @@ def _unless_zero_se_sign(res, bad):
 
 
 def _unless_metafor_is_the_imprecise_one(res, bad):
+    bad = _unless_zero_se_sign(res, bad)
     if not bad:
         return bad
     ex = _exact(res)
@@ -347,8 +348,7 @@ def _check(metafor, res, label):
     assert tuple(ref["fit"]["coef_names"]) == res.coef_names or not res.intercept
     cmps = compare_mods(res, ref)
     STATS.extend((res.method, c) for c in cmps)
-    bad = _unless_zero_se_sign(res, [c for c in cmps if not c.ok])
-    bad = _unless_metafor_is_the_imprecise_one(res, bad)
+    bad = _unless_metafor_is_the_imprecise_one(res, [c for c in cmps if not c.ok])
     bad = _unless_r2_is_tau2_0_at_zero(metafor, res, bad)
     assert not bad, f"{label} {res.method}/{res.test}:\n" + "\n".join(
         f"  {c.quantity}: ours {c.ours!r} metafor {c.ref!r} (rel {c.rel_diff:.2e})" for c in bad
@@ -452,8 +452,7 @@ def test_differential_mods(metafor, method, ma, kind, test, seed):
     cmps = compare_mods(res, ref)
     STATS.extend((method, c) for c in cmps)
     COUNTS[f"mods {method}"] += 1
-    bad = _unless_zero_se_sign(res, [c for c in cmps if not c.ok])
-    bad = _unless_metafor_is_the_imprecise_one(res, bad)
+    bad = _unless_metafor_is_the_imprecise_one(res, [c for c in cmps if not c.ok])
     bad = _unless_r2_is_tau2_0_at_zero(metafor, res, bad)
     assert not bad, "\n".join(f"{c.quantity}: ours {c.ours!r} metafor {c.ref!r}" for c in bad)
 

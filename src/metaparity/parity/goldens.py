@@ -58,6 +58,8 @@ PRODUCERS: dict[str, str] = {
     "r_scripts/goldens_mv_tools.R": "fixtures/goldens/metafor-{metafor}/mv_tools.json",
     # blup()/ranef() of rma fits (inputs: fixtures/blup_cases.json)
     "r_scripts/goldens_blup.R": "fixtures/goldens/metafor-{metafor}/blup.json",
+    # predict/anova/fit statistics/LRT/confint of rma meta-regressions (fixtures/metareg_cases.json)
+    "r_scripts/goldens_metareg.R": "fixtures/goldens/metafor-{metafor}/metareg.json",
     "r_scripts/export_metadat.R": "fixtures/metadat",
 }
 

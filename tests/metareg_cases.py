@@ -1,0 +1,181 @@
+"""The meta-regression cases compared with metafor, live (tests/models/test_predict_mods.py,
+test_anova_uni.py, test_fitstats_uni.py, test_confint_mods.py) and in goldens
+(scripts/metareg_golden_inputs.py -> fixtures/metareg_cases.json -> r_scripts/goldens_metareg.R
+-> fixtures/goldens/metafor-*/metareg.json, replayed by tests/parity/test_goldens_metareg.py).
+
+Four data sets (dat.bcg, dat.normand1999, dat.assink2016, dat.hart1999) with continuous and
+categorical moderators and an interaction; :func:`golden_calls` lists every call: its kind
+(predict, anova, fitstats, lrt, confint), the R function and its arguments, and how our
+side is computed and compared.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import metaparity as mp
+from metaparity.parity.anova_uni import anova_call_args, compare_anova_uni
+from metaparity.parity.confint_uni import compare_confint_uni, confint_call_args
+from metaparity.parity.fitstats_uni import (
+    compare_fitstats_uni,
+    compare_lrt_uni,
+    lrt_call_args,
+)
+from metaparity.parity.predict import compare_predict, predict_call_args
+from metaparity.parity.uni_spec import uni_spec
+from predict_cases import CASES as PREDICT
+from predict_cases import _assink, _bcg, _csv, _hart, _normand
+
+__all__ = ["PREDICT", "ANOVA", "FITS", "LRTS", "CONFINT", "golden_calls", "quiet"]
+
+
+def quiet(fn: Callable[[], Any]) -> Any:
+    """``fn()`` with its warnings silenced (the cases' fits warn as metafor does)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn()
+
+
+_Y = np.array([0.10, 0.90, -0.50, 0.30, 1.20, -0.20, 0.40])
+_V = np.array([0.020, 0.035, 0.050, 0.015, 0.080, 0.040, 0.0])  # one vi = 0
+
+
+def _bcg_int(**kw):
+    return mp.rma(measure="RR", ai="tpos", bi="tneg", ci="cpos", di="cneg",
+                  data=_csv("dat.bcg"), **kw)  # fmt: skip
+
+
+def _hart_data():
+    e = _csv("dat.hart1999")
+    e["yi"] = np.log((e.x1i / e.t1i) / (e.x2i / e.t2i))
+    e["vi"] = 1 / e.x1i + 1 / e.x2i
+    return e
+
+
+#: name -> (fit, anova keyword arguments)
+ANOVA = {
+    "bcg ~ablat*alloc default btt": (lambda: _bcg("~ ablat * alloc"), {}),
+    "bcg ~ablat*alloc btt names knha": (lambda: _bcg("~ ablat * alloc", test="knha"),
+                                        {"btt": ["ablat:allocrandom", "ablat:allocsystematic"]}),
+    "bcg ~ablat*alloc X contrasts": (lambda: _bcg("~ ablat * alloc", method="DL"),
+                                     {"X": [[0, 1, 0, 0, 0, 0], [0, 1, 0, 0, 1, 0],
+                                            [0, 1, 0, 0, 0, 1]]}),
+    "bcg ~ablat*alloc X t": (lambda: _bcg("~ ablat * alloc", test="t"),
+                             {"X": [[1, 30, 1, 0, 30, 0]]}),
+    "normand ~log(n) btt 0": (lambda: _normand(method="ML"), {"btt": 0}),
+    "assink ~deltype+year adhoc btt": (lambda: _assink(test="adhoc"), {"btt": [1, 2]}),
+    "assink ~deltype+year X rank-deficient": (lambda: _assink(method="PM"),
+                                              {"X": [[0, 1, -1, 0], [0, 2, -2, 0]]}),
+    "hart ~compgrp+year HE": (lambda: _hart(method="HE"), {"btt": "I(year - 1990)"}),
+    "intercept-only knha": (lambda: mp.rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015],
+                                           test="knha"), {}),
+}  # fmt: skip
+
+
+#: name -> a fit; fit statistics compared on every one
+FITS = {
+    "bcg int REML": lambda: _bcg_int(),
+    "bcg int ML": lambda: _bcg_int(method="ML"),
+    "bcg int DL": lambda: _bcg_int(method="DL"),
+    "bcg int EE": lambda: _bcg_int(method="EE"),
+    "bcg int SJ knha": lambda: _bcg_int(method="SJ", test="knha"),
+    "bcg int tau2 fixed": lambda: _bcg_int(tau2=0.2),
+    "bcg int weights": lambda: _bcg_int(method="ML", weights=np.arange(1.0, 14.0)),
+    "bcg int unweighted": lambda: _bcg_int(method="REML", weighted=False),
+    "bcg ~ablat REML": lambda: _bcg("~ ablat"),
+    "bcg ~ablat*alloc ML": lambda: _bcg("~ ablat * alloc", method="ML"),
+    "bcg ~ablat*alloc REML": lambda: _bcg("~ ablat * alloc"),
+    "bcg ~0+alloc HE": lambda: _bcg("~ 0 + alloc", method="HE"),
+    "normand ~log(n) EE": lambda: _normand(method="EE"),
+    "normand ~log(n) PM": lambda: _normand(method="PM"),
+    "assink ~deltype+year REML": lambda: _assink(),
+    "hart ~compgrp+year ML": lambda: _hart(method="ML"),
+    "hart ~compgrp+year tau2 fixed": lambda: _hart(tau2=0.05),
+    "vi=0 study REML": lambda: mp.rma(_Y, _V),
+    "vi=0 study HE": lambda: mp.rma(_Y, _V, method="HE"),
+}
+
+
+#: name -> (full, reduced, refit); both orders are given to anova() in the test
+LRTS = {
+    "bcg ~ablat vs int ML": (lambda: _bcg("~ ablat", method="ML"), lambda: _bcg_int(method="ML"),
+                             False),
+    "bcg ~ablat*alloc vs ~ablat ML": (lambda: _bcg("~ ablat * alloc", method="ML"),
+                                      lambda: _bcg("~ ablat", method="ML"), False),
+    "bcg ~ablat vs int REML refit": (lambda: _bcg("~ ablat"), lambda: _bcg_int(), True),
+    "bcg ~ablat vs int REML no refit": (lambda: _bcg("~ ablat"), lambda: _bcg_int(), False),
+    "bcg int REML vs EE": (lambda: _bcg_int(), lambda: _bcg_int(method="EE"), False),
+    "bcg ~ablat EE vs int EE": (lambda: _bcg("~ ablat", method="EE"),
+                                lambda: _bcg_int(method="EE"), False),
+    "bcg ~0+ablat EE vs int EE (lm adds an intercept)": (
+        lambda: _bcg("~ 0 + ablat + year", method="EE"), lambda: _bcg_int(method="EE"), False),
+    "bcg REML vs tau2 fixed": (lambda: _bcg_int(), lambda: _bcg_int(tau2=0.0), False),
+    "bcg DL vs EE (not ML/REML)": (lambda: _bcg("~ ablat", method="DL"),
+                                   lambda: _bcg_int(method="EE"), False),
+    "hart ~compgrp+year vs ~year ML": (
+        lambda: _hart(method="ML"),
+        lambda: mp.rma("yi", "vi", mods="~ I(year - 1990)", data=_hart_data(),
+                       method="ML"), False),
+    "normand weights ML": (
+        lambda: _normand(method="ML", weights=np.arange(1.0, 10.0)),
+        lambda: mp.rma(_normand().yi, _normand().vi, method="ML", weights=np.arange(1.0, 10.0)),
+        False),
+}  # fmt: skip
+
+
+#: name -> (fit, confint level or None)
+CONFINT = {
+    "bcg ~ablat REML": (lambda: _bcg("~ ablat"), None),
+    "bcg ~ablat DL knha 90": (lambda: _bcg("~ ablat", method="DL", test="knha"), 90),
+    "bcg ~ablat*alloc REML": (lambda: _bcg("~ ablat * alloc"), None),
+    "bcg ~ablat*alloc ML t": (lambda: _bcg("~ ablat * alloc", method="ML", test="t"), 99),
+    "bcg ~0+alloc PM": (lambda: _bcg("~ 0 + alloc", method="PM"), None),
+    "normand ~log(n) REML": (lambda: _normand(), None),
+    "normand ~log(n) SJ": (lambda: _normand(method="SJ"), 80),
+    "assink ~deltype+year REML": (lambda: _assink(), None),
+    "assink ~deltype+year HE adhoc": (lambda: _assink(method="HE", test="adhoc"), None),
+    "hart ~compgrp+year REML": (lambda: _hart(), None),
+    "hart ~compgrp+year DL": (lambda: _hart(method="DL"), 95),
+    "bcg int REML (fixed table)": (lambda: mp.rma(measure="RR", ai="tpos", bi="tneg", ci="cpos",
+                                                  di="cneg", data=_csv("dat.bcg")), None),
+}  # fmt: skip
+
+
+#: kind -> the R function of fam_metareg.R that records it
+R_FUNCTIONS = {"predict": "mp_predict_uni", "anova": "mp_anova_uni",
+               "fitstats": "mp_fitstats_uni", "lrt": "mp_lrt_uni", "confint": "mp_confint_uni"}  # fmt: skip
+
+
+def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, Any]], list]]]:
+    """``"kind: name" -> (kind, the R call's arguments, compare(ref) -> comparisons)``."""
+    out: dict[str, Any] = {}
+
+    def add(kind: str, name: str, args: dict[str, Any], cmp: Callable) -> None:
+        out[f"{kind}: {name}"] = (kind, args, cmp)
+
+    for name, (fit, kw) in PREDICT.items():
+        res = quiet(fit)
+        add("predict", name, predict_call_args(res, **kw),
+            lambda ref, res=res, kw=kw: compare_predict(res, ref, **kw))  # fmt: skip
+    for name, (fit, kw) in ANOVA.items():
+        res = quiet(fit)
+        add("anova", name, anova_call_args(res, **kw),
+            lambda ref, res=res, kw=kw: compare_anova_uni(res, mp.anova(res, **kw), ref))  # fmt: skip
+    for name, fit in FITS.items():
+        res = quiet(fit)
+        add("fitstats", name, uni_spec(res),
+            lambda ref, res=res: compare_fitstats_uni(res, ref))  # fmt: skip
+    for name, (f, r, refit) in LRTS.items():
+        full, red = quiet(f), quiet(r)
+        add("lrt", name, lrt_call_args(full, red, refit),
+            lambda ref, a=full, b=red, rf=refit: compare_lrt_uni(
+                quiet(lambda: mp.anova(a, b, refit=rf)), ref))  # fmt: skip
+    for name, (fit, level) in CONFINT.items():
+        res = quiet(fit)
+        add("confint", name, confint_call_args(res, level),
+            lambda ref, res=res, lv=level: compare_confint_uni(res, res.confint(lv), ref))  # fmt: skip
+    return out
