@@ -293,7 +293,7 @@ def test_names_and_aliases():
     public = {"forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot",
               "leave1out_plot", "revman_forest", "revman_galbraith", "ForestStudy",
               "ForestPooled", "encode_png", "forest_plot", "galbraith_plot", "plot_baujat",
-              "plot_leave1out", "profile_plot"}  # fmt: skip
+              "plot_leave1out", "profile_plot", "regplot", "regplot_data"}  # fmt: skip
     assert set(plots.__all__) == public
     assert all(hasattr(plots, n) for n in public)
     res, b = _bcg()

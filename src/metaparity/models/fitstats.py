@@ -87,7 +87,7 @@ def uni_fit_stats(
     >>> y, v = np.array([0.1, 0.3, 0.5]), np.array([0.01, 0.02, 0.03])
     >>> fs = uni_fit_stats(y, v, None, 0.25, 0.0, 1)
     >>> round(fs["ML"]["ll"], 6), round(fs["REML"]["ll"], 6)
-    (1.082217, 0.045587)
+    (1.025893, -0.111515)
     """
     y = np.asarray(yi, dtype=float)
     v = np.asarray(vi, dtype=float)

@@ -2,7 +2,7 @@
 saves by file suffix (``.png``, ``.svg``, ``.pdf``) and returns the matplotlib Figure.
 
 Naming: a plot has metafor's name (``forest``, ``funnel``, ``radial``, ``galbraith``,
-``labbe``); where metaparity already uses that name for the numbers (``baujat``,
+``labbe``, ``regplot``); where metaparity already uses that name for the numbers (``baujat``,
 ``leave1out`` in :mod:`metaparity.analysis.diagnostics`) the plot is ``<name>_plot``.  The
 reproduction report's figures drawn from plain numbers are ``revman_forest`` and
 ``revman_galbraith``.  Older names stay as aliases: ``forest_plot``, ``galbraith_plot``,
@@ -30,12 +30,13 @@ from metaparity.plots.labbe import labbe
 from metaparity.plots.leave1out import leave1out_plot, plot_leave1out
 from metaparity.plots.profile import profile_plot
 from metaparity.plots.radial import radial
+from metaparity.plots.regplot import regplot, regplot_data
 from metaparity.plots.revman import ForestPooled, ForestStudy, forest_plot, revman_forest
 
 __all__ = [
     # metafor's plots of a fitted model
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot",
-    "profile_plot",
+    "profile_plot", "regplot", "regplot_data",
     # the report's figures from plain numbers
     "revman_forest", "revman_galbraith", "ForestStudy", "ForestPooled", "encode_png",
     # older names

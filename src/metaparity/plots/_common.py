@@ -139,13 +139,14 @@ def finish(
     title: str | None,
     path: str | Path | None,
     formats: Sequence[str] = ("png", "svg", "pdf"),
+    legend_loc: Any = "upper left",
 ) -> Figure:
-    """Title, open top/right spines, legend (upper left), save: how the single-axes plots
-    end.  Returns ``fig``."""
+    """Title, open top/right spines, legend (upper left unless ``legend_loc``), save: how the
+    single-axes plots end.  Returns ``fig``."""
     if title:
         ax.set_title(title, fontsize=11)
     open_spines(ax)
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.legend(loc=legend_loc, fontsize=8, frameon=False)
     save(fig, path, 150, formats=formats, pad_inches=0.12)
     return fig
 

@@ -105,3 +105,20 @@ mp_confint_uni <- function(clevel = NULL, ...) {
          b_ub = as.numeric(fx[, "ci.ub"]), tau2 = res$tau2)
   })
 }
+
+# mp_regplot_uni(mod, label, psize, plim, transf, <model spec>): regplot(res, mod = (1-based),
+# label =, psize = "seinv" | "vinv" | NULL, plim =, transf = exp | NULL) drawn on a null device:
+# the data frame it returns (xi, yi, psize, order 1-based, pred at each study, label).
+mp_regplot_uni <- function(mod, label = FALSE, psize = NULL, plim = c(0.5, 3), transf = NULL, ...) {
+  mp_guard({
+    res <- mp_fit_spec(...)
+    grDevices::pdf(NULL)
+    on.exit(grDevices::dev.off(), add = TRUE)
+    ra <- list(x = res, mod = as.integer(mod), label = label, plim = as.numeric(unlist(plim)))
+    if (!is.null(psize)) ra$psize <- psize
+    if (!is.null(transf)) ra$transf <- switch(transf, exp = exp)
+    s <- do.call(regplot, ra)
+    list(xi = as.numeric(s$xi), yi = as.numeric(s$yi), psize = as.numeric(s$psize),
+         order = as.integer(s$order), pred = mp_num(s$pred), label = as.logical(s$label))
+  })
+}
