@@ -24,6 +24,7 @@ from metaparity.analysis.diagnostics import (
     rstandard,
     rstudent,
 )
+from metaparity.analysis.permutest import PermutestResult, permutest
 from metaparity.analysis.robust import RobustResult, robust
 from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_sizes
 from metaparity.effects.vcalc import blsplit, vcalc
@@ -52,6 +53,7 @@ from metaparity.plots import (
     leave1out_plot,
     profile_plot,
     radial,
+    regplot,
 )
 
 __all__ = [
@@ -69,9 +71,10 @@ __all__ = [
     # publication bias
     "ranktest", "regtest", "trimfill", "fsn",
     # cluster-robust inference
-    "robust", "anova",
+    "robust", "anova", "permutest", "PermutestResult",
     # plots (matplotlib is imported when one is drawn)
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot", "profile_plot",
+    "regplot",
     # which metafor release's behaviour is mirrored
     "set_metafor_version", "get_metafor_version", "metafor_version",
     "__version__",

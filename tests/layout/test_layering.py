@@ -211,8 +211,9 @@ PUBLIC_API = [
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     "blup", "ranef",
     "ranktest", "regtest", "trimfill", "fsn",
-    "robust", "anova",
+    "robust", "anova", "permutest", "PermutestResult",
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot", "profile_plot",
+    "regplot",
     "set_metafor_version", "get_metafor_version", "metafor_version",
     "__version__",
 ]  # fmt: skip

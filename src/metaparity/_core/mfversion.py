@@ -90,6 +90,8 @@ CHANGES: dict[str, str] = {
     "before: the tables as given",
     "ranktest_normal": "5.0: ranktest() gives a normal-approximation p-value when the exact "
     "one is unavailable (many estimates)",
+    "permutest_btt": "4.8: permutest() gains btt= (the coefficients of the omnibus test; 3.8: "
+    "'Extra argument ('btt') disregarded.', QM tests the model's own btt)",
 }
 
 #: the release that made each change

@@ -31,7 +31,7 @@ from metaparity.models.mv import MvResult
 from metaparity.models.results import RmaResult
 from metaparity.models.uni import rma
 
-__all__ = ["anova", "AnovaWald", "AnovaLRT"]
+__all__ = ["anova", "AnovaWald", "AnovaLRT", "btt_indices"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ def _ddf(res: MvResult | RmaResult) -> np.ndarray:
     return np.full(res.p, float(res.k - res.p))
 
 
-def _btt(res: MvResult | RmaResult, btt: Any) -> tuple[int, ...]:
+def btt_indices(res: MvResult | RmaResult, btt: Any) -> tuple[int, ...]:
+    """``btt`` (0-based indices or coefficient names) as sorted 0-based indices, checked."""
     items = [btt] if isinstance(btt, (int, np.integer, str)) else list(btt)
     out = []
     for b in items:
@@ -126,7 +127,7 @@ def _hyp(row: np.ndarray, names: tuple[str, ...]) -> str:
 
 
 def _wald_btt(res: MvResult | RmaResult, btt: Any) -> AnovaWald:
-    bt = _btt(res, btt)
+    bt = btt_indices(res, btt)
     idx = list(bt)
     m = len(idx)
     bv, vb = _coef(res)

@@ -6,12 +6,14 @@
 # optionally weights (NULL: inverse-variance), weighted (TRUE), tau2 (NULL: estimated).
 # mp_fit_spec fits it with rma() under the tight control of mp_rma (relaxed only when
 # metafor's iteration cannot reach it).
+# relax: NULL (the tightest threshold the fit itself reaches), or that factor of mp_control_for.
 mp_fit_spec <- function(yi, vi, X, X_names, method = "REML", test = "z", level = 95,
-                        weights = NULL, weighted = TRUE, tau2 = NULL) {
+                        weights = NULL, weighted = TRUE, tau2 = NULL, relax = NULL) {
   args <- c(mp_uni_args(yi, vi, X, X_names, method, test), list(level = level))
   if (!is.null(weights)) args$weights <- as.numeric(unlist(weights))
   if (!isTRUE(weighted)) args$weighted <- FALSE
   if (!is.null(tau2)) args$tau2 <- as.numeric(tau2)
+  if (!is.null(relax)) return(do.call(rma, c(args, list(control = mp_control_for(args$vi, relax)))))
   mp_fit_relaxed(args, args$vi)$res
 }
 
@@ -120,5 +122,34 @@ mp_regplot_uni <- function(mod, label = FALSE, psize = NULL, plim = c(0.5, 3), t
     s <- do.call(regplot, ra)
     list(xi = as.numeric(s$xi), yi = as.numeric(s$yi), psize = as.numeric(s$psize),
          order = as.integer(s$order), pred = mp_num(s$pred), label = as.logical(s$label))
+  })
+}
+
+# mp_permutest_uni(exact, iter, seed, btt, alternative, p2defn, stat, <model spec>):
+# set.seed(seed); permutest(res, exact =, iter =, btt = (1-based, NULL: the model's),
+# progbar = FALSE, control = list(alternative, p2defn, stat)): the p-values and, per
+# coefficient, the permutation distribution sorted (zval.perm, beta.perm) and QM.perm sorted.
+mp_permutest_uni <- function(exact = FALSE, iter = 1000, seed = 1, btt = NULL,
+                             alternative = "two.sided", p2defn = "abs", stat = "test", ...) {
+  mp_guard({
+    # permutest refits every permutation under the model's control: a permutation whose
+    # iteration cannot reach the tight threshold is dropped (NA) by metafor, so relax the
+    # threshold (100x, at most twice) until every refit converges, as mp_fit_relaxed does
+    for (relax in c(1, 100, 10000)) {
+      res <- tryCatch(mp_fit_spec(..., relax = relax), error = function(e) e)
+      if (inherits(res, "error")) next
+      set.seed(as.integer(seed))
+      pa <- list(x = res, exact = isTRUE(exact), iter = as.numeric(iter), progbar = FALSE,
+                 control = list(alternative = alternative, p2defn = p2defn, stat = stat))
+      if (!is.null(btt)) pa$btt <- as.integer(unlist(btt))
+      pt <- do.call(permutest, pa)
+      if (!anyNA(pt$QM.perm)) break
+    }
+    zp <- as.matrix(pt$zval.perm); bp <- as.matrix(pt$beta.perm)
+    srt <- function(m) lapply(seq_len(ncol(m)), function(j) sort(m[, j], na.last = TRUE))
+    list(pval = as.numeric(pt$pval), QMp = as.numeric(pt$QMp), exact_iter = as.numeric(pt$exact.iter),
+         relax = relax, failed = sum(is.na(pt$QM.perm)),
+         iter = length(pt$QM.perm),
+         zval_perm = srt(zp), beta_perm = srt(bp), QM_perm = sort(as.numeric(pt$QM.perm), na.last = TRUE))
   })
 }

@@ -1,0 +1,116 @@
+"""permutest(): live against metafor's permutest() -- exact tests number for number (p-values,
+QMp and the whole permutation distribution) on four data sets with continuous and
+categorical moderators and intercept-only models, the options alternative/p2defn/stat/btt,
+approximate tests within Monte-Carlo error; counts of distinct permutations; bad input."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metaparity as mp
+from metaparity.analysis.permutest import n_permutations, permutest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from predict_cases import _bcg, _csv, _hart, _normand  # noqa: E402
+
+
+def _bcg_int(**kw):
+    return mp.rma(measure="RR", ai="tpos", bi="tneg", ci="cpos", di="cneg",
+                  data=_csv("dat.bcg"), **kw)  # fmt: skip
+
+
+def _sub(k, n):
+    return np.arange(n) < k
+
+
+def _assink3():
+    d = _csv("dat.assink2016")
+    return d.groupby("deltype", sort=False).head(2).reset_index(drop=True)  # 6 rows, 3 levels
+
+
+#: name -> (fit, permutest keyword arguments)
+CASES = {
+    "bcg[1:8] int REML exact": (lambda: _bcg_int(subset=_sub(8, 13)), {}),
+    "bcg[1:8] int DL knha exact": (lambda: _bcg_int(subset=_sub(8, 13), method="DL",
+                                                    test="knha"), {}),
+    "bcg[1:10] int EE exact=True": (lambda: _bcg_int(subset=_sub(10, 13), method="EE"),
+                                    {"exact": True}),
+    "bcg[1:6] ~ablat REML exact": (lambda: _bcg("~ ablat", subset=_sub(6, 13)), {}),
+    "bcg[1:6] ~ablat ML less": (lambda: _bcg("~ ablat", subset=_sub(6, 13), method="ML"),
+                                {"alternative": "less"}),
+    "bcg[1:6] ~ablat DL px2 coef": (lambda: _bcg("~ ablat", subset=_sub(6, 13), method="DL"),
+                                    {"p2defn": "px2", "stat": "coef"}),
+    "bcg[1:6] ~ablat+year HE btt": (lambda: _bcg("~ ablat + I(year - 1960)", subset=_sub(6, 13),
+                                                 method="HE"), {"btt": [2]}),
+    "normand[1:6] ~log(n) EE exact": (lambda: _normand(method="EE", subset=_sub(6, 9)), {}),
+    "assink 2 per deltype REML exact": (lambda: mp.rma("yi", "vi", mods="~ deltype",
+                                                       data=_assink3()), {}),
+    "hart ~compgrp+year REML greater": (lambda: _hart(), {"alternative": "greater"}),
+    "bcg ~ablat REML approximate": (lambda: _bcg("~ ablat"), {"iter": 2000, "seed": 7}),
+    "bcg int REML approximate": (lambda: _bcg_int(), {"iter": 2000, "seed": 3}),
+}  # fmt: skip
+
+
+def _case(name):
+    fit, kw = CASES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(), dict(kw)
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("name", list(CASES))
+def test_permutest_agrees_with_metafor(metafor, name):
+    from metaparity.parity.permutest_uni import compare_permutest_uni, metafor_permutest_uni
+
+    res, kw = _case(name)
+    ours = permutest(res, **kw)
+    rkw = {q: kw[q] for q in ("exact", "iter", "btt", "alternative", "p2defn", "stat") if q in kw}
+    ref = metafor_permutest_uni(res, bridge=metafor, **rkw)
+    assert ref["ok"], ref.get("error")
+    cmps = compare_permutest_uni(res, ours, ref)
+    assert ours.exact == ("approximate" not in name)
+    assert len(cmps) > (3 if ours.exact else 1)
+    bad = [c for c in cmps if not c.ok]
+    assert not bad, "\n".join(f"{c.quantity}: {c.ours!r} vs {c.ref!r}" for c in bad[:5])
+
+
+def test_counts_of_distinct_permutations():
+    res, _ = _case("assink 2 per deltype REML exact")
+    groups = np.unique(np.asarray(res.X), axis=0, return_counts=True)[1]
+    from math import factorial, prod
+
+    assert n_permutations(res) == factorial(6) / prod(factorial(int(g)) for g in groups)
+    pt = permutest(res)
+    assert pt.exact and pt.iter == n_permutations(res)
+    assert n_permutations(_bcg_int()) == 2.0**13
+
+
+def test_the_observed_data_is_the_first_random_permutation():
+    res, _ = _case("bcg ~ablat REML approximate")
+    pt = permutest(res, iter=1000, seed=11)
+    np.testing.assert_allclose(pt.zval_perm[0], res.zval, rtol=1e-12)
+    assert pt.QM_perm[0] == pytest.approx(res.QM, rel=1e-12)
+    again = permutest(res, iter=1000, seed=11)
+    np.testing.assert_array_equal(pt.pval, again.pval)  # the seed fixes the draws
+
+
+def test_few_permutations_warn_and_bad_input_is_refused():
+    res, _ = _case("bcg ~ablat REML approximate")
+    with pytest.warns(UserWarning, match="Monte-Carlo standard error"):
+        permutest(res, iter=200, seed=1)
+    with pytest.raises(ValueError, match="at least 2 permutations"):
+        permutest(res, iter=1)
+    with pytest.raises(ValueError, match="alternative='both'"):
+        permutest(res, alternative="both")
+    with pytest.raises(ValueError, match="Too many iterations required"):
+        permutest(res, exact=True)
+    with mp.metafor_version("5.1"), pytest.raises(ValueError, match="out of range"):
+        permutest(res, btt=[5])
+    with mp.metafor_version("3.8"), pytest.warns(UserWarning, match="btt.*disregarded"):
+        permutest(res, btt=[5], iter=1000, seed=1)
