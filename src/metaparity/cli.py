@@ -735,7 +735,10 @@ def _add_parity_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     mv.add_argument("--struct", action="append", metavar="STRUCT",
                     help="structure of each '~ inner | outer' term: CS (default), HCS, UN, ID, "
                     "DIAG, AR, HAR, CAR")  # fmt: skip
-    mv.add_argument("--mods", metavar="FORMULA", help="moderators, e.g. '~ year + factor(type)'")
+    p.add_argument("--mods", metavar="FORMULA",
+                   help="moderators: a meta-regression (--model uni or mv), e.g. "
+                   "'~ year + factor(type)'; with --model uni the design is also compared "
+                   "with R's model.matrix")  # fmt: skip
     mv.add_argument("--V", metavar="FILE",
                     help="the sampling covariance matrix of all rows of FILE (CSV, e.g. from "
                     "vcalc(); header row and row names optional) instead of a vi column")  # fmt: skip

@@ -15,6 +15,7 @@ through results recorded earlier with ``golden_dir`` when R is not available.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import time
 import warnings
@@ -42,6 +43,14 @@ from metaparity.models.inputs import zero_variance_refusal
 from metaparity.models.uni import rma
 from metaparity.parity import recordings
 from metaparity.parity.compare import compare_result
+from metaparity.parity.harness_mods import (
+    attach_mods,
+    design_call,
+    mods_columns,
+    mods_comparisons,
+    mods_kept,
+    rma_mods_call,
+)
 from metaparity.parity.rbridge import control_arg as rbridge_control
 from metaparity.parity.rmemory import check_memory, expected_seconds
 from metaparity.parity.tolerances import Comparison, compare_values
@@ -293,6 +302,7 @@ def compare(
     accept: bool = False,
     max_memory_gb: float | None = None,
     progress: Callable[[str], None] | None = None,
+    mods: str | None = None,
 ) -> ParityReport:
     """Run the analysis in metaparity and metafor; compare escalc and every rma quantity.
 
@@ -328,6 +338,10 @@ def compare(
         available, or ``METAPARITY_R_MEMORY_GB``); a larger analysis is refused before R.
     progress : called with one line (``asking metafor: analysis 3/12 (k = 5000), 12 s``)
         while long R calls run; None: silent.
+    mods : a one-sided formula of columns of the file (``"~ x * factor(g)"``): a
+        meta-regression, ``rma(yi, vi, mods = X)`` on both sides, with the design compared
+        with R's ``model.matrix`` (:mod:`metaparity.parity.harness_mods`); not with
+        ``weights``.
 
     Returns
     -------
@@ -358,15 +372,28 @@ def compare(
     slab_col = _slab_column(df, slab, where)
     if weights is not None and weights not in df.columns:
         raise _missing_column(where, "--weights", weights, df.columns)
-    prepared = [
-        _prepare_group(gname, sub, measure, colmap, slab_col, weights, where)
-        for gname, sub in _groups(df, by, where)
-    ]
+    if mods is not None and weights is not None:
+        raise InputError(
+            "--weights with --mods: meta-regressions with user weights are not compared yet; "
+            "drop --weights, or compare the model without moderators"
+        )
+    mods_cols = None if mods is None else mods_columns(df, mods, where)
+    prepared = []
+    for gname, sub in _groups(df, by, where):
+        group = _prepare_group(gname, sub, measure, colmap, slab_col, weights, where)
+        if mods is not None and mods_cols is not None:
+            attach_mods(group[2], sub, mods, mods_cols)
+        prepared.append(group)
     for group in prepared:
         _check_zero_variances(group, methods, control, where)
     call = recordings.call_spec(measure, methods, test, level, colmap, by, filters, weights,
                                 control)  # fmt: skip
     input_sha, n_studies = recordings.input_digest(prepared)
+    if mods is not None:
+        call["mods"] = mods.strip()
+        input_sha = hashlib.sha256((input_sha + json.dumps(
+            [design_call(esc)["args"] for _, _, esc in prepared], sort_keys=True
+        )).encode()).hexdigest()  # fmt: skip
     gpath = None if golden_dir is None else recordings.recording_path(golden_dir, call)
     if golden_dir is not None and not record:
         refs, reference, versions = _replay(prepared, methods, golden_dir, call, input_sha)
@@ -418,8 +445,8 @@ def _replay(
     """metafor's records from the recording of this call for this input (R not used)."""
     path, rec = recordings.load_recording(golden_dir, call, input_sha)
     refs: dict[tuple[str, str], dict[str, Any]] = {}
-    for gname, _, _ in prepared:
-        for what in ("escalc", *methods):
+    for gname, _, esc in prepared:
+        for what in ("escalc", *methods, *(("design",) if "mods" in esc.attrs else ())):
             key = f"{gname}|{what}"
             if key not in rec["results"]:
                 raise InputError(f"{path}: no recorded metafor result for {key}; re-record")
@@ -640,9 +667,12 @@ def _analyses(
     analyses = []
     for gname, _inputs, esc in prepared:
         esc_cmp = _escalc_comparisons(esc, refs[("escalc", gname)])
+        design = refs.get(("design", gname))
         for m in methods:
             ref = refs[(m, gname)]
-            analyses.append(_analysis(gname, m, esc, esc_cmp, ref, test, level, control))
+            analyses.append(_analysis(gname, m, esc, esc_cmp, ref, test, level, control,
+                                      design))  # fmt: skip
+            design = None  # the design is compared once per subgroup
     return analyses
 
 
@@ -666,17 +696,23 @@ def _analysis(
     test: str,
     level: float,
     control: Any = None,
+    design: dict[str, Any] | None = None,
 ) -> Analysis:
-    """One subgroup x estimator: metafor's error, or every rma quantity compared."""
+    """One subgroup x estimator: metafor's error, or every rma quantity compared (with
+    moderators: the design once, then the meta-regression)."""
     fitted = int(
         (np.isfinite(esc["yi"].to_numpy(float)) & np.isfinite(esc["vi"].to_numpy(float))).sum()
     )
+    if "mods" in esc.attrs:
+        fitted = mods_kept(esc)
     a = Analysis(gname, m, fitted, r_warnings=list(ref.get("warnings") or []))
     a.comparisons += esc_cmp
     if not ref.get("ok"):
         a.r_error = ref.get("error", "metafor failed")
         if control is not None:  # metafor's own iteration: does metaparity stop the same way?
             a.r_error += _same_failure(a.r_error, esc, m, test, level, control)
+    elif "mods" in esc.attrs:
+        a.comparisons += mods_comparisons(esc, m, test, level, control, ref, design)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -755,6 +791,13 @@ def _references(
         yi = np.atleast_1d(np.asarray(e["yi"], dtype=float))
         vi = np.atleast_1d(np.asarray(e["vi"], dtype=float))
         keep = np.isfinite(yi) & np.isfinite(vi)
+        if "mods" in esc.attrs:
+            rcalls.append(design_call(esc))
+            keys.append(("design", gname))
+            for m in methods:
+                rcalls.append(rma_mods_call(esc, m, test, level, control))
+                keys.append((m, gname))
+            continue
         for m in methods:
             rcalls.append(dict(fn="rma", yi=yi[keep].tolist(), vi=vi[keep].tolist(), method=m,
                                test=test, level=float(level), measure=measure,
@@ -784,7 +827,7 @@ def _run_with_progress(
     The rpy2 bridge holds the GIL while R runs, so a heartbeat thread could not speak:
     progress is reported between calls instead.
     """
-    expected = sum(expected_seconds(len(c["yi"]), c["method"]) for c in calls)
+    expected = sum(expected_seconds(len(c["yi"]), c["method"]) for c in calls if "yi" in c)
     # the Rscript backend starts R for every run() (seconds): one call per run only when
     # each call is itself long
     min_per_call = 0.0 if getattr(bridge, "backend", "rpy2") == "rpy2" else PROGRESS_AFTER
@@ -792,8 +835,9 @@ def _run_with_progress(
         return bridge.run(calls)
     t0, out = time.monotonic(), []
     for i, c in enumerate(calls):
-        progress(f"asking metafor: analysis {i + 1}/{len(calls)} (k = {len(c['yi'])}, "
-                 f"{c['method']}), {time.monotonic() - t0:.0f} s")  # fmt: skip
+        if "yi" in c:
+            progress(f"asking metafor: analysis {i + 1}/{len(calls)} (k = {len(c['yi'])}, "
+                     f"{c['method']}), {time.monotonic() - t0:.0f} s")  # fmt: skip
         out += bridge.run([c])
     progress(f"asking metafor: {len(calls)} analyses done in {time.monotonic() - t0:.0f} s")
     return out

@@ -148,14 +148,15 @@ def compare_model(
             progress=progress,
         )
     for flag, value in mv_given.items():
-        if value:
-            raise InputError(f"{flag}: only --model mv (rma.mv) takes {flag}; add --model mv")
+        if value and not (flag == "--mods" and entry.name == "uni"):
+            raise InputError(f"{flag}: only --model mv (rma.mv) takes {flag}; add --model mv"
+                             + (" (--mods: or --model uni)" if flag == "--mods" else ""))  # fmt: skip
     if entry.name == "uni":
         return compare(data, measure=measure, method=method, test=test, level=level, by=by,
                        columns=columns, slab=slab, filters=filters, weights=weights,
                        bridge=bridge, golden_dir=golden_dir, control=control, decimal=decimal,
                        record=record, accept=accept, max_memory_gb=max_memory_gb,
-                       progress=progress)  # fmt: skip
+                       progress=progress, mods=mods)  # fmt: skip
     started, t0 = datetime.now(UTC), time.monotonic()
     measure = check_choice("measure", measure, entry.measures)
     _refuse_options(entry, method, test, weights, control)
