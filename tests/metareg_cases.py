@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 import metaparity as mp
+from metaparity.analysis.permutest import permutest
+from metaparity.analysis.regplot import regplot_data
 from metaparity.parity.anova_uni import anova_call_args, compare_anova_uni
 from metaparity.parity.confint_uni import compare_confint_uni, confint_call_args
 from metaparity.parity.fitstats_uni import (
@@ -25,12 +27,24 @@ from metaparity.parity.fitstats_uni import (
     compare_lrt_uni,
     lrt_call_args,
 )
+from metaparity.parity.permutest_uni import compare_permutest_uni, permutest_call_args
 from metaparity.parity.predict import compare_predict, predict_call_args
+from metaparity.parity.regplot_uni import compare_regplot_uni, regplot_call_args
 from metaparity.parity.uni_spec import uni_spec
 from predict_cases import CASES as PREDICT
 from predict_cases import _assink, _bcg, _csv, _hart, _normand
 
-__all__ = ["PREDICT", "ANOVA", "FITS", "LRTS", "CONFINT", "golden_calls", "quiet"]
+__all__ = [
+    "PREDICT",
+    "ANOVA",
+    "FITS",
+    "LRTS",
+    "CONFINT",
+    "PERMUTEST",
+    "REGPLOT",
+    "golden_calls",
+    "quiet",
+]
 
 
 def quiet(fn: Callable[[], Any]) -> Any:
@@ -145,9 +159,57 @@ CONFINT = {
 }  # fmt: skip
 
 
+def _sub(k, n):
+    return np.arange(n) < k
+
+
+def _assink3():
+    d = _csv("dat.assink2016")
+    return d.groupby("deltype", sort=False).head(2).reset_index(drop=True)  # 6 rows, 3 levels
+
+
+#: name -> (fit, permutest keyword arguments)
+PERMUTEST = {
+    "bcg[1:8] int REML exact": (lambda: _bcg_int(subset=_sub(8, 13)), {}),
+    "bcg[1:8] int DL knha exact": (lambda: _bcg_int(subset=_sub(8, 13), method="DL",
+                                                    test="knha"), {}),
+    "bcg[1:10] int EE exact=True": (lambda: _bcg_int(subset=_sub(10, 13), method="EE"),
+                                    {"exact": True}),
+    "bcg[1:6] ~ablat REML exact": (lambda: _bcg("~ ablat", subset=_sub(6, 13)), {}),
+    "bcg[1:6] ~ablat ML less": (lambda: _bcg("~ ablat", subset=_sub(6, 13), method="ML"),
+                                {"alternative": "less"}),
+    "bcg[1:6] ~ablat DL px2 coef": (lambda: _bcg("~ ablat", subset=_sub(6, 13), method="DL"),
+                                    {"p2defn": "px2", "stat": "coef"}),
+    "bcg[1:6] ~ablat+year HE btt": (lambda: _bcg("~ ablat + I(year - 1960)", subset=_sub(6, 13),
+                                                 method="HE"), {"btt": [2]}),
+    "normand[1:6] ~log(n) EE exact": (lambda: _normand(method="EE", subset=_sub(6, 9)), {}),
+    "assink 2 per deltype REML exact": (lambda: mp.rma("yi", "vi", mods="~ deltype",
+                                                       data=_assink3()), {}),
+    "hart ~compgrp+year REML greater": (lambda: _hart(), {"alternative": "greater"}),
+    "bcg ~ablat REML approximate": (lambda: _bcg("~ ablat"), {"iter": 2000, "seed": 7}),
+    "bcg int REML approximate": (lambda: _bcg_int(), {"iter": 2000, "seed": 3}),
+}  # fmt: skip
+
+
+#: name -> (fit, regplot options)
+REGPLOT = {
+    "bcg ~ablat": (lambda: _bcg("~ ablat"), {}),
+    "bcg ~ablat*alloc mod=ablat ciout": (lambda: _bcg("~ ablat * alloc"),
+                                         {"mod": "ablat", "label": "ciout"}),
+    "bcg ~ablat DL piout": (lambda: _bcg("~ ablat", method="DL"), {"label": "piout"}),
+    "normand ~log(n) seinv": (lambda: _normand(), {"psize": "seinv"}),
+    "assink ~deltype+year mod=year piout": (lambda: _assink(), {"mod": "year", "label": "piout"}),
+    "hart ~compgrp+year exp vinv plim": (
+        lambda: _hart(method="ML"),
+        {"mod": "I(year - 1990)", "transf": "exp", "psize": "vinv", "plim": (1.0, 4.0)}),
+    "bcg ~ablat EE label all": (lambda: _bcg("~ ablat", method="EE"), {"label": True}),
+}  # fmt: skip
+
+
 #: kind -> the R function of fam_metareg.R that records it
 R_FUNCTIONS = {"predict": "mp_predict_uni", "anova": "mp_anova_uni",
-               "fitstats": "mp_fitstats_uni", "lrt": "mp_lrt_uni", "confint": "mp_confint_uni"}  # fmt: skip
+               "fitstats": "mp_fitstats_uni", "lrt": "mp_lrt_uni", "confint": "mp_confint_uni",
+               "permutest": "mp_permutest_uni", "regplot": "mp_regplot_uni"}  # fmt: skip
 
 
 def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, Any]], list]]]:
@@ -178,4 +240,22 @@ def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, A
         res = quiet(fit)
         add("confint", name, confint_call_args(res, level),
             lambda ref, res=res, lv=level: compare_confint_uni(res, res.confint(lv), ref))  # fmt: skip
+    for name, (fit, kw) in PERMUTEST.items():
+        if "approximate" in name:  # other draws than R's: compared live, within MC error
+            continue
+        res = quiet(fit)
+        # run at compare time: under the golden's metafor version (btt= from 4.8 on)
+        add("permutest", name, permutest_call_args(res, **_r_permutest_kw(kw)),
+            lambda ref, res=res, kw=kw: compare_permutest_uni(
+                res, quiet(lambda: permutest(res, **kw)), ref))  # fmt: skip
+    for name, (fit, kw) in REGPLOT.items():
+        res = quiet(fit)
+        d = regplot_data(res, **kw)
+        rkw = {q: v for q, v in kw.items() if q != "mod"}
+        add("regplot", name, regplot_call_args(res, d, **rkw),
+            lambda ref, res=res, d=d: compare_regplot_uni(res, d, ref))  # fmt: skip
     return out
+
+
+def _r_permutest_kw(kw: dict[str, Any]) -> dict[str, Any]:
+    return {q: kw[q] for q in ("exact", "iter", "btt", "alternative", "p2defn", "stat") if q in kw}

@@ -16,44 +16,8 @@ import metaparity as mp
 from metaparity.analysis.permutest import n_permutations, permutest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from predict_cases import _bcg, _csv, _hart, _normand  # noqa: E402
-
-
-def _bcg_int(**kw):
-    return mp.rma(measure="RR", ai="tpos", bi="tneg", ci="cpos", di="cneg",
-                  data=_csv("dat.bcg"), **kw)  # fmt: skip
-
-
-def _sub(k, n):
-    return np.arange(n) < k
-
-
-def _assink3():
-    d = _csv("dat.assink2016")
-    return d.groupby("deltype", sort=False).head(2).reset_index(drop=True)  # 6 rows, 3 levels
-
-
-#: name -> (fit, permutest keyword arguments)
-CASES = {
-    "bcg[1:8] int REML exact": (lambda: _bcg_int(subset=_sub(8, 13)), {}),
-    "bcg[1:8] int DL knha exact": (lambda: _bcg_int(subset=_sub(8, 13), method="DL",
-                                                    test="knha"), {}),
-    "bcg[1:10] int EE exact=True": (lambda: _bcg_int(subset=_sub(10, 13), method="EE"),
-                                    {"exact": True}),
-    "bcg[1:6] ~ablat REML exact": (lambda: _bcg("~ ablat", subset=_sub(6, 13)), {}),
-    "bcg[1:6] ~ablat ML less": (lambda: _bcg("~ ablat", subset=_sub(6, 13), method="ML"),
-                                {"alternative": "less"}),
-    "bcg[1:6] ~ablat DL px2 coef": (lambda: _bcg("~ ablat", subset=_sub(6, 13), method="DL"),
-                                    {"p2defn": "px2", "stat": "coef"}),
-    "bcg[1:6] ~ablat+year HE btt": (lambda: _bcg("~ ablat + I(year - 1960)", subset=_sub(6, 13),
-                                                 method="HE"), {"btt": [2]}),
-    "normand[1:6] ~log(n) EE exact": (lambda: _normand(method="EE", subset=_sub(6, 9)), {}),
-    "assink 2 per deltype REML exact": (lambda: mp.rma("yi", "vi", mods="~ deltype",
-                                                       data=_assink3()), {}),
-    "hart ~compgrp+year REML greater": (lambda: _hart(), {"alternative": "greater"}),
-    "bcg ~ablat REML approximate": (lambda: _bcg("~ ablat"), {"iter": 2000, "seed": 7}),
-    "bcg int REML approximate": (lambda: _bcg_int(), {"iter": 2000, "seed": 3}),
-}  # fmt: skip
+from metareg_cases import PERMUTEST as CASES  # noqa: E402
+from metareg_cases import _bcg_int  # noqa: E402
 
 
 def _case(name):

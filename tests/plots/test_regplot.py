@@ -16,21 +16,7 @@ from metaparity.analysis.regplot import regplot_data
 from metaparity.plots import regplot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from predict_cases import _assink, _bcg, _hart, _normand  # noqa: E402
-
-#: name -> (fit, regplot options)
-CASES = {
-    "bcg ~ablat": (lambda: _bcg("~ ablat"), {}),
-    "bcg ~ablat*alloc mod=ablat ciout": (lambda: _bcg("~ ablat * alloc"),
-                                         {"mod": "ablat", "label": "ciout"}),
-    "bcg ~ablat DL piout": (lambda: _bcg("~ ablat", method="DL"), {"label": "piout"}),
-    "normand ~log(n) seinv": (lambda: _normand(), {"psize": "seinv"}),
-    "assink ~deltype+year mod=year piout": (lambda: _assink(), {"mod": "year", "label": "piout"}),
-    "hart ~compgrp+year exp vinv plim": (
-        lambda: _hart(method="ML"),
-        {"mod": "I(year - 1990)", "transf": "exp", "psize": "vinv", "plim": (1.0, 4.0)}),
-    "bcg ~ablat EE label all": (lambda: _bcg("~ ablat", method="EE"), {"label": True}),
-}  # fmt: skip
+from metareg_cases import REGPLOT as CASES  # noqa: E402
 
 
 def _case(name):

@@ -25,7 +25,7 @@ from metaparity.parity.rbridge import get_bridge
 from metaparity.parity.tolerances import Comparison, Tolerance, compare_values
 from metaparity.parity.uni_spec import uni_spec
 
-__all__ = ["metafor_permutest_uni", "compare_permutest_uni"]
+__all__ = ["metafor_permutest_uni", "compare_permutest_uni", "permutest_call_args"]
 
 
 def metafor_permutest_uni(
@@ -34,10 +34,18 @@ def metafor_permutest_uni(
 ) -> dict[str, Any]:  # fmt: skip
     """metafor's ``permutest()`` of ``res`` refitted in metafor (``set.seed(seed)`` first)."""
     bridge = get_bridge() if bridge is None else bridge
+    return bridge.call("mp_permutest_uni", **permutest_call_args(
+        res, exact, iter, seed, btt, alternative, p2defn, stat))  # fmt: skip
+
+
+def permutest_call_args(
+    res: RmaResult, exact: bool = False, iter: int = 1000, seed: int = 1, btt: Any = None,
+    alternative: str = "two.sided", p2defn: str = "abs", stat: str = "test",
+) -> dict[str, Any]:  # fmt: skip
+    """The arguments of ``mp_permutest_uni`` (``btt`` 0-based, sent 1-based)."""
     bt = None if btt is None else [float(b + 1) for b in np.atleast_1d(btt)]
-    return bridge.call("mp_permutest_uni", **uni_spec(res), exact=bool(exact), iter=float(iter),
-                       seed=float(seed), btt=bt, alternative=alternative, p2defn=p2defn,
-                       stat=stat)  # fmt: skip
+    return dict(uni_spec(res), exact=bool(exact), iter=float(iter), seed=float(seed), btt=bt,
+                alternative=alternative, p2defn=p2defn, stat=stat)  # fmt: skip
 
 
 def _vec(v: Any) -> np.ndarray:

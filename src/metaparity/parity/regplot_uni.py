@@ -16,7 +16,7 @@ from metaparity.parity.rbridge import get_bridge
 from metaparity.parity.tolerances import Comparison, compare_values
 from metaparity.parity.uni_spec import uni_spec
 
-__all__ = ["metafor_regplot_uni", "compare_regplot_uni"]
+__all__ = ["metafor_regplot_uni", "compare_regplot_uni", "regplot_call_args"]
 
 
 def metafor_regplot_uni(
@@ -26,8 +26,16 @@ def metafor_regplot_uni(
     """metafor's ``regplot(res, mod=, label=, psize=, plim=, transf=)`` data for the
     moderator of ``d``."""
     bridge = get_bridge() if bridge is None else bridge
-    return bridge.call("mp_regplot_uni", **uni_spec(res), mod=float(d.mod + 1), label=label,
-                       psize=psize, plim=[float(x) for x in plim], transf=transf)  # fmt: skip
+    return bridge.call("mp_regplot_uni", **regplot_call_args(res, d, label, psize, plim, transf))
+
+
+def regplot_call_args(
+    res: RmaResult, d: RegplotData, label: bool | str = False, psize: str | None = None,
+    plim: tuple[float, float] = (0.5, 3.0), transf: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The arguments of ``mp_regplot_uni`` for the moderator of ``d``."""
+    return dict(uni_spec(res), mod=float(d.mod + 1), label=label, psize=psize,
+                plim=[float(x) for x in plim], transf=transf)  # fmt: skip
 
 
 def compare_regplot_uni(res: RmaResult, d: RegplotData, ref: dict[str, Any]) -> list[Comparison]:
