@@ -29,6 +29,7 @@ from metaparity.parity.fitstats_uni import (
 )
 from metaparity.parity.permutest_uni import compare_permutest_uni, permutest_call_args
 from metaparity.parity.predict import compare_predict, predict_call_args
+from metaparity.parity.profile_uni import compare_profile_uni, profile_call_args
 from metaparity.parity.regplot_uni import compare_regplot_uni, regplot_call_args
 from metaparity.parity.uni_spec import uni_spec
 from predict_cases import CASES as PREDICT
@@ -206,10 +207,24 @@ REGPLOT = {
 }  # fmt: skip
 
 
+#: name -> (fit, profile keyword arguments: xlim and steps given, the same grid on both sides)
+PROFILE = {
+    "bcg int REML": (lambda: _bcg_int(), {"xlim": (0.0, 1.0), "steps": 11}),
+    "bcg int ML knha": (lambda: _bcg_int(method="ML", test="knha"), {"xlim": (0.05, 0.8)}),
+    "bcg int DL weights": (lambda: _bcg_int(method="DL", weights=np.arange(1.0, 14.0)),
+                           {"xlim": (0.0, 0.5), "steps": 6}),
+    "bcg ~ablat*alloc REML": (lambda: _bcg("~ ablat * alloc"), {"xlim": (0.0, 0.6)}),
+    "normand ~log(n) PM": (lambda: _normand(method="PM"), {"xlim": (100.0, 1500.0), "steps": 8}),
+    "assink ~deltype+year REML t": (lambda: _assink(test="t"), {"xlim": (0.0, 0.5), "steps": 7}),
+    "hart ~compgrp+year ML": (lambda: _hart(method="ML"),
+                                   {"xlim": (0.0, 0.3), "steps": 5}),
+}  # fmt: skip
+
 #: kind -> the R function of fam_metareg.R that records it
 R_FUNCTIONS = {"predict": "mp_predict_uni", "anova": "mp_anova_uni",
                "fitstats": "mp_fitstats_uni", "lrt": "mp_lrt_uni", "confint": "mp_confint_uni",
-               "permutest": "mp_permutest_uni", "regplot": "mp_regplot_uni"}  # fmt: skip
+               "permutest": "mp_permutest_uni", "regplot": "mp_regplot_uni",
+               "profile": "mp_profile_uni"}  # fmt: skip
 
 
 def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, Any]], list]]]:
@@ -254,6 +269,11 @@ def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, A
         rkw = {q: v for q, v in kw.items() if q != "mod"}
         add("regplot", name, regplot_call_args(res, d, **rkw),
             lambda ref, res=res, d=d: compare_regplot_uni(res, d, ref))  # fmt: skip
+    for name, (fit, kw) in PROFILE.items():
+        res = quiet(fit)
+        add("profile", name, profile_call_args(res, **kw),
+            lambda ref, res=res, kw=kw: compare_profile_uni(
+                res, quiet(lambda: res.profile(**kw)), ref))  # fmt: skip
     return out
 
 

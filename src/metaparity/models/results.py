@@ -31,6 +31,7 @@ from metaparity.models.blup import blup, ranef
 from metaparity.models.confint import ConfInt, confint
 from metaparity.models.fitstats import uni_fit_stats, uni_parms
 from metaparity.models.predict import predict, predict_mods
+from metaparity.models.profile_uni import profile_uni
 from metaparity.models.summary import format_summary
 
 __all__ = [
@@ -216,6 +217,12 @@ class RmaResult(ModelResult):
     def confint(self, level: float | None = None) -> ConfInt:
         """Q-profile CI for tau^2, tau, I^2, H^2 (``metafor::confint.rma.uni``)."""
         return confint(self, level=level)
+
+    def profile(self, xlim: Any = None, steps: Any = 20, lltol: float = 1e-3) -> Any:
+        """Profile of the (restricted) log-likelihood in tau^2 (``metafor::profile.rma.uni``):
+        :func:`metaparity.models.profile_uni.profile_uni`; draw with
+        :func:`metaparity.plots.profile_plot`."""
+        return profile_uni(self, xlim=xlim, steps=steps, lltol=lltol)
 
     def blup(self, level: float | None = None, transf: Any = None,
              targs: dict | None = None) -> pd.DataFrame:  # fmt: skip

@@ -26,6 +26,7 @@ from scipy import stats
 
 from metaparity.models.mv import MvResult
 from metaparity.models.mv_profile import MvProfile, ProfileCurve
+from metaparity.models.results import RmaResult
 from metaparity.plots._common import (
     C_STUDY,
     FONT,
@@ -68,7 +69,7 @@ def _symbol(cv: ProfileCurve) -> str:
 
 
 def profile_plot(
-    obj: MvProfile | MvResult,
+    obj: MvProfile | MvResult | RmaResult,
     path: str | Path | None = None,
     *,
     refline: bool = True,
@@ -80,9 +81,10 @@ def profile_plot(
 
     Parameters
     ----------
-    obj : MvProfile or MvResult
-        Profiles (:meth:`MvResult.profile`), or a fit to profile (``profile_args`` are passed
-        to :meth:`MvResult.profile`: ``sigma2=``, ``xlim=``, ``steps=`` ...).
+    obj : MvProfile, MvResult or RmaResult
+        Profiles (:meth:`MvResult.profile`, :meth:`RmaResult.profile`), or a fit to profile
+        (``profile_args`` are passed to its ``profile()``: ``sigma2=``, ``xlim=``, ``steps=``
+        ...).
     path : str or Path, optional
         Where to save (``.png``/``.svg``/``.pdf`` by suffix).
     refline : bool
@@ -100,12 +102,13 @@ def profile_plot(
     """
     check_path(path)
     dpi = check_dpi(dpi)
-    if isinstance(obj, MvResult):
+    if isinstance(obj, MvResult | RmaResult):
         obj = obj.profile(**profile_args)
     elif profile_args:
         raise ValueError(f"{', '.join(profile_args)}: profile arguments need a fit, not a profile")
     if not isinstance(obj, MvProfile):
-        raise TypeError(f"profile_plot: give an MvProfile or an MvResult, not {type(obj).__name__}")
+        raise TypeError(f"profile_plot: give a profile, an MvResult or an RmaResult, not "
+                        f"{type(obj).__name__}")  # fmt: skip
     level = None
     if cline is not False:
         level = 95.0 if cline is True else float(cline)

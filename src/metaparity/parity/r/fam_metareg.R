@@ -153,3 +153,18 @@ mp_permutest_uni <- function(exact = FALSE, iter = 1000, seed = 1, btt = NULL,
          zval_perm = srt(zp), beta_perm = srt(bp), QM_perm = sort(as.numeric(pt$QM.perm), na.last = TRUE))
   })
 }
+
+# mp_profile_uni(xlim, steps, <model spec>): profile(res, xlim =, steps =, plot = FALSE): the
+# tau^2 values, the profiled log-likelihoods, and per value the coefficients and CI bounds.
+mp_profile_uni <- function(xlim, steps = 20, ...) {
+  mp_guard({
+    res <- mp_fit_spec(...)
+    grDevices::pdf(NULL)
+    on.exit(grDevices::dev.off(), add = TRUE)
+    pr <- profile(res, xlim = as.numeric(unlist(xlim)), steps = as.numeric(unlist(steps)),
+                  plot = FALSE, progbar = FALSE)
+    m <- function(d) lapply(seq_len(ncol(d)), function(j) as.numeric(d[[j]]))
+    list(tau2 = as.numeric(pr$tau2), ll = as.numeric(pr$ll), b = m(pr$beta),
+         ci_lb = m(pr$ci.lb), ci_ub = m(pr$ci.ub), maxll = as.numeric(logLik(res)))
+  })
+}
