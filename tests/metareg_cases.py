@@ -20,6 +20,7 @@ import numpy as np
 import metaparity as mp
 from metaparity.analysis.permutest import permutest
 from metaparity.analysis.regplot import regplot_data
+from metaparity.analysis.vif import vif
 from metaparity.parity.anova_uni import anova_call_args, compare_anova_uni
 from metaparity.parity.confint_uni import compare_confint_uni, confint_call_args
 from metaparity.parity.fitstats_uni import (
@@ -32,6 +33,7 @@ from metaparity.parity.predict import compare_predict, predict_call_args
 from metaparity.parity.profile_uni import compare_profile_uni, profile_call_args
 from metaparity.parity.regplot_uni import compare_regplot_uni, regplot_call_args
 from metaparity.parity.uni_spec import uni_spec
+from metaparity.parity.vif_uni import compare_vif_uni, vif_call_args
 from predict_cases import CASES as PREDICT
 from predict_cases import _assink, _bcg, _csv, _hart, _normand
 
@@ -220,11 +222,29 @@ PROFILE = {
                                    {"xlim": (0.0, 0.3), "steps": 5}),
 }  # fmt: skip
 
+#: name -> (fit, vif keyword arguments)
+VIF = {
+    "bcg ~ablat+year(centred)+alloc REML": (lambda: _bcg("~ ablat + I(year - 1960) + alloc"), {}),
+    "bcg ~ablat+year(centred)+alloc sets": (lambda: _bcg("~ ablat + I(year - 1960) + alloc"),
+                                   {"btt": [[1, 2], [3, 4]]}),
+    "bcg ~ablat+year(centred)+alloc reestimate": (lambda: _bcg("~ ablat + I(year - 1960) + alloc", method="DL"),
+                                         {"reestimate": True}),
+    "bcg ~ablat*alloc names": (lambda: _bcg("~ ablat * alloc", method="ML"),
+                               {"btt": ["ablat", "allocrandom"]}),
+    "normand ~log(n)+I(n1i/n2i) HE": (
+        lambda: mp.rma(measure="MD", m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i",
+                       n2i="n2i", mods="~ log(n1i + n2i) + I(n1i / n2i)",
+                       data=_csv("dat.normand1999"), method="HE"), {}),
+    "assink ~deltype+year reestimate": (lambda: _assink(), {"reestimate": True,
+                                                            "btt": [[1, 2], [3]]}),
+    "hart ~compgrp+year knha": (lambda: _hart(test="knha"), {}),
+}  # fmt: skip
+
 #: kind -> the R function of fam_metareg.R that records it
 R_FUNCTIONS = {"predict": "mp_predict_uni", "anova": "mp_anova_uni",
                "fitstats": "mp_fitstats_uni", "lrt": "mp_lrt_uni", "confint": "mp_confint_uni",
                "permutest": "mp_permutest_uni", "regplot": "mp_regplot_uni",
-               "profile": "mp_profile_uni"}  # fmt: skip
+               "profile": "mp_profile_uni", "vif": "mp_vif_uni"}  # fmt: skip
 
 
 def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, Any]], list]]]:
@@ -274,6 +294,11 @@ def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, A
         add("profile", name, profile_call_args(res, **kw),
             lambda ref, res=res, kw=kw: compare_profile_uni(
                 res, quiet(lambda: res.profile(**kw)), ref))  # fmt: skip
+    for name, (fit, kw) in VIF.items():
+        res = quiet(fit)
+        v = vif(res, **kw)
+        add("vif", name, vif_call_args(res, v, "btt" in kw),
+            lambda ref, res=res, v=v: compare_vif_uni(res, v, ref))  # fmt: skip
     return out
 
 

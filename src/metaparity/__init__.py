@@ -26,6 +26,7 @@ from metaparity.analysis.diagnostics import (
 )
 from metaparity.analysis.permutest import PermutestResult, permutest
 from metaparity.analysis.robust import RobustResult, robust
+from metaparity.analysis.vif import VifResult, vif
 from metaparity.effects.escalc import MEASURES, escalc, study_labels, study_sizes
 from metaparity.effects.vcalc import blsplit, vcalc
 from metaparity.models.blup import blup, ranef
@@ -71,7 +72,7 @@ __all__ = [
     # publication bias
     "ranktest", "regtest", "trimfill", "fsn",
     # cluster-robust inference
-    "robust", "anova", "permutest", "PermutestResult",
+    "robust", "anova", "permutest", "PermutestResult", "vif", "VifResult",
     # plots (matplotlib is imported when one is drawn)
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot", "profile_plot",
     "regplot",

@@ -211,7 +211,7 @@ PUBLIC_API = [
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
     "blup", "ranef",
     "ranktest", "regtest", "trimfill", "fsn",
-    "robust", "anova", "permutest", "PermutestResult",
+    "robust", "anova", "permutest", "PermutestResult", "vif", "VifResult",
     "forest", "funnel", "radial", "galbraith", "labbe", "baujat_plot", "leave1out_plot", "profile_plot",
     "regplot",
     "set_metafor_version", "get_metafor_version", "metafor_version",

@@ -168,3 +168,17 @@ mp_profile_uni <- function(xlim, steps = 20, ...) {
          ci_lb = m(pr$ci.lb), ci_ub = m(pr$ci.ub), maxll = as.numeric(logLik(res)))
   })
 }
+
+# mp_vif_uni(btt, reestimate, <model spec>): vif(res, btt = (a list of 1-based index vectors,
+# NULL: the default), reestimate =): each set's (G)VIF and (G)SIF.
+mp_vif_uni <- function(btt = NULL, reestimate = FALSE, ...) {
+  mp_guard({
+    res <- mp_fit_spec(...)
+    va <- list(x = res, reestimate = isTRUE(reestimate), progbar = FALSE)
+    if (!is.null(btt)) va$btt <- unname(lapply(btt, function(b) as.integer(unlist(b))))
+    v <- do.call(vif, va)
+    list(vif = as.numeric(sapply(v$vif, function(d) d$vif)),
+         sif = as.numeric(sapply(v$vif, function(d) d$sif)),
+         m = as.numeric(sapply(v$vif, function(d) d$m)))
+  })
+}
