@@ -135,10 +135,17 @@ def test_bad_mv_input_exits_2_with_one_line_before_r(tmp_path, capsys, monkeypat
 
 
 @pytest.mark.parametrize("flag,value", [("--random", "~ 1 | district"), ("--V", "V.csv"),
-                                         ("--fixed", "rho=0.5"), ("--mods", "~ year")])  # fmt: skip
+                                         ("--fixed", "rho=0.5"), ("--struct", "CS")])  # fmt: skip
 def test_mv_options_need_model_mv(capsys, flag, value):
     code, out, err = _run(capsys, "parity", KONST, "--measure", "GEN", flag, value)
     assert code == 2 and "only --model mv" in _one_line(err)
+
+
+def test_mods_needs_model_uni_or_mv(capsys):
+    # --mods is a meta-regression for --model uni (tests/parity/test_parity_cli_mods.py) and mv
+    code, out, err = _run(capsys, "parity", KONST, "--model", "mh", "--measure", "GEN",
+                          "--mods", "~ year")  # fmt: skip
+    assert code == 2 and "or --model uni" in _one_line(err), err
 
 
 def test_non_positive_definite_V_names_the_fix(tmp_path, capsys):
