@@ -38,6 +38,7 @@ from predict_cases import CASES as PREDICT
 from predict_cases import _assink, _bcg, _csv, _hart, _normand
 
 __all__ = [
+    "case",
     "PREDICT",
     "ANOVA",
     "FITS",
@@ -48,6 +49,13 @@ __all__ = [
     "golden_calls",
     "quiet",
 ]
+
+
+def case(table: dict[str, tuple[Any, Any]], name: str) -> tuple[Any, Any]:
+    """A case of ``table`` (name -> (fit, options)): the fit, with its warnings silenced, and a
+    copy of the options."""
+    fit, kw = table[name]
+    return quiet(fit), dict(kw)
 
 
 def quiet(fn: Callable[[], Any]) -> Any:

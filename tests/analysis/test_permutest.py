@@ -6,7 +6,6 @@ approximate tests within Monte-Carlo error; counts of distinct permutations; bad
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +16,14 @@ from metaparity.analysis.permutest import n_permutations, permutest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metareg_cases import PERMUTEST as CASES  # noqa: E402
-from metareg_cases import _bcg_int  # noqa: E402
+from metareg_cases import (
+    _bcg_int,  # noqa: E402
+    case,  # noqa: E402
+)
 
 
 def _case(name):
-    fit, kw = CASES[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(), dict(kw)
+    return case(CASES, name)
 
 
 @pytest.mark.r

@@ -4,7 +4,6 @@ sets (default sets, named sets, reestimate=True), identities, and bad input."""
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +14,12 @@ from metaparity.analysis.vif import vif
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metareg_cases import VIF as CASES  # noqa: E402
+from metareg_cases import case  # noqa: E402
 from predict_cases import _bcg  # noqa: E402
 
 
 def _case(name):
-    fit, kw = CASES[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(), dict(kw)
+    return case(CASES, name)
 
 
 @pytest.mark.r

@@ -14,14 +14,14 @@ import metaparity as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metareg_cases import PROFILE as CASES  # noqa: E402
-from metareg_cases import _bcg_int  # noqa: E402
+from metareg_cases import (
+    _bcg_int,  # noqa: E402
+    case,  # noqa: E402
+)
 
 
 def _case(name):
-    fit, kw = CASES[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(), dict(kw)
+    return case(CASES, name)
 
 
 @pytest.mark.r

@@ -5,7 +5,6 @@ interaction; the drawing; bad input."""
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +16,11 @@ from metaparity.plots import regplot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metareg_cases import REGPLOT as CASES  # noqa: E402
+from metareg_cases import case  # noqa: E402
 
 
 def _case(name):
-    fit, kw = CASES[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(), dict(kw)
+    return case(CASES, name)
 
 
 @pytest.mark.r
