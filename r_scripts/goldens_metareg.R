@@ -10,7 +10,9 @@
 # continuous and categorical moderators and an interaction, over estimators and tests).
 # Each record names the very R function the live bridge calls
 # (src/metaparity/parity/r/fam_metareg.R): mp_predict_uni, mp_anova_uni, mp_fitstats_uni,
-# mp_lrt_uni, mp_confint_uni. Numbers at %.17g.
+# mp_lrt_uni, mp_confint_uni, mp_permutest_uni, mp_regplot_uni, mp_profile_uni, mp_vif_uni,
+# mp_influence_uni (influence, rstudent, rstandard, hatvalues, cooks.distance, dfbetas,
+# baujat, leave1out). Numbers at %.17g.
 args <- commandArgs(trailingOnly = TRUE)
 out_file <- if (length(args) >= 1) args[1] else file.path("fixtures", "goldens", paste0("metafor-", packageVersion("metafor")), "metareg.json")
 script_dir <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])))

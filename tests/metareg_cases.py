@@ -28,6 +28,7 @@ from metaparity.parity.fitstats_uni import (
     compare_lrt_uni,
     lrt_call_args,
 )
+from metaparity.parity.influence_uni import compare_influence_uni, influence_call_args
 from metaparity.parity.permutest_uni import compare_permutest_uni, permutest_call_args
 from metaparity.parity.predict import compare_predict, predict_call_args
 from metaparity.parity.profile_uni import compare_profile_uni, profile_call_args
@@ -46,6 +47,7 @@ __all__ = [
     "CONFINT",
     "PERMUTEST",
     "REGPLOT",
+    "INFLUENCE",
     "golden_calls",
     "quiet",
 ]
@@ -248,11 +250,33 @@ VIF = {
     "hart ~compgrp+year knha": (lambda: _hart(test="knha"), {}),
 }  # fmt: skip
 
+#: name -> (fit, btt for Cook's distances and covariance ratios (None: metafor's default))
+INFLUENCE = {
+    "bcg ~ablat*alloc REML btt (levels of one study)": (lambda: _bcg("~ ablat * alloc"),
+                                                        [1, 4, 5]),
+    "bcg ~ablat knha": (lambda: _bcg("~ ablat", test="knha"), None),
+    "bcg ~ablat DL adhoc": (lambda: _bcg("~ ablat", method="DL", test="adhoc"), None),
+    "bcg ~0+alloc HE": (lambda: _bcg("~ 0 + alloc", method="HE"), None),
+    "bcg[1:4] ~ablat+year REML (k - 1 = p)": (
+        lambda: _bcg("~ ablat + I(year - 1960)", subset=_sub(4, 13)), None),
+    "bcg[1:4] ~ablat+year EE (k - 1 = p)": (
+        lambda: _bcg("~ ablat + I(year - 1960)", subset=_sub(4, 13), method="EE"), None),
+    "normand ~log(n) EE": (lambda: _normand(method="EE"), None),
+    "normand ~log(n) PM t": (lambda: _normand(method="PM", test="t"), [1]),
+    "assink ~deltype+year REML btt year": (lambda: _assink(), "year"),
+    "assink 2 per deltype ~deltype SJ": (lambda: mp.rma("yi", "vi", mods="~ deltype",
+                                                        data=_assink3(), method="SJ"), None),
+    "hart ~compgrp+year DL": (lambda: _hart(method="DL"), None),
+    "hart ~compgrp+year ML knha": (lambda: _hart(method="ML", test="knha"), None),
+    "bcg int REML": (lambda: _bcg_int(), None),
+}  # fmt: skip
+
 #: kind -> the R function of fam_metareg.R that records it
 R_FUNCTIONS = {"predict": "mp_predict_uni", "anova": "mp_anova_uni",
                "fitstats": "mp_fitstats_uni", "lrt": "mp_lrt_uni", "confint": "mp_confint_uni",
                "permutest": "mp_permutest_uni", "regplot": "mp_regplot_uni",
-               "profile": "mp_profile_uni", "vif": "mp_vif_uni"}  # fmt: skip
+               "profile": "mp_profile_uni", "vif": "mp_vif_uni",
+               "influence": "mp_influence_uni"}  # fmt: skip
 
 
 def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, Any]], list]]]:
@@ -307,6 +331,10 @@ def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, A
         v = vif(res, **kw)
         add("vif", name, vif_call_args(res, v, "btt" in kw),
             lambda ref, res=res, v=v: compare_vif_uni(res, v, ref))  # fmt: skip
+    for name, (fit, btt) in INFLUENCE.items():
+        res = quiet(fit)
+        add("influence", name, influence_call_args(res, btt),
+            lambda ref, res=res, btt=btt: compare_influence_uni(res, ref, btt))  # fmt: skip
     return out
 
 

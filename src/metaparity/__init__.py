@@ -17,13 +17,17 @@ from metaparity.analysis.anova import AnovaLRT, AnovaWald, anova
 from metaparity.analysis.bias import fsn, ranktest, regtest, trimfill
 from metaparity.analysis.diagnostics import (
     baujat,
+    cooks_distance,
     cumul,
+    dfbetas,
+    hatvalues,
     influence,
     leave1out,
     leave1out_batch,
     rstandard,
     rstudent,
 )
+from metaparity.analysis.hc import HcResult, hc
 from metaparity.analysis.permutest import PermutestResult, permutest
 from metaparity.analysis.robust import RobustResult, robust
 from metaparity.analysis.vif import VifResult, vif
@@ -68,9 +72,9 @@ __all__ = [
     "Prediction", "ConfInt",
     # case diagnostics
     "leave1out", "leave1out_batch", "influence", "rstandard", "rstudent", "cumul", "baujat",
-    "blup", "ranef",
+    "cooks_distance", "dfbetas", "hatvalues", "blup", "ranef",
     # publication bias
-    "ranktest", "regtest", "trimfill", "fsn",
+    "ranktest", "regtest", "trimfill", "fsn", "hc", "HcResult",
     # cluster-robust inference
     "robust", "anova", "permutest", "PermutestResult", "vif", "VifResult",
     # plots (matplotlib is imported when one is drawn)

@@ -53,10 +53,24 @@ def _need_standard_fit(res: Any, what: str) -> None:
 
 
 def _need_k2(res: RmaResult, what: str) -> None:
-    if not isinstance(res, RmaResult) or not res.int_only:
+    """A model without moderators with k >= 2 (leave1out, cumul: metafor's condition)."""
+    _need_deletable(res, what)
+    if not res.int_only:
+        raise TypeError(
+            f"{what}() is only applicable to models without moderators (metafor: 'Method only "
+            "applicable to models without moderators.'); this model has "
+            f"{', '.join(res.coef_names)} -- influence(), rstudent(), rstandard() and "
+            "baujat() take meta-regressions"
+        )
+
+
+def _need_deletable(res: RmaResult, what: str, k2: bool = True) -> None:
+    """A model from rma() (with or without moderators) whose refits are reproduced, with
+    k >= 2 unless ``k2`` is False."""
+    if not isinstance(res, RmaResult):
         raise TypeError(f"{what}() needs a fitted model from metaparity.rma(); got {type(res)!r}")
     _need_standard_fit(res, f"{what}()")
-    if res.k < 2:
+    if k2 and res.k < 2:
         raise ValueError(f"{what}(): stopped because k = 1 (metafor: 'Stopped because k = 1.')")
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from metaparity.analysis._diag_common import _data, _labels, _need_k2, _need_unweighted
-from metaparity.analysis.leave1out import _loo
+from metaparity.analysis._diag_common import _data, _labels, _need_deletable, _need_unweighted
+from metaparity.analysis.deletion import deleted_fits, design
+from metaparity.analysis.influence import _deleted_prediction
 from metaparity.models.results import RmaResult
 
 __all__ = ["Baujat", "baujat"]
@@ -55,15 +56,17 @@ def baujat(res: RmaResult) -> Baujat:
     """Baujat plot coordinates.
 
     Equivalent to ``metafor::baujat(res)`` (the coordinates it returns):
-    ``x_i = (y_i - b)^2 / (v_i + tau2)`` (squared Pearson residual; for an
+    ``x_i = (y_i - x_i' b)^2 / (v_i + tau2)`` (squared Pearson residual; for an
     equal-effects model the contribution of study ``i`` to QE) and
-    ``y_i = (b - b_(i))^2 / vb_(i)`` (squared change of the pooled estimate when the
-    study is left out, standardized by the variance of the leave-one-out estimate).
+    ``y_i = (x_i' b - x_i' b_(i))^2 / (x_i' vb_(i) x_i)`` (squared change of the fitted
+    value when the study is left out, standardized by the variance of the deleted
+    prediction; without moderators, of the pooled estimate).
 
     Parameters
     ----------
     res : RmaResult
-        A model from :func:`metaparity.rma` (no user weights) with ``k >= 2``.
+        A model from :func:`metaparity.rma` (no user weights) with ``k >= 2``, with or
+        without moderators.
 
     Returns
     -------
@@ -73,9 +76,10 @@ def baujat(res: RmaResult) -> Baujat:
     Raises
     ------
     TypeError
-        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+        ``res`` is not a model from :func:`metaparity.rma`.
     ValueError
-        k = 1 (metafor: "Stopped because k = 1.").
+        k = 1 (metafor: "Stopped because k = 1."), or no refit without a study can be
+        fitted (metafor stops too).
     NotImplementedError
         The model was fitted with user weights.
 
@@ -87,11 +91,22 @@ def baujat(res: RmaResult) -> Baujat:
     >>> [round(float(x), 4) for x in bj.x], [round(float(y), 4) for y in bj.y]
     ([1.6198, 0.2645, 2.4793], [1.9438, 0.0992, 0.551])
     """
-    _need_k2(res, "baujat")
+    _need_deletable(res, "baujat")
     _need_unweighted(res, "baujat")
-    L = _loo(res)
     yi, vi = _data(res)
-    x = (yi - res.b) ** 2 / (vi + res.tau2)
+    X = design(res)
+    fitted = X @ np.atleast_1d(np.asarray(res.b, float))
+    e = yi - fitted
+    e = np.where(np.abs(e) < 100.0 * np.finfo(float).eps, 0.0, e)  # metafor's resid()
+    x = e**2 / (vi + res.tau2)
+    pred, vpred = _deleted_prediction(X, deleted_fits(res))
+    if np.isnan(pred).all():
+        raise ValueError(
+            f"baujat(): none of the {res.k} refits without one study can be fitted (with "
+            f"k - 1 = {res.k - 1} studies and p = {res.p} coefficients: a coefficient becomes "
+            "inestimable or no degrees of freedom are left for tau^2), so there is no "
+            "influence to plot; metafor stops too ('need finite 'ylim' values')"
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
-        yv = (res.b - L.b) ** 2 / L.se**2
+        yv = (pred - fitted) ** 2 / vpred
     return Baujat(x=x, y=yv, ids=np.arange(1, res.k + 1), slab=_labels(res))

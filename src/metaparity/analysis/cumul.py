@@ -90,8 +90,13 @@ def cumul(res: RmaResult, order: ArrayLike | None = None) -> Cumul:
     >>> c.ids.tolist(), [round(float(x), 4) for x in c.estimate]
     ([1, 2, 0], [0.3, 0.38, 0.2273])
     """
-    if not isinstance(res, RmaResult) or not res.int_only:
+    if not isinstance(res, RmaResult):
         raise TypeError(f"cumul() needs a fitted model from metaparity.rma(); got {type(res)!r}")
+    if not res.int_only:
+        raise TypeError(
+            "cumul() is only applicable to models without moderators (metafor: 'Method only "
+            f"applicable to models without moderators.'); this model has {', '.join(res.coef_names)}"
+        )
     k = res.k
     if order is None:
         idx = np.arange(k)

@@ -1,11 +1,19 @@
 """Case diagnostics: leave-one-out, influence, residuals, cumulative meta-analysis, Baujat.
 
-Every refit goes through :func:`metaparity.rma_batch` (one engine, batch first): the
-``k`` leave-one-out models of a meta-analysis are the rows of a NaN-padded ``(k, k)``
-batch, the ``k`` cumulative models the rows of a lower-triangular one.  The
-definitions are those of metafor 3.8 (``?influence.rma.uni``, ``?rstudent.rma.uni``,
-``?leave1out``, ``?cumul``, ``?baujat``) and Viechtbauer & Cheung (2010), for models
-without moderators.  With ``w_i = 1/(v_i + tau2)`` of the full model, ``b``, ``vb``
+Every refit goes through a batch engine (batch first): the ``k`` leave-one-out models of
+a meta-analysis are the rows of a NaN-padded ``(k, k)`` batch of
+:func:`metaparity.rma_batch`, the ``k`` cumulative models the rows of a lower-triangular
+one; a meta-regression's ``k`` deleted fits are one batch of the meta-regression engine
+(:mod:`metaparity.analysis.deletion`).  The definitions are those of metafor
+(``?influence.rma.uni``, ``?rstudent.rma.uni``, ``?leave1out``, ``?cumul``, ``?baujat``;
+unchanged from 3.8 to 5.1) and Viechtbauer & Cheung (2010).  The formulas below are for a
+model without moderators; with moderators (``influence``, ``rstudent``, ``rstandard``,
+``baujat``, ``hatvalues``, ``cooks_distance``, ``dfbetas``) the pooled estimate becomes
+the fitted value ``x_i' b``, ``vb`` a matrix, ``hat`` the diagonal of
+``X (X'WX)^-1 X'W``, Cook's distance ``(b - b_(i))' vb^-1 (b - b_(i))`` over the
+coefficients of ``btt`` (all by default), ``cov.r`` a ratio of determinants, and the
+flags use ``p`` coefficients (``3 sqrt(p/(k-p))``, ``chi2_m``, ``3p/k``); ``leave1out``
+and ``cumul`` stop for meta-regressions, as metafor.  With ``w_i = 1/(v_i + tau2)`` of the full model, ``b``, ``vb``
 its estimate and variance, and ``b_(i)``, ``vb_(i)``, ``tau2_(i)``, ``s2_(i)`` those of
 the fit without study ``i`` (``s2`` is the Knapp-Hartung factor, 1 for tests z and t):
 
@@ -37,7 +45,13 @@ from __future__ import annotations
 
 from metaparity.analysis.baujat import Baujat, baujat
 from metaparity.analysis.cumul import Cumul, cumul
-from metaparity.analysis.influence import Influence, influence
+from metaparity.analysis.influence import (
+    Influence,
+    cooks_distance,
+    dfbetas,
+    hatvalues,
+    influence,
+)
 from metaparity.analysis.leave1out import Leave1Out, leave1out, leave1out_batch
 from metaparity.analysis.residuals import Residuals, rstandard, rstudent
 
@@ -50,6 +64,9 @@ __all__ = [
     "leave1out",
     "leave1out_batch",
     "influence",
+    "cooks_distance",
+    "dfbetas",
+    "hatvalues",
     "rstandard",
     "rstudent",
     "cumul",

@@ -194,16 +194,3 @@ def leave1out(res: RmaResult) -> Leave1Out:
     """
     _need_k2(res, "leave1out")
     return _table(Leave1Out, _loo(res), res, _labels(res))
-
-
-def _deleted(
-    res: RmaResult,
-) -> tuple[BatchResult, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Leave-one-out fits plus the pieces the influence measures share: the fits,
-    ``yi``, ``vi``, the Knapp-Hartung factors and ``1 / sum_j 1/(v_j + tau2_(i))``."""
-    L = _loo(res)
-    y, v = _data(res)
-    vz = 1.0 / ((1.0 / (v[None, :] + L.tau2[:, None])) * ~np.eye(res.k, dtype=bool)).sum(-1)
-    s2 = L.se**2 / vz  # Knapp-Hartung factor of each deleted fit (1 for z and t)
-    vall = 1.0 / (1.0 / (v[None, :] + L.tau2[:, None])).sum(-1)  # all k, tau2_(i)
-    return L, y, v, s2, vall

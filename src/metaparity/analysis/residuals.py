@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from metaparity.analysis._diag_common import _data, _labels, _need_k2, _need_unweighted
-from metaparity.analysis.leave1out import _deleted
+from metaparity.analysis._diag_common import (
+    _data,
+    _labels,
+    _need_deletable,
+    _need_unweighted,
+)
+from metaparity.analysis.deletion import deleted_fits, design
+from metaparity.analysis.influence import _rstudent
 from metaparity.models.results import RmaResult
 
 __all__ = ["Residuals", "rstandard", "rstudent"]
@@ -55,13 +61,16 @@ def rstandard(res: RmaResult) -> Residuals:
     """Internally standardized residuals (marginal).
 
     Equivalent to ``metafor::rstandard(res)`` (``rstandard.rma.uni``):
-    ``resid = y_i - b`` with ``se = sqrt(v_i + tau2 - 1/sum(w))``, ``w = 1/(v + tau2)``
-    (the diagonal of ``(I - H) M (I - H)'``; no Knapp-Hartung factor, as metafor).
+    ``resid = y_i - x_i' b`` (below 100 eps: 0, as metafor) with ``se`` the square root
+    of the diagonal of ``(I - H) M (I - H)'``, ``H = X (X'WX)^-1 X'W``,
+    ``M = diag(v + tau2)``, ``W = M^-1`` (no Knapp-Hartung factor, as metafor); without
+    moderators ``se = sqrt(v_i + tau2 - 1/sum(w))``.
 
     Parameters
     ----------
     res : RmaResult
-        A model from :func:`metaparity.rma` (no user weights).
+        A model from :func:`metaparity.rma` (no user weights), with or without
+        moderators.
 
     Returns
     -------
@@ -71,7 +80,7 @@ def rstandard(res: RmaResult) -> Residuals:
     Raises
     ------
     TypeError
-        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+        ``res`` is not a model from :func:`metaparity.rma`.
     NotImplementedError
         The model was fitted with user weights.
 
@@ -82,15 +91,19 @@ def rstandard(res: RmaResult) -> Residuals:
     >>> [round(float(z), 4) for z in rstandard(res).z]  # metafor: rstandard(res)$z
     [-1.8878, 0.603, 1.7408]
     """
-    if not isinstance(res, RmaResult) or not res.int_only:
-        raise TypeError(
-            f"rstandard() needs a fitted model from metaparity.rma(); got {type(res)!r}"
-        )
+    _need_deletable(res, "rstandard", k2=False)
     _need_unweighted(res, "rstandard")
     yi, vi = _data(res)
-    w = 1.0 / (vi + res.tau2)
-    e = yi - res.b
-    se = np.sqrt(np.maximum(vi + res.tau2 - 1.0 / w.sum(), 0.0))
+    X = design(res)
+    m = vi + res.tau2
+    e = yi - X @ np.atleast_1d(np.asarray(res.b, float))
+    e = np.where(np.abs(e) < 100.0 * np.finfo(float).eps, 0.0, e)
+    if res.int_only:
+        se = np.sqrt(np.maximum(m - 1.0 / (1.0 / m).sum(), 0.0))
+    else:
+        H = X @ np.linalg.solve(X.T @ (X / m[:, None]), X.T) / m[None, :]
+        ImH = np.eye(res.k) - H
+        se = np.sqrt(np.maximum(np.einsum("ij,j,ij->i", ImH, m, ImH), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = e / se
     return Residuals(resid=e, se=se, z=z, slab=_labels(res))
@@ -100,14 +113,16 @@ def rstudent(res: RmaResult) -> Residuals:
     """Externally standardized (deleted) residuals.
 
     Equivalent to ``metafor::rstudent(res)`` (``rstudent.rma.uni``):
-    ``resid = y_i - b_(i)`` (the prediction of the model fitted without study ``i``),
-    ``se = sqrt(s2_(i) (v_i + tau2_(i)) + vb_(i))`` with ``s2`` the Knapp-Hartung
-    factor of that fit (1 for tests z and t).
+    ``resid = y_i - x_i' b_(i)`` (the prediction of the model fitted without study ``i``;
+    below 100 eps: 0, as metafor), ``se = sqrt(s2_(i) (v_i + tau2_(i)) + x_i' vb_(i) x_i)``
+    with ``s2`` the Knapp-Hartung factor of that fit (1 for tests z and t).  NaN where
+    metafor's refit fails (see :func:`~metaparity.analysis.influence.influence`).
 
     Parameters
     ----------
     res : RmaResult
-        A model from :func:`metaparity.rma` (no user weights) with ``k >= 2``.
+        A model from :func:`metaparity.rma` (no user weights) with ``k >= 2``, with or
+        without moderators.
 
     Returns
     -------
@@ -117,7 +132,7 @@ def rstudent(res: RmaResult) -> Residuals:
     Raises
     ------
     TypeError
-        ``res`` is not an intercept-only model from :func:`metaparity.rma`.
+        ``res`` is not a model from :func:`metaparity.rma`.
     ValueError
         k = 1 (metafor: "Stopped because k = 1.").
     NotImplementedError
@@ -130,11 +145,8 @@ def rstudent(res: RmaResult) -> Residuals:
     >>> [round(float(z), 4) for z in rstudent(res).z]  # = rstandard for EE models
     [-1.8878, 0.603, 1.7408]
     """
-    _need_k2(res, "rstudent")
+    _need_deletable(res, "rstudent")
     _need_unweighted(res, "rstudent")
-    L, y, v, s2, _ = _deleted(res)
-    e = y - L.b
-    se = np.sqrt(s2 * (v + L.tau2) + L.se**2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = e / se
+    y, v = _data(res)
+    e, se, z = _rstudent(y, v, design(res), deleted_fits(res))
     return Residuals(resid=e, se=se, z=z, slab=_labels(res))

@@ -6,13 +6,15 @@
 # optionally weights (NULL: inverse-variance), weighted (TRUE), tau2 (NULL: estimated).
 # mp_fit_spec fits it with rma() under the tight control of mp_rma (relaxed only when
 # metafor's iteration cannot reach it).
-# relax: NULL (the tightest threshold the fit itself reaches), or that factor of mp_control_for.
+# relax: NULL (the tightest threshold the fit itself reaches), that factor of mp_control_for,
+# or Inf (metafor's default control).
 mp_fit_spec <- function(yi, vi, X, X_names, method = "REML", test = "z", level = 95,
                         weights = NULL, weighted = TRUE, tau2 = NULL, relax = NULL) {
   args <- c(mp_uni_args(yi, vi, X, X_names, method, test), list(level = level))
   if (!is.null(weights)) args$weights <- as.numeric(unlist(weights))
   if (!isTRUE(weighted)) args$weighted <- FALSE
   if (!is.null(tau2)) args$tau2 <- as.numeric(tau2)
+  if (identical(relax, Inf)) return(do.call(rma, args))
   if (!is.null(relax)) return(do.call(rma, c(args, list(control = mp_control_for(args$vi, relax)))))
   mp_fit_relaxed(args, args$vi)$res
 }
@@ -180,5 +182,68 @@ mp_vif_uni <- function(btt = NULL, reestimate = FALSE, ...) {
     list(vif = as.numeric(sapply(v$vif, function(d) d$vif)),
          sif = as.numeric(sapply(v$vif, function(d) d$sif)),
          m = as.numeric(sapply(v$vif, function(d) d$m)))
+  })
+}
+
+# mp_influence_uni(btt, <model spec>): the case diagnostics of the fit of the spec --
+# influence(res) (its table, inf as bools, dfbs column-major), influence(res, btt =) for
+# Cook's distances and covariance ratios (btt 1-based; NULL: metafor's default),
+# rstudent(), rstandard(), hatvalues(), cooks.distance(), dfbetas(), baujat()'s
+# coordinates, and what leave1out() says (an error for meta-regressions).
+mp_influence_uni <- function(btt = NULL, ...) {
+  mp_guard({
+    part <- function(expr) tryCatch(expr, error = function(e) list(error = conditionMessage(e)))
+    num <- function(v) as.numeric(unlist(v))
+    # influence() refits without each study under the model's control: a refit whose
+    # iteration cannot reach the tight threshold is NA in metafor's table, so relax the
+    # threshold (100x, at most twice) until no more refits fail than under metafor's
+    # default control (those fail for the model's own reasons: a coefficient inestimable)
+    n_fail <- function(r) sum(is.na(influence(r)$inf$tau2.del))
+    base <- n_fail(mp_fit_spec(..., relax = Inf))
+    for (relax in c(1, 100, 10000)) {
+      res <- mp_fit_spec(..., relax = relax)
+      inf <- influence(res)
+      if (sum(is.na(inf$inf$tau2.del)) <= base) break
+    }
+    ib <- if (is.null(btt)) inf else influence(res, btt = as.integer(unlist(btt)))
+    rs <- rstudent(res)
+    rd <- rstandard(res)
+    grDevices::pdf(NULL)
+    bj <- part(baujat(res))
+    grDevices::dev.off()
+    l1o <- part({ leave1out(res); list(error = "") })
+    list(
+      tau2 = res$tau2, b = as.numeric(res$beta), relax = relax,
+      influence = list(rstudent = num(inf$inf$rstudent), dffits = num(inf$inf$dffits),
+                       cook.d = num(inf$inf$cook.d), cov.r = num(inf$inf$cov.r),
+                       tau2.del = num(inf$inf$tau2.del), QE.del = num(inf$inf$QE.del),
+                       hat = num(inf$inf$hat), weight = num(inf$inf$weight),
+                       inf = as.logical(inf$is.infl & !is.na(inf$is.infl))),
+      btt = list(cook.d = num(ib$inf$cook.d), cov.r = num(ib$inf$cov.r),
+                 inf = as.logical(ib$is.infl & !is.na(ib$is.infl))),
+      rstudent = list(resid = num(rs$resid), se = num(rs$se), z = num(rs$z)),
+      rstandard = list(resid = num(rd$resid), se = num(rd$se), z = num(rd$z)),
+      hatvalues = num(hatvalues(res)),
+      cooks = num(cooks.distance(res)),
+      dfbetas = num(as.matrix(dfbetas(res))), p = res$p,
+      baujat = if (!is.null(bj$error)) bj else list(x = num(bj$x), y = num(bj$y)),
+      leave1out = l1o$error
+    )
+  })
+}
+
+# mp_hc_uni(transf, tol, <model spec>): hc(res, transf =, control = list(tol =)) of the fit
+# of the spec (tol NULL: metafor's default, eps^(1/4)), and the same with the default tol.
+mp_hc_uni <- function(transf = NULL, tol = NULL, ...) {
+  mp_guard({
+    res <- mp_fit_spec(...)
+    f <- if (is.null(transf)) FALSE else switch(transf, exp = exp, ilogit = transf.ilogit)
+    q <- c("beta", "se", "ci.lb", "ci.ub", "beta.rma", "se.rma", "ci.lb.rma", "ci.ub.rma",
+           "tau2", "tau2.rma")
+    pick <- function(h) c(setNames(lapply(q, function(n) as.numeric(h[[n]])), q),
+                          list(method = h$method, method.rma = h$method.rma))
+    ctl <- if (is.null(tol)) list() else list(tol = as.numeric(tol))
+    h <- hc(res, transf = f, control = ctl)
+    c(pick(h), list(default = pick(hc(res, transf = f))))
   })
 }
