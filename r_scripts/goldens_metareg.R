@@ -12,7 +12,7 @@
 # (src/metaparity/parity/r/fam_metareg.R): mp_predict_uni, mp_anova_uni, mp_fitstats_uni,
 # mp_lrt_uni, mp_confint_uni, mp_permutest_uni, mp_regplot_uni, mp_profile_uni, mp_vif_uni,
 # mp_influence_uni (influence, rstudent, rstandard, hatvalues, cooks.distance, dfbetas,
-# baujat, leave1out). Numbers at %.17g.
+# baujat, leave1out), mp_hc_uni (hc). Numbers at %.17g.
 args <- commandArgs(trailingOnly = TRUE)
 out_file <- if (length(args) >= 1) args[1] else file.path("fixtures", "goldens", paste0("metafor-", packageVersion("metafor")), "metareg.json")
 script_dir <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 import metaparity as mp
+from metaparity.analysis.hc import hc
 from metaparity.analysis.permutest import permutest
 from metaparity.analysis.regplot import regplot_data
 from metaparity.analysis.vif import vif
@@ -28,6 +29,7 @@ from metaparity.parity.fitstats_uni import (
     compare_lrt_uni,
     lrt_call_args,
 )
+from metaparity.parity.hc_uni import compare_hc_uni, hc_call_args
 from metaparity.parity.influence_uni import compare_influence_uni, influence_call_args
 from metaparity.parity.permutest_uni import compare_permutest_uni, permutest_call_args
 from metaparity.parity.predict import compare_predict, predict_call_args
@@ -48,6 +50,7 @@ __all__ = [
     "PERMUTEST",
     "REGPLOT",
     "INFLUENCE",
+    "HC",
     "golden_calls",
     "quiet",
 ]
@@ -271,12 +274,32 @@ INFLUENCE = {
     "bcg int REML": (lambda: _bcg_int(), None),
 }  # fmt: skip
 
+
+def _sel():
+    return mp.rma(measure="PR", xi=[39, 16, 150, 25, 9, 14], ni=[122, 78, 195, 40, 18, 21],
+                  method="DL")  # fmt: skip
+
+
+#: name -> (fit, hc keyword arguments): the Henmi-Copas interval (models without moderators)
+HC = {
+    "bcg int REML": (lambda: _bcg_int(), {}),
+    "bcg int EE exp": (lambda: _bcg_int(method="EE"), {"transf": "exp"}),
+    "bcg int DL level 90": (lambda: _bcg_int(method="DL", level=90), {}),
+    "normand int PM": (lambda: mp.rma(measure="MD", m1i="m1i", sd1i="sd1i", n1i="n1i",
+                                      m2i="m2i", sd2i="sd2i", n2i="n2i",
+                                      data=_csv("dat.normand1999"), method="PM"), {}),
+    "hart int ML": (lambda: mp.rma("yi", "vi", data=_hart_data(), method="ML"), {}),
+    "selinexor PR DL": (lambda: _sel(), {}),
+    "assink first 20 REML": (lambda: mp.rma("yi", "vi", data=_csv("dat.assink2016").head(20)),
+                             {}),
+}  # fmt: skip
+
 #: kind -> the R function of fam_metareg.R that records it
 R_FUNCTIONS = {"predict": "mp_predict_uni", "anova": "mp_anova_uni",
                "fitstats": "mp_fitstats_uni", "lrt": "mp_lrt_uni", "confint": "mp_confint_uni",
                "permutest": "mp_permutest_uni", "regplot": "mp_regplot_uni",
                "profile": "mp_profile_uni", "vif": "mp_vif_uni",
-               "influence": "mp_influence_uni"}  # fmt: skip
+               "influence": "mp_influence_uni", "hc": "mp_hc_uni"}  # fmt: skip
 
 
 def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, Any]], list]]]:
@@ -335,6 +358,10 @@ def golden_calls() -> dict[str, tuple[str, dict[str, Any], Callable[[dict[str, A
         res = quiet(fit)
         add("influence", name, influence_call_args(res, btt),
             lambda ref, res=res, btt=btt: compare_influence_uni(res, ref, btt))  # fmt: skip
+    for name, (fit, kw) in HC.items():
+        res = quiet(fit)
+        add("hc", name, hc_call_args(res, kw.get("transf")),
+            lambda ref, res=res, kw=kw: compare_hc_uni(res, hc(res, **kw), ref))  # fmt: skip
     return out
 
 

@@ -227,5 +227,7 @@ def test_assert_agrees_with_metafor_takes_meta_regressions(metafor, mods):
               test="knha")  # fmt: skip
     cmps = assert_agrees_with_metafor(res, bridge=metafor)
     assert {"QM", "R2"} <= {c.quantity for c in cmps} or mods.startswith("~ 0")
+    parts = {c.quantity.split(":")[0] for c in cmps if ":" in c.quantity}
+    assert {"predict", "anova", "fitstats", "confint", "influence"} <= parts
     with pytest.raises(AssertionError, match=r"tau2"):
         assert_agrees_with_metafor(dataclasses.replace(res, tau2=res.tau2 * 1.001), bridge=metafor)

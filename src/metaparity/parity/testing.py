@@ -8,14 +8,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from metaparity.analysis.anova import AnovaWald, anova
 from metaparity.models.results import RmaResult
 from metaparity.parity import rbridge
+from metaparity.parity.anova_uni import compare_anova_uni, metafor_anova_uni
 from metaparity.parity.compare import compare_mods, compare_result
+from metaparity.parity.confint_uni import compare_confint_uni, metafor_confint_uni
+from metaparity.parity.fitstats_uni import compare_fitstats_uni, metafor_fitstats_uni
+from metaparity.parity.influence_uni import compare_influence_uni, metafor_influence_uni
 from metaparity.parity.models import get_model
+from metaparity.parity.predict import compare_predict, metafor_predict
 from metaparity.parity.tolerances import Comparison
 
 __all__ = ["assert_agrees_with_metafor", "assert_model_agrees_with_metafor"]
@@ -26,6 +33,12 @@ def assert_agrees_with_metafor(
 ) -> list[Comparison]:
     """Fit the same model in metafor (``rma()``, ``predict()``, ``confint()``) and assert
     every quantity agrees (tolerance table).
+
+    For a meta-regression also its inference: the fitted values with CIs and PIs
+    (``predict()``), the omnibus Wald test (``anova()``), the fit statistics, ``confint()``
+    of tau^2, I^2, H^2 and the coefficients (models with tau^2), and the case diagnostics
+    (``influence()``, ``rstudent()``, ``rstandard()``, ``baujat()``; fits without a fixed
+    tau^2 or unweighted estimation).
 
     Parameters
     ----------
@@ -86,8 +99,38 @@ def _assert_mods(result: RmaResult, bridge: Any, call: dict[str, Any]) -> list[C
     if not ref.get("ok"):
         raise AssertionError(f"metafor failed: {ref.get('error')}")
     cmps = compare_mods(result, ref)
+    for what, get, cmp in _mods_checks(result):
+        r = get(bridge)
+        if not r.get("ok"):
+            raise AssertionError(f"metafor failed in {what}: {r.get('error')}")
+        cmps += [replace(c, quantity=f"{what}: {c.quantity}") for c in cmp(r)]
     _raise_if_bad(cmps)
     return cmps
+
+
+def _wald(res: RmaResult) -> AnovaWald:
+    out = anova(res)
+    assert isinstance(out, AnovaWald)
+    return out
+
+
+def _mods_checks(res: RmaResult) -> list[tuple[str, Any, Any]]:
+    """(name, bridge -> metafor's record, record -> comparisons) of a meta-regression's
+    inference."""
+    out: list[tuple[str, Any, Any]] = [
+        ("predict", lambda b: metafor_predict(res, b), lambda r: compare_predict(res, r)),
+        ("anova", lambda b: metafor_anova_uni(res, b),
+         lambda r: compare_anova_uni(res, _wald(res), r)),
+        ("fitstats", lambda b: metafor_fitstats_uni(res, b),
+         lambda r: compare_fitstats_uni(res, r)),
+    ]  # fmt: skip
+    if res.method not in ("EE", "FE", "CE") and not res.tau2_fix:
+        out.append(("confint", lambda b: metafor_confint_uni(res, bridge=b),
+                    lambda r: compare_confint_uni(res, res.confint(), r)))  # fmt: skip
+    if res.weighted and not res.tau2_fix and not (np.asarray(res.vi) == 0).any():
+        out.append(("influence", lambda b: metafor_influence_uni(res, bridge=b),
+                    lambda r: compare_influence_uni(res, r)))  # fmt: skip
+    return out
 
 
 def assert_model_agrees_with_metafor(
