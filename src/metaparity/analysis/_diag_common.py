@@ -55,12 +55,19 @@ def _need_standard_fit(res: Any, what: str) -> None:
 def _need_k2(res: RmaResult, what: str) -> None:
     """A model without moderators with k >= 2 (leave1out, cumul: metafor's condition)."""
     _need_deletable(res, what)
+    _need_no_moderators(res, what, " -- influence(), rstudent(), rstandard() and baujat() take "
+                        "meta-regressions")  # fmt: skip
+
+
+def _need_no_moderators(res: RmaResult, what: str, hint: str = "") -> None:
+    """A fit from rma() without moderators (metafor's message otherwise)."""
+    if not isinstance(res, RmaResult):
+        raise TypeError(f"{what}() needs a fitted model from metaparity.rma(); got {type(res)!r}")
     if not res.int_only:
         raise TypeError(
             f"{what}() is only applicable to models without moderators (metafor: 'Method only "
             "applicable to models without moderators.'); this model has "
-            f"{', '.join(res.coef_names)} -- influence(), rstudent(), rstandard() and "
-            "baujat() take meta-regressions"
+            f"{', '.join(res.coef_names)}{hint}"
         )
 
 

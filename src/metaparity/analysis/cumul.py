@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from metaparity.analysis._diag_common import _data, _FitTable, _labels, _table
+from metaparity.analysis._diag_common import _data, _FitTable, _labels, _need_no_moderators, _table
 from metaparity.models.results import RmaResult
 from metaparity.models.uni import rma_batch
 
@@ -90,13 +90,7 @@ def cumul(res: RmaResult, order: ArrayLike | None = None) -> Cumul:
     >>> c.ids.tolist(), [round(float(x), 4) for x in c.estimate]
     ([1, 2, 0], [0.3, 0.38, 0.2273])
     """
-    if not isinstance(res, RmaResult):
-        raise TypeError(f"cumul() needs a fitted model from metaparity.rma(); got {type(res)!r}")
-    if not res.int_only:
-        raise TypeError(
-            "cumul() is only applicable to models without moderators (metafor: 'Method only "
-            f"applicable to models without moderators.'); this model has {', '.join(res.coef_names)}"
-        )
+    _need_no_moderators(res, "cumul")
     k = res.k
     if order is None:
         idx = np.arange(k)

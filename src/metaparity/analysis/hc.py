@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, stats
 
+from metaparity.analysis._diag_common import _need_no_moderators
 from metaparity.effects.transforms import resolve
 from metaparity.models.results import RmaResult
 
@@ -127,13 +128,7 @@ def hc(res: RmaResult, transf: Any = None, tol: float = 1e-14) -> HcResult:
     >>> round(h.beta, 4), round(h.ci_lb, 4), round(h.ci_ub, 4)
     (0.2704, -0.052, 0.5927)
     """
-    if not isinstance(res, RmaResult):
-        raise TypeError(f"hc() needs a fitted model from metaparity.rma(); got {type(res)!r}")
-    if not res.int_only:
-        raise TypeError(
-            "hc() is only applicable to models without moderators (metafor: 'Method only "
-            f"applicable to models without moderators.'); this model has {', '.join(res.coef_names)}"
-        )
+    _need_no_moderators(res, "hc")
     y, v = np.asarray(res.yi, float), np.asarray(res.vi, float)
     k = y.size
     if k < 2:
