@@ -80,6 +80,22 @@ def test_bad_formulas_are_exit_2_before_r(bcg, capsys, mods, match):
     assert code == 2 and match in err
 
 
-def test_mods_with_weights_is_refused(bcg, capsys):
-    code, _, err = _run(capsys, "parity", bcg, *BCG, "--mods", "~ ablat", "--weights", "n")
-    assert code == 2 and "--weights with --mods" in err
+@pytest.mark.r
+@pytest.mark.parametrize("backend", ["rpy2", "rscript"])
+def test_mods_with_weights_agree(metafor, bcg, tmp_path, backend):
+    from metaparity.parity import rbridge
+
+    d = pd.read_csv(bcg)
+    d["w"] = np.arange(1.0, len(d) + 1.0)  # user weights (as metafor's weights=)
+    p = tmp_path / "w.csv"
+    d.to_csv(p, index=False)
+    try:
+        bridge = rbridge.get_bridge(backend)
+    except rbridge.RUnavailable as e:  # pragma: no cover - rpy2 always present in CI
+        pytest.skip(str(e))
+    rep = compare(p, measure="RR", columns={"ai": "tpos", "bi": "tneg", "ci": "cpos",
+                                            "di": "cneg"},
+                  method=["DL", "REML", "GENQ"], mods="~ ablat * alloc", weights="w",
+                  bridge=bridge)  # fmt: skip
+    assert rep.exit_code == 0, [c for a in rep.analyses for c in a.comparisons if not c.ok][:3]
+    assert [a.method for a in rep.analyses] == ["DL", "REML", "GENQ"]

@@ -372,11 +372,6 @@ def compare(
     slab_col = _slab_column(df, slab, where)
     if weights is not None and weights not in df.columns:
         raise _missing_column(where, "--weights", weights, df.columns)
-    if mods is not None and weights is not None:
-        raise InputError(
-            "--weights with --mods: meta-regressions with user weights are not compared yet; "
-            "drop --weights, or compare the model without moderators"
-        )
     mods_cols = None if mods is None else mods_columns(df, mods, where)
     prepared = []
     for gname, sub in _groups(df, by, where):

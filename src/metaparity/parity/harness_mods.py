@@ -92,12 +92,16 @@ def rma_mods_call(esc: pd.DataFrame, method: str, test: str, level: float,
     :meth:`~metaparity.parity.rbridge.MetaforBridge.rma_mods` builds it)."""
     X, names, keep = _design(esc)
     Xk = X[keep]
-    return dict(
+    call = dict(
         fn="rma_mods", yi=esc["yi"].to_numpy(float)[keep].tolist(),
         vi=esc["vi"].to_numpy(float)[keep].tolist(), X=Xk.ravel(order="F").tolist(),
         nrow=int(Xk.shape[0]), colnames=list(names), method=method, test=test,
         level=float(level), control=rbridge_control(control),
     )  # fmt: skip
+    w = esc.attrs.get("weights")
+    if w is not None:  # (absent without --weights: recorded calls keep their form)
+        call["weights"] = np.asarray(w, dtype=float)[keep].tolist()
+    return call
 
 
 def normalise_mods_ref(out: dict[str, Any]) -> dict[str, Any]:
@@ -118,12 +122,15 @@ def mods_kept(esc: pd.DataFrame) -> int:
 def _fit(esc: pd.DataFrame, m: str, test: str, level: float, control: Any) -> RmaResult:
     d = esc.attrs["mods_data"].copy()
     d["__yi"], d["__vi"] = esc["yi"].to_numpy(float), esc["vi"].to_numpy(float)
+    w = esc.attrs.get("weights")
+    if w is not None:
+        d["__w"] = np.asarray(w, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return rma("__yi", "__vi", mods=esc.attrs["mods"], data=d,
                    method=check_choice("method", m, METHODS),
                    test=check_choice("test", test, TESTS), level=level,
-                   control=control)  # fmt: skip
+                   control=control, weights=None if w is None else "__w")  # fmt: skip
 
 
 def mods_comparisons(

@@ -388,9 +388,10 @@ class _Bridge:
         level: float = 95,
         colnames: Any = None,
         control: Any = None,
+        weights: Any = None,
     ) -> dict[str, Any]:
-        """``metafor::rma(yi, vi, mods=...)`` (meta-regression) with tight control
-        (``control``: as in :meth:`rma`).
+        """``metafor::rma(yi, vi, mods=..., weights=)`` (meta-regression) with tight control
+        (``control``: as in :meth:`rma`; ``weights``: user weights, None for none).
 
         ``X`` is the full design matrix (k x p, intercept column included when the
         model has one).  An all-ones first column is passed to metafor as its own
@@ -414,6 +415,8 @@ class _Bridge:
             X=Xa.ravel(order="F").tolist(), nrow=int(Xa.shape[0]), colnames=names,
             method=method, test=test, level=float(level), control=control_arg(control),
         )  # fmt: skip
+        if weights is not None:
+            call["weights"] = np.asarray(weights, dtype=float).ravel().tolist()
         out = self.run([call])[0]
         fit = out.get("fit")
         if fit:
@@ -792,6 +795,7 @@ class MetaforBridge(_Bridge):
                 c["test"],
                 level=c["level"],
                 control=self._control(c.get("control")),
+                weights=ro.NULL if c.get("weights") is None else self._vec(c["weights"]),
             )
             out.append(_normalise(_to_py(res)))
         elif c["fn"] == "rma_iface":

@@ -82,11 +82,6 @@ def assert_agrees_with_metafor(
 
 def _assert_mods(result: RmaResult, bridge: Any, call: dict[str, Any]) -> list[Comparison]:
     """A meta-regression: metafor's ``rma(yi, vi, mods = X)`` on the same rows and design."""
-    if result.weights is not None:
-        raise ValueError(
-            "assert_agrees_with_metafor: a meta-regression with user weights= cannot be checked "
-            "here yet; check the model without weights=, or compare it with metafor by hand"
-        )
     unknown = sorted(set(call) - {"control"})
     if unknown:
         raise ValueError(
@@ -95,7 +90,7 @@ def _assert_mods(result: RmaResult, bridge: Any, call: dict[str, Any]) -> list[C
         )
     ref = bridge.rma_mods(result.yi, result.vi, result.X, method=result.method,
                           test=result.test, level=result.level, colnames=result.coef_names,
-                          control=call.get("control"))  # fmt: skip
+                          control=call.get("control"), weights=result.weights)  # fmt: skip
     if not ref.get("ok"):
         raise AssertionError(f"metafor failed: {ref.get('error')}")
     cmps = compare_mods(result, ref)
@@ -124,10 +119,11 @@ def _mods_checks(res: RmaResult) -> list[tuple[str, Any, Any]]:
         ("fitstats", lambda b: metafor_fitstats_uni(res, b),
          lambda r: compare_fitstats_uni(res, r)),
     ]  # fmt: skip
-    if res.method not in ("EE", "FE", "CE") and not res.tau2_fix:
+    if res.method not in ("EE", "FE", "CE") and not res.tau2_fix and res.weights is None:
         out.append(("confint", lambda b: metafor_confint_uni(res, bridge=b),
                     lambda r: compare_confint_uni(res, res.confint(), r)))  # fmt: skip
-    if res.weighted and not res.tau2_fix and not (np.asarray(res.vi) == 0).any():
+    standard = res.weighted and res.weights is None and not res.tau2_fix
+    if standard and not (np.asarray(res.vi) == 0).any():
         out.append(("influence", lambda b: metafor_influence_uni(res, bridge=b),
                     lambda r: compare_influence_uni(res, r)))  # fmt: skip
     return out

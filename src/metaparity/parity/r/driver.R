@@ -19,7 +19,7 @@ out <- lapply(reqs, function(r) {
                            matrix(num(r$X), nrow = as.integer(r$nrow),
                                   dimnames = list(NULL, unlist(r$colnames))),
                            r$method, r$test, level = as.numeric(r$level),
-                           control = r$control),
+                           control = r$control, weights = num(r$weights)),
     influence = mp_influence(num(r$yi), num(r$vi), r$method, r$test,
                              level = as.numeric(r$level)),
     bias = mp_bias(num(r$yi), num(r$vi), r$method, r$test, ni = num(r$ni),

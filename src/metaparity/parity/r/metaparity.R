@@ -109,7 +109,9 @@ mp_rma <- function(yi, vi, method, test, level = 95, weights = NULL, measure = "
 # intercept: the call is rma(yi, vi, mods = X[, -1], intercept = TRUE), the call a
 # user writes, so that QM (btt) and R2 (vs the intercept-only fit) are metafor's.
 # An X of only the intercept column is fitted as rma(yi, vi) (no moderators).
-mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95, control = NULL) {
+# weights: user weights (NULL: none).
+mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95, control = NULL,
+                        weights = NULL) {
   warns <- character(0)
   X <- as.matrix(X)
   if (is.null(colnames(X))) colnames(X) <- paste0("X", seq_len(ncol(X)))
@@ -117,6 +119,7 @@ mp_rma_mods <- function(yi, vi, X, method, test = "z", level = 95, control = NUL
   nul <- function(x) if (is.null(x)) NA_real_ else as.numeric(x)
   out <- withCallingHandlers(tryCatch({
     args <- list(yi = yi, vi = vi, method = method, test = test, level = level)
+    if (!is.null(weights)) args$weights <- as.numeric(weights)
     if (has_int) {
       if (ncol(X) > 1) args$mods <- X[, -1, drop = FALSE]
     } else {
