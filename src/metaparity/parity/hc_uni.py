@@ -1,6 +1,7 @@
 """``hc()`` against metafor's ``hc.rma.uni``: the Henmi-Copas estimate, SE, interval and DL
 tau^2, and the model's row, the model refitted in metafor on the same rows
-(``fam_metareg.R``'s ``mp_hc_uni``, with ``control = list(tol = 1e-15)`` for uniroot)."""
+(``fam_metareg.R``'s ``mp_hc_uni``: ``control = list(tol = 1e-15)`` for uniroot and the
+integral at ``rel.tol = 1e-13``, metafor's tight control for this method)."""
 
 from __future__ import annotations
 
@@ -36,16 +37,22 @@ def metafor_hc_uni(res: RmaResult, transf: str | None = None, tol: float | None 
 
 def compare_hc_uni(res: RmaResult, ours: HcResult, ref: dict[str, Any]) -> list[Comparison]:
     """Every number of both rows: the fixed-effect estimate, SE and DL tau^2 (closed form),
-    the Henmi-Copas bounds (``hc_ci``: metafor's integral is limited by integrate()'s
-    default tolerance), the model's row (b's tolerance), and the two method names."""
+    the Henmi-Copas bounds (iterative: an integral and a root, both run tight in metafor),
+    the model's row, and the two method names."""
     out = []
-    for q, key in (("beta", "b"), ("se", "se"), ("tau2", "b"), ("ci.lb", "hc_ci"),
-                   ("ci.ub", "hc_ci"), ("beta.rma", "b"), ("se.rma", "se"),
+    for q, key in (("beta", "b"), ("se", "se"), ("tau2", "b"), ("ci.lb", "ci_lb"),
+                   ("ci.ub", "ci_ub"), ("beta.rma", "b"), ("se.rma", "se"),
                    ("ci.lb.rma", "ci_lb"), ("ci.ub.rma", "ci_ub"), ("tau2.rma", "tau2")):  # fmt: skip
         mine = float(getattr(ours, q.replace(".", "_")))
         theirs = ref[q]
         theirs = float("nan") if theirs is None else float(np.ravel(theirs)[0])
-        method = "EE" if q in ("beta", "se", "tau2") else res.method
+        method = (
+            "EE"
+            if q in ("beta", "se", "tau2")
+            else "REML"
+            if q in ("ci.lb", "ci.ub")
+            else res.method
+        )
         out.append(replace(compare_values(key, mine, theirs, method), quantity=q))
     for q in ("method", "method.rma"):
         ok = getattr(ours, q.replace(".", "_")) == ref[q]

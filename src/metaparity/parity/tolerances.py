@@ -58,17 +58,6 @@ _HET_NEAR_ZERO = Tolerance(
     "may stop at ~1e-14 instead of 0, which moves I2 by up to ~1e-11 percentage points",
 )
 
-_HC_CI = Tolerance(
-    1e-9,
-    1e-12,
-    "hc(): the Henmi-Copas bounds solve an equation whose integral metafor computes with "
-    "integrate() at its default rel.tol (eps^(1/4); hc() exposes only uniroot's tol, set to "
-    "1e-15); metaparity's integral (QUADPACK, epsrel 1e-13) and root (Brent, 1e-14) are "
-    "closer to exact: the equation evaluated in mpmath (30 digits) at metaparity's root is "
-    "<= 9.1e-17 on six data sets, at metafor's 1.3e-12..1.1e-10 (scripts/hc_exact_check.py); "
-    "bounds observed <= 4.2e-10 relative apart (dat.hart1999, ML)",
-)
-
 #: (quantity, family) -> Tolerance.  ``family`` is "closed" or "iterative".
 TOLERANCES: dict[tuple[str, str], Tolerance] = {}
 for _fam, _tol in (("closed", _CLOSED), ("iterative", _ITER)):
@@ -85,7 +74,6 @@ for _fam, _tol in (("closed", _CLOSED), ("iterative", _ITER)):
     # difference, (|dev_r| + |dev_f|) / LRT (parity.fitstats_uni)
     for _q in ("ll", "dev", "AIC", "BIC", "AICc", "LRT"):
         TOLERANCES[(_q, _fam)] = _tol
-    TOLERANCES[("hc_ci", _fam)] = _HC_CI
     for _q in ("I2", "H2", "R2", "I2_lb", "I2_ub", "H2_lb", "H2_ub"):
         TOLERANCES[(_q, _fam)] = _HET_NEAR_ZERO if _fam == "iterative" else _CLOSED
 

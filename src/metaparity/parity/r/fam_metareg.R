@@ -233,7 +233,10 @@ mp_influence_uni <- function(btt = NULL, ...) {
 }
 
 # mp_hc_uni(transf, tol, <model spec>): hc(res, transf =, control = list(tol =)) of the fit
-# of the spec (tol NULL: metafor's default, eps^(1/4)), and the same with the default tol.
+# of the spec, with the integral of the defining equation at rel.tol 1e-13 (hc() passes no
+# tolerance to integrate(): its default eps^(1/4) is the only limit once uniroot's tol is
+# tight, so metafor's own hc.rma.uni is run with integrate() re-bound in its environment);
+# "plain": the same without that (integrate's default), "default": hc(res, transf =).
 mp_hc_uni <- function(transf = NULL, tol = NULL, ...) {
   mp_guard({
     res <- mp_fit_spec(...)
@@ -243,7 +246,12 @@ mp_hc_uni <- function(transf = NULL, tol = NULL, ...) {
     pick <- function(h) c(setNames(lapply(q, function(n) as.numeric(h[[n]])), q),
                           list(method = h$method, method.rma = h$method.rma))
     ctl <- if (is.null(tol)) list() else list(tol = as.numeric(tol))
-    h <- hc(res, transf = f, control = ctl)
-    c(pick(h), list(default = pick(hc(res, transf = f))))
+    tight <- metafor:::hc.rma.uni
+    env <- new.env(parent = environment(tight))
+    env$integrate <- function(..., rel.tol, abs.tol)
+      stats::integrate(..., rel.tol = 1e-13, abs.tol = 0, subdivisions = 1000L)
+    environment(tight) <- env
+    c(pick(tight(res, transf = f, control = ctl)),
+      list(plain = pick(hc(res, transf = f, control = ctl)), default = pick(hc(res, transf = f))))
   })
 }
