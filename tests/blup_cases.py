@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 import metaparity as mp
+from predict_cases import _assink, _hart
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "metadat"
 BCG = pd.read_csv(FIX / "dat.bcg.csv")
@@ -47,6 +48,11 @@ CASES = {
     "normand1999 EB knha": (lambda: _normand(method="EB", test="knha"), {}),
     "pritz1997 REML ilogit": (lambda: _pritz(), {"transf": "ilogit"}),
     "pritz1997 HS": (lambda: _pritz(method="HS"), {}),
+    # meta-regressions on four data sets: continuous and categorical moderators, an interaction
+    "bcg REML ~ablat*alloc": (lambda: _bcg(mods="~ ablat * alloc"), {}),
+    "normand1999 DL ~log(n)": (lambda: _normand(method="DL", mods="~ log(n1i + n2i)"), {}),
+    "assink REML ~deltype+year": (lambda: _assink(), {}),
+    "hart ML ~compgrp+year exp": (lambda: _hart(method="ML"), {"transf": "exp"}),
 }  # fmt: skip
 
 
