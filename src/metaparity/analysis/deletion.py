@@ -47,13 +47,6 @@ def design(res: RmaResult) -> np.ndarray:
     return np.ones((res.k, 1)) if res.int_only or res.X is None else np.asarray(res.X, float)
 
 
-def coef_vb(res: RmaResult) -> np.ndarray:
-    """The variance of the coefficients (p, p) (``se^2`` for a model without moderators)."""
-    if res.vb is not None:
-        return np.asarray(res.vb, float)
-    return np.atleast_2d(np.asarray(res.se, float) ** 2)
-
-
 def deleted_fits(res: RmaResult) -> Deleted:
     """The ``k`` fits without one study each."""
     if res.int_only:

@@ -149,8 +149,8 @@ def hc(res: RmaResult, transf: Any = None, tol: float = 1e-14) -> HcResult:
     rma_lo, rma_hi = float(res.ci_lb), float(res.ci_ub)
     f = resolve(transf, res.measure, res.ni)
     if f is not None:
-        g = lambda x: float(np.asarray(f(np.asarray(x, dtype=float))))  # noqa: E731
-        b, lo, hi, rma_b, rma_lo, rma_hi = map(g, (b, lo, hi, rma_b, rma_lo, rma_hi))
+        b, lo, hi, rma_b, rma_lo, rma_hi = (float(np.asarray(f(np.asarray(x, dtype=float))))
+                                            for x in (b, lo, hi, rma_b, rma_lo, rma_hi))  # fmt: skip
         se = rma_se = float("nan")
         lo, hi = min(lo, hi), max(lo, hi)
         rma_lo, rma_hi = min(rma_lo, rma_hi), max(rma_lo, rma_hi)

@@ -14,8 +14,8 @@ import pandas as pd
 from scipy import stats
 
 from metaparity.analysis._diag_common import _labels, _need_deletable, _need_unweighted
-from metaparity.analysis.anova import btt_indices
-from metaparity.analysis.deletion import coef_vb, deleted_fits, design
+from metaparity.analysis.anova import _coef, btt_indices
+from metaparity.analysis.deletion import Deleted, deleted_fits, design
 from metaparity.models.results import RmaResult
 
 __all__ = ["Influence", "influence", "cooks_distance", "dfbetas", "hatvalues"]
@@ -141,8 +141,7 @@ def influence(res: RmaResult, btt: Any = None) -> Influence:
     X = design(res)
     y, v = np.asarray(res.yi, float), np.asarray(res.vi, float)
     k, p = X.shape
-    b = np.atleast_1d(np.asarray(res.b, float))
-    vb = coef_vb(res)
+    b, vb = _coef(res)
     bt = list(range(p)) if btt is None else list(btt_indices(res, btt))
     w = 1.0 / (v + res.tau2)
     hat = _hat(X, w)
@@ -191,13 +190,13 @@ def _hat(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.where(h > 1.0 - 10.0 * np.finfo(float).eps, 1.0, h)
 
 
-def _deleted_prediction(X: np.ndarray, D: Any) -> tuple[np.ndarray, np.ndarray]:
+def _deleted_prediction(X: np.ndarray, D: Deleted) -> tuple[np.ndarray, np.ndarray]:
     """``x_i' b_(i)`` and its variance ``x_i' vb_(i) x_i``."""
     return np.einsum("kp,kp->k", X, D.b), np.einsum("kp,kpq,kq->k", X, D.vb, X)
 
 
 def _rstudent(y: np.ndarray, v: np.ndarray, X: np.ndarray,
-              D: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+              D: Deleted) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Deleted residuals ``y_i - x_i' b_(i)`` (below 100 eps: 0, as metafor), their SEs
     ``sqrt(s2_(i) (v_i + tau2_(i)) + x_i' vb_(i) x_i)`` and the ratio."""
     pred, vpred = _deleted_prediction(X, D)
